@@ -4,5 +4,6 @@
 //! thin I/O shells that drive them from one mio poll loop; see README.md.
 #![deny(unsafe_code)]
 
+pub mod config;
 pub mod cwmp;
 pub mod fsutil;
