@@ -4,6 +4,10 @@
 //! thin I/O shells that drive them from one mio poll loop; see README.md.
 #![deny(unsafe_code)]
 
+pub mod clock;
 pub mod config;
 pub mod cwmp;
 pub mod fsutil;
+pub mod logging;
+pub mod sys;
+pub mod timer;

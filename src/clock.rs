@@ -1,0 +1,16 @@
+//! The only place the daemon reads the clock; pure code takes time as an argument.
+
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// Monotonic time, for deadlines.
+pub fn now() -> Instant {
+    Instant::now()
+}
+
+/// Wall-clock unix seconds, for what is persisted or sent to the ACS.
+pub fn unix_now() -> i64 {
+    match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_secs() as i64,
+        Err(e) => -(e.duration().as_secs() as i64),
+    }
+}

@@ -1,0 +1,267 @@
+//! The daemon's logger: the seed's line format on the console, in a size-rotated file and in syslog.
+//!
+//! A line reads `24-12-2019, 10:21:18 [INFO]    Start session`. The seed's
+//! eight severities map onto the `log` crate's levels for filtering; what the
+//! file shows is the `log` level's name.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use log::{Level, LevelFilter, Log, Metadata, Record};
+
+use crate::config::{CpeConfig, Severity};
+use crate::sys::{local_time, LocalTime};
+
+/// Where log lines go and how many.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogSettings {
+    pub console: bool,
+    /// The log file and the size past which it is rotated to `<name>.1` (0: never).
+    pub file: Option<(PathBuf, u64)>,
+    pub syslog: bool,
+    pub severity: Severity,
+}
+
+impl LogSettings {
+    /// The settings the `cpe` section asks for.
+    pub fn from_config(cpe: &CpeConfig) -> LogSettings {
+        LogSettings {
+            console: cpe.log_to_console,
+            file: cpe
+                .log_to_file
+                .then(|| (cpe.log_file_name.clone(), cpe.log_max_size)),
+            syslog: true,
+            severity: cpe.log_severity,
+        }
+    }
+
+    /// Console only, for the command-line tools.
+    pub fn console(severity: Severity) -> LogSettings {
+        LogSettings {
+            console: true,
+            file: None,
+            syslog: false,
+            severity,
+        }
+    }
+}
+
+/// The `log` filter for a seed severity.
+pub fn level_filter(severity: Severity) -> LevelFilter {
+    match severity {
+        Severity::Emerg | Severity::Alert | Severity::Critic | Severity::Error => {
+            LevelFilter::Error
+        }
+        Severity::Warning => LevelFilter::Warn,
+        Severity::Notice | Severity::Info => LevelFilter::Info,
+        Severity::Debug => LevelFilter::Debug,
+    }
+}
+
+fn level_name(level: Level) -> &'static str {
+    match level {
+        Level::Error => "ERROR",
+        Level::Warn => "WARNING",
+        Level::Info => "INFO",
+        Level::Debug | Level::Trace => "DEBUG",
+    }
+}
+
+/// One log line in the seed's format, without the trailing newline.
+pub fn format_line(t: &LocalTime, level: Level, message: &str) -> String {
+    let tag = format!("[{}]", level_name(level));
+    format!(
+        "{:02}-{:02}-{:04}, {:02}:{:02}:{:02} {tag:<10}{message}",
+        t.day, t.month, t.year, t.hour, t.minute, t.second
+    )
+}
+
+type Syslog = syslog::Logger<syslog::LoggerBackend, syslog::Formatter3164>;
+
+struct Sinks {
+    settings: LogSettings,
+    file: Option<File>,
+    syslog: Option<Syslog>,
+}
+
+impl Sinks {
+    fn open(settings: LogSettings) -> Sinks {
+        let file = settings
+            .file
+            .as_ref()
+            .and_then(|(path, _)| open_append(path));
+        let syslog = if settings.syslog {
+            syslog::unix(syslog::Formatter3164 {
+                facility: syslog::Facility::LOG_DAEMON,
+                hostname: None,
+                process: "icwmpd".into(),
+                pid: std::process::id(),
+            })
+            .ok()
+        } else {
+            None
+        };
+        Sinks {
+            settings,
+            file,
+            syslog,
+        }
+    }
+
+    fn write_file(&mut self, line: &str) {
+        let Some((path, max)) = &self.settings.file else {
+            return;
+        };
+        if let Some(file) = &self.file {
+            let size = file.metadata().map_or(0, |m| m.len());
+            if *max > 0 && size + line.len() as u64 + 1 > *max && size > 0 {
+                let mut rotated = path.clone().into_os_string();
+                rotated.push(".1");
+                let _ = fs::rename(path, rotated);
+                self.file = open_append(path);
+            }
+        }
+        if let Some(file) = &mut self.file {
+            let _ = writeln!(file, "{line}");
+        }
+    }
+
+    fn write_syslog(&mut self, level: Level, message: &str) {
+        if let Some(syslog) = &mut self.syslog {
+            let _ = match level {
+                Level::Error => syslog.err(message),
+                Level::Warn => syslog.warning(message),
+                Level::Info => syslog.info(message),
+                Level::Debug | Level::Trace => syslog.debug(message),
+            };
+        }
+    }
+}
+
+fn open_append(path: &PathBuf) -> Option<File> {
+    if let Some(dir) = path.parent() {
+        let _ = fs::create_dir_all(dir);
+    }
+    OpenOptions::new().create(true).append(true).open(path).ok()
+}
+
+struct Logger {
+    sinks: Mutex<Option<Sinks>>,
+}
+
+static LOGGER: Logger = Logger {
+    sinks: Mutex::new(None),
+};
+
+impl Log for Logger {
+    fn enabled(&self, metadata: &Metadata) -> bool {
+        metadata.level() <= log::max_level()
+    }
+
+    fn log(&self, record: &Record) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        let message = record.args().to_string();
+        let line = format_line(
+            &local_time(crate::clock::unix_now()),
+            record.level(),
+            &message,
+        );
+        let Ok(mut guard) = self.sinks.lock() else {
+            return;
+        };
+        let Some(sinks) = guard.as_mut() else {
+            return;
+        };
+        if sinks.settings.console {
+            eprintln!("{line}");
+        }
+        sinks.write_file(&line);
+        sinks.write_syslog(record.level(), &message);
+    }
+
+    fn flush(&self) {
+        if let Ok(mut guard) = self.sinks.lock() {
+            if let Some(file) = guard.as_mut().and_then(|s| s.file.as_mut()) {
+                let _ = file.flush();
+            }
+        }
+    }
+}
+
+/// Installs the logger (first call) or changes where it writes (config reload).
+pub fn apply(settings: LogSettings) {
+    log::set_max_level(level_filter(settings.severity));
+    if let Ok(mut guard) = LOGGER.sinks.lock() {
+        if guard.as_ref().map(|s| &s.settings) != Some(&settings) {
+            *guard = Some(Sinks::open(settings));
+        }
+    }
+    // Fails only when already installed, which is what a reload expects.
+    let _ = log::set_logger(&LOGGER);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seed_line_format() {
+        let t = LocalTime {
+            year: 2019,
+            month: 12,
+            day: 24,
+            hour: 10,
+            minute: 21,
+            second: 18,
+            utc_offset: 3600,
+        };
+        assert_eq!(
+            format_line(&t, Level::Info, "STARTING ICWMP with PID :7762"),
+            "24-12-2019, 10:21:18 [INFO]    STARTING ICWMP with PID :7762"
+        );
+        assert_eq!(
+            format_line(&t, Level::Warn, "x"),
+            "24-12-2019, 10:21:18 [WARNING] x"
+        );
+        assert_eq!(
+            format_line(&t, Level::Debug, "y"),
+            "24-12-2019, 10:21:18 [DEBUG]   y"
+        );
+    }
+
+    #[test]
+    fn severities_filter() {
+        assert_eq!(level_filter(Severity::Emerg), LevelFilter::Error);
+        assert_eq!(level_filter(Severity::Warning), LevelFilter::Warn);
+        assert_eq!(level_filter(Severity::Notice), LevelFilter::Info);
+        assert_eq!(level_filter(Severity::Debug), LevelFilter::Debug);
+    }
+
+    #[test]
+    fn file_rotates_past_max_size() {
+        let dir = std::env::temp_dir().join(format!("icwmp-log-{}", std::process::id()));
+        let path = dir.join("icwmpd.log");
+        let settings = LogSettings {
+            console: false,
+            file: Some((path.clone(), 100)),
+            syslog: false,
+            severity: Severity::Info,
+        };
+        let mut sinks = Sinks::open(settings);
+        for i in 0..10 {
+            sinks.write_file(&format!("line {i:02} of the log, twenty-nine"));
+        }
+        let current = fs::read_to_string(&path).expect("log");
+        let mut rotated = path.clone().into_os_string();
+        rotated.push(".1");
+        let old = fs::read_to_string(&rotated).expect("rotated log");
+        assert!(current.len() <= 100 && old.len() <= 100);
+        assert!(current.contains("line 09"));
+        assert!(old.contains("line 0"));
+        fs::remove_dir_all(&dir).expect("cleanup");
+    }
+}
