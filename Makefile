@@ -1,0 +1,48 @@
+# icwmp-rs: the commands a developer and CI use. `make help` lists them.
+
+CARGO ?= cargo
+SPEC ?= ../shared/spec
+MUSL_TARGET := x86_64-unknown-linux-musl
+AARCH64_TARGET := aarch64-unknown-linux-musl
+
+.PHONY: help build release demo test bench size datamodel lint cross-aarch64 clean
+
+help:
+	@echo "make demo       build, run a BOOTSTRAP session against the loopback test ACS, query the data model"
+	@echo "make test       the whole test suite"
+	@echo "make bench      benchmark figures, one per line"
+	@echo "make size       static x86_64 musl release binary and its size"
+	@echo "make lint       cargo fmt --check and clippy -D warnings"
+	@echo "make datamodel  regenerate the data model tables from $(SPEC)"
+	@echo "make cross-aarch64  static aarch64 binary (needs gcc-aarch64-linux-gnu)"
+
+build:
+	$(CARGO) build
+
+release:
+	$(CARGO) build --release --bins --examples
+
+demo: release
+	sh tools/demo.sh
+
+test:
+	$(CARGO) test --all-targets
+
+bench:
+	sh tools/bench.sh
+
+size:
+	sh tools/size.sh $(MUSL_TARGET)
+
+datamodel:
+	python3 tools/gen_datamodel.py $(SPEC) src/datamodel/generated
+
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+cross-aarch64:
+	sh tools/size.sh $(AARCH64_TARGET)
+
+clean:
+	$(CARGO) clean

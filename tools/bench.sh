@@ -1,0 +1,41 @@
+#!/bin/sh
+# Prints the project's benchmark figures, one per line: every [[bench]] program
+# of Cargo.toml, the idle daemon's memory and wake-ups, and the static binary size.
+set -eu
+cd "$(dirname "$0")/.."
+
+for bench in $(sed -n '/^\[\[bench\]\]/,/^$/ s/^name *= *"\(.*\)"/\1/p' Cargo.toml); do
+	cargo bench --quiet --bench "$bench" 2>/dev/null | grep -v '^$'
+done
+
+# Idle daemon: resident memory and how often it wakes up with nothing to do.
+cargo build --release --quiet --bin icwmpd
+dir=$(mktemp -d)
+trap 'kill "$pid" 2>/dev/null || true; rm -rf "$dir"' EXIT
+cat > "$dir/cwmp" <<CONF
+config cwmp 'acs'
+	option url ''
+	option periodic_inform_enable '0'
+config cwmp 'cpe'
+	option port '0'
+	option ubus_socket '$dir/no-ubus.sock'
+	option log_to_file '0'
+CONF
+./target/release/icwmpd --config "$dir" &
+pid=$!
+sleep 1
+switches() { awk '/^(non)?voluntary_ctxt_switches/ { n += $2 } END { print n }' "/proc/$pid/status"; }
+before=$(switches)
+sleep 3
+after=$(switches)
+rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$pid/status")
+echo "idle daemon RSS: $rss KiB (goal 2048 KiB)"
+echo "idle daemon wake-ups in 3 s: $((after - before)) (goal 0)"
+kill "$pid"
+wait "$pid" 2>/dev/null || true
+
+if command -v musl-gcc >/dev/null; then
+	sh tools/size.sh x86_64-unknown-linux-musl 2>/dev/null || echo "binary size: musl build failed"
+else
+	echo "binary size: skipped (install musl-tools)"
+fi
