@@ -5,3 +5,4 @@ pub mod events;
 pub mod fault;
 pub mod params;
 pub mod retry;
+pub mod schedule;
