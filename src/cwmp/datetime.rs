@@ -422,6 +422,35 @@ mod tests {
     }
 
     #[test]
+    fn mutated_text_never_panics() {
+        let original = b"2019-12-24T10:21:18.250+01:00";
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..20_000 {
+            let mut bytes = original.to_vec();
+            let at = (next() % bytes.len() as u64) as usize;
+            bytes[at] = b"0123456789+-:.TZ\xc3 "[(next() % 18) as usize];
+            if next() % 2 == 0 {
+                bytes.truncate((next() % bytes.len() as u64) as usize);
+            }
+            let text = String::from_utf8_lossy(&bytes);
+            // Offsets can move a parsed time just outside the formattable years.
+            let parsed = parse(&text)
+                .ok()
+                .filter(|p| (UNKNOWN_TIME..=LAST_FORMATTABLE).contains(&p.unix_secs));
+            if let Some(parsed) = parsed {
+                let again = parse(&format_utc(parsed.unix_secs)).expect("own output parses");
+                assert_eq!(again.unix_secs, parsed.unix_secs, "{text}");
+            }
+        }
+    }
+
+    #[test]
     fn civil_conversion_round_trips_over_the_whole_range() {
         let mut secs = UNKNOWN_TIME;
         while secs <= LAST_FORMATTABLE {

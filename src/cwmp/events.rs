@@ -1165,6 +1165,39 @@ mod tests {
     }
 
     #[test]
+    fn mutated_files_never_panic() {
+        let mut queue = EventQueue::new();
+        queue.add(Event::new(EventCode::Bootstrap));
+        queue.add(Event::new(EventCode::Kicked));
+        queue.add(Event::with_key(EventCode::MDownload, "k%\t"));
+        queue.add(Event::new(EventCode::Vendor("X 00256D A B".into())));
+        let original = queue.to_bytes();
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..5_000 {
+            let mut bytes = original.clone();
+            for _ in 0..1 + next() % 4 {
+                let at = (next() % bytes.len() as u64) as usize;
+                match next() % 3 {
+                    0 => bytes[at] = next() as u8,
+                    1 => {
+                        bytes.remove(at);
+                    }
+                    _ => bytes.insert(at, b"\t\n%0 "[(next() % 5) as usize]),
+                }
+            }
+            if let Ok(parsed) = EventQueue::from_bytes(&bytes) {
+                assert!(EventQueue::from_bytes(&parsed.to_bytes()).is_ok());
+            }
+        }
+    }
+
+    #[test]
     fn start_events_follow_table_7() {
         let facts = StartFacts {
             last_bootstrap_url: None,
