@@ -1,4 +1,8 @@
 //! The CWMP protocol layer: faults, parameter structures, events and the session engine.
 
+pub mod datetime;
+pub mod events;
 pub mod fault;
 pub mod params;
+pub mod retry;
+pub mod schedule;
