@@ -12,7 +12,8 @@ use std::sync::Mutex;
 use log::{Level, LevelFilter, Log, Metadata, Record};
 
 use crate::config::{CpeConfig, Severity};
-use crate::sys::{local_time, LocalTime};
+use crate::cwmp::datetime::format_log;
+use crate::sys::local_time;
 
 /// Where log lines go and how many.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,12 +71,9 @@ fn level_name(level: Level) -> &'static str {
 }
 
 /// One log line in the seed's format, without the trailing newline.
-pub fn format_line(t: &LocalTime, level: Level, message: &str) -> String {
+pub fn format_line(unix_secs: i64, utc_offset: i32, level: Level, message: &str) -> String {
     let tag = format!("[{}]", level_name(level));
-    format!(
-        "{:02}-{:02}-{:04}, {:02}:{:02}:{:02} {tag:<10}{message}",
-        t.day, t.month, t.year, t.hour, t.minute, t.second
-    )
+    format!("{} {tag:<10}{message}", format_log(unix_secs, utc_offset))
 }
 
 type Syslog = syslog::Logger<syslog::LoggerBackend, syslog::Formatter3164>;
@@ -165,11 +163,8 @@ impl Log for Logger {
             return;
         }
         let message = record.args().to_string();
-        let line = format_line(
-            &local_time(crate::clock::unix_now()),
-            record.level(),
-            &message,
-        );
+        let now = crate::clock::unix_now();
+        let line = format_line(now, local_time(now).utc_offset, record.level(), &message);
         let Ok(mut guard) = self.sinks.lock() else {
             return;
         };
@@ -210,25 +205,17 @@ mod tests {
 
     #[test]
     fn seed_line_format() {
-        let t = LocalTime {
-            year: 2019,
-            month: 12,
-            day: 24,
-            hour: 10,
-            minute: 21,
-            second: 18,
-            utc_offset: 3600,
-        };
+        let t = 1_577_179_278; // 2019-12-24T10:21:18+01:00
         assert_eq!(
-            format_line(&t, Level::Info, "STARTING ICWMP with PID :7762"),
+            format_line(t, 3600, Level::Info, "STARTING ICWMP with PID :7762"),
             "24-12-2019, 10:21:18 [INFO]    STARTING ICWMP with PID :7762"
         );
         assert_eq!(
-            format_line(&t, Level::Warn, "x"),
+            format_line(t, 3600, Level::Warn, "x"),
             "24-12-2019, 10:21:18 [WARNING] x"
         );
         assert_eq!(
-            format_line(&t, Level::Debug, "y"),
+            format_line(t, 3600, Level::Debug, "y"),
             "24-12-2019, 10:21:18 [DEBUG]   y"
         );
     }

@@ -407,8 +407,9 @@ impl Config {
             .map(str::trim)
             .filter(|v| !v.is_empty())
         {
-            a.periodic_inform_time = v.parse().map_err(|_| {
-                acs.error("periodic_inform_time", format!("'{v}' is not unix seconds"))
+            a.periodic_inform_time = parse_time_option(v).ok_or_else(|| {
+                let reason = format!("'{v}' is neither unix seconds nor a dateTime");
+                acs.error("periodic_inform_time", reason)
             })?;
         }
         acs.string("ParameterKey", &mut a.parameter_key);
@@ -491,6 +492,15 @@ impl Config {
         lwn.string("hostname", &mut l.hostname);
         lwn.number("port", 0, 65535, &mut l.port)?;
         Ok(config)
+    }
+}
+
+/// `periodic_inform_time` as unix seconds: an integer, or a dateTime such as
+/// `2024-01-01T00:00:00Z` (the form ManagementServer.PeriodicInformTime takes).
+fn parse_time_option(text: &str) -> Option<i64> {
+    match text.parse::<i64>() {
+        Ok(n) => Some(n),
+        Err(_) => crate::cwmp::datetime::parse(text).ok().map(|t| t.unix_secs),
     }
 }
 
@@ -606,6 +616,10 @@ mod tests {
         assert!(err
             .to_string()
             .starts_with("cwmp:2: option cpe.port: 70000 is outside"));
+        let config =
+            load("config cwmp acs\n\toption periodic_inform_time '2024-01-01T00:00:00Z'\n")
+                .expect("dateTime reference");
+        assert_eq!(config.acs.periodic_inform_time, 1_704_067_200);
         let err = load("config cwmp cpe\n\toption datamodel tr999\n").expect_err("bad model");
         assert!(err
             .to_string()
