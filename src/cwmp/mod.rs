@@ -1,5 +1,6 @@
 //! The CWMP protocol layer: faults, parameter structures, events and the session engine.
 
+pub mod agent;
 pub mod datetime;
 pub mod events;
 pub mod fault;

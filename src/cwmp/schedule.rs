@@ -149,6 +149,11 @@ impl Schedule {
         self.retry_at = at;
     }
 
+    /// When the pending retry is due, if one is.
+    pub fn retry_pending(&self) -> Option<i64> {
+        self.retry_at
+    }
+
     /// Arms (or with `None` disarms) the timer of a throttled value change.
     pub fn set_notification(&mut self, at: Option<i64>) {
         self.notification_at = at;
