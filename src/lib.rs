@@ -6,3 +6,4 @@
 
 pub mod cwmp;
 pub mod fsutil;
+pub mod wire;
