@@ -12,3 +12,4 @@ pub mod fsutil;
 pub mod logging;
 pub mod sys;
 pub mod timer;
+pub mod wire;

@@ -1,0 +1,220 @@
+//! Validates every message the SOAP codec emits, both directions, with xmllint against the strict CWMP envelope schema.
+
+mod soap_samples;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use icwmp::wire::soap::{emit, CwmpVersion, Envelope, Header, Rpc};
+
+fn spec_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/spec")
+}
+
+fn xmllint_available() -> bool {
+    Command::new("xmllint").arg("--version").output().is_ok()
+}
+
+/// A scratch directory for this test run, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(tag: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("icwmp-soap-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create scratch dir");
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn envelope_bytes(envelope: &Envelope, version: CwmpVersion) -> Vec<u8> {
+    let mut out = Vec::new();
+    emit(envelope, version, &mut out).expect("sample emits");
+    out
+}
+
+/// Runs xmllint once over all files; returns the names of those that failed
+/// and the tool's report.
+fn validate(files: &[PathBuf]) -> (Vec<String>, String) {
+    let spec = spec_dir();
+    let output = Command::new("xmllint")
+        .env("XML_CATALOG_FILES", spec.join("catalog.xml"))
+        .arg("--nonet")
+        .arg("--noout")
+        .arg("--schema")
+        .arg(spec.join("cwmp-envelope-strict.xsd"))
+        .args(files)
+        .output()
+        .expect("run xmllint");
+    let report = String::from_utf8_lossy(&output.stderr).into_owned();
+    let failed = files
+        .iter()
+        .filter_map(|file| {
+            let shown = file.display().to_string();
+            let validated = report
+                .lines()
+                .any(|line| line == format!("{shown} validates"));
+            (!validated).then_some(shown)
+        })
+        .collect();
+    let report = report
+        .lines()
+        .filter(|line| !line.contains("parser warning") && !line.ends_with(" validates"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    (failed, report)
+}
+
+/// Every message in every namespace whose schema defines it, plus the
+/// header variants, written to files named after what they hold.
+fn write_all(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut write = |name: String, bytes: Vec<u8>| {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).expect("write sample");
+        files.push(path);
+    };
+    let samples = soap_samples::cpe_messages()
+        .into_iter()
+        .map(|rpc| ("cpe", rpc))
+        .chain(
+            soap_samples::acs_messages()
+                .into_iter()
+                .map(|rpc| ("acs", rpc)),
+        );
+    for (index, (side, rpc)) in samples.enumerate() {
+        for version in [CwmpVersion::V1_0, CwmpVersion::V1_1, CwmpVersion::V1_2] {
+            if rpc.min_version() > version {
+                continue;
+            }
+            let name = format!(
+                "{index:02}-{side}-{}-{}.xml",
+                rpc.method_name(),
+                version.as_str()
+            );
+            let envelope = Envelope::new(format!("id-{index}"), rpc.clone());
+            write(name, envelope_bytes(&envelope, version));
+        }
+    }
+
+    // CWMP 1.4 headers: the CPE's Inform and the ACS's InformResponse.
+    let inform = soap_samples::cpe_messages()
+        .into_iter()
+        .find(|rpc| matches!(rpc, Rpc::Inform(_)))
+        .expect("an Inform sample");
+    let cpe_header = Envelope {
+        header: Header {
+            id: Some("1".to_owned()),
+            session_timeout: Some(60),
+            supported_cwmp_versions: Some("1.0,1.1,1.2,1.3,1.4".to_owned()),
+            ..Header::default()
+        },
+        body: Some(inform),
+        cwmp_version: None,
+    };
+    write(
+        "headers-cpe-1.4.xml".to_owned(),
+        envelope_bytes(&cpe_header, CwmpVersion::V1_4),
+    );
+    let acs_header = Envelope {
+        header: Header {
+            id: Some("1".to_owned()),
+            hold_requests: Some(false),
+            use_cwmp_version: Some("1.4".to_owned()),
+            ..Header::default()
+        },
+        body: Some(Rpc::InformResponse { max_envelopes: 1 }),
+        cwmp_version: None,
+    };
+    write(
+        "headers-acs-1.4.xml".to_owned(),
+        envelope_bytes(&acs_header, CwmpVersion::V1_4),
+    );
+    // The ACS's empty body, holding requests.
+    let empty = Envelope {
+        header: Header {
+            hold_requests: Some(true),
+            ..Header::default()
+        },
+        body: None,
+        cwmp_version: None,
+    };
+    write(
+        "empty-body-1.0.xml".to_owned(),
+        envelope_bytes(&empty, CwmpVersion::V1_0),
+    );
+    files
+}
+
+#[test]
+fn every_emitted_message_validates_against_the_strict_schema() {
+    if !xmllint_available() {
+        println!("xmllint not installed: skipping schema validation");
+        return;
+    }
+    let scratch = Scratch::new("schema");
+    let files = write_all(&scratch.0);
+    assert!(files.len() > 100, "only {} samples", files.len());
+    let (failed, report) = validate(&files);
+    if let Ok(keep) = std::env::var("SOAP_SAMPLES_DIR") {
+        for file in &files {
+            let _ = std::fs::copy(
+                file,
+                Path::new(&keep).join(file.file_name().unwrap_or_default()),
+            );
+        }
+    }
+    assert!(failed.is_empty(), "invalid: {failed:#?}\n{report}");
+}
+
+#[test]
+fn the_schema_rejects_what_it_should() {
+    // Guards the test above: xmllint must really check the files.
+    if !xmllint_available() {
+        println!("xmllint not installed: skipping schema validation");
+        return;
+    }
+    let scratch = Scratch::new("negative");
+    let good = envelope_bytes(
+        &Envelope::new("1", Rpc::InformResponse { max_envelopes: 1 }),
+        CwmpVersion::V1_2,
+    );
+    let good = String::from_utf8(good).expect("utf-8");
+    let misspelt = scratch.0.join("misspelt.xml");
+    std::fs::write(&misspelt, good.replace("InformResponse", "InformRespons")).expect("write");
+    let wrong_ns = scratch.0.join("wrong-ns.xml");
+    std::fs::write(&wrong_ns, good.replace("cwmp-1-2", "cwmp-1-4")).expect("write");
+    let (failed, _) = validate(&[misspelt, wrong_ns]);
+    assert_eq!(failed.len(), 2);
+}
+
+#[test]
+fn samples_cover_every_rpc_of_the_schema() {
+    let schema = std::fs::read_to_string(spec_dir().join("cwmp-1-2.xsd"));
+    let Ok(schema) = schema else {
+        println!("spec dir not found: skipping the coverage check");
+        return;
+    };
+    // Top-level element declarations are indented by two spaces.
+    let declared: BTreeSet<&str> = schema
+        .lines()
+        .filter_map(|line| line.strip_prefix("  <xs:element name=\""))
+        .filter_map(|rest| rest.split('"').next())
+        .filter(|name| !matches!(*name, "ID" | "HoldRequests"))
+        .collect();
+    assert_eq!(declared.len(), 55, "{declared:?}");
+    let sampled: BTreeSet<&str> = soap_samples::cpe_messages()
+        .iter()
+        .chain(soap_samples::acs_messages().iter())
+        .map(Rpc::method_name)
+        .collect();
+    let missing: Vec<_> = declared.difference(&sampled).collect();
+    assert!(missing.is_empty(), "no sample for {missing:?}");
+}
