@@ -7,3 +7,4 @@ pub mod fault;
 pub mod params;
 pub mod retry;
 pub mod schedule;
+pub mod session;
