@@ -33,7 +33,10 @@ pub enum Acknowledged {
     /// The InformResponse arrived: the events of the Inform are delivered.
     Inform,
     /// The ACS answered one of the CPE's own requests.
-    Request { request: Rpc, response: Rpc },
+    Request {
+        request: Box<Rpc>,
+        response: Box<Rpc>,
+    },
 }
 
 /// What the transport should do next.
@@ -221,7 +224,10 @@ impl Session {
                     Action::Done(Err(SessionError::AcsFault(fault.code, fault.text)))
                 }
                 response if is_response_to(&request, &response) => {
-                    acks.push(Acknowledged::Request { request, response });
+                    acks.push(Acknowledged::Request {
+                        request: Box::new(request),
+                        response: Box::new(response),
+                    });
                     self.send_next()
                 }
                 _ => Action::Done(Err(SessionError::Unexpected(
@@ -497,8 +503,8 @@ mod tests {
         assert_eq!(
             acks.last(),
             Some(&Acknowledged::Request {
-                request: tc,
-                response: Rpc::TransferCompleteResponse
+                request: Box::new(tc),
+                response: Box::new(Rpc::TransferCompleteResponse)
             })
         );
         assert_eq!(
