@@ -502,7 +502,7 @@ impl<'a> AuthCursor<'a> {
     fn token(&mut self) -> &'a str {
         let end = self
             .rest
-            .find(|c: char| c == '=' || c == ',' || c == ' ' || c == '\t' || c == '"')
+            .find(['=', ',', ' ', '\t', '"'])
             .unwrap_or(self.rest.len());
         let (token, rest) = self.rest.split_at(end);
         self.rest = rest;
