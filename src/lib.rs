@@ -12,4 +12,5 @@ pub mod fsutil;
 pub mod logging;
 pub mod sys;
 pub mod timer;
+pub mod transport;
 pub mod wire;

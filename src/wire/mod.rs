@@ -1,3 +1,5 @@
 //! Wire formats: pure codecs that turn bytes into typed messages and back, with no I/O.
 
+pub mod digest;
+pub mod md5;
 pub mod soap;

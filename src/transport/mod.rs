@@ -1,0 +1,15 @@
+//! Network transports driven from the daemon's mio loop: ACS HTTP client, connection-request server.
+
+mod cookie_jar;
+pub mod http_client;
+pub mod tls;
+
+pub use cookie_jar::CookieJar;
+
+/// 16 random bytes from the OS (cnonces, server nonces); `None` if the OS has no randomness.
+pub(crate) fn random16() -> Option<[u8; 16]> {
+    use ring::rand::{SecureRandom, SystemRandom};
+    let mut bytes = [0u8; 16];
+    SystemRandom::new().fill(&mut bytes).ok()?;
+    Some(bytes)
+}
