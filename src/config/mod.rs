@@ -178,6 +178,10 @@ pub struct CpeConfig {
     pub exec_download: bool,
     /// Where persistent state (events, transfers, attributes) is kept.
     pub state_dir: PathBuf,
+    /// Shell command that reboots the device (after a Reboot RPC's session).
+    pub reboot_command: String,
+    /// Shell command that resets the device to factory defaults (FactoryReset RPC).
+    pub factory_reset_command: String,
 }
 
 impl Default for CpeConfig {
@@ -204,6 +208,8 @@ impl Default for CpeConfig {
             datamodel: DataModelKind::Tr181,
             exec_download: false,
             state_dir: PathBuf::from("/etc/icwmpd"),
+            reboot_command: "reboot".into(),
+            factory_reset_command: "firstboot -y && reboot".into(),
         }
     }
 }
@@ -481,6 +487,8 @@ impl Config {
         cpe.choice("datamodel", &models, &mut c.datamodel)?;
         cpe.boolean("exec_download", &mut c.exec_download)?;
         cpe.path("state_dir", &mut c.state_dir);
+        cpe.string("reboot_command", &mut c.reboot_command);
+        cpe.string("factory_reset_command", &mut c.factory_reset_command);
 
         let lwn = SectionReader {
             uci,
