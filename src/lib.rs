@@ -5,4 +5,5 @@
 #![deny(unsafe_code)]
 
 pub mod cwmp;
+pub mod datamodel;
 pub mod fsutil;
