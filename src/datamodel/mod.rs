@@ -1,4 +1,9 @@
 //! The TR-069 data model: generated schema, paths, providers and the RPC semantics engine.
 
+pub mod engine;
+#[cfg(test)]
+mod engine_tests;
 pub mod path;
+pub mod provider;
 pub mod schema;
+pub mod state;

@@ -337,6 +337,12 @@ impl Schema {
         }
     }
 
+    /// The node indices of the node's whole subtree, itself included.
+    pub fn subtree(&self, node: NodeId) -> std::ops::Range<usize> {
+        let start = node.0 as usize;
+        start..(self.row(node)[3] as usize).max(start + 1)
+    }
+
     /// The child with a given name segment.
     pub fn child(&self, node: NodeId, name: &str) -> Option<NodeId> {
         self.children(node).find(|c| self.name(*c) == name)
