@@ -7,3 +7,4 @@
 pub mod cwmp;
 pub mod datamodel;
 pub mod fsutil;
+pub mod sys;
