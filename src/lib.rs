@@ -8,6 +8,7 @@ pub mod clock;
 pub mod config;
 pub mod cwmp;
 pub mod daemon;
+pub mod datamodel;
 pub mod fsutil;
 pub mod logging;
 pub mod sys;

@@ -1,10 +1,12 @@
-//! The one module that calls libc directly: signal delivery into the poll loop and local time.
+//! The one module that calls libc directly: signal delivery into the poll loop, local time, interface addresses, clock state.
 //!
 //! Everything else in the crate is `unsafe`-free; each function here keeps its
 //! unsafe block to the single libc call it wraps.
 #![allow(unsafe_code)]
 
+use std::ffi::CStr;
 use std::io;
+use std::net::Ipv4Addr;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicI32, Ordering};
 
@@ -88,6 +90,78 @@ pub fn local_time(unix: i64) -> LocalTime {
     }
 }
 
+/// An IPv4 address configured on an interface.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InterfaceAddress {
+    pub interface: String,
+    pub address: Ipv4Addr,
+    pub netmask: Ipv4Addr,
+}
+
+/// The IPv4 addresses of all interfaces (getifaddrs(3)), in kernel order.
+pub fn ipv4_addresses() -> Vec<InterfaceAddress> {
+    let mut out = Vec::new();
+    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs writes a list head we free below with freeifaddrs.
+    if unsafe { libc::getifaddrs(&mut head) } != 0 {
+        return out;
+    }
+    let mut cursor = head;
+    while !cursor.is_null() {
+        // SAFETY: cursor is a node of the list getifaddrs returned, still alive.
+        let entry = unsafe { &*cursor };
+        cursor = entry.ifa_next;
+        if entry.ifa_addr.is_null() || entry.ifa_name.is_null() {
+            continue;
+        }
+        // SAFETY: ifa_addr is non-null and points to a sockaddr of its family.
+        let family = unsafe { (*entry.ifa_addr).sa_family };
+        if i32::from(family) != libc::AF_INET {
+            continue;
+        }
+        // SAFETY: for AF_INET the address is a sockaddr_in.
+        let address = unsafe { sockaddr_v4(entry.ifa_addr) };
+        let netmask = if entry.ifa_netmask.is_null() {
+            Ipv4Addr::UNSPECIFIED
+        } else {
+            // SAFETY: the netmask of an AF_INET entry is a sockaddr_in too.
+            unsafe { sockaddr_v4(entry.ifa_netmask) }
+        };
+        // SAFETY: ifa_name is a NUL-terminated string owned by the list.
+        let name = unsafe { CStr::from_ptr(entry.ifa_name) };
+        out.push(InterfaceAddress {
+            interface: name.to_string_lossy().into_owned(),
+            address,
+            netmask,
+        });
+    }
+    // SAFETY: head came from getifaddrs and is freed exactly once.
+    unsafe { libc::freeifaddrs(head) };
+    out
+}
+
+/// Reads an IPv4 address out of a `sockaddr` known to be `AF_INET`.
+unsafe fn sockaddr_v4(addr: *const libc::sockaddr) -> Ipv4Addr {
+    // SAFETY: the caller guarantees addr points to a sockaddr_in; read_unaligned
+    // avoids assuming the C allocation's alignment.
+    let sin = unsafe { std::ptr::read_unaligned(addr as *const libc::sockaddr_in) };
+    Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr))
+}
+
+/// Whether the kernel clock is synchronised (adjtimex(2) state other than
+/// TIME_ERROR); `None` if the call fails.
+pub fn clock_synchronized() -> Option<bool> {
+    // SAFETY: an all-zero timex with modes 0 only reads the kernel state.
+    let mut tx: libc::timex = unsafe { std::mem::zeroed() };
+    // SAFETY: tx is a valid, exclusively borrowed timex.
+    let state = unsafe { libc::adjtimex(&mut tx) };
+    if state < 0 {
+        None
+    } else {
+        Some(state != libc::TIME_ERROR)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,5 +174,14 @@ mod tests {
         let later = local_time(1_577_180_478); // 2019-12-24T09:41:18Z
         assert_eq!(later.year, 2019);
         assert_eq!(later.month, 12);
+    }
+
+    #[test]
+    fn loopback_has_an_ipv4_address() {
+        let addrs = ipv4_addresses();
+        assert!(addrs
+            .iter()
+            .any(|a| a.interface == "lo" && a.address == Ipv4Addr::LOCALHOST));
+        assert!(clock_synchronized().is_some());
     }
 }

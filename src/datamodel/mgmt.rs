@@ -1,0 +1,414 @@
+//! The ManagementServer object, backed by the cwmp configuration (`acs`, `cpe`, `lwn`, `stun` sections).
+
+use crate::cwmp::fault::{Fault, FaultCode};
+use crate::datamodel::config::SharedConfig;
+use crate::datamodel::datetime;
+use crate::datamodel::provider::{ApplyStatus, Provider};
+use crate::sys;
+
+/// How a configuration option appears as a parameter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shape {
+    Text,
+    /// Write-only: GetParameterValues returns an empty string (TR-069 A.3.2.2).
+    Secret,
+    /// Stored `1`/`0` (also read as true/on/yes/enabled).
+    Flag,
+    /// Stored as Unix seconds, shown as xsd:dateTime.
+    Time,
+}
+
+/// A ManagementServer parameter kept in the configuration.
+struct Mapped {
+    name: &'static str,
+    section: &'static str,
+    option: &'static str,
+    default: &'static str,
+    shape: Shape,
+    writable: bool,
+}
+
+const fn m(
+    name: &'static str,
+    section: &'static str,
+    option: &'static str,
+    default: &'static str,
+    shape: Shape,
+    writable: bool,
+) -> Mapped {
+    Mapped {
+        name,
+        section,
+        option,
+        default,
+        shape,
+        writable,
+    }
+}
+
+/// The configuration behind each parameter (UCI names of /etc/config/cwmp;
+/// STUN runtime results such as NATDetected are written by the STUN client).
+static MAPPED: &[Mapped] = &[
+    m("EnableCWMP", "cpe", "enable", "1", Shape::Flag, true),
+    m("URL", "acs", "url", "", Shape::Text, true),
+    m("Username", "acs", "userid", "", Shape::Text, true),
+    m("Password", "acs", "passwd", "", Shape::Secret, true),
+    m(
+        "PeriodicInformEnable",
+        "acs",
+        "periodic_inform_enable",
+        "1",
+        Shape::Flag,
+        true,
+    ),
+    m(
+        "PeriodicInformInterval",
+        "acs",
+        "periodic_inform_interval",
+        "86400",
+        Shape::Text,
+        true,
+    ),
+    m(
+        "PeriodicInformTime",
+        "acs",
+        "periodic_inform_time",
+        "",
+        Shape::Time,
+        true,
+    ),
+    m(
+        "ParameterKey",
+        "acs",
+        "ParameterKey",
+        "",
+        Shape::Text,
+        false,
+    ),
+    m(
+        "ConnectionRequestUsername",
+        "cpe",
+        "userid",
+        "",
+        Shape::Text,
+        true,
+    ),
+    m(
+        "ConnectionRequestPassword",
+        "cpe",
+        "passwd",
+        "",
+        Shape::Secret,
+        true,
+    ),
+    m(
+        "CWMPRetryMinimumWaitInterval",
+        "acs",
+        "retry_min_wait_interval",
+        "5",
+        Shape::Text,
+        true,
+    ),
+    m(
+        "CWMPRetryIntervalMultiplier",
+        "acs",
+        "retry_interval_multiplier",
+        "2000",
+        Shape::Text,
+        true,
+    ),
+    m(
+        "DefaultActiveNotificationThrottle",
+        "acs",
+        "active_notif_throttle",
+        "0",
+        Shape::Text,
+        true,
+    ),
+    m(
+        "InstanceMode",
+        "cpe",
+        "instance_mode",
+        "InstanceNumber",
+        Shape::Text,
+        true,
+    ),
+    m(
+        "AutoCreateInstances",
+        "cpe",
+        "auto_create_instances",
+        "0",
+        Shape::Flag,
+        true,
+    ),
+    m(
+        "UDPConnectionRequestAddress",
+        "stun",
+        "udp_connection_request_address",
+        "",
+        Shape::Text,
+        false,
+    ),
+    m("STUNEnable", "stun", "enable", "0", Shape::Flag, true),
+    m(
+        "STUNServerAddress",
+        "stun",
+        "server_address",
+        "",
+        Shape::Text,
+        true,
+    ),
+    m(
+        "STUNServerPort",
+        "stun",
+        "server_port",
+        "3478",
+        Shape::Text,
+        true,
+    ),
+    m("STUNUsername", "stun", "username", "", Shape::Text, true),
+    m("STUNPassword", "stun", "password", "", Shape::Secret, true),
+    m(
+        "STUNMaximumKeepAlivePeriod",
+        "stun",
+        "max_keepalive",
+        "-1",
+        Shape::Text,
+        true,
+    ),
+    m(
+        "STUNMinimumKeepAlivePeriod",
+        "stun",
+        "min_keepalive",
+        "30",
+        Shape::Text,
+        true,
+    ),
+    m(
+        "NATDetected",
+        "stun",
+        "nat_detected",
+        "0",
+        Shape::Flag,
+        false,
+    ),
+    m(
+        "UDPLightweightNotificationHost",
+        "lwn",
+        "hostname",
+        "",
+        Shape::Text,
+        true,
+    ),
+    m(
+        "UDPLightweightNotificationPort",
+        "lwn",
+        "port",
+        "7547",
+        Shape::Text,
+        true,
+    ),
+    m(
+        "ConnReqJabberID",
+        "xmpp",
+        "jabber_id",
+        "",
+        Shape::Text,
+        false,
+    ),
+    m(
+        "ConnReqXMPPConnection",
+        "xmpp",
+        "connection",
+        "",
+        Shape::Text,
+        true,
+    ),
+];
+
+/// Serves `<root>.ManagementServer.` from the shared configuration.
+pub struct ManagementServerProvider {
+    config: SharedConfig,
+    staged: Vec<(&'static Mapped, String)>,
+}
+
+impl ManagementServerProvider {
+    pub fn new(config: SharedConfig) -> ManagementServerProvider {
+        ManagementServerProvider {
+            config,
+            staged: Vec::new(),
+        }
+    }
+
+    fn option(&self, section: &str, option: &str) -> Option<String> {
+        self.config.borrow().get(section, option)
+    }
+
+    /// `http://<address>:<port>/`: the IPv4 address of `cpe.interface`, else
+    /// the first non-loopback one, else loopback.
+    pub fn connection_request_url(&self) -> String {
+        let port = self
+            .option("cpe", "port")
+            .filter(|p| p.parse::<u16>().is_ok())
+            .unwrap_or_else(|| "7547".to_owned());
+        let wanted = self.option("cpe", "interface").unwrap_or_default();
+        let addrs = sys::ipv4_addresses();
+        let pick = addrs
+            .iter()
+            .find(|a| !wanted.is_empty() && a.interface == wanted)
+            .or_else(|| addrs.iter().find(|a| !a.address.is_loopback()))
+            .map(|a| a.address.to_string())
+            .unwrap_or_else(|| "127.0.0.1".to_owned());
+        format!("http://{pick}:{port}/")
+    }
+
+    fn computed(&self, name: &str) -> Option<String> {
+        Some(match name {
+            "ConnectionRequestURL" => self.connection_request_url(),
+            "AliasBasedAddressing" => {
+                let amendment = self
+                    .option("cpe", "amd_version")
+                    .and_then(|v| v.parse::<u32>().ok())
+                    .unwrap_or(2);
+                flag(amendment >= 5)
+            }
+            "SupportedConnReqMethods" => "HTTP".to_owned(),
+            "LightweightNotificationProtocolsSupported" => "UDP".to_owned(),
+            "LightweightNotificationProtocolsUsed" => {
+                let on = self.option("lwn", "enable").is_some_and(|v| is_true(&v));
+                if on { "UDP" } else { "" }.to_owned()
+            }
+            "ManageableDeviceNumberOfEntries"
+            | "EmbeddedDeviceNumberOfEntries"
+            | "VirtualDeviceNumberOfEntries" => "0".to_owned(),
+            _ => return None,
+        })
+    }
+}
+
+fn flag(on: bool) -> String {
+    if on { "1" } else { "0" }.to_owned()
+}
+
+fn is_true(value: &str) -> bool {
+    matches!(value, "1" | "true" | "on" | "yes" | "enable" | "enabled")
+}
+
+fn find(name: &str) -> Option<&'static Mapped> {
+    MAPPED.iter().find(|p| p.name == name)
+}
+
+fn param_name(path: &str) -> Option<&str> {
+    path.split_once(".ManagementServer.").map(|(_, name)| name)
+}
+
+impl Provider for ManagementServerProvider {
+    fn get(&mut self, path: &str) -> Option<String> {
+        let name = param_name(path)?;
+        let Some(mapped) = find(name) else {
+            return self.computed(name);
+        };
+        let stored = self.option(mapped.section, mapped.option);
+        let value = stored.as_deref().unwrap_or(mapped.default);
+        Some(match mapped.shape {
+            Shape::Text => value.to_owned(),
+            Shape::Secret => String::new(),
+            Shape::Flag => flag(is_true(value)),
+            Shape::Time => match value.parse::<i64>() {
+                Ok(secs) if secs > 0 => datetime::format(secs, 0),
+                _ => datetime::UNKNOWN.to_owned(),
+            },
+        })
+    }
+
+    fn writable(&self, path: &str) -> bool {
+        param_name(path).and_then(find).is_some_and(|p| p.writable)
+    }
+
+    fn set(&mut self, path: &str, value: &str) -> Result<(), FaultCode> {
+        let mapped = param_name(path)
+            .and_then(find)
+            .ok_or(FaultCode::NonWritableParameter)?;
+        let stored = match mapped.shape {
+            Shape::Time => datetime::parse(value)
+                .map(|s| s.max(0).to_string())
+                .ok_or(FaultCode::InvalidParameterValue)?,
+            Shape::Flag => flag(is_true(value)),
+            Shape::Text | Shape::Secret => value.to_owned(),
+        };
+        self.staged.push((mapped, stored));
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<ApplyStatus, Fault> {
+        let staged = std::mem::take(&mut self.staged);
+        let mut config = self.config.borrow_mut();
+        for (mapped, value) in staged {
+            config
+                .set(mapped.section, mapped.option, &value)
+                .map_err(|e| Fault::with_text(FaultCode::InternalError, e))?;
+        }
+        config
+            .commit()
+            .map_err(|e| Fault::with_text(FaultCode::InternalError, e))?;
+        Ok(ApplyStatus::Applied)
+    }
+
+    fn abort(&mut self) {
+        self.staged.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::datamodel::config::MemoryConfig;
+
+    #[test]
+    fn maps_options_hides_secrets_and_commits_together() {
+        let config = MemoryConfig::with(&[
+            ("acs", "url", "http://acs.example:7547"),
+            ("acs", "passwd", "secret"),
+            ("acs", "periodic_inform_time", "1700000000"),
+            ("cpe", "port", "7548"),
+            ("cpe", "interface", "lo"),
+        ])
+        .shared();
+        let mut p = ManagementServerProvider::new(config.clone());
+        let get = |p: &mut ManagementServerProvider, n: &str| {
+            p.get(&format!("Device.ManagementServer.{n}"))
+        };
+        assert_eq!(
+            get(&mut p, "URL").as_deref(),
+            Some("http://acs.example:7547")
+        );
+        assert_eq!(get(&mut p, "Password").as_deref(), Some(""));
+        assert_eq!(get(&mut p, "PeriodicInformEnable").as_deref(), Some("1"));
+        assert_eq!(
+            get(&mut p, "PeriodicInformTime").as_deref(),
+            Some("2023-11-14T22:13:20Z")
+        );
+        assert_eq!(
+            get(&mut p, "ConnectionRequestURL").as_deref(),
+            Some("http://127.0.0.1:7548/")
+        );
+        assert_eq!(get(&mut p, "NoSuchThing"), None);
+        assert!(!p.writable("Device.ManagementServer.ParameterKey"));
+
+        p.set("Device.ManagementServer.PeriodicInformInterval", "60")
+            .expect("stage");
+        p.set(
+            "Device.ManagementServer.PeriodicInformTime",
+            "1970-01-01T00:01:00Z",
+        )
+        .expect("stage");
+        assert_eq!(config.borrow().get("acs", "periodic_inform_interval"), None);
+        p.commit().expect("commit");
+        let c = config.borrow();
+        assert_eq!(
+            c.get("acs", "periodic_inform_interval").as_deref(),
+            Some("60")
+        );
+        assert_eq!(c.get("acs", "periodic_inform_time").as_deref(), Some("60"));
+    }
+}

@@ -1,0 +1,192 @@
+//! The interface through which a subsystem serves the parameters under a path prefix.
+//!
+//! All paths given to a provider are concrete and instance-numbered
+//! (`Device.IP.Interface.2.Name`, tables as `Device.IP.Interface.`); aliases are
+//! resolved by the engine. Values passed to `set` are already validated
+//! against the schema and canonical (booleans `1`/`0`).
+
+use crate::cwmp::fault::{Fault, FaultCode};
+
+/// When a committed change takes effect (the `Status` of SetParameterValues,
+/// AddObject and DeleteObject responses).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub enum ApplyStatus {
+    /// Applied and in effect (status 0).
+    #[default]
+    Applied,
+    /// Committed, but takes effect only after a reboot or a service reload (status 1).
+    Pending,
+}
+
+impl ApplyStatus {
+    /// The status number of the RPC responses.
+    pub fn code(self) -> u8 {
+        match self {
+            ApplyStatus::Applied => 0,
+            ApplyStatus::Pending => 1,
+        }
+    }
+}
+
+/// A source of parameter values for one or more subtrees of the model.
+pub trait Provider {
+    /// The current value of a parameter, or `None` if this provider does not
+    /// serve it (the engine then answers 9005, never a made-up value).
+    fn get(&mut self, path: &str) -> Option<String>;
+
+    /// Instance numbers, ascending, of the table at `table` (ending in `.`).
+    fn instances(&mut self, _table: &str) -> Vec<u32> {
+        Vec::new()
+    }
+
+    /// Whether this provider can write a parameter the schema marks readWrite.
+    fn writable(&self, _path: &str) -> bool {
+        false
+    }
+
+    /// Stages a new value; nothing changes until `commit`.
+    fn set(&mut self, _path: &str, _value: &str) -> Result<(), FaultCode> {
+        Err(FaultCode::NonWritableParameter)
+    }
+
+    /// Applies every staged value at once.
+    fn commit(&mut self) -> Result<ApplyStatus, Fault> {
+        Ok(ApplyStatus::Applied)
+    }
+
+    /// Drops every staged value.
+    fn abort(&mut self) {}
+
+    /// Creates instance `number` of `table`; `alias` is given when the
+    /// instance has an Alias parameter (the ACS's or a `cpe-<n>` one).
+    fn add_instance(
+        &mut self,
+        _table: &str,
+        _number: u32,
+        _alias: Option<&str>,
+    ) -> Result<ApplyStatus, FaultCode> {
+        Err(FaultCode::RequestDenied)
+    }
+
+    /// Deletes the instance at `instance` (`Device.X.Table.3.`).
+    fn delete_instance(&mut self, _instance: &str) -> Result<ApplyStatus, FaultCode> {
+        Err(FaultCode::RequestDenied)
+    }
+}
+
+/// A provider keeping its values in memory: static vendor values, tests, and
+/// tables whose instances live only as long as the process. Added instances
+/// get the schema's parameters with their default values.
+pub struct MemoryProvider {
+    schema: crate::datamodel::schema::Schema,
+    values: std::collections::BTreeMap<String, String>,
+    read_only: std::collections::BTreeSet<String>,
+    staged: Vec<(String, String)>,
+}
+
+impl MemoryProvider {
+    pub fn new(schema: crate::datamodel::schema::Schema) -> MemoryProvider {
+        MemoryProvider {
+            schema,
+            values: std::collections::BTreeMap::new(),
+            read_only: std::collections::BTreeSet::new(),
+            staged: Vec::new(),
+        }
+    }
+
+    /// Adds or replaces a value (an instance-numbered path).
+    pub fn insert(&mut self, path: &str, value: &str) {
+        self.values.insert(path.to_owned(), value.to_owned());
+    }
+
+    /// Makes a parameter unwritable even if the schema allows writing it.
+    pub fn lock(&mut self, path: &str) {
+        self.read_only.insert(path.to_owned());
+    }
+
+    /// The committed value of a path.
+    pub fn value(&self, path: &str) -> Option<&str> {
+        self.values.get(path).map(String::as_str)
+    }
+
+    fn schema_path(path: &str) -> String {
+        path.split('.')
+            .map(|s| {
+                if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+                    crate::datamodel::schema::INSTANCE
+                } else {
+                    s
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(".")
+    }
+}
+
+impl Provider for MemoryProvider {
+    fn get(&mut self, path: &str) -> Option<String> {
+        self.values.get(path).cloned()
+    }
+
+    fn instances(&mut self, table: &str) -> Vec<u32> {
+        let mut numbers: Vec<u32> = self
+            .values
+            .range(table.to_owned()..)
+            .take_while(|(k, _)| k.starts_with(table))
+            .filter_map(|(k, _)| k.get(table.len()..)?.split('.').next()?.parse().ok())
+            .collect();
+        numbers.sort_unstable();
+        numbers.dedup();
+        numbers
+    }
+
+    fn writable(&self, path: &str) -> bool {
+        !self.read_only.contains(path)
+    }
+
+    fn set(&mut self, path: &str, value: &str) -> Result<(), FaultCode> {
+        self.staged.push((path.to_owned(), value.to_owned()));
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<ApplyStatus, Fault> {
+        for (path, value) in self.staged.drain(..) {
+            self.values.insert(path, value);
+        }
+        Ok(ApplyStatus::Applied)
+    }
+
+    fn abort(&mut self) {
+        self.staged.clear();
+    }
+
+    fn add_instance(
+        &mut self,
+        table: &str,
+        number: u32,
+        alias: Option<&str>,
+    ) -> Result<ApplyStatus, FaultCode> {
+        let schema = self.schema;
+        let template = schema
+            .lookup(&format!("{}{{i}}.", Self::schema_path(table)))
+            .ok_or(FaultCode::InvalidParameterName)?;
+        let instance = format!("{table}{number}.");
+        for child in schema.children(template) {
+            if schema.is_parameter(child) {
+                let name = schema.name(child);
+                let value = match (name, alias) {
+                    ("Alias", Some(alias)) => alias,
+                    _ => schema.constraints(child).default_value().unwrap_or(""),
+                };
+                self.values
+                    .insert(format!("{instance}{name}"), value.to_owned());
+            }
+        }
+        Ok(ApplyStatus::Applied)
+    }
+
+    fn delete_instance(&mut self, instance: &str) -> Result<ApplyStatus, FaultCode> {
+        self.values.retain(|k, _| !k.starts_with(instance));
+        Ok(ApplyStatus::Applied)
+    }
+}
