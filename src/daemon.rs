@@ -4,10 +4,12 @@
 //! STUN, XMPP, TWAMP, UDP echo, BulkData) is a state machine that owns its
 //! sockets, registers them under its tokens, handles their readiness and says
 //! when it next needs to run (`poll_at`). The loop sleeps exactly until the
-//! earliest of those deadlines and the daemon's own timers: idle means no
-//! wake-ups at all.
+//! earliest of those deadlines: idle means no wake-ups at all.
 
+use std::cell::RefCell;
 use std::io;
+use std::process::{Child, Command};
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use log::{error, info, warn};
@@ -15,9 +17,24 @@ use mio::unix::pipe;
 use mio::{Events, Interest, Poll};
 
 use crate::clock;
-use crate::config::{Config, ConfigFile};
+use crate::config::backends::{CwmpStore, UciDir};
+use crate::config::{Config, ConfigFile, DataModelKind, InstanceMode};
+use crate::cwmp::agent::{Agent, SessionResult};
+use crate::cwmp::events::{start_events, CompletionRpc, Event, EventCode, StartFacts};
+use crate::cwmp::handlers::{Deferred, RequestHandler};
+use crate::cwmp::params::ParameterValue;
+use crate::cwmp::retry::RetryPolicy;
+use crate::cwmp::schedule::PeriodicInform;
+use crate::cwmp::session::Acknowledged;
+use crate::datamodel::engine::{self, DataModel};
+use crate::datamodel::schema::{ModelKind, Schema};
 use crate::logging::{self, LogSettings};
+use crate::store::{names, Store};
 use crate::sys;
+use crate::transport::acs::{AcsLink, SessionOpening};
+use crate::transport::http_client::HttpConfig;
+use crate::wire::digest::Credentials;
+use crate::wire::soap::{self, CwmpVersion, DateTime, Rpc};
 
 /// Every token of the loop, in one place. Components that own many sockets
 /// get a range starting at their base.
@@ -26,6 +43,8 @@ pub mod tokens {
 
     /// The signal self-pipe.
     pub const SIGNAL: Token = Token(0);
+    /// The ACS session's HTTP connection.
+    pub const ACS: Token = Token(1);
 }
 
 /// How the daemon was started (the CLI's daemon flags).
@@ -49,10 +68,20 @@ pub struct Daemon {
     poll: Poll,
     config_file: ConfigFile,
     config: Config,
-    options: DaemonOptions,
     signals: pipe::Receiver,
     /// Kept open: the signal handler writes into it.
     _signal_sender: pipe::Sender,
+    store: Store,
+    cwmp_store: Rc<RefCell<CwmpStore>>,
+    dm: DataModel,
+    agent: Agent,
+    acs: AcsLink,
+    /// The URL of the running session (for BOOTSTRAP bookkeeping).
+    session_url: String,
+    /// Passive value changes waiting for the next Inform.
+    changed_values: Vec<ParameterValue>,
+    deferred: Vec<Deferred>,
+    children: Vec<Child>,
     flow: Flow,
 }
 
@@ -61,6 +90,7 @@ pub struct Daemon {
 pub enum StartError {
     Config(crate::config::ConfigError),
     Io(&'static str, io::Error),
+    Setup(String),
 }
 
 impl std::fmt::Display for StartError {
@@ -68,14 +98,110 @@ impl std::fmt::Display for StartError {
         match self {
             StartError::Config(e) => write!(f, "configuration: {e}"),
             StartError::Io(what, e) => write!(f, "{what}: {e}"),
+            StartError::Setup(e) => write!(f, "{e}"),
         }
     }
 }
 
 impl std::error::Error for StartError {}
 
+fn periodic_of(config: &Config) -> PeriodicInform {
+    PeriodicInform {
+        enable: config.acs.periodic_inform_enable,
+        interval_secs: config.acs.periodic_inform_interval,
+        reference: PeriodicInform::reference_from_unix(config.acs.periodic_inform_time),
+    }
+}
+
+fn retry_policy_of(config: &Config) -> RetryPolicy {
+    RetryPolicy {
+        min_wait_secs: config.acs.retry_min_wait_interval,
+        interval_multiplier: config.acs.retry_interval_multiplier,
+    }
+}
+
+fn http_config_of(config: &Config) -> HttpConfig {
+    let acs = &config.acs;
+    HttpConfig {
+        ipv6_enable: acs.ipv6_enable,
+        ssl_capath: (!acs.ssl_capath.is_empty()).then(|| acs.ssl_capath.clone().into()),
+        insecure_enable: acs.insecure_enable,
+        http_disable_100continue: acs.http_disable_100continue,
+        idle_timeout: Duration::from_secs(u64::from(config.cpe.session_timeout)),
+        credentials: (!acs.userid.is_empty()).then(|| Credentials {
+            username: acs.userid.clone(),
+            password: acs.passwd.as_str().to_owned(),
+        }),
+        ..HttpConfig::default()
+    }
+}
+
+fn dm_options_of(config: &Config) -> engine::Options {
+    engine::Options {
+        alias_based_addressing: false,
+        instance_mode: match config.cpe.instance_mode {
+            InstanceMode::InstanceNumber => engine::InstanceMode::InstanceNumber,
+            InstanceMode::InstanceAlias => engine::InstanceMode::InstanceAlias,
+        },
+        amendment: config.cpe.amd_version,
+    }
+}
+
+/// The highest CWMP version an amendment speaks (`cpe.amd_version`).
+fn version_of_amendment(amendment: u32) -> CwmpVersion {
+    match amendment {
+        0 | 1 => CwmpVersion::V1_0,
+        2 => CwmpVersion::V1_1,
+        3 => CwmpVersion::V1_2,
+        4 => CwmpVersion::V1_3,
+        _ => CwmpVersion::V1_4,
+    }
+}
+
+/// The kernel's identity of this boot: a change means the system rebooted.
+fn kernel_boot_id() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .ok()
+        .map(|s| s.trim().to_owned())
+}
+
+/// A random u32 for the retry back-off (0 if the OS has no randomness).
+fn random_u32() -> u32 {
+    crate::transport::random16().map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+/// Builds the data model of the configured root with the standard providers.
+fn open_data_model(
+    config: &Config,
+    config_file: &ConfigFile,
+    store: &Store,
+    cwmp_store: &Rc<RefCell<CwmpStore>>,
+) -> Result<DataModel, StartError> {
+    let kind = match config.cpe.datamodel {
+        DataModelKind::Tr181 => ModelKind::Tr181,
+        DataModelKind::Tr098 => ModelKind::Tr098,
+    };
+    let (mut dm, corrupt) = DataModel::open(
+        Schema::new(kind),
+        dm_options_of(config),
+        &store.path(names::DATAMODEL),
+    );
+    if let Some(e) = corrupt {
+        error!("data model state unreadable, set aside and started empty: {e}");
+    }
+    let uci_dir = config_file
+        .path
+        .parent()
+        .unwrap_or(std::path::Path::new("/etc/config"));
+    let uci = Rc::new(RefCell::new(UciDir::new(uci_dir)));
+    crate::datamodel::register_standard_providers(&mut dm, cwmp_store.clone(), uci)
+        .map_err(|e| StartError::Setup(format!("data model providers: {e}")))?;
+    Ok(dm)
+}
+
 impl Daemon {
-    /// Loads the configuration, sets up logging and signals, and registers the components.
+    /// Loads the configuration and state, sets up logging and signals, and
+    /// queues the start events (BOOTSTRAP, BOOT, M Reboot).
     pub fn start(config_file: ConfigFile, options: DaemonOptions) -> Result<Daemon, StartError> {
         let config = config_file.load().map_err(StartError::Config)?;
         logging::apply(LogSettings::from_config(&config.cpe));
@@ -90,13 +216,80 @@ impl Daemon {
             .register(&mut signals, tokens::SIGNAL, Interest::READABLE)
             .map_err(|e| StartError::Io("signal pipe", e))?;
         info!("STARTING ICWMP with PID :{}", std::process::id());
+
+        let store =
+            Store::open(&config.cpe.state_dir).map_err(|e| StartError::Io("state directory", e))?;
+        let (mut queue, corrupt) = store.load_events();
+        if let Some(e) = corrupt {
+            error!("pending events unreadable, started with none: {e}");
+        }
+        let boot_id = kernel_boot_id();
+        let system_boot =
+            options.boot_event || boot_id.is_none() || boot_id != store.read_text(names::BOOT_ID);
+        if system_boot {
+            queue.on_reboot();
+        }
+        let reboot_key = store.read_text(names::REBOOT_KEY);
+        let last_bootstrap = store.read_text(names::BOOTSTRAP_URL);
+        let url = config.acs.effective_url().to_owned();
+        let start = start_events(&StartFacts {
+            last_bootstrap_url: last_bootstrap.as_deref(),
+            acs_url: &url,
+            system_boot,
+            reboot_command_key: reboot_key.as_deref(),
+        });
+        for event in start.events {
+            queue.add(event);
+        }
+        store
+            .save_events(&queue)
+            .map_err(|e| StartError::Io("saving events", e))?;
+        if let Some(id) = boot_id {
+            store
+                .write(names::BOOT_ID, id.as_bytes())
+                .map_err(|e| StartError::Io("saving boot id", e))?;
+        }
+        store
+            .remove(names::REBOOT_KEY)
+            .map_err(|e| StartError::Io("clearing reboot key", e))?;
+
+        let now = clock::unix_now();
+        let mut agent = Agent::new(queue, periodic_of(&config), retry_policy_of(&config), now);
+        if start.acs_changed {
+            agent.forget_acs_requests();
+        }
+        if options.get_rpc_methods {
+            agent.request_rpc_methods();
+        }
+        if config.acs.periodic_inform_enable {
+            info!(
+                "Periodic event is enabled. Interval period = {}s",
+                config.acs.periodic_inform_interval
+            );
+        } else {
+            info!("Periodic event is disabled");
+        }
+        let cwmp_store = Rc::new(RefCell::new(CwmpStore::new(config_file.clone())));
+        let mut dm = open_data_model(&config, &config_file, &store, &cwmp_store)?;
+        // The first check records the values notifications compare against.
+        dm.check_changes();
+        let acs = AcsLink::new(http_config_of(&config), tokens::ACS)
+            .map_err(|e| StartError::Setup(format!("ACS client: {e}")))?;
         Ok(Daemon {
             poll,
             config_file,
             config,
-            options,
             signals,
             _signal_sender: sender,
+            store,
+            cwmp_store,
+            dm,
+            agent,
+            acs,
+            session_url: String::new(),
+            changed_values: Vec::new(),
+            deferred: Vec::new(),
+            children: Vec::new(),
             flow: Flow::Continue,
         })
     }
@@ -104,11 +297,6 @@ impl Daemon {
     /// The configuration in force.
     pub fn config(&self) -> &Config {
         &self.config
-    }
-
-    /// The flags the daemon was started with.
-    pub fn options(&self) -> &DaemonOptions {
-        &self.options
     }
 
     /// Runs until SIGTERM/SIGINT or an `exit` command.
@@ -128,6 +316,7 @@ impl Daemon {
             for event in events.iter() {
                 match event.token() {
                     tokens::SIGNAL => self.drain_signals(),
+                    tokens::ACS => self.drive_acs(Some(event), now),
                     other => warn!("event for unknown token {}", other.0),
                 }
             }
@@ -137,11 +326,250 @@ impl Daemon {
         Ok(())
     }
 
+    /// The earliest deadline of every component.
     fn next_deadline(&mut self) -> Option<Instant> {
-        None
+        let now = clock::now();
+        let unix = clock::unix_now();
+        let agent = if self.config.acs.effective_url().is_empty() {
+            None
+        } else {
+            self.agent
+                .poll_at(unix)
+                .map(|t| now + Duration::from_secs(t.saturating_sub(unix).max(0) as u64))
+        };
+        [agent, self.acs.poll_at()].into_iter().flatten().min()
     }
 
-    fn run_due(&mut self, _now: Instant) {}
+    fn run_due(&mut self, now: Instant) {
+        if self.acs.poll_at().is_some_and(|t| t <= now) {
+            self.drive_acs(None, now);
+        }
+        self.reap_children();
+        if self.flow == Flow::Stop || self.config.acs.effective_url().is_empty() {
+            return;
+        }
+        let unix = clock::unix_now();
+        let due = self.agent.take_due(unix);
+        if due.check_notifications {
+            self.check_value_changes(unix);
+        }
+        if due.start_session && !self.acs.busy() {
+            self.start_session(now, unix);
+        }
+    }
+
+    fn start_session(&mut self, now: Instant, unix: i64) {
+        let url = self.config.acs.effective_url().to_owned();
+        info!("Start session");
+        info!("ACS url: {url}");
+        let events = self.agent.begin_session(unix);
+        if let Err(e) = self.store.save_events(self.agent.queue()) {
+            error!("cannot persist events before the session: {e}");
+        }
+        info!("Preparing the Inform RPC message to send to the ACS");
+        let mut parameter_list = self.dm.inform_parameters();
+        for changed in std::mem::take(&mut self.changed_values) {
+            if !parameter_list.iter().any(|p| p.name == changed.name) {
+                parameter_list.push(changed);
+            }
+        }
+        let id = self.dm.device_id();
+        let inform = soap::Inform {
+            device_id: soap::DeviceId {
+                manufacturer: id.manufacturer,
+                oui: id.oui,
+                product_class: id.product_class,
+                serial_number: id.serial_number,
+            },
+            events: events
+                .iter()
+                .map(|e| soap::Event {
+                    event_code: e.code.as_str().to_owned(),
+                    command_key: e.command_key.clone(),
+                })
+                .collect(),
+            max_envelopes: 1,
+            current_time: DateTime::from_unix(unix),
+            retry_count: self.agent.retry_count(),
+            parameter_list,
+        };
+        let mut cpe_requests = Vec::new();
+        if self.agent.take_rpc_methods_request() {
+            cpe_requests.push(Rpc::GetRpcMethods);
+        }
+        let opening = SessionOpening {
+            url: url.clone(),
+            inform,
+            cpe_requests,
+            version: version_of_amendment(self.config.cpe.amd_version),
+            session_timeout: self.config.cpe.session_timeout,
+        };
+        self.session_url = url;
+        if let Err(e) = self.acs.start(self.poll.registry(), opening, now) {
+            self.end_session(Err(e.to_string()), unix);
+        }
+    }
+
+    /// Drives the ACS link on readiness (`event`) or its timer.
+    fn drive_acs(&mut self, event: Option<&mio::event::Event>, now: Instant) {
+        let unix = clock::unix_now();
+        let mut acks = Vec::new();
+        let mut handler = RequestHandler {
+            dm: &mut self.dm,
+            agent: &mut self.agent,
+            now: unix,
+            deferred: &mut self.deferred,
+            acs_changed: false,
+        };
+        let registry = self.poll.registry();
+        let ended = match event {
+            Some(event) => self
+                .acs
+                .handle_event(registry, event, now, &mut handler, &mut acks),
+            None => self
+                .acs
+                .handle_timeout(registry, now, &mut handler, &mut acks),
+        };
+        for ack in acks {
+            self.acknowledged(ack);
+        }
+        if let Some(result) = ended {
+            self.end_session(result.map_err(|e| e.to_string()), clock::unix_now());
+        }
+    }
+
+    fn acknowledged(&mut self, ack: Acknowledged) {
+        match ack {
+            Acknowledged::Inform => {
+                info!("Get the InformResponse message from the ACS");
+                let delivered = self.agent.on_inform_acknowledged();
+                if delivered.iter().any(|e| e.code == EventCode::Bootstrap) {
+                    if let Err(e) = self
+                        .store
+                        .write(names::BOOTSTRAP_URL, self.session_url.as_bytes())
+                    {
+                        error!("cannot record the bootstrapped ACS: {e}");
+                    }
+                }
+            }
+            Acknowledged::Request { request, .. } => {
+                let completed = match *request {
+                    Rpc::TransferComplete(tc) => {
+                        Some((CompletionRpc::TransferComplete, tc.command_key))
+                    }
+                    Rpc::AutonomousTransferComplete(_) => {
+                        Some((CompletionRpc::AutonomousTransferComplete, String::new()))
+                    }
+                    Rpc::DuStateChangeComplete(du) => {
+                        Some((CompletionRpc::DuStateChangeComplete, du.command_key))
+                    }
+                    Rpc::AutonomousDuStateChangeComplete { .. } => Some((
+                        CompletionRpc::AutonomousDuStateChangeComplete,
+                        String::new(),
+                    )),
+                    Rpc::RequestDownload { .. } => {
+                        Some((CompletionRpc::RequestDownload, String::new()))
+                    }
+                    Rpc::Kicked(_) => Some((CompletionRpc::Kicked, String::new())),
+                    _ => None,
+                };
+                if let Some((rpc, key)) = completed {
+                    self.agent.on_rpc_acknowledged(rpc, &key);
+                }
+            }
+        }
+        if let Err(e) = self.store.save_events(self.agent.queue()) {
+            error!("cannot persist events after an acknowledgement: {e}");
+        }
+    }
+
+    fn end_session(&mut self, result: Result<(), String>, unix: i64) {
+        match result {
+            Ok(()) => {
+                self.agent.end_session(SessionResult::Success, unix, 0);
+                info!("End session");
+            }
+            Err(e) => {
+                error!("Session failed: {e}");
+                let wait = self
+                    .agent
+                    .end_session(SessionResult::Failure, unix, random_u32());
+                if let Some(wait) = wait {
+                    info!(
+                        "Retry session in {wait}s (retry count {})",
+                        self.agent.retry_count()
+                    );
+                }
+            }
+        }
+        if let Err(e) = self.store.save_events(self.agent.queue()) {
+            error!("cannot persist events after the session: {e}");
+        }
+        // Values the ACS set in this session are the new baseline, not changes to report.
+        self.dm.check_changes();
+        if self.cwmp_store.borrow_mut().take_changed() {
+            self.reload();
+        }
+        for work in std::mem::take(&mut self.deferred) {
+            self.run_deferred(work);
+        }
+        info!("Waiting the next session");
+    }
+
+    fn run_deferred(&mut self, work: Deferred) {
+        match work {
+            Deferred::Reboot { command_key } => {
+                if let Err(e) = self.store.write(names::REBOOT_KEY, command_key.as_bytes()) {
+                    error!("cannot record the Reboot before rebooting: {e}");
+                    return;
+                }
+                info!("Rebooting the device");
+                let command = self.config.cpe.reboot_command.clone();
+                self.spawn_shell(&command);
+            }
+            Deferred::FactoryReset => {
+                info!("Resetting the device to factory defaults");
+                for name in [
+                    names::EVENTS,
+                    names::BOOTSTRAP_URL,
+                    names::DATAMODEL,
+                    names::REBOOT_KEY,
+                ] {
+                    if let Err(e) = self.store.remove(name) {
+                        error!("factory reset: cannot remove {name}: {e}");
+                    }
+                }
+                let command = self.config.cpe.factory_reset_command.clone();
+                self.spawn_shell(&command);
+            }
+        }
+    }
+
+    fn spawn_shell(&mut self, command: &str) {
+        match Command::new("/bin/sh").arg("-c").arg(command).spawn() {
+            Ok(child) => self.children.push(child),
+            Err(e) => error!("cannot run '{command}': {e}"),
+        }
+    }
+
+    fn reap_children(&mut self) {
+        self.children
+            .retain_mut(|child| !matches!(child.try_wait(), Ok(Some(_)) | Err(_)));
+    }
+
+    fn check_value_changes(&mut self, unix: i64) {
+        let changes = self.dm.check_changes();
+        if !changes.passive.is_empty() {
+            self.agent.passive_value_changed();
+        }
+        if !changes.active.is_empty() {
+            self.agent.value_changed(unix);
+        }
+        for changed in changes.passive.into_iter().chain(changes.active) {
+            self.changed_values.retain(|p| p.name != changed.name);
+            self.changed_values.push(changed);
+        }
+    }
 
     fn drain_signals(&mut self) {
         let mut buf = [0u8; 32];
@@ -173,14 +601,35 @@ impl Daemon {
     /// Re-reads the configuration file. A file that no longer parses is
     /// reported and the running configuration kept, so nothing is lost.
     pub fn reload(&mut self) {
-        match self.config_file.load() {
-            Ok(config) => {
-                logging::apply(LogSettings::from_config(&config.cpe));
-                self.config = config;
-                info!("icwmpd config reloaded");
+        let config = match self.config_file.load() {
+            Ok(config) => config,
+            Err(e) => {
+                error!("config reload failed, keeping the running configuration: {e}");
+                return;
             }
-            Err(e) => error!("config reload failed, keeping the running configuration: {e}"),
+        };
+        logging::apply(LogSettings::from_config(&config.cpe));
+        let unix = clock::unix_now();
+        if config.acs.effective_url() != self.config.acs.effective_url() {
+            // TR-069 3.2.1: a new ACS gets a BOOTSTRAP.
+            self.agent.forget_acs_requests();
+            self.agent.trigger(Event::new(EventCode::Bootstrap));
         }
+        self.agent
+            .reconfigure(periodic_of(&config), retry_policy_of(&config), unix);
+        self.dm.set_options(dm_options_of(&config));
+        self.cwmp_store.borrow_mut().refresh();
+        if !self.acs.busy() {
+            match AcsLink::new(http_config_of(&config), tokens::ACS) {
+                Ok(link) => self.acs = link,
+                Err(e) => error!("ACS client settings rejected, keeping the previous ones: {e}"),
+            }
+        }
+        self.config = config;
+        if let Err(e) = self.store.save_events(self.agent.queue()) {
+            error!("cannot persist events: {e}");
+        }
+        info!("icwmpd config reloaded");
     }
 
     /// Asks the loop to stop after the current batch.
@@ -210,5 +659,12 @@ mod tests {
             Duration::from_millis(5)
         );
         assert_eq!(round_up_to_ms(Duration::ZERO), Duration::ZERO);
+    }
+
+    #[test]
+    fn amendments_map_to_versions() {
+        assert_eq!(version_of_amendment(1), CwmpVersion::V1_0);
+        assert_eq!(version_of_amendment(2), CwmpVersion::V1_1);
+        assert_eq!(version_of_amendment(6), CwmpVersion::V1_4);
     }
 }

@@ -11,6 +11,7 @@ pub mod daemon;
 pub mod datamodel;
 pub mod fsutil;
 pub mod logging;
+pub mod store;
 pub mod sys;
 pub mod timer;
 pub mod transport;

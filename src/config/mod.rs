@@ -6,6 +6,7 @@
 //! [`ConfigFile::update`], which re-reads the file, edits only the touched
 //! statements and replaces it atomically.
 
+pub mod backends;
 pub mod uci;
 
 use std::fmt;

@@ -4,6 +4,7 @@ pub mod agent;
 pub mod datetime;
 pub mod events;
 pub mod fault;
+pub mod handlers;
 pub mod params;
 pub mod retry;
 pub mod schedule;

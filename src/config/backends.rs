@@ -1,0 +1,296 @@
+//! The UCI files behind the data model's configuration interfaces: `cwmp` for ManagementServer, any package for the UCI mapping.
+//!
+//! Sets are buffered and written on commit, atomically and keeping the rest
+//! of each file as it was; a set of the `cwmp` package marks the daemon's
+//! configuration as changed so it reloads after the session.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use super::uci::UciFile;
+use super::ConfigFile;
+use crate::datamodel::config::{ConfigStore, UciBackend, UciSection};
+use crate::fsutil::atomic_write;
+
+/// `ConfigStore` over `/etc/config/cwmp` (or `--config DIR`).
+#[derive(Debug)]
+pub struct CwmpStore {
+    file: ConfigFile,
+    current: UciFile,
+    pending: Vec<(String, String, String)>,
+    changed: bool,
+}
+
+impl CwmpStore {
+    /// A store reading `file` as it is now (an unreadable file reads as empty).
+    pub fn new(file: ConfigFile) -> CwmpStore {
+        let current = read_uci(&file.path).unwrap_or_default();
+        CwmpStore {
+            file,
+            current,
+            pending: Vec::new(),
+            changed: false,
+        }
+    }
+
+    /// Re-reads the file (after a reload).
+    pub fn refresh(&mut self) {
+        if let Some(uci) = read_uci(&self.file.path) {
+            self.current = uci;
+        }
+    }
+
+    /// Whether a commit changed the file since the last call.
+    pub fn take_changed(&mut self) -> bool {
+        std::mem::take(&mut self.changed)
+    }
+}
+
+fn read_uci(path: &Path) -> Option<UciFile> {
+    let text = std::fs::read_to_string(path).ok()?;
+    UciFile::parse(&path.display().to_string(), &text).ok()
+}
+
+impl ConfigStore for CwmpStore {
+    fn get(&self, section: &str, option: &str) -> Option<String> {
+        if let Some((_, _, v)) = self
+            .pending
+            .iter()
+            .rev()
+            .find(|(s, o, _)| s == section && o == option)
+        {
+            return Some(v.clone());
+        }
+        self.current.get(section, option).map(str::to_owned)
+    }
+
+    fn set(&mut self, section: &str, option: &str, value: &str) -> Result<(), String> {
+        self.pending
+            .push((section.to_owned(), option.to_owned(), value.to_owned()));
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<(), String> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let pending = std::mem::take(&mut self.pending);
+        self.file
+            .update(|uci| {
+                for (section, option, value) in &pending {
+                    if !uci.has_section(section) {
+                        uci.add_section("cwmp", Some(section))?;
+                    }
+                    uci.set(section, option, value)?;
+                }
+                Ok(())
+            })
+            .map_err(|e| e.to_string())?;
+        self.refresh();
+        self.changed = true;
+        Ok(())
+    }
+}
+
+/// `UciBackend` over a directory of UCI packages (`/etc/config`).
+#[derive(Debug)]
+pub struct UciDir {
+    dir: PathBuf,
+    /// Packages with uncommitted edits.
+    edited: HashMap<String, UciFile>,
+}
+
+impl UciDir {
+    pub fn new(dir: &Path) -> UciDir {
+        UciDir {
+            dir: dir.to_path_buf(),
+            edited: HashMap::new(),
+        }
+    }
+
+    fn path(&self, package: &str) -> Option<PathBuf> {
+        let valid = !package.is_empty()
+            && package
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        valid.then(|| self.dir.join(package))
+    }
+
+    fn load(&self, package: &str) -> Option<UciFile> {
+        if let Some(uci) = self.edited.get(package) {
+            return Some(uci.clone());
+        }
+        read_uci(&self.path(package)?)
+    }
+
+    fn edit<T>(
+        &mut self,
+        package: &str,
+        f: impl FnOnce(&mut UciFile) -> Result<T, String>,
+    ) -> Result<T, String> {
+        if !self.edited.contains_key(package) {
+            let path = self
+                .path(package)
+                .ok_or_else(|| format!("invalid package '{package}'"))?;
+            let uci = if path.exists() {
+                read_uci(&path).ok_or_else(|| format!("{} does not parse", path.display()))?
+            } else {
+                UciFile::new()
+            };
+            self.edited.insert(package.to_owned(), uci);
+        }
+        let uci = self.edited.get_mut(package).ok_or("package vanished")?;
+        f(uci)
+    }
+}
+
+impl UciBackend for UciDir {
+    fn sections(&self, package: &str) -> Vec<UciSection> {
+        let Some(uci) = self.load(package) else {
+            return Vec::new();
+        };
+        let mut counts: HashMap<String, usize> = HashMap::new();
+        uci.sections()
+            .map(|s| {
+                let index = counts.entry(s.section_type.clone()).or_default();
+                let name = s
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| format!("@{}[{index}]", s.section_type));
+                *index += 1;
+                UciSection {
+                    name,
+                    section_type: s.section_type.clone(),
+                }
+            })
+            .collect()
+    }
+
+    fn get(&self, package: &str, section: &str, option: &str) -> Option<String> {
+        let uci = self.load(package)?;
+        if let Some(v) = uci.get(section, option) {
+            return Some(v.to_owned());
+        }
+        let list = uci.get_list(section, option);
+        (!list.is_empty()).then(|| list.join(" "))
+    }
+
+    fn set(
+        &mut self,
+        package: &str,
+        section: &str,
+        option: &str,
+        value: &str,
+    ) -> Result<(), String> {
+        self.edit(package, |uci| {
+            uci.set(section, option, value)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    fn add_section(&mut self, package: &str, section_type: &str) -> Result<String, String> {
+        self.edit(package, |uci| {
+            uci.add_section(section_type, None)
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    fn delete_section(&mut self, package: &str, section: &str) -> Result<(), String> {
+        self.edit(package, |uci| {
+            if uci.delete_section(section) {
+                Ok(())
+            } else {
+                Err(format!("no section '{section}'"))
+            }
+        })
+    }
+
+    fn commit(&mut self, package: &str) -> Result<(), String> {
+        let Some(uci) = self.edited.remove(package) else {
+            return Ok(());
+        };
+        let path = self
+            .path(package)
+            .ok_or_else(|| format!("invalid package '{package}'"))?;
+        atomic_write(&path, uci.to_text().as_bytes())
+            .map_err(|e| format!("{}: {e}", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("icwmp-backends-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        dir
+    }
+
+    #[test]
+    fn cwmp_store_commits_atomically_and_flags_change() {
+        let dir = temp_dir("cwmp");
+        let file = ConfigFile::in_dir(Some(&dir));
+        std::fs::write(
+            &file.path,
+            "# comment\nconfig cwmp 'acs'\n\toption url 'http://a/'\n",
+        )
+        .expect("write");
+        let mut store = CwmpStore::new(file.clone());
+        assert_eq!(store.get("acs", "url").as_deref(), Some("http://a/"));
+        store
+            .set("acs", "periodic_inform_interval", "600")
+            .expect("set");
+        assert_eq!(
+            store.get("acs", "periodic_inform_interval").as_deref(),
+            Some("600")
+        );
+        assert!(!store.take_changed());
+        store.commit().expect("commit");
+        assert!(store.take_changed());
+        let text = std::fs::read_to_string(&file.path).expect("read");
+        assert!(text.starts_with("# comment\n"));
+        assert_eq!(file.load().expect("load").acs.periodic_inform_interval, 600);
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    #[test]
+    fn uci_dir_maps_packages() {
+        let dir = temp_dir("dir");
+        std::fs::write(
+            dir.join("wireless"),
+            "config wifi-iface\n\toption ssid 'one'\nconfig wifi-iface\n\toption ssid 'two'\n",
+        )
+        .expect("write");
+        let mut uci = UciDir::new(&dir);
+        let sections = uci.sections("wireless");
+        assert_eq!(sections.len(), 2);
+        assert_eq!(sections[1].name, "@wifi-iface[1]");
+        assert_eq!(
+            uci.get("wireless", "@wifi-iface[1]", "ssid").as_deref(),
+            Some("two")
+        );
+        uci.set("wireless", "@wifi-iface[0]", "ssid", "uno")
+            .expect("set");
+        let added = uci.add_section("wireless", "wifi-iface").expect("add");
+        uci.set("wireless", &added, "ssid", "tres")
+            .expect("set new");
+        assert_eq!(
+            uci.get("wireless", "@wifi-iface[0]", "ssid").as_deref(),
+            Some("uno")
+        );
+        uci.commit("wireless").expect("commit");
+        let reread = UciDir::new(&dir);
+        assert_eq!(
+            reread.get("wireless", "@wifi-iface[0]", "ssid").as_deref(),
+            Some("uno")
+        );
+        assert_eq!(
+            reread.get("wireless", "@wifi-iface[2]", "ssid").as_deref(),
+            Some("tres")
+        );
+        assert!(uci.set("../etc", "x", "y", "z").is_err());
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+}
