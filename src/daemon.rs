@@ -441,7 +441,6 @@ impl Daemon {
     fn acknowledged(&mut self, ack: Acknowledged) {
         match ack {
             Acknowledged::Inform => {
-                info!("Get the InformResponse message from the ACS");
                 let delivered = self.agent.on_inform_acknowledged();
                 if delivered.iter().any(|e| e.code == EventCode::Bootstrap) {
                     if let Err(e) = self

@@ -96,10 +96,10 @@ impl AcsLink {
             Action::Post(body) => {
                 info!("Send the Inform RPC message to the ACS");
                 self.post(registry, body, now)
-                    .inspect_err(|_| self.finish())
+                    .inspect_err(|_| self.finish(registry))
             }
             Action::Done(result) => {
-                self.finish();
+                self.finish(registry);
                 result.map_err(LinkError::Session)
             }
         }
@@ -162,7 +162,7 @@ impl AcsLink {
         let response = match outcome {
             HttpOutcome::Response(response) => response,
             HttpOutcome::Error(e) => {
-                self.finish_closing(registry);
+                self.finish(registry);
                 return Some(Err(LinkError::Http(e)));
             }
         };
@@ -185,29 +185,35 @@ impl AcsLink {
                 }
             );
         }
-        match session.on_response(response.status, body, handler, acks) {
+        let acked_before = acks.len();
+        let action = session.on_response(response.status, body, handler, acks);
+        if acks
+            .iter()
+            .skip(acked_before)
+            .any(|a| *a == Acknowledged::Inform)
+        {
+            info!("Get the InformResponse message from the ACS");
+        }
+        match action {
             Action::Post(next) => match self.post(registry, next, now) {
                 Ok(()) => None,
                 Err(e) => {
-                    self.finish_closing(registry);
+                    self.finish(registry);
                     Some(Err(e))
                 }
             },
             Action::Done(result) => {
-                self.finish();
+                self.finish(registry);
                 Some(result.map_err(LinkError::Session))
             }
         }
     }
 
-    /// Ends the session: cookies die with it.
-    fn finish(&mut self) {
+    /// Ends the session: its cookies die with it and the CPE closes the
+    /// connection (TR-069 3.2.2: the session ends with its TCP connection).
+    fn finish(&mut self, registry: &Registry) {
         self.session = None;
         self.http.clear_cookies();
-    }
-
-    fn finish_closing(&mut self, registry: &Registry) {
-        self.finish();
         self.http.close(registry);
     }
 }

@@ -30,6 +30,8 @@ pub struct SessionScript {
     pub inform_http_status: Option<u16>,
     /// Set HoldRequests on the InformResponse and on every request.
     pub hold_requests: bool,
+    /// Never answer the Inform (the connection hangs until the ACS is dropped).
+    pub stall: bool,
 }
 
 /// HTTP authentication the ACS demands.
@@ -371,6 +373,15 @@ fn serve(
         let mut extra = Vec::new();
         let reply: Option<Envelope> = match envelope.as_ref().and_then(|e| e.body.clone()) {
             Some(Rpc::Inform(_)) => {
+                if script.stall {
+                    cvar.notify_all();
+                    drop(state);
+                    let deadline = Instant::now() + Duration::from_secs(60);
+                    while !stop.load(Ordering::SeqCst) && Instant::now() < deadline {
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    break;
+                }
                 if let Some(status) = script.inform_http_status {
                     if let Some(s) = state.sessions.last_mut() {
                         s.completed = true;
