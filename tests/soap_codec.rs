@@ -607,3 +607,102 @@ fn rejects_unknown_fault_codes() {
     assert_eq!(error.kind, SoapErrorKind::UnknownFaultCode { code: 8850 });
     assert_eq!(error.method.as_deref(), Some("Fault"));
 }
+
+/// xorshift64*: a deterministic generator, so a failure reproduces.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, bound: usize) -> usize {
+        (self.next() % bound as u64) as usize
+    }
+}
+
+#[test]
+fn parse_never_panics_on_mutated_envelopes() {
+    const MARKUP: &[u8] = b"<>/&;:=\"' ![]-?xX0";
+    let samples: Vec<Vec<u8>> = soap_samples::cpe_messages()
+        .into_iter()
+        .chain(soap_samples::acs_messages())
+        .map(|rpc| emitted(&Envelope::new("m", rpc), CwmpVersion::V1_2))
+        .collect();
+    let limits = Limits::default();
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut accepted = 0;
+    for round in 0..20_000 {
+        let mut xml = samples[round % samples.len()].clone();
+        for _ in 0..1 + rng.below(4) {
+            if xml.is_empty() {
+                break;
+            }
+            let at = rng.below(xml.len());
+            match rng.below(4) {
+                0 => xml[at] = MARKUP[rng.below(MARKUP.len())],
+                1 => xml[at] = rng.next() as u8,
+                2 => {
+                    xml.remove(at);
+                }
+                _ => xml.truncate(at.max(1)),
+            }
+        }
+        if parse(&xml, &limits).is_ok() {
+            accepted += 1;
+        }
+    }
+    // Some mutations only touch text and stay valid; most must be refused.
+    assert!(accepted < 20_000, "{accepted}");
+}
+
+#[test]
+fn any_string_either_round_trips_or_is_refused() {
+    const PIECES: &[&str] = &[
+        "a", " ", "&", "<", ">", "\"", "'", "\r", "\n", "\t", "\r\n", "]]>", "&amp;", "é",
+        "\u{FFFD}", "\u{FFFE}", "\u{FFFF}", "\u{1}", "\u{7f}", "\u{85}", "😀", "\u{EFFF}",
+    ];
+    let mut rng = Rng(0x0123_4567_89AB_CDEF);
+    let (mut refused, mut round_tripped) = (0, 0);
+    for _ in 0..5_000 {
+        let value: String = (0..rng.below(12))
+            .map(|_| PIECES[rng.below(PIECES.len())])
+            .collect();
+        let envelope = Envelope::new(
+            "v",
+            Rpc::GetParameterValuesResponse {
+                parameter_list: vec![ParameterValue::new(
+                    "Device.A",
+                    value.clone(),
+                    XsdType::String,
+                )],
+            },
+        );
+        let mut out = Vec::new();
+        match emit(&envelope, CwmpVersion::V1_0, &mut out) {
+            Err(error) => {
+                assert!(value
+                    .chars()
+                    .any(|c| c == '\u{1}' || c == '\u{FFFE}' || c == '\u{FFFF}'));
+                assert_eq!(error.fault_code(), FaultCode::InvalidParameterValue);
+                assert!(out.is_empty());
+                refused += 1;
+            }
+            Ok(()) => {
+                let Some(Rpc::GetParameterValuesResponse { parameter_list }) =
+                    parse(&out, &Limits::default())
+                        .expect("emitted XML parses")
+                        .body
+                else {
+                    panic!("not a GPV response");
+                };
+                assert_eq!(parameter_list[0].value, value);
+                round_tripped += 1;
+            }
+        }
+    }
+    assert!(refused > 0 && round_tripped > 0);
+}
