@@ -4,9 +4,9 @@
 //! anywhere; elements inside an RPC are matched by local name whatever their
 //! namespace (some ACSs qualify them, the schema does not); array items are
 //! taken from every child element whatever its name, and `arrayType` is
-//! only a capacity hint; values with or without `xsi:type` (untyped is
-//! `xsd:string`; the data model checks the value against the parameter's
-//! own type anyway); booleans as `true`/`false`/`1`/`0`; numbers, booleans,
+//! only a capacity hint; values with or without `xsi:type` (untyped reads
+//! as `xsd:string`: whoever applies a value must check it against the
+//! parameter's own type in any case); booleans as `true`/`false`/`1`/`0`; numbers, booleans,
 //! names and times are trimmed, other strings kept verbatim. Elements that
 //! only refine a request (credentials, sizes, delays, keys, optional URLs)
 //! default to empty or 0 when absent; the ones that give a request its
