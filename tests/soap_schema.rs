@@ -163,6 +163,7 @@ fn every_emitted_message_validates_against_the_strict_schema() {
     let files = write_all(&scratch.0);
     assert!(files.len() > 100, "only {} samples", files.len());
     let (failed, report) = validate(&files);
+    // SOAP_SAMPLES_DIR=<existing dir> keeps the emitted samples for reading.
     if let Ok(keep) = std::env::var("SOAP_SAMPLES_DIR") {
         for file in &files {
             let _ = std::fs::copy(

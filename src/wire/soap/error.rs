@@ -35,8 +35,7 @@ pub enum SoapErrorKind {
     Missing { element: &'static str },
     /// A string longer than its cap (characters).
     TooLong { element: &'static str, max: usize },
-    /// An array with more entries than `Limits::max_list_items` (or than the
-    /// schema allows, e.g. 64 events).
+    /// An array or repeated element with more entries than `Limits::max_list_items`.
     TooManyItems { element: &'static str, max: usize },
     /// Text that is not a valid value for its element (number, boolean,
     /// dateTime, enumeration, or an element where text belongs).

@@ -11,8 +11,10 @@ pub struct Limits {
     pub max_envelope_bytes: usize,
     /// Deepest element nesting accepted; a CWMP message needs 7 levels.
     pub max_depth: usize,
-    /// Most XML nodes (elements, text, comments) the parser may build; this
-    /// caps memory at roughly 50 bytes per node.
+    /// Most XML nodes (elements, text including indentation, comments) the
+    /// parser may build; each costs roughly 50 bytes, so the default caps the
+    /// tree near 10 MB. A 10,000-parameter GetParameterValuesResponse needs
+    /// about 50,000.
     pub max_nodes: u32,
     /// Most entries in any one array (ParameterList, ParameterNames, …).
     pub max_list_items: usize,
@@ -46,7 +48,7 @@ impl Default for Limits {
         Limits {
             max_envelope_bytes: 4 * 1024 * 1024,
             max_depth: 24,
-            max_nodes: 400_000,
+            max_nodes: 200_000,
             max_list_items: 32_768,
             command_key_len: 32,
             parameter_key_len: 32,

@@ -4,9 +4,9 @@
 //! anywhere; elements inside an RPC are matched by local name whatever their
 //! namespace (some ACSs qualify them, the schema does not); array items are
 //! taken from every child element whatever its name, and `arrayType` is
-//! only a capacity hint; values with or without `xsi:type` (untyped is
-//! `xsd:string`; the data model checks the value against the parameter's
-//! own type anyway); booleans as `true`/`false`/`1`/`0`; numbers, booleans,
+//! only a capacity hint; values with or without `xsi:type` (untyped reads
+//! as `xsd:string`: whoever applies a value must check it against the
+//! parameter's own type in any case); booleans as `true`/`false`/`1`/`0`; numbers, booleans,
 //! names and times are trimmed, other strings kept verbatim. Elements that
 //! only refine a request (credentials, sizes, delays, keys, optional URLs)
 //! default to empty or 0 when absent; the ones that give a request its
@@ -112,7 +112,7 @@ pub fn parse(xml: &[u8], limits: &Limits) -> Result<Envelope, SoapError> {
 /// Walks the elements once in document order, keeping the chain of open
 /// ancestors; roxmltree itself has no nesting limit.
 fn check_depth(document: &Document<'_>, max_depth: usize) -> Parsed<()> {
-    let mut open: Vec<NodeId> = Vec::with_capacity(max_depth + 1);
+    let mut open: Vec<NodeId> = Vec::with_capacity(max_depth.min(64) + 1);
     for node in document
         .root()
         .descendants()
@@ -366,8 +366,10 @@ fn list<'a, 'input, T>(
     Ok(entries)
 }
 
-/// `N` from `arrayType="cwmp:ParameterValueStruct[N]"`, or 0.
+/// `N` from `arrayType="cwmp:ParameterValueStruct[N]"`, or 0; only a
+/// capacity hint, so a lying peer cannot make it allocate much.
 fn array_size_hint(array: Node<'_, '_>) -> usize {
+    const MOST_PREALLOCATED: usize = 16_384;
     array
         .attributes()
         .find(|attribute| attribute.name() == "arrayType")
@@ -379,7 +381,7 @@ fn array_size_hint(array: Node<'_, '_>) -> usize {
                 .parse()
                 .ok()
         })
-        .unwrap_or(0)
+        .map_or(0, |size: usize| size.min(MOST_PREALLOCATED))
 }
 
 fn string_list(
@@ -921,4 +923,40 @@ fn soap_fault(node: Node<'_, '_>, limits: &Limits) -> Parsed<(Rpc, Option<CwmpVe
         parameter_faults,
     };
     Ok((Rpc::Fault(fault), version))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hint(xml: &str) -> usize {
+        let document = Document::parse(xml).expect("test XML");
+        array_size_hint(document.root_element())
+    }
+
+    #[test]
+    fn array_size_hint_reads_and_caps_array_type() {
+        let enc = r#"xmlns:e="http://schemas.xmlsoap.org/soap/encoding/""#;
+        assert_eq!(
+            hint(&format!(r#"<a {enc} e:arrayType="xsd:string[3]"/>"#)),
+            3
+        );
+        assert_eq!(
+            hint(&format!(r#"<a {enc} e:arrayType="x[999999999]"/>"#)),
+            16_384
+        );
+        assert_eq!(hint(&format!(r#"<a {enc} e:arrayType="x[]"/>"#)), 0);
+        assert_eq!(hint(&format!(r#"<a {enc} e:arrayType="]"/>"#)), 0);
+        assert_eq!(hint("<a/>"), 0);
+    }
+
+    #[test]
+    fn depth_counts_elements_only() {
+        let document = Document::parse("<a>text<b><!-- c --><c/>tail</b><d/></a>").expect("XML");
+        assert_eq!(check_depth(&document, 3), Ok(()));
+        assert_eq!(
+            check_depth(&document, 2),
+            Err(SoapErrorKind::TooDeep { limit: 2 })
+        );
+    }
 }
