@@ -9,6 +9,7 @@ pub mod path;
 pub mod provider;
 pub mod schema;
 pub mod state;
+pub mod ucimap;
 
 #[cfg(test)]
 mod engine_tests;
