@@ -627,7 +627,6 @@ fn common_interface(iface: &NetInterface, n: u32, field: &str) -> Option<String>
         "Status" => link_status(name),
         "Alias" => format!("cpe-{n}"),
         "Name" => name.to_owned(),
-        "LastChange" => "0".to_owned(),
         "LowerLayers" => String::new(),
         _ => stat(name, field.strip_prefix("Stats.")?)?,
     })
@@ -646,7 +645,6 @@ impl Provider for EthernetProvider {
         let iface = by_index(&list, n)?;
         let name = iface.name.as_str();
         Some(match field {
-            "Upstream" => "0".to_owned(),
             "MACAddress" => sysfs(name, "address").unwrap_or_default(),
             "MaxBitRate" | "CurrentBitRate" => {
                 let speed = sysfs(name, "speed")
@@ -677,8 +675,8 @@ impl Provider for EthernetProvider {
     }
 }
 
-/// IPv6 addresses of /proc/net/if_inet6 for one interface: (address, prefix length).
-fn ipv6_addresses(name: &str) -> Vec<(Ipv6Addr, u8)> {
+/// IPv6 addresses of /proc/net/if_inet6 for one interface: (address, IFA_F_* flags).
+fn ipv6_addresses(name: &str) -> Vec<(Ipv6Addr, u32)> {
     let text = fs::read_to_string("/proc/net/if_inet6").unwrap_or_default();
     text.lines()
         .filter_map(|line| {
@@ -687,8 +685,8 @@ fn ipv6_addresses(name: &str) -> Vec<(Ipv6Addr, u8)> {
                 return None;
             }
             let addr = u128::from_str_radix(f.first()?, 16).ok()?;
-            let prefix = u8::from_str_radix(f.get(2)?, 16).ok()?;
-            Some((Ipv6Addr::from(addr), prefix))
+            let flags = u32::from_str_radix(f.get(4)?, 16).ok()?;
+            Some((Ipv6Addr::from(addr), flags))
         })
         .collect()
 }
@@ -732,7 +730,6 @@ impl Provider for IpProvider {
                 "Alias" => format!("cpe-{k}"),
                 "IPAddress" => addr.address.to_string(),
                 "SubnetMask" => addr.netmask.to_string(),
-                "AddressingType" => "Static".to_owned(),
                 _ => return None,
             });
         }
@@ -740,7 +737,7 @@ impl Provider for IpProvider {
             let (k, f) = r.split_once('.')?;
             Some((k.parse::<usize>().ok()?, f))
         }) {
-            let (addr, _) = *ipv6_addresses(name).get(k.checked_sub(1)?)?;
+            let (addr, flags) = *ipv6_addresses(name).get(k.checked_sub(1)?)?;
             let link_local = addr
                 .segments()
                 .first()
@@ -748,7 +745,17 @@ impl Provider for IpProvider {
             return Some(match f {
                 "Enable" => flag(true),
                 "Status" => "Enabled".to_owned(),
-                "IPAddressStatus" => "Preferred".to_owned(),
+                // IFA_F_DADFAILED, IFA_F_DEPRECATED, IFA_F_TENTATIVE.
+                "IPAddressStatus" => if flags & 0x08 != 0 {
+                    "Duplicate"
+                } else if flags & 0x20 != 0 {
+                    "Deprecated"
+                } else if flags & 0x40 != 0 {
+                    "Tentative"
+                } else {
+                    "Preferred"
+                }
+                .to_owned(),
                 "Alias" => format!("cpe-{k}"),
                 "IPAddress" => addr.to_string(),
                 "Origin" => if link_local {

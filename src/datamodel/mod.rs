@@ -1,5 +1,6 @@
 //! The TR-069 data model: generated schema, paths, providers and the RPC semantics engine.
 
+pub mod cli;
 pub mod config;
 pub mod datetime;
 pub mod engine;
@@ -9,6 +10,7 @@ pub mod path;
 pub mod provider;
 pub mod schema;
 pub mod state;
+pub mod ucimap;
 
 #[cfg(test)]
 mod engine_tests;
