@@ -6,3 +6,5 @@
 
 pub mod cwmp;
 pub mod fsutil;
+pub mod transport;
+pub mod wire;
