@@ -103,7 +103,10 @@ pub enum CallRejection {
     Reply(Value),
 }
 
-/// The signature registered for `tr069`, in the order `ubus -v list tr069` shows it.
+/// The methods of `tr069`, in the order `ubus -v list tr069` shows them.
+pub const TR069_METHODS: [&str; 4] = ["notify", "command", "status", "inform"];
+
+/// The signature registered for `tr069`: each of [`TR069_METHODS`] with its arguments' types.
 pub fn tr069_signature() -> Vec<(String, Value)> {
     let arg = |name: &str, kind: BlobmsgType| (name.to_string(), Value::Int(i64::from(kind.id())));
     vec![
@@ -812,13 +815,11 @@ impl UbusClient {
             };
             let decoded = match message.data() {
                 Some(args) => decode_tr069_call(method, args),
-                None => match decode_tr069_call(method, &[]) {
-                    Err(CallRejection::Status(UbusStatus::MethodNotFound)) => {
-                        Err(CallRejection::Status(UbusStatus::MethodNotFound))
-                    }
-                    // libubus refuses a known method without a DATA attribute.
-                    _ => Err(CallRejection::Status(UbusStatus::InvalidArgument)),
-                },
+                // libubus refuses a known method without a DATA attribute.
+                None if TR069_METHODS.contains(&method) => {
+                    Err(CallRejection::Status(UbusStatus::InvalidArgument))
+                }
+                None => Err(CallRejection::Status(UbusStatus::MethodNotFound)),
             };
             match decoded {
                 Ok(call) => inputs.push(UbusInput::Call { handle, call }),
@@ -948,7 +949,10 @@ impl UbusClient {
         self.link = Link::Idle {
             retry_at: now + self.backoff,
         };
-        self.backoff = (self.backoff * 2).min(self.config.reconnect_max);
+        self.backoff = self
+            .backoff
+            .saturating_mul(2)
+            .min(self.config.reconnect_max);
     }
 
     fn teardown(&mut self, registry: &Registry, now: Instant, inputs: &mut Vec<UbusInput>) {
@@ -1065,5 +1069,201 @@ impl Connection {
             self.outbound.clear();
             self.written = 0;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::blobmsg::parse_json;
+
+    fn fields(json: &str) -> Vec<(String, Value)> {
+        parse_json(json).unwrap().as_table().unwrap().to_vec()
+    }
+
+    #[test]
+    fn signature_lists_the_methods_in_order_with_blobmsg_types() {
+        let signature = tr069_signature();
+        let names: Vec<&str> = signature.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(names, TR069_METHODS);
+        assert_eq!(
+            Value::Table(signature).to_json(),
+            r#"{"notify":{},"command":{"command":3},"status":{},"inform":{"GetRPCMethods":7,"event":3}}"#
+        );
+    }
+
+    #[test]
+    fn calls_decode_to_typed_values() {
+        let inform = |event: Option<&str>, get_rpc_methods| {
+            Ok(Tr069Call::Inform {
+                event: event.map(str::to_string),
+                get_rpc_methods,
+            })
+        };
+        let cases: Vec<(&str, &str, Result<Tr069Call, CallRejection>)> = vec![
+            ("status", "{}", Ok(Tr069Call::Status)),
+            ("status", r#"{"ignored": 1}"#, Ok(Tr069Call::Status)),
+            ("notify", "{}", Ok(Tr069Call::Notify)),
+            (
+                "command",
+                r#"{"command": "reload"}"#,
+                Ok(Tr069Call::Command(Tr069Command::Reload)),
+            ),
+            (
+                "command",
+                r#"{"command": "exit"}"#,
+                Ok(Tr069Call::Command(Tr069Command::Exit)),
+            ),
+            ("inform", "{}", inform(None, false)),
+            ("inform", r#"{"event": ""}"#, inform(None, false)),
+            (
+                "inform",
+                r#"{"event": "1 BOOT"}"#,
+                inform(Some("1 BOOT"), false),
+            ),
+            ("inform", r#"{"GetRPCMethods": true}"#, inform(None, true)),
+            (
+                "inform",
+                r#"{"GetRPCMethods": false, "event": "2 PERIODIC"}"#,
+                inform(Some("2 PERIODIC"), false),
+            ),
+            ("inform", r#"{"GetRPCMethods": 1}"#, inform(None, true)),
+            ("inform", r#"{"GetRPCMethods": "0"}"#, inform(None, false)),
+            ("inform", r#"{"GetRPCMethods": "true"}"#, inform(None, true)),
+        ];
+        for (method, args, expected) in cases {
+            assert_eq!(
+                decode_tr069_call(method, &fields(args)),
+                expected,
+                "{method} {args}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_calls_are_rejected_with_ubus_status_or_icwmp_reply() {
+        let invalid = Err(CallRejection::Status(UbusStatus::InvalidArgument));
+        let cases: Vec<(&str, &str, Result<Tr069Call, CallRejection>)> = vec![
+            ("command", "{}", invalid.clone()),
+            ("command", r#"{"command": true}"#, invalid.clone()),
+            ("inform", r#"{"event": ["1 BOOT"]}"#, invalid.clone()),
+            ("inform", r#"{"GetRPCMethods": {}}"#, invalid.clone()),
+            ("inform", r#"{"GetRPCMethods": "yes"}"#, invalid.clone()),
+            (
+                "reboot",
+                "{}",
+                Err(CallRejection::Status(UbusStatus::MethodNotFound)),
+            ),
+            (
+                "command",
+                r#"{"command": "reboot"}"#,
+                Err(CallRejection::Reply(
+                    parse_json(r#"{"status": -1, "info": "reboot command is not supported"}"#)
+                        .unwrap(),
+                )),
+            ),
+        ];
+        for (method, args, expected) in cases {
+            assert_eq!(
+                decode_tr069_call(method, &fields(args)),
+                expected,
+                "{method} {args}"
+            );
+        }
+    }
+
+    #[test]
+    fn reply_builders_give_icwmp_shapes() {
+        assert_eq!(notify_reply().to_json(), r#"{"status":1}"#);
+        assert_eq!(
+            inform_reply().to_json(),
+            r#"{"status":1,"info":"Session started"}"#
+        );
+        assert_eq!(
+            reload_reply().to_json(),
+            r#"{"status":1,"info":"icwmpd config reloaded"}"#
+        );
+        assert_eq!(
+            exit_reply().to_json(),
+            r#"{"status":1,"info":"icwmpd daemon stopped"}"#
+        );
+        assert_eq!(
+            inform_queued_reply().to_json(),
+            r#"{"status":-1,"info":"Session already running, event will be sent at the end of the session"}"#
+        );
+        assert_eq!(
+            inform_unknown_event_reply().to_json(),
+            r#"{"status":-1,"info":"not able to get the event code"}"#
+        );
+        assert_eq!(
+            reload_deferred_reply().to_json(),
+            r#"{"status":1,"info":"Session running, reload at the end of the session"}"#
+        );
+        let first_boot = StatusReport {
+            start_time: "2024-01-01T00:00:00Z".into(),
+            acs_url: "https://acs".into(),
+            last_session_status: NOT_AVAILABLE.into(),
+            last_session_start: NOT_AVAILABLE.into(),
+            last_session_end: NOT_AVAILABLE.into(),
+            next_session_start: NOT_AVAILABLE.into(),
+            success_sessions: 0,
+            failure_sessions: 2,
+        };
+        assert_eq!(
+            status_reply(&first_boot).to_json(),
+            concat!(
+                r#"{"cwmp":{"status":"up","start_time":"2024-01-01T00:00:00Z","acs_url":"https://acs"},"#,
+                r#""last_session":{"status":"N/A","start_time":"N/A","end_time":"N/A"},"#,
+                r#""next_session":{"status":"waiting","start_time":"N/A","end_time":"N/A"},"#,
+                r#""statistics":{"success_sessions":0,"failure_sessions":2,"total_sessions":2}}"#
+            )
+        );
+    }
+
+    #[test]
+    fn interface_status_takes_the_first_addresses() {
+        let status = parse_interface_status(&fields(
+            r#"{"up": false, "l3_device": "pppoe-wan",
+                "ipv4-address": [{"address": "198.51.100.7", "mask": 32}, {"address": "198.51.100.8", "mask": 32}],
+                "ipv6-address": []}"#,
+        ));
+        assert_eq!(
+            status,
+            InterfaceStatus {
+                up: Some(false),
+                device: Some("pppoe-wan".into()),
+                ipv4_address: Some("198.51.100.7".into()),
+                ipv6_address: None,
+            }
+        );
+        assert_eq!(
+            parse_interface_status(&fields(r#"{"ipv4-address": "oops"}"#)),
+            InterfaceStatus::default()
+        );
+    }
+
+    #[test]
+    fn reconnect_back_off_doubles_from_one_second_to_a_minute() {
+        let poll = mio::Poll::new().unwrap();
+        let missing =
+            std::env::temp_dir().join(format!("icwmp-no-ubusd-{}/ubus.sock", std::process::id()));
+        let mut client = UbusClient::new(UbusConfig::with_socket(missing));
+        let start = Instant::now();
+        assert_eq!(client.poll_at(), None, "nothing to do before register");
+        client.register(poll.registry(), Token(1), start);
+        let mut now = start;
+        let mut delays = Vec::new();
+        for _ in 0..9 {
+            let due = client.poll_at().unwrap();
+            delays.push((due - now).as_secs());
+            now = due;
+            assert!(client.handle_timeout(poll.registry(), now).is_empty());
+        }
+        assert_eq!(delays, [1, 2, 4, 8, 16, 32, 60, 60, 60]);
+        assert!(!client.is_registered());
+        assert_eq!(
+            client.request_interface_status("wan", now),
+            Err(UbusError::NotConnected)
+        );
     }
 }
