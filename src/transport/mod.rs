@@ -1,9 +1,10 @@
-//! Network transports driven from the daemon's mio loop: ACS HTTP client, connection-request server.
+//! Network transports driven from the daemon's mio loop: ACS HTTP client, connection-request server, ubus.
 
 pub mod acs;
 mod cookie_jar;
 pub mod http_client;
 pub mod tls;
+pub mod ubus;
 
 pub use cookie_jar::CookieJar;
 

@@ -1,5 +1,7 @@
 //! Wire formats: pure codecs that turn bytes into typed messages and back, with no I/O.
 
+pub mod blobmsg;
 pub mod digest;
 pub mod md5;
 pub mod soap;
+pub mod ubus;

@@ -1,4 +1,6 @@
-//! Shared support of the integration tests: the loopback test ACS and the daemon runner.
+//! Shared support of the integration tests: the loopback test ACS, the daemon runner, the ubus test broker.
+#![allow(dead_code)]
 
 pub mod acs;
 pub mod daemon;
+pub mod ubus_broker;
