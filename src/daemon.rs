@@ -17,8 +17,8 @@ use mio::unix::pipe;
 use mio::{Events, Interest, Poll};
 
 use crate::clock;
-use crate::config::backends::{CwmpStore, UciDir};
-use crate::config::{Config, ConfigFile, DataModelKind, InstanceMode};
+use crate::config::backends::CwmpStore;
+use crate::config::{Config, ConfigFile};
 use crate::cwmp::agent::{Agent, SessionResult};
 use crate::cwmp::events::{start_events, CompletionRpc, Event, EventCode, StartFacts};
 use crate::cwmp::handlers::{Deferred, RequestHandler};
@@ -26,8 +26,8 @@ use crate::cwmp::params::ParameterValue;
 use crate::cwmp::retry::RetryPolicy;
 use crate::cwmp::schedule::PeriodicInform;
 use crate::cwmp::session::Acknowledged;
-use crate::datamodel::engine::{self, DataModel};
-use crate::datamodel::schema::{ModelKind, Schema};
+use crate::datamodel::engine::DataModel;
+use crate::datamodel::setup;
 use crate::logging::{self, LogSettings};
 use crate::store::{names, Store};
 use crate::sys;
@@ -136,17 +136,6 @@ fn http_config_of(config: &Config) -> HttpConfig {
     }
 }
 
-fn dm_options_of(config: &Config) -> engine::Options {
-    engine::Options {
-        alias_based_addressing: false,
-        instance_mode: match config.cpe.instance_mode {
-            InstanceMode::InstanceNumber => engine::InstanceMode::InstanceNumber,
-            InstanceMode::InstanceAlias => engine::InstanceMode::InstanceAlias,
-        },
-        amendment: config.cpe.amd_version,
-    }
-}
-
 /// The highest CWMP version an amendment speaks (`cpe.amd_version`).
 fn version_of_amendment(amendment: u32) -> CwmpVersion {
     match amendment {
@@ -168,35 +157,6 @@ fn kernel_boot_id() -> Option<String> {
 /// A random u32 for the retry back-off (0 if the OS has no randomness).
 fn random_u32() -> u32 {
     crate::transport::random16().map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-}
-
-/// Builds the data model of the configured root with the standard providers.
-fn open_data_model(
-    config: &Config,
-    config_file: &ConfigFile,
-    store: &Store,
-    cwmp_store: &Rc<RefCell<CwmpStore>>,
-) -> Result<DataModel, StartError> {
-    let kind = match config.cpe.datamodel {
-        DataModelKind::Tr181 => ModelKind::Tr181,
-        DataModelKind::Tr098 => ModelKind::Tr098,
-    };
-    let (mut dm, corrupt) = DataModel::open(
-        Schema::new(kind),
-        dm_options_of(config),
-        &store.path(names::DATAMODEL),
-    );
-    if let Some(e) = corrupt {
-        error!("data model state unreadable, set aside and started empty: {e}");
-    }
-    let uci_dir = config_file
-        .path
-        .parent()
-        .unwrap_or(std::path::Path::new("/etc/config"));
-    let uci = Rc::new(RefCell::new(UciDir::new(uci_dir)));
-    crate::datamodel::register_standard_providers(&mut dm, cwmp_store.clone(), uci)
-        .map_err(|e| StartError::Setup(format!("data model providers: {e}")))?;
-    Ok(dm)
 }
 
 impl Daemon {
@@ -270,7 +230,18 @@ impl Daemon {
             info!("Periodic event is disabled");
         }
         let cwmp_store = Rc::new(RefCell::new(CwmpStore::new(config_file.clone())));
-        let mut dm = open_data_model(&config, &config_file, &store, &cwmp_store)?;
+        let uci_dir = config_file
+            .path
+            .parent()
+            .unwrap_or(std::path::Path::new("/etc/config"));
+        let mut dm = setup::open(
+            &config,
+            setup::options_of(&config),
+            &store.path(names::DATAMODEL),
+            cwmp_store.clone(),
+            uci_dir,
+        )
+        .map_err(StartError::Setup)?;
         // The first check records the values notifications compare against.
         dm.check_changes();
         let acs = AcsLink::new(http_config_of(&config), tokens::ACS)
@@ -616,7 +587,7 @@ impl Daemon {
         }
         self.agent
             .reconfigure(periodic_of(&config), retry_policy_of(&config), unix);
-        self.dm.set_options(dm_options_of(&config));
+        self.dm.set_options(setup::options_of(&config));
         self.cwmp_store.borrow_mut().refresh();
         if !self.acs.busy() {
             match AcsLink::new(http_config_of(&config), tokens::ACS) {

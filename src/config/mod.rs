@@ -179,6 +179,8 @@ pub struct CpeConfig {
     pub exec_download: bool,
     /// Where persistent state (events, transfers, attributes) is kept.
     pub state_dir: PathBuf,
+    /// The vendor's data model to UCI mapping (see files/etc/icwmp/uci-map).
+    pub uci_map_file: PathBuf,
     /// Shell command that reboots the device (after a Reboot RPC's session).
     pub reboot_command: String,
     /// Shell command that resets the device to factory defaults (FactoryReset RPC).
@@ -209,6 +211,7 @@ impl Default for CpeConfig {
             datamodel: DataModelKind::Tr181,
             exec_download: false,
             state_dir: PathBuf::from("/etc/icwmpd"),
+            uci_map_file: PathBuf::from("/etc/icwmp/uci-map"),
             reboot_command: "reboot".into(),
             factory_reset_command: "firstboot -y && reboot".into(),
         }
@@ -392,6 +395,7 @@ impl Config {
         if let Some(dir) = base_dir {
             config.cpe.state_dir = dir.join("icwmpd");
             config.cpe.log_file_name = dir.join("icwmpd.log");
+            config.cpe.uci_map_file = dir.join("uci-map");
         }
         let acs = SectionReader {
             uci,
@@ -488,6 +492,7 @@ impl Config {
         cpe.choice("datamodel", &models, &mut c.datamodel)?;
         cpe.boolean("exec_download", &mut c.exec_download)?;
         cpe.path("state_dir", &mut c.state_dir);
+        cpe.path("uci_map_file", &mut c.uci_map_file);
         cpe.string("reboot_command", &mut c.reboot_command);
         cpe.string("factory_reset_command", &mut c.factory_reset_command);
 

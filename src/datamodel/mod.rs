@@ -9,6 +9,7 @@ pub mod mgmt;
 pub mod path;
 pub mod provider;
 pub mod schema;
+pub mod setup;
 pub mod state;
 pub mod ucimap;
 
