@@ -33,8 +33,13 @@ use crate::store::{names, Store};
 use crate::sys;
 use crate::transport::acs::{AcsLink, SessionOpening};
 use crate::transport::http_client::HttpConfig;
+use crate::transport::ubus::{
+    self as ubus, Tr069Call, Tr069Command, UbusClient, UbusConfig, UbusInput,
+};
+use crate::wire::blobmsg::Value;
 use crate::wire::digest::Credentials;
 use crate::wire::soap::{self, CwmpVersion, DateTime, Rpc};
+use crate::wire::ubus::UbusStatus;
 
 /// Every token of the loop, in one place. Components that own many sockets
 /// get a range starting at their base.
@@ -45,6 +50,8 @@ pub mod tokens {
     pub const SIGNAL: Token = Token(0);
     /// The ACS session's HTTP connection.
     pub const ACS: Token = Token(1);
+    /// The ubus socket.
+    pub const UBUS: Token = Token(2);
 }
 
 /// How the daemon was started (the CLI's daemon flags).
@@ -76,6 +83,9 @@ pub struct Daemon {
     dm: DataModel,
     agent: Agent,
     acs: AcsLink,
+    ubus: UbusClient,
+    /// The WAN address netifd reported over ubus, for ConnectionRequestURL.
+    wan_address: Option<String>,
     /// The URL of the running session (for BOOTSTRAP bookkeeping).
     session_url: String,
     /// Passive value changes waiting for the next Inform.
@@ -246,7 +256,11 @@ impl Daemon {
         dm.check_changes();
         let acs = AcsLink::new(http_config_of(&config), tokens::ACS)
             .map_err(|e| StartError::Setup(format!("ACS client: {e}")))?;
+        let mut ubus = UbusClient::new(UbusConfig::with_socket(&config.cpe.ubus_socket));
+        ubus.register(poll.registry(), tokens::UBUS, clock::now());
         Ok(Daemon {
+            ubus,
+            wan_address: None,
             poll,
             config_file,
             config,
@@ -288,6 +302,10 @@ impl Daemon {
                 match event.token() {
                     tokens::SIGNAL => self.drain_signals(),
                     tokens::ACS => self.drive_acs(Some(event), now),
+                    tokens::UBUS => {
+                        let inputs = self.ubus.handle_event(self.poll.registry(), event, now);
+                        self.on_ubus(inputs);
+                    }
                     other => warn!("event for unknown token {}", other.0),
                 }
             }
@@ -308,12 +326,19 @@ impl Daemon {
                 .poll_at(unix)
                 .map(|t| now + Duration::from_secs(t.saturating_sub(unix).max(0) as u64))
         };
-        [agent, self.acs.poll_at()].into_iter().flatten().min()
+        [agent, self.acs.poll_at(), self.ubus.poll_at()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     fn run_due(&mut self, now: Instant) {
         if self.acs.poll_at().is_some_and(|t| t <= now) {
             self.drive_acs(None, now);
+        }
+        if self.ubus.poll_at().is_some_and(|t| t <= now) {
+            let inputs = self.ubus.handle_timeout(self.poll.registry(), now);
+            self.on_ubus(inputs);
         }
         self.reap_children();
         if self.flow == Flow::Stop || self.config.acs.effective_url().is_empty() {
@@ -538,6 +563,151 @@ impl Daemon {
         for changed in changes.passive.into_iter().chain(changes.active) {
             self.changed_values.retain(|p| p.name != changed.name);
             self.changed_values.push(changed);
+        }
+    }
+
+    fn on_ubus(&mut self, inputs: Vec<UbusInput>) {
+        for input in inputs {
+            match input {
+                UbusInput::Registered => {
+                    info!("ubus: tr069 object registered");
+                    let wan = self.config.cpe.default_wan_interface.clone();
+                    if !wan.is_empty() {
+                        if let Err(e) = self.ubus.request_interface_status(&wan, clock::now()) {
+                            warn!("ubus: cannot ask for network.interface.{wan}: {e:?}");
+                        }
+                    }
+                }
+                UbusInput::Disconnected => warn!("ubus: connection lost, reconnecting"),
+                UbusInput::Call { handle, call } => {
+                    let reply = self.on_tr069_call(call);
+                    if let Err(e) = self.ubus.reply(handle, UbusStatus::Ok, reply) {
+                        warn!("ubus: reply not sent: {e:?}");
+                    }
+                    if self.flow == Flow::Stop {
+                        self.ubus.close(self.poll.registry());
+                    }
+                }
+                UbusInput::InterfaceStatus {
+                    interface, result, ..
+                } => match result {
+                    Ok(status) => self.set_wan_address(status.ipv4_address),
+                    Err(e) => warn!("ubus: network.interface.{interface} status: {e:?}"),
+                },
+                UbusInput::InterfaceEvent { interface, action } => {
+                    if interface == self.config.cpe.default_wan_interface {
+                        info!("ubus: interface {interface} {action}");
+                        if let Err(e) = self.ubus.request_interface_status(&interface, clock::now())
+                        {
+                            warn!("ubus: cannot ask for network.interface.{interface}: {e:?}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// A new WAN address changes ConnectionRequestURL, which the ACS must learn (4 VALUE CHANGE).
+    fn set_wan_address(&mut self, address: Option<String>) {
+        if address == self.wan_address {
+            return;
+        }
+        info!("WAN address: {}", address.as_deref().unwrap_or("none"));
+        self.cwmp_store.borrow_mut().set_runtime(
+            "cpe",
+            "connection_request_host",
+            address.as_deref(),
+        );
+        self.wan_address = address;
+        self.check_value_changes(clock::unix_now());
+    }
+
+    /// Answers one call on the `tr069` ubus object.
+    fn on_tr069_call(&mut self, call: Tr069Call) -> Value {
+        let unix = clock::unix_now();
+        match call {
+            Tr069Call::Status => ubus::status_reply(&self.status_report(unix)),
+            Tr069Call::Notify => {
+                self.check_value_changes(unix);
+                ubus::notify_reply()
+            }
+            Tr069Call::Inform {
+                event,
+                get_rpc_methods,
+            } => {
+                if get_rpc_methods {
+                    self.agent.request_rpc_methods();
+                }
+                let code = match event.as_deref().map(EventCode::parse) {
+                    Some(Ok(code)) => code,
+                    Some(Err(_)) => return ubus::inform_unknown_event_reply(),
+                    None if get_rpc_methods => return self.inform_accepted(),
+                    // No event named: icwmp's default is a connection-request session.
+                    None => EventCode::ConnectionRequest,
+                };
+                if !self.agent.trigger(Event::new(code)) {
+                    warn!("event queue full, ubus inform event dropped");
+                }
+                if let Err(e) = self.store.save_events(self.agent.queue()) {
+                    error!("cannot persist events: {e}");
+                }
+                self.inform_accepted()
+            }
+            Tr069Call::Command(Tr069Command::Reload) => {
+                self.reload();
+                ubus::reload_reply()
+            }
+            Tr069Call::Command(Tr069Command::Exit) => {
+                info!("exit requested over ubus");
+                self.flow = Flow::Stop;
+                ubus::exit_reply()
+            }
+        }
+    }
+
+    fn inform_accepted(&self) -> Value {
+        if self.acs.busy() {
+            ubus::inform_queued_reply()
+        } else {
+            ubus::inform_reply()
+        }
+    }
+
+    /// The `status` ubus method's figures.
+    pub fn status_report(&self, unix: i64) -> ubus::StatusReport {
+        let offset = sys::local_time(unix).utc_offset;
+        let time = |t: i64| crate::cwmp::datetime::format_with_offset(t, offset);
+        let stats = self.agent.stats();
+        let (last_status, last_start, last_end) = match &stats.last {
+            None => (
+                ubus::NOT_AVAILABLE.to_owned(),
+                ubus::NOT_AVAILABLE.to_owned(),
+                ubus::NOT_AVAILABLE.to_owned(),
+            ),
+            Some(last) => (
+                match last.result {
+                    None => "running",
+                    Some(SessionResult::Success) => "success",
+                    Some(SessionResult::Failure) => "failure",
+                }
+                .to_owned(),
+                time(last.start),
+                last.end
+                    .map_or_else(|| ubus::NOT_AVAILABLE.to_owned(), time),
+            ),
+        };
+        ubus::StatusReport {
+            start_time: time(stats.started_at),
+            acs_url: self.config.acs.effective_url().to_owned(),
+            last_session_status: last_status,
+            last_session_start: last_start,
+            last_session_end: last_end,
+            next_session_start: self
+                .agent
+                .next_session_at(unix)
+                .map_or_else(|| ubus::NOT_AVAILABLE.to_owned(), time),
+            success_sessions: u32::try_from(stats.success).unwrap_or(u32::MAX),
+            failure_sessions: u32::try_from(stats.failure).unwrap_or(u32::MAX),
         }
     }
 

@@ -18,6 +18,8 @@ pub struct CwmpStore {
     file: ConfigFile,
     current: UciFile,
     pending: Vec<(String, String, String)>,
+    /// Values the daemon learned at run time (bound port, WAN address): read like options, never written.
+    runtime: Vec<(String, String, String)>,
     changed: bool,
 }
 
@@ -29,6 +31,7 @@ impl CwmpStore {
             file,
             current,
             pending: Vec::new(),
+            runtime: Vec::new(),
             changed: false,
         }
     }
@@ -37,6 +40,16 @@ impl CwmpStore {
     pub fn refresh(&mut self) {
         if let Some(uci) = read_uci(&self.file.path) {
             self.current = uci;
+        }
+    }
+
+    /// Sets (or with `None` clears) a run-time value that reads take over the file's.
+    pub fn set_runtime(&mut self, section: &str, option: &str, value: Option<&str>) {
+        self.runtime
+            .retain(|(s, o, _)| !(s == section && o == option));
+        if let Some(v) = value {
+            self.runtime
+                .push((section.to_owned(), option.to_owned(), v.to_owned()));
         }
     }
 

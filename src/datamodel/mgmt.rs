@@ -244,13 +244,17 @@ impl ManagementServerProvider {
         self.config.borrow().get(section, option)
     }
 
-    /// `http://<address>:<port>/`: the IPv4 address of `cpe.interface`, else
-    /// the first non-loopback one, else loopback.
+    /// `http://<address>:<port>/`: the WAN address the daemon learned from
+    /// netifd (`cpe.connection_request_host`, a run-time value), else the IPv4
+    /// address of `cpe.interface`, else the first non-loopback one, else loopback.
     pub fn connection_request_url(&self) -> String {
         let port = self
             .option("cpe", "port")
             .filter(|p| p.parse::<u16>().is_ok())
             .unwrap_or_else(|| "7547".to_owned());
+        if let Some(host) = self.option("cpe", "connection_request_host") {
+            return format!("http://{host}:{port}/");
+        }
         let wanted = self.option("cpe", "interface").unwrap_or_default();
         let addrs = sys::ipv4_addresses();
         let pick = addrs
