@@ -1,8 +1,8 @@
 //! The ManagementServer object, backed by the cwmp configuration (`acs`, `cpe`, `lwn`, `stun` sections).
 
+use crate::cwmp::datetime;
 use crate::cwmp::fault::{Fault, FaultCode};
 use crate::datamodel::config::SharedConfig;
-use crate::datamodel::datetime;
 use crate::datamodel::provider::{ApplyStatus, Provider};
 use crate::sys;
 
@@ -319,8 +319,8 @@ impl Provider for ManagementServerProvider {
             Shape::Secret => String::new(),
             Shape::Flag => flag(is_true(value)),
             Shape::Time => match value.parse::<i64>() {
-                Ok(secs) if secs > 0 => datetime::format(secs, 0),
-                _ => datetime::UNKNOWN.to_owned(),
+                Ok(secs) if secs > 0 => datetime::format_utc(secs),
+                _ => datetime::UNKNOWN_TIME_TEXT.to_owned(),
             },
         })
     }
@@ -335,6 +335,8 @@ impl Provider for ManagementServerProvider {
             .ok_or(FaultCode::NonWritableParameter)?;
         let stored = match mapped.shape {
             Shape::Time => datetime::parse(value)
+                .ok()
+                .map(|t| t.unix_secs)
                 .map(|s| s.max(0).to_string())
                 .ok_or(FaultCode::InvalidParameterValue)?,
             Shape::Flag => flag(is_true(value)),

@@ -2,7 +2,6 @@
 
 pub mod cli;
 pub mod config;
-pub mod datetime;
 pub mod engine;
 pub mod host;
 pub mod mgmt;

@@ -158,31 +158,22 @@ impl TestAcs {
 
     /// Waits until `count` sessions have completed, at most `timeout`.
     pub fn wait_sessions(&self, count: usize, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        let (lock, cvar) = &*self.state;
-        let mut state = lock.lock().expect("ACS state");
-        loop {
-            if state.sessions.iter().filter(|s| s.completed).count() >= count {
-                return true;
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            state = cvar
-                .wait_timeout(state, deadline - now)
-                .expect("ACS state")
-                .0;
-        }
+        self.wait_for(timeout, |sessions| {
+            sessions.iter().filter(|s| s.completed).count() >= count
+        })
     }
 
     /// Waits until `count` sessions have at least started (an Inform arrived).
     pub fn wait_started(&self, count: usize, timeout: Duration) -> bool {
+        self.wait_for(timeout, |sessions| sessions.len() >= count)
+    }
+
+    fn wait_for(&self, timeout: Duration, done: impl Fn(&[RecordedSession]) -> bool) -> bool {
         let deadline = Instant::now() + timeout;
         let (lock, cvar) = &*self.state;
         let mut state = lock.lock().expect("ACS state");
         loop {
-            if state.sessions.len() >= count {
+            if done(&state.sessions) {
                 return true;
             }
             let now = Instant::now();
