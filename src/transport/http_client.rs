@@ -795,9 +795,7 @@ impl HttpClient {
                 }
             }
         }
-        let Some(exchange) = self.exchange.as_ref() else {
-            return None;
-        };
+        let exchange = self.exchange.as_ref()?;
         if now >= exchange.io_deadline {
             let connecting = self.conn.as_ref().is_some_and(|conn| conn.connecting);
             let phase = if connecting {
@@ -957,25 +955,12 @@ impl HttpClient {
         let Some(conn) = self.conn.as_mut() else {
             return;
         };
-        let mut closed = false;
-        loop {
-            match conn.read(&mut self.scratch) {
-                Ok(0) => {
-                    closed = true;
-                    break;
-                }
-                Ok(_) => {
-                    // Bytes outside any exchange mean the connection is out of sync.
-                    closed = true;
-                    break;
-                }
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
-                Err(_) => {
-                    closed = true;
-                    break;
-                }
-            }
-        }
+        // End of stream, stray bytes outside any exchange (out of sync) or an error
+        // all mean the connection is unusable; only "would block" keeps it.
+        let closed = !matches!(
+            conn.read(&mut self.scratch),
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock
+        );
         if closed {
             if let Some(conn) = self.conn.take() {
                 conn.close(registry);
@@ -1045,9 +1030,13 @@ impl HttpClient {
             let (read, eof) = self.read_input(now)?;
             read_total += read;
             progressed |= read > 0;
+            // Input may have arrived while the request was still being sent: a phase
+            // change or consumed input means another round is needed.
+            let before = (self.phase_tag(), self.in_buf.len());
             if let Some(outcome) = self.consume_input(registry, now, eof)? {
                 return Ok(Some(outcome));
             }
+            progressed |= before != (self.phase_tag(), self.in_buf.len());
             if self.exchange.is_none() {
                 return Ok(None);
             }
@@ -1058,6 +1047,22 @@ impl HttpClient {
             if !progressed {
                 return Ok(None);
             }
+        }
+    }
+
+    /// Which phase the exchange is in (to detect progress).
+    fn phase_tag(&self) -> u8 {
+        match self
+            .exchange
+            .as_ref()
+            .and_then(|exchange| exchange.phase.as_ref())
+        {
+            None => 0,
+            Some(Phase::SendHead(_)) => 1,
+            Some(Phase::Await100(_)) => 2,
+            Some(Phase::SendBody(_)) => 3,
+            Some(Phase::RecvHead(_)) => 4,
+            Some(Phase::RecvBody(_)) => 5,
         }
     }
 
