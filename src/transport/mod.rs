@@ -1,5 +1,6 @@
 //! Network transports driven from the daemon's mio loop: ACS HTTP client, connection-request server.
 
+pub mod conn_request;
 mod cookie_jar;
 pub mod http_client;
 pub mod tls;
