@@ -1241,12 +1241,14 @@ impl HttpClient {
                         on_response_head(exchange, &response, &self.config, &mut self.cookies)?;
                         match call.proceed() {
                             Some(RecvResponseResult::RecvBody(call)) => {
-                                if let (BodyMode::LengthDelimited(len), Sink::Memory(_)) =
-                                    (call.body_mode(), &exchange.sink)
+                                if let (BodyMode::LengthDelimited(len), Sink::Memory(buf)) =
+                                    (call.body_mode(), &mut exchange.sink)
                                 {
                                     if len > self.config.max_response_body as u64 {
                                         return Err(HttpError::ResponseTooLarge);
                                     }
+                                    // One allocation up front: no copying regrowth mid-body.
+                                    buf.reserve_exact(usize::try_from(len).unwrap_or(0));
                                 }
                                 Phase::RecvBody(call)
                             }
