@@ -651,8 +651,8 @@ struct Exchange {
 /// The non-blocking HTTP client; see the module documentation.
 pub struct HttpClient {
     config: HttpConfig,
-    /// Built once; `None` only before the first HTTPS use if building failed.
-    tls_config: Option<Arc<ClientConfig>>,
+    /// Built once in `new()`: loading roots reads files.
+    tls_config: Arc<ClientConfig>,
     token: Token,
     conn: Option<Connection>,
     exchange: Option<Exchange>,
@@ -673,7 +673,7 @@ impl HttpClient {
         let tls_config = tls::client_config(config.ssl_capath.as_deref(), config.insecure_enable)?;
         Ok(HttpClient {
             config,
-            tls_config: Some(tls_config),
+            tls_config,
             token: Token(0),
             conn: None,
             exchange: None,
@@ -851,11 +851,7 @@ impl HttpClient {
                 conn.close(registry);
             }
             let addrs = resolve(&origin.host, origin.port, self.config.ipv6_enable)?;
-            let tls_config = if origin.https {
-                self.tls_config.as_ref()
-            } else {
-                None
-            };
+            let tls_config = origin.https.then_some(&self.tls_config);
             self.conn = Some(Connection::open(
                 origin, addrs, tls_config, registry, self.token,
             )?);
@@ -910,11 +906,7 @@ impl HttpClient {
         let origin = conn.origin.clone();
         let spare = conn.spare_addrs.clone();
         conn.close(registry);
-        let tls_config = if origin.https {
-            self.tls_config.as_ref()
-        } else {
-            None
-        };
+        let tls_config = origin.https.then_some(&self.tls_config);
         match Connection::open(origin, spare, tls_config, registry, self.token) {
             Ok(conn) => {
                 self.conn = Some(conn);
