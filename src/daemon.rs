@@ -32,6 +32,7 @@ use crate::logging::{self, LogSettings};
 use crate::store::{names, Store};
 use crate::sys;
 use crate::transport::acs::{AcsLink, SessionOpening};
+use crate::transport::conn_request::{ConnRequestConfig, ConnRequestServer};
 use crate::transport::http_client::HttpConfig;
 use crate::transport::ubus::{
     self as ubus, Tr069Call, Tr069Command, UbusClient, UbusConfig, UbusInput,
@@ -52,6 +53,10 @@ pub mod tokens {
     pub const ACS: Token = Token(1);
     /// The ubus socket.
     pub const UBUS: Token = Token(2);
+    /// The connection-request listener.
+    pub const CR_LISTENER: Token = Token(3);
+    /// Connection-request clients: `CR_CLIENTS..CR_CLIENTS + max_clients`.
+    pub const CR_CLIENTS: usize = 16;
 }
 
 /// How the daemon was started (the CLI's daemon flags).
@@ -84,6 +89,10 @@ pub struct Daemon {
     agent: Agent,
     acs: AcsLink,
     ubus: UbusClient,
+    /// The connection-request server; `None` without credentials (no stranger gets in).
+    conn_request: Option<ConnRequestServer>,
+    /// The settings it was bound with, to rebind only when they change.
+    conn_request_settings: Option<(u16, String, String)>,
     /// The WAN address netifd reported over ubus, for ConnectionRequestURL.
     wan_address: Option<String>,
     /// The URL of the running session (for BOOTSTRAP bookkeeping).
@@ -258,7 +267,9 @@ impl Daemon {
             .map_err(|e| StartError::Setup(format!("ACS client: {e}")))?;
         let mut ubus = UbusClient::new(UbusConfig::with_socket(&config.cpe.ubus_socket));
         ubus.register(poll.registry(), tokens::UBUS, clock::now());
-        Ok(Daemon {
+        let mut daemon = Daemon {
+            conn_request: None,
+            conn_request_settings: None,
             ubus,
             wan_address: None,
             poll,
@@ -276,7 +287,47 @@ impl Daemon {
             deferred: Vec::new(),
             children: Vec::new(),
             flow: Flow::Continue,
-        })
+        };
+        daemon.setup_conn_request();
+        Ok(daemon)
+    }
+
+    /// (Re)binds the connection-request server when its settings changed.
+    /// Without `cpe.userid` no request could be authenticated, so none is accepted.
+    fn setup_conn_request(&mut self) {
+        let cpe = &self.config.cpe;
+        let settings = (cpe.port, cpe.userid.clone(), cpe.passwd.as_str().to_owned());
+        if self.conn_request_settings.as_ref() == Some(&settings) {
+            return;
+        }
+        self.conn_request = None;
+        self.conn_request_settings = Some(settings.clone());
+        let (port, username, password) = settings;
+        if username.is_empty() {
+            warn!("Connection requests disabled: cpe.userid is not set");
+            return;
+        }
+        let config = ConnRequestConfig {
+            port,
+            credentials: Credentials { username, password },
+            ..ConnRequestConfig::default()
+        };
+        match ConnRequestServer::bind(
+            self.poll.registry(),
+            &config,
+            tokens::CR_LISTENER,
+            tokens::CR_CLIENTS,
+        ) {
+            Ok(server) => {
+                let bound = server.local_addr().map(|a| a.port()).unwrap_or(port);
+                info!("Connection Request server initiated with the port: {bound}");
+                self.cwmp_store
+                    .borrow_mut()
+                    .set_runtime("cpe", "port", Some(&bound.to_string()));
+                self.conn_request = Some(server);
+            }
+            Err(e) => error!("Connection Request server on port {port}: {e}"),
+        }
     }
 
     /// The configuration in force.
@@ -305,6 +356,14 @@ impl Daemon {
                     tokens::UBUS => {
                         let inputs = self.ubus.handle_event(self.poll.registry(), event, now);
                         self.on_ubus(inputs);
+                    }
+                    token if self.conn_request.as_ref().is_some_and(|s| s.owns(token)) => {
+                        let request = self.conn_request.as_mut().and_then(|server| {
+                            server.handle_event(self.poll.registry(), event, now)
+                        });
+                        if let Some(request) = request {
+                            self.on_connection_request(request.peer);
+                        }
                     }
                     other => warn!("event for unknown token {}", other.0),
                 }
@@ -335,6 +394,13 @@ impl Daemon {
     fn run_due(&mut self, now: Instant) {
         if self.acs.poll_at().is_some_and(|t| t <= now) {
             self.drive_acs(None, now);
+        }
+        if let Some(server) = self
+            .conn_request
+            .as_mut()
+            .filter(|s| s.poll_at().is_some_and(|t| t <= now))
+        {
+            server.handle_timeout(self.poll.registry(), now);
         }
         if self.ubus.poll_at().is_some_and(|t| t <= now) {
             let inputs = self.ubus.handle_timeout(self.poll.registry(), now);
@@ -566,6 +632,13 @@ impl Daemon {
         }
     }
 
+    fn on_connection_request(&mut self, peer: std::net::SocketAddr) {
+        info!("Connection Request from {peer}");
+        if !self.agent.trigger(Event::new(EventCode::ConnectionRequest)) {
+            warn!("event queue full, connection request dropped");
+        }
+    }
+
     fn on_ubus(&mut self, inputs: Vec<UbusInput>) {
         for input in inputs {
             match input {
@@ -766,6 +839,7 @@ impl Daemon {
             }
         }
         self.config = config;
+        self.setup_conn_request();
         if let Err(e) = self.store.save_events(self.agent.queue()) {
             error!("cannot persist events: {e}");
         }

@@ -66,12 +66,9 @@ fn read_uci(path: &Path) -> Option<UciFile> {
 
 impl ConfigStore for CwmpStore {
     fn get(&self, section: &str, option: &str) -> Option<String> {
-        if let Some((_, _, v)) = self
-            .pending
-            .iter()
-            .rev()
-            .find(|(s, o, _)| s == section && o == option)
-        {
+        let matching = |(s, o, _): &&(String, String, String)| s == section && o == option;
+        let overlay = self.pending.iter().rev().find(matching);
+        if let Some((_, _, v)) = overlay.or_else(|| self.runtime.iter().find(matching)) {
             return Some(v.clone());
         }
         self.current.get(section, option).map(str::to_owned)
@@ -260,6 +257,10 @@ mod tests {
             Some("600")
         );
         assert!(!store.take_changed());
+        store.set_runtime("cpe", "port", Some("40000"));
+        assert_eq!(store.get("cpe", "port").as_deref(), Some("40000"));
+        store.set_runtime("cpe", "port", None);
+        assert_eq!(store.get("cpe", "port"), None);
         store.commit().expect("commit");
         assert!(store.take_changed());
         let text = std::fs::read_to_string(&file.path).expect("read");
