@@ -31,6 +31,7 @@ use crate::datamodel::setup;
 use crate::logging::{self, LogSettings};
 use crate::store::{names, Store};
 use crate::sys;
+use crate::timer::Timers;
 use crate::transport::acs::{AcsLink, SessionOpening};
 use crate::transport::conn_request::{ConnRequestConfig, ConnRequestServer};
 use crate::transport::http_client::HttpConfig;
@@ -68,6 +69,18 @@ pub struct DaemonOptions {
     pub get_rpc_methods: bool,
 }
 
+/// The daemon's own timed work (components keep their deadlines themselves).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum DaemonTimer {
+    /// Compare the parameters with notifications on against their last values.
+    ValueCheck,
+    /// Collect the exit status of commands the daemon ran (reboot, factory reset).
+    ReapChildren,
+}
+
+/// How often spawned commands are checked for their exit.
+const REAP_INTERVAL: Duration = Duration::from_secs(1);
+
 /// What the loop should do after handling a batch of events.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Flow {
@@ -101,6 +114,7 @@ pub struct Daemon {
     changed_values: Vec<ParameterValue>,
     deferred: Vec<Deferred>,
     children: Vec<Child>,
+    timers: Timers<DaemonTimer>,
     flow: Flow,
 }
 
@@ -286,9 +300,11 @@ impl Daemon {
             changed_values: Vec::new(),
             deferred: Vec::new(),
             children: Vec::new(),
+            timers: Timers::default(),
             flow: Flow::Continue,
         };
         daemon.setup_conn_request();
+        daemon.arm_value_check(clock::now());
         Ok(daemon)
     }
 
@@ -406,7 +422,15 @@ impl Daemon {
             let inputs = self.ubus.handle_timeout(self.poll.registry(), now);
             self.on_ubus(inputs);
         }
-        self.reap_children();
+        while let Some(timer) = self.timers.pop_due(now) {
+            match timer {
+                DaemonTimer::ValueCheck => {
+                    self.check_value_changes(clock::unix_now());
+                    self.arm_value_check(now);
+                }
+                DaemonTimer::ReapChildren => self.reap_children(now),
+            }
+        }
         if self.flow == Flow::Stop || self.config.acs.effective_url().is_empty() {
             return;
         }
@@ -608,17 +632,49 @@ impl Daemon {
 
     fn spawn_shell(&mut self, command: &str) {
         match Command::new("/bin/sh").arg("-c").arg(command).spawn() {
-            Ok(child) => self.children.push(child),
+            Ok(child) => {
+                self.children.push(child);
+                self.timers
+                    .set(DaemonTimer::ReapChildren, clock::now() + REAP_INTERVAL);
+            }
             Err(e) => error!("cannot run '{command}': {e}"),
         }
     }
 
-    fn reap_children(&mut self) {
-        self.children
-            .retain_mut(|child| !matches!(child.try_wait(), Ok(Some(_)) | Err(_)));
+    fn reap_children(&mut self, now: Instant) {
+        self.children.retain_mut(|child| match child.try_wait() {
+            Ok(Some(status)) => {
+                if !status.success() {
+                    warn!("command exited with {status}");
+                }
+                false
+            }
+            Ok(None) => true,
+            Err(_) => false,
+        });
+        if !self.children.is_empty() {
+            self.timers
+                .set(DaemonTimer::ReapChildren, now + REAP_INTERVAL);
+        }
+    }
+
+    /// Arms the periodic value-change check (`cpe.notification`, `cpe.value_check_interval`).
+    fn arm_value_check(&mut self, now: Instant) {
+        let interval = self.config.cpe.value_check_interval;
+        if self.config.cpe.notification && interval > 0 {
+            self.timers.set(
+                DaemonTimer::ValueCheck,
+                now + Duration::from_secs(u64::from(interval)),
+            );
+        } else {
+            self.timers.cancel(DaemonTimer::ValueCheck);
+        }
     }
 
     fn check_value_changes(&mut self, unix: i64) {
+        if !self.config.cpe.notification {
+            return;
+        }
         let changes = self.dm.check_changes();
         if !changes.passive.is_empty() {
             self.agent.passive_value_changed();
@@ -840,6 +896,7 @@ impl Daemon {
         }
         self.config = config;
         self.setup_conn_request();
+        self.arm_value_check(clock::now());
         if let Err(e) = self.store.save_events(self.agent.queue()) {
             error!("cannot persist events: {e}");
         }

@@ -174,6 +174,8 @@ pub struct CpeConfig {
     /// Seconds the CPE waits for the ACS within a session (TR-069 SessionTimeout).
     pub session_timeout: u32,
     pub notification: bool,
+    /// Seconds between checks of the parameters with notifications on (0: only on ubus `notify`).
+    pub value_check_interval: u32,
     pub vlan_method: u32,
     pub datamodel: DataModelKind,
     pub exec_download: bool,
@@ -207,6 +209,7 @@ impl Default for CpeConfig {
             instance_mode: InstanceMode::InstanceNumber,
             session_timeout: 60,
             notification: true,
+            value_check_interval: 60,
             vlan_method: 1,
             datamodel: DataModelKind::Tr181,
             exec_download: false,
@@ -484,6 +487,12 @@ impl Config {
         cpe.choice("instance_mode", &modes, &mut c.instance_mode)?;
         cpe.number("session_timeout", 1, 86400, &mut c.session_timeout)?;
         cpe.boolean("notification", &mut c.notification)?;
+        cpe.number(
+            "value_check_interval",
+            0,
+            86400,
+            &mut c.value_check_interval,
+        )?;
         cpe.number("vlan_method", 1, 2, &mut c.vlan_method)?;
         let models = [
             ("tr181", DataModelKind::Tr181),
