@@ -569,6 +569,11 @@ impl Daemon {
     }
 
     fn end_session(&mut self, result: Result<(), String>, unix: i64) {
+        for request in self.acs.take_unsent() {
+            if request == Rpc::GetRpcMethods {
+                self.agent.request_rpc_methods();
+            }
+        }
         match result {
             Ok(()) => {
                 self.agent.end_session(SessionResult::Success, unix, 0);

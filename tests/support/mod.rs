@@ -1,6 +1,7 @@
-//! Shared support of the integration tests: the loopback test ACS, the daemon runner, the ubus test broker.
+//! Shared support of the integration tests: the loopback test ACS, the daemon runner, the ubus test broker, an HTTP(S) test server and test PKI.
 #![allow(dead_code)]
 
 pub mod acs;
 pub mod daemon;
+pub mod http_server;
 pub mod ubus_broker;
