@@ -371,7 +371,7 @@ fn describe(envelope: Option<&Envelope>) -> String {
 
 /// What the ACS answers one POST with.
 enum Answer {
-    Envelope(Envelope, Vec<String>),
+    Envelope(Box<Envelope>, Vec<String>),
     /// HTTP 204: the ACS has nothing more; the session is complete.
     Done,
     /// A bare status (an Inform refused by HTTP status, a missing cookie); ends the session.
@@ -568,7 +568,7 @@ impl Server {
                     None => ack(&envelope, Rpc::InformResponse { max_envelopes: 1 }),
                 };
                 reply.header.hold_requests = hold;
-                return Answer::Envelope(reply, cookie.into_iter().collect());
+                return Answer::Envelope(Box::new(reply), cookie.into_iter().collect());
             }
             Rpc::TransferComplete(_) => Rpc::TransferCompleteResponse,
             Rpc::AutonomousTransferComplete(_) => Rpc::AutonomousTransferCompleteResponse,
@@ -592,7 +592,7 @@ impl Server {
                 return self.next_request(state, hold);
             }
         };
-        Answer::Envelope(ack(&envelope, response), Vec::new())
+        Answer::Envelope(Box::new(ack(&envelope, response)), Vec::new())
     }
 
     /// The script's next request, or 204 when it has none left.
@@ -602,7 +602,7 @@ impl Server {
             Some(rpc) => {
                 let mut envelope = Envelope::new(id, rpc);
                 envelope.header.hold_requests = hold;
-                Answer::Envelope(envelope, Vec::new())
+                Answer::Envelope(Box::new(envelope), Vec::new())
             }
             None => Answer::Done,
         }
