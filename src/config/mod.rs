@@ -187,6 +187,16 @@ pub struct CpeConfig {
     pub reboot_command: String,
     /// Shell command that resets the device to factory defaults (FactoryReset RPC).
     pub factory_reset_command: String,
+    /// ChangeDUState Install (and Update with a URL): `{url}` is replaced by the quoted URL.
+    pub du_install_command: String,
+    /// ChangeDUState Update without a URL: `{name}` is the quoted package name.
+    pub du_update_command: String,
+    /// ChangeDUState Uninstall: `{name}` is the quoted package name.
+    pub du_uninstall_command: String,
+    /// Prints the installed packages, one `name - version` line each.
+    pub du_list_command: String,
+    /// Seconds a package-manager command may run before it is killed.
+    pub du_command_timeout: u32,
 }
 
 impl Default for CpeConfig {
@@ -217,6 +227,11 @@ impl Default for CpeConfig {
             uci_map_file: PathBuf::from("/etc/icwmp/uci-map"),
             reboot_command: "reboot".into(),
             factory_reset_command: "firstboot -y && reboot".into(),
+            du_install_command: "opkg install {url}".into(),
+            du_update_command: "opkg upgrade {name}".into(),
+            du_uninstall_command: "opkg remove {name}".into(),
+            du_list_command: "opkg list-installed".into(),
+            du_command_timeout: 600,
         }
     }
 }
@@ -504,6 +519,11 @@ impl Config {
         cpe.path("uci_map_file", &mut c.uci_map_file);
         cpe.string("reboot_command", &mut c.reboot_command);
         cpe.string("factory_reset_command", &mut c.factory_reset_command);
+        cpe.string("du_install_command", &mut c.du_install_command);
+        cpe.string("du_update_command", &mut c.du_update_command);
+        cpe.string("du_uninstall_command", &mut c.du_uninstall_command);
+        cpe.string("du_list_command", &mut c.du_list_command);
+        cpe.number("du_command_timeout", 1, 86400, &mut c.du_command_timeout)?;
 
         let lwn = SectionReader {
             uci,

@@ -902,7 +902,13 @@ mod host_model_tests {
         let config =
             MemoryConfig::with(&[("cpe", "manufacturer", "iopsys"), ("cpe", "port", "7547")]);
         let mut dm = DataModel::new(Schema::new(kind), Options::default(), DmState::in_memory());
-        register_standard_providers(&mut dm, config.shared(), uci.shared()).expect("register");
+        register_standard_providers(
+            &mut dm,
+            config.shared(),
+            uci.shared(),
+            std::path::Path::new("/nonexistent"),
+        )
+        .expect("register");
         dm
     }
 

@@ -9,6 +9,7 @@ pub mod path;
 pub mod provider;
 pub mod schema;
 pub mod setup;
+pub mod software;
 pub mod state;
 pub mod ucimap;
 
@@ -22,11 +23,12 @@ use schema::ModelKind;
 
 /// Registers the built-in providers for the engine's root data model:
 /// DeviceInfo, ManagementServer and Time for both models; Ethernet, IP and
-/// DNS interfaces for TR-181.
+/// DNS interfaces and SoftwareModules (from the inventory in `state_dir`) for TR-181.
 pub fn register_standard_providers(
     dm: &mut DataModel,
     config: SharedConfig,
     uci: SharedUci,
+    state_dir: &std::path::Path,
 ) -> Result<(), RegisterError> {
     let schema = dm.schema();
     let root = schema.root_name();
@@ -65,6 +67,10 @@ pub fn register_standard_providers(
             Box::new(host::IpProvider),
         )?;
         dm.register(&["Device.DNS.Client."], Box::new(host::DnsProvider))?;
+        dm.register(
+            &["Device.SoftwareModules."],
+            Box::new(software::SoftwareModulesProvider::new(state_dir)),
+        )?;
     }
     Ok(())
 }

@@ -618,7 +618,7 @@ fn base64_encode(input: &[u8]) -> String {
     out
 }
 
-fn base64_decode(input: &str) -> Option<Vec<u8>> {
+pub(crate) fn base64_decode(input: &str) -> Option<Vec<u8>> {
     let trimmed = input.trim_end_matches('=');
     let mut out = Vec::with_capacity(trimmed.len() * 3 / 4);
     let mut accumulator = 0u32;
