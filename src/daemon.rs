@@ -20,6 +20,7 @@ use crate::clock;
 use crate::config::backends::CwmpStore;
 use crate::config::{Config, ConfigFile};
 use crate::cwmp::agent::{Agent, SessionResult};
+use crate::cwmp::cpe_requests::{self, CpeRequests};
 use crate::cwmp::events::{start_events, CompletionRpc, Event, EventCode, StartFacts};
 use crate::cwmp::handlers::{Deferred, RequestHandler};
 use crate::cwmp::params::ParameterValue;
@@ -29,6 +30,8 @@ use crate::cwmp::session::Acknowledged;
 use crate::datamodel::engine::DataModel;
 use crate::datamodel::setup;
 use crate::logging::{self, LogSettings};
+use crate::software::manager::{SoftwareEvent, SoftwareManager, SoftwareSettings};
+use crate::software::vouchers::DeviceIdentity;
 use crate::store::{names, Store};
 use crate::sys;
 use crate::timer::Timers;
@@ -116,6 +119,10 @@ pub struct Daemon {
     children: Vec<Child>,
     timers: Timers<DaemonTimer>,
     flow: Flow,
+    /// Deployment units (ChangeDUState), vouchers and options.
+    software: SoftwareManager,
+    /// Kicked and RequestDownload requests handed over by the command line.
+    cpe_requests: CpeRequests,
 }
 
 /// Why the daemon could not start.
@@ -169,6 +176,17 @@ fn http_config_of(config: &Config) -> HttpConfig {
     }
 }
 
+fn software_settings_of(config: &Config) -> SoftwareSettings {
+    let cpe = &config.cpe;
+    SoftwareSettings {
+        install_command: cpe.du_install_command.clone(),
+        update_command: cpe.du_update_command.clone(),
+        uninstall_command: cpe.du_uninstall_command.clone(),
+        list_command: cpe.du_list_command.clone(),
+        command_timeout: Duration::from_secs(u64::from(cpe.du_command_timeout)),
+    }
+}
+
 /// The highest CWMP version an amendment speaks (`cpe.amd_version`).
 fn version_of_amendment(amendment: u32) -> CwmpVersion {
     match amendment {
@@ -202,7 +220,7 @@ impl Daemon {
         let (sender, mut signals) = pipe::new().map_err(|e| StartError::Io("signal pipe", e))?;
         sys::route_signals_to_pipe(
             std::os::fd::AsRawFd::as_raw_fd(&sender),
-            &[libc::SIGTERM, libc::SIGINT, libc::SIGHUP],
+            &[libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGUSR1],
         )
         .map_err(|e| StartError::Io("signal handlers", e))?;
         poll.registry()
@@ -279,6 +297,19 @@ impl Daemon {
         dm.check_changes();
         let acs = AcsLink::new(http_config_of(&config), tokens::ACS)
             .map_err(|e| StartError::Setup(format!("ACS client: {e}")))?;
+        let id = dm.device_id();
+        let software = SoftwareManager::open(
+            &config.cpe.state_dir,
+            software_settings_of(&config),
+            DeviceIdentity {
+                oui: id.oui,
+                serial_number: id.serial_number,
+            },
+        );
+        let cpe_requests = CpeRequests::open(&config.cpe.state_dir);
+        if let Err(e) = cpe_requests::write_pid(&config.cpe.state_dir) {
+            warn!("cannot write the pid file: {e}");
+        }
         let mut ubus = UbusClient::new(UbusConfig::with_socket(&config.cpe.ubus_socket));
         ubus.register(poll.registry(), tokens::UBUS, clock::now());
         let mut daemon = Daemon {
@@ -302,7 +333,13 @@ impl Daemon {
             children: Vec::new(),
             timers: Timers::default(),
             flow: Flow::Continue,
+            software,
+            cpe_requests,
         };
+        let queued: Vec<Event> = daemon.agent.queue().events().cloned().collect();
+        let missing = daemon.software.missing_events(&queued);
+        daemon.announce(missing);
+        daemon.pick_up_cpe_requests();
         daemon.setup_conn_request();
         daemon.arm_value_check(clock::now());
         Ok(daemon)
@@ -401,10 +438,15 @@ impl Daemon {
                 .poll_at(unix)
                 .map(|t| now + Duration::from_secs(t.saturating_sub(unix).max(0) as u64))
         };
-        [agent, self.acs.poll_at(), self.ubus.poll_at()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            agent,
+            self.acs.poll_at(),
+            self.ubus.poll_at(),
+            self.software.poll_at(now),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     fn run_due(&mut self, now: Instant) {
@@ -421,6 +463,10 @@ impl Daemon {
         if self.ubus.poll_at().is_some_and(|t| t <= now) {
             let inputs = self.ubus.handle_timeout(self.poll.registry(), now);
             self.on_ubus(inputs);
+        }
+        if self.software.poll_at(now).is_some_and(|t| t <= now) {
+            let events = self.software.run(now, clock::unix_now());
+            self.announce(events);
         }
         while let Some(timer) = self.timers.pop_due(now) {
             match timer {
@@ -483,6 +529,8 @@ impl Daemon {
         if self.agent.take_rpc_methods_request() {
             cpe_requests.push(Rpc::GetRpcMethods);
         }
+        cpe_requests.extend(self.software.cpe_requests());
+        cpe_requests.extend(self.cpe_requests.pending());
         let opening = SessionOpening {
             url: url.clone(),
             inform,
@@ -506,6 +554,7 @@ impl Daemon {
             now: unix,
             deferred: &mut self.deferred,
             acs_changed: false,
+            software: &mut self.software,
         };
         let registry = self.poll.registry();
         let ended = match event {
@@ -538,6 +587,8 @@ impl Daemon {
                 }
             }
             Acknowledged::Request { request, .. } => {
+                let owed = self.software.acknowledged(&request);
+                self.cpe_requests.acknowledged(&request);
                 let completed = match *request {
                     Rpc::TransferComplete(tc) => {
                         Some((CompletionRpc::TransferComplete, tc.command_key))
@@ -561,6 +612,7 @@ impl Daemon {
                 if let Some((rpc, key)) = completed {
                     self.agent.on_rpc_acknowledged(rpc, &key);
                 }
+                self.announce(owed);
             }
         }
         if let Err(e) = self.store.save_events(self.agent.queue()) {
@@ -603,6 +655,8 @@ impl Daemon {
         for work in std::mem::take(&mut self.deferred) {
             self.run_deferred(work);
         }
+        // Packages changed outside CWMP show up against the recorded inventory.
+        self.software.refresh();
         info!("Waiting the next session");
     }
 
@@ -690,6 +744,33 @@ impl Daemon {
         for changed in changes.passive.into_iter().chain(changes.active) {
             self.changed_values.retain(|p| p.name != changed.name);
             self.changed_values.push(changed);
+        }
+    }
+
+    /// Queues the Inform events of software results and autonomous changes.
+    fn announce(&mut self, events: Vec<SoftwareEvent>) {
+        if events.is_empty() {
+            return;
+        }
+        for event in events {
+            if !self.agent.trigger(event.event()) {
+                warn!("event queue full, software event dropped");
+            }
+        }
+        if let Err(e) = self.store.save_events(self.agent.queue()) {
+            error!("cannot persist events: {e}");
+        }
+    }
+
+    /// Takes up Kicked/RequestDownload files the command line left (SIGUSR1, start).
+    fn pick_up_cpe_requests(&mut self) {
+        for code in self.cpe_requests.pick_up() {
+            if !self.agent.trigger(Event::new(code)) {
+                warn!("event queue full, CPE request event dropped");
+            }
+        }
+        if let Err(e) = self.store.save_events(self.agent.queue()) {
+            error!("cannot persist events: {e}");
         }
     }
 
@@ -864,6 +945,7 @@ impl Daemon {
     fn on_signal(&mut self, signal: i32) {
         match signal {
             libc::SIGHUP => self.reload(),
+            libc::SIGUSR1 => self.pick_up_cpe_requests(),
             libc::SIGTERM | libc::SIGINT => {
                 info!("signal {signal} received, stopping");
                 self.flow = Flow::Stop;
@@ -892,6 +974,7 @@ impl Daemon {
         self.agent
             .reconfigure(periodic_of(&config), retry_policy_of(&config), unix);
         self.dm.set_options(setup::options_of(&config));
+        self.software.set_settings(software_settings_of(&config));
         self.cwmp_store.borrow_mut().refresh();
         if !self.acs.busy() {
             match AcsLink::new(http_config_of(&config), tokens::ACS) {

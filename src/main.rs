@@ -28,6 +28,8 @@ Usage: icwmpd [OPTIONS]
  -h, --help                                          Display this help text
  -v, --version                                       Display the version
      --config <dir>                                  Read <dir>/cwmp instead of /etc/config/cwmp; keep state and log under <dir>
+     --kicked <command> <referer> <arg> <next>       Have the running daemon send Kicked (5 KICKED) to the ACS
+     --request-download <FileType> [name=value ...]  Have the running daemon send RequestDownload (9 REQUEST DOWNLOAD)
 ";
 
 fn options() -> getopts::Options {
@@ -48,7 +50,9 @@ fn options() -> getopts::Options {
         .optopt("w", "wep", "", "STRENGTH")
         .optflag("h", "help", "")
         .optflag("v", "version", "")
-        .optopt("", "config", "", "DIR");
+        .optopt("", "config", "", "DIR")
+        .optflag("", "kicked", "")
+        .optopt("", "request-download", "", "FILETYPE");
     opts
 }
 
@@ -72,6 +76,27 @@ fn main() -> ExitCode {
     }
     let config_dir = matches.opt_str("config").map(PathBuf::from);
     let config_file = ConfigFile::in_dir(config_dir.as_deref());
+    let cpe_request = if matches.opt_present("kicked") {
+        Some(icwmp::cwmp::cpe_requests::kicked_of(&matches.free))
+    } else {
+        matches.opt_str("request-download").map(|file_type| {
+            icwmp::cwmp::cpe_requests::request_download_of(&file_type, &matches.free)
+        })
+    };
+    if let Some(rpc) = cpe_request {
+        let queued =
+            rpc.and_then(|rpc| icwmp::cwmp::cpe_requests::run_request_cli(&config_file, &rpc));
+        return match queued {
+            Ok(message) => {
+                println!("{message}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("icwmpd: {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
     if let Some(strength) = matches.opt_str("w") {
         return generate_wep_keys(&strength, &matches.free);
     }

@@ -162,6 +162,19 @@ pub fn clock_synchronized() -> Option<bool> {
     }
 }
 
+/// Sends `signal` to process `pid` (kill(2)).
+pub fn send_signal(pid: i32, signal: libc::c_int) -> io::Result<()> {
+    if pid <= 0 {
+        // kill(0, …) and kill(-1, …) address process groups: never wanted here.
+        return Err(io::Error::from(io::ErrorKind::InvalidInput));
+    }
+    // SAFETY: kill takes plain integers and touches no memory of ours.
+    if unsafe { libc::kill(pid, signal) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,17 +197,4 @@ mod tests {
             .any(|a| a.interface == "lo" && a.address == Ipv4Addr::LOCALHOST));
         assert!(clock_synchronized().is_some());
     }
-}
-
-/// Sends `signal` to process `pid` (kill(2)).
-pub fn send_signal(pid: i32, signal: libc::c_int) -> io::Result<()> {
-    if pid <= 0 {
-        // kill(0, …) and kill(-1, …) address process groups: never wanted here.
-        return Err(io::Error::from(io::ErrorKind::InvalidInput));
-    }
-    // SAFETY: kill takes plain integers and touches no memory of ours.
-    if unsafe { libc::kill(pid, signal) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
 }

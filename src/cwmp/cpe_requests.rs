@@ -208,6 +208,27 @@ fn read_request(path: &Path) -> Option<Rpc> {
     }
 }
 
+/// `icwmpd --kicked …` / `--request-download …`: queues `rpc` for the
+/// daemon of `config_file` and wakes it. Returns what to tell the user.
+pub fn run_request_cli(
+    config_file: &crate::config::ConfigFile,
+    rpc: &Rpc,
+) -> Result<String, String> {
+    let config = config_file
+        .load()
+        .map_err(|e| format!("configuration: {e}"))?;
+    let state_dir = &config.cpe.state_dir;
+    let path = submit(state_dir, rpc).map_err(|e| format!("{}: {e}", state_dir.display()))?;
+    Ok(match wake_daemon(state_dir) {
+        Ok(()) => format!("{} queued ({})", rpc.method_name(), path.display()),
+        Err(e) => format!(
+            "{} queued ({}); no running daemon woken ({e}): it goes out when icwmpd starts",
+            rpc.method_name(),
+            path.display()
+        ),
+    })
+}
+
 /// The `--kicked` arguments: command, referer, arg, next.
 pub fn kicked_of(args: &[String]) -> Result<Rpc, String> {
     match args {
@@ -274,11 +295,11 @@ mod tests {
         assert!(requests.pending().is_empty());
         assert_eq!(requests.pick_up(), [EventCode::Kicked]);
         assert!(requests.pick_up().is_empty());
-        assert_eq!(requests.pending(), [kicked.clone()]);
+        assert_eq!(requests.pending(), std::slice::from_ref(&kicked));
         // A restart finds it queued, without a second event.
         let mut reopened = CpeRequests::open(&dir);
         assert!(reopened.pick_up().is_empty());
-        assert_eq!(reopened.pending(), [kicked.clone()]);
+        assert_eq!(reopened.pending(), std::slice::from_ref(&kicked));
         reopened.acknowledged(&kicked);
         assert!(CpeRequests::open(&dir).pending().is_empty());
         fs::remove_dir_all(&dir).expect("cleanup");

@@ -9,6 +9,7 @@ use crate::cwmp::fault::{Fault, FaultCode};
 use crate::cwmp::schedule::scheduled_inform_due;
 use crate::cwmp::session::AcsRequestHandler;
 use crate::datamodel::engine::{DataModel, SetValue};
+use crate::software::manager::SoftwareManager;
 use crate::wire::soap::{Rpc, Status};
 
 /// The CPE methods this agent answers, for GetRPCMethodsResponse.
@@ -24,6 +25,9 @@ pub const SUPPORTED_METHODS: &[&str] = &[
     "Reboot",
     "FactoryReset",
     "ScheduleInform",
+    "ChangeDUState",
+    "SetVouchers",
+    "GetOptions",
 ];
 
 /// Work that waits for the end of the session.
@@ -42,6 +46,8 @@ pub struct RequestHandler<'a> {
     pub deferred: &'a mut Vec<Deferred>,
     /// Parameters the ACS changed in this session (not reported back as value changes).
     pub acs_changed: bool,
+    /// Deployment units, vouchers and options.
+    pub software: &'a mut SoftwareManager,
 }
 
 fn status(applied: bool) -> Status {
@@ -136,6 +142,17 @@ impl AcsRequestHandler for RequestHandler<'_> {
                 self.agent.schedule_inform(due, &command_key)?;
                 Ok(Rpc::ScheduleInformResponse)
             }
+            Rpc::ChangeDuState(change) => {
+                self.software.accept(change)?;
+                Ok(Rpc::ChangeDuStateResponse)
+            }
+            Rpc::SetVouchers { voucher_list } => {
+                self.software.set_vouchers(&voucher_list)?;
+                Ok(Rpc::SetVouchersResponse)
+            }
+            Rpc::GetOptions { option_name } => Ok(Rpc::GetOptionsResponse {
+                option_list: self.software.options(&option_name, self.now),
+            }),
             other => Err(Fault::with_text(
                 FaultCode::MethodNotSupported,
                 format!("{} is not supported", other.method_name()),

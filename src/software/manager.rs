@@ -261,14 +261,11 @@ impl SoftwareManager {
 
     /// The events the persisted state owes the ACS that `queued` (the event
     /// queue) lacks: after a crash between saving a result and its event.
-    pub fn missing_events<'a>(
-        &self,
-        mut queued: impl Iterator<Item = &'a Event> + Clone,
-    ) -> Vec<SoftwareEvent> {
+    pub fn missing_events(&self, queued: &[Event]) -> Vec<SoftwareEvent> {
         let mut missing = Vec::new();
         for job in self.jobs.iter().filter(|j| j.is_complete()) {
             let announced = queued
-                .clone()
+                .iter()
                 .any(|e| e.code == EventCode::MChangeDuState && e.command_key == job.command_key);
             if !announced {
                 missing.push(SoftwareEvent::DuStateChangeComplete {
@@ -277,7 +274,9 @@ impl SoftwareManager {
             }
         }
         if !self.autonomous.is_empty()
-            && !queued.any(|e| e.code == EventCode::AutonomousDuStateChangeComplete)
+            && !queued
+                .iter()
+                .any(|e| e.code == EventCode::AutonomousDuStateChangeComplete)
         {
             missing.push(SoftwareEvent::AutonomousChange);
         }
@@ -388,13 +387,11 @@ impl SoftwareManager {
         }
     }
 
-    /// When [`run`](Self::run) must next be called.
-    pub fn poll_at(&self) -> Option<Instant> {
+    /// When [`run`](Self::run) must next be called (`now` when work waits).
+    pub fn poll_at(&self, now: Instant) -> Option<Instant> {
         match &self.running {
             Some(running) => Some(running.next_check.min(running.deadline)),
-            None if self.refresh_wanted || self.jobs.iter().any(|j| !j.is_complete()) => {
-                Some(crate::clock::now())
-            }
+            None if self.refresh_wanted || self.jobs.iter().any(|j| !j.is_complete()) => Some(now),
             None => None,
         }
     }
