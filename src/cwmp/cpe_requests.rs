@@ -111,6 +111,14 @@ pub fn wake_daemon(state_dir: &Path) -> io::Result<()> {
         .trim()
         .parse()
         .map_err(|_| io::Error::from(io::ErrorKind::InvalidData))?;
+    // A stale pid may belong to another program now, which SIGUSR1 would kill.
+    let name = fs::read_to_string(format!("/proc/{pid}/comm"))?;
+    if name.trim() != "icwmpd" {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("process {pid} is not icwmpd (stale pid file)"),
+        ));
+    }
     crate::sys::send_signal(pid, libc::SIGUSR1)
 }
 

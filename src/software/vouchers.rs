@@ -238,7 +238,12 @@ impl Vouchers {
             }
         }
         let excess = self.texts.len().saturating_sub(MAX_VOUCHERS);
-        self.texts.drain(..excess);
+        if excess > 0 {
+            // The options must be those of the vouchers kept, as a reload would see them.
+            let kept = self.texts.split_off(excess);
+            *self = Vouchers::default();
+            return self.add(&kept, device);
+        }
         Ok(())
     }
 
