@@ -39,7 +39,10 @@ pub enum FtpError {
     /// The server says the transfer broke off (426, 451, …).
     Incomplete(String),
     /// The server's SIZE differs from the expected file size.
-    SizeMismatch { expected: u64, actual: u64 },
+    SizeMismatch {
+        expected: u64,
+        actual: u64,
+    },
     /// Any other refusal.
     Refused(String),
 }
@@ -84,7 +87,10 @@ impl FtpUrl {
     pub fn parse(url: &str) -> Result<FtpUrl, FtpError> {
         let invalid = || FtpError::InvalidUrl(url.to_owned());
         let scheme_end = url.find("://").ok_or_else(invalid)?;
-        if !url.get(..scheme_end).is_some_and(|s| s.eq_ignore_ascii_case("ftp")) {
+        if !url
+            .get(..scheme_end)
+            .is_some_and(|s| s.eq_ignore_ascii_case("ftp"))
+        {
             return Err(invalid());
         }
         let rest = url.get(scheme_end + 3..).ok_or_else(invalid)?;
@@ -339,7 +345,9 @@ impl Dialogue {
 
     fn passive(&mut self) -> Vec<Step> {
         self.stage = Stage::Passive;
-        vec![Step::Send(if self.extended { "EPSV" } else { "PASV" }.into())]
+        vec![Step::Send(
+            if self.extended { "EPSV" } else { "PASV" }.into(),
+        )]
     }
 
     /// Feeds one reply; returns what to do.
@@ -470,7 +478,10 @@ mod tests {
         assert_eq!(url.password.as_deref(), Some("p:ss"));
         assert_eq!(url.path, "dir/file a.bin");
         let v6 = FtpUrl::parse("ftp://[::1]/%2Fetc/x").expect("valid");
-        assert_eq!((v6.host.as_str(), v6.port, v6.path.as_str()), ("::1", 21, "/etc/x"));
+        assert_eq!(
+            (v6.host.as_str(), v6.port, v6.path.as_str()),
+            ("::1", 21, "/etc/x")
+        );
         for bad in [
             "http://h/x",
             "ftp://h/",
@@ -493,7 +504,10 @@ mod tests {
         assert_eq!(replies.len(), 1);
         assert_eq!(replies[0].code, 220);
         assert_eq!(replies[0].text, "220-Welcome\n220-more\n220 ready");
-        assert_eq!(reader.push(b" specify the password.\n").expect("ok")[0].code, 331);
+        assert_eq!(
+            reader.push(b" specify the password.\n").expect("ok")[0].code,
+            331
+        );
         assert!(ReplyReader::new().push(b"hello\r\n").is_err());
         assert!(ReplyReader::new().push(&[b'2'; MAX_LINE + 1]).is_err());
         let mut many = ReplyReader::new();
@@ -508,19 +522,34 @@ mod tests {
             parse_pasv("227 Entering Passive Mode (127,0,0,1,195,80)."),
             Some(195 * 256 + 80)
         );
-        assert_eq!(parse_pasv("227 Entering Passive Mode (127,0,0,1,300,80)"), None);
+        assert_eq!(
+            parse_pasv("227 Entering Passive Mode (127,0,0,1,300,80)"),
+            None
+        );
         assert_eq!(parse_pasv("227 nothing"), None);
-        assert_eq!(parse_epsv("229 Entering Extended Passive Mode (|||6446|)"), Some(6446));
+        assert_eq!(
+            parse_epsv("229 Entering Extended Passive Mode (|||6446|)"),
+            Some(6446)
+        );
         assert_eq!(parse_epsv("229 (|||x|)"), None);
     }
 
     #[test]
     fn retrieve_dialogue() {
         let mut d = Dialogue::new(Direction::Retrieve, "f.bin", "", "", 10, false);
-        assert_eq!(d.on_reply(&reply(220, "hi")), [Step::Send("USER anonymous".into())]);
-        assert_eq!(d.on_reply(&reply(331, "pw")), [Step::Send("PASS icwmp@".into())]);
+        assert_eq!(
+            d.on_reply(&reply(220, "hi")),
+            [Step::Send("USER anonymous".into())]
+        );
+        assert_eq!(
+            d.on_reply(&reply(331, "pw")),
+            [Step::Send("PASS icwmp@".into())]
+        );
         assert_eq!(d.on_reply(&reply(230, "in")), [Step::Send("TYPE I".into())]);
-        assert_eq!(d.on_reply(&reply(200, "ok")), [Step::Send("SIZE f.bin".into())]);
+        assert_eq!(
+            d.on_reply(&reply(200, "ok")),
+            [Step::Send("SIZE f.bin".into())]
+        );
         assert_eq!(d.on_reply(&reply(213, "10")), [Step::Send("PASV".into())]);
         assert_eq!(d.server_size, Some(10));
         assert_eq!(
@@ -544,7 +573,10 @@ mod tests {
             d.on_reply(&reply(229, "(|||4000|)")),
             [Step::OpenData(4000), Step::Send("STOR up/log".into())]
         );
-        assert_eq!(d.on_reply(&reply(226, "done")), [Step::StartData, Step::ServerDone]);
+        assert_eq!(
+            d.on_reply(&reply(226, "done")),
+            [Step::StartData, Step::ServerDone]
+        );
     }
 
     #[test]
@@ -559,20 +591,29 @@ mod tests {
         };
         let mut d = Dialogue::new(Direction::Retrieve, "f", "u", "bad", 0, false);
         login(&mut d);
-        assert!(matches!(fail(d.on_reply(&reply(530, "no"))), FtpError::AuthFailed(_)));
+        assert!(matches!(
+            fail(d.on_reply(&reply(530, "no"))),
+            FtpError::AuthFailed(_)
+        ));
         let mut d = Dialogue::new(Direction::Retrieve, "f", "u", "p", 5, false);
         login(&mut d);
         d.on_reply(&reply(230, "in"));
         d.on_reply(&reply(200, "ok"));
         assert_eq!(
             fail(d.on_reply(&reply(213, "7"))),
-            FtpError::SizeMismatch { expected: 5, actual: 7 }
+            FtpError::SizeMismatch {
+                expected: 5,
+                actual: 7
+            }
         );
         let mut d = Dialogue::new(Direction::Retrieve, "f", "u", "p", 0, false);
         login(&mut d);
         d.on_reply(&reply(230, "in"));
         d.on_reply(&reply(200, "ok"));
-        assert!(matches!(fail(d.on_reply(&reply(550, "no file"))), FtpError::NotFound(_)));
+        assert!(matches!(
+            fail(d.on_reply(&reply(550, "no file"))),
+            FtpError::NotFound(_)
+        ));
         let mut d = Dialogue::new(Direction::Retrieve, "f", "u", "p", 0, false);
         login(&mut d);
         d.on_reply(&reply(230, "in"));
@@ -580,8 +621,14 @@ mod tests {
         d.on_reply(&reply(502, "no SIZE"));
         d.on_reply(&reply(227, "(127,0,0,1,1,1)"));
         d.on_reply(&reply(150, "go"));
-        assert!(matches!(fail(d.on_reply(&reply(426, "broken"))), FtpError::Incomplete(_)));
+        assert!(matches!(
+            fail(d.on_reply(&reply(426, "broken"))),
+            FtpError::Incomplete(_)
+        ));
         let mut d = Dialogue::new(Direction::Retrieve, "f", "u", "p", 0, false);
-        assert!(matches!(fail(d.on_reply(&reply(421, "busy"))), FtpError::Refused(_)));
+        assert!(matches!(
+            fail(d.on_reply(&reply(421, "busy"))),
+            FtpError::Refused(_)
+        ));
     }
 }
