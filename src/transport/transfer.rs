@@ -139,6 +139,8 @@ fn kept_name(target: &str, id: u64) -> String {
 struct Running {
     child: Child,
     deadline: Instant,
+    /// When to look for its exit next.
+    next_check: Instant,
 }
 
 impl Running {
@@ -148,11 +150,16 @@ impl Running {
         Ok(Running {
             child,
             deadline: now + timeout,
+            next_check: now + COMMAND_POLL,
         })
     }
 
     /// `Some(Ok(()))` on exit 0, `Some(Err(why))` on failure or timeout, `None` while running.
     fn poll(&mut self, now: Instant) -> Option<Result<(), String>> {
+        if now < self.next_check {
+            return None;
+        }
+        self.next_check = now + COMMAND_POLL;
         match self.child.try_wait() {
             Ok(Some(status)) if status.success() => Some(Ok(())),
             Ok(Some(status)) => Some(Err(format!("command failed ({status})"))),
@@ -376,7 +383,7 @@ impl Transfers {
         let io = match self.active.as_ref().map(|a| &a.work) {
             Some(Work::Http) => self.http.poll_at(),
             Some(Work::Ftp(ftp)) => Some(ftp.poll_at()),
-            Some(Work::Preparing(_)) | Some(Work::Applying { .. }) => Some(now + COMMAND_POLL),
+            Some(Work::Preparing(run)) | Some(Work::Applying { run, .. }) => Some(run.next_check),
             None => None,
         };
         let queue = self

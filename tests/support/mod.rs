@@ -3,4 +3,5 @@
 
 pub mod acs;
 pub mod daemon;
+pub mod files;
 pub mod ubus_broker;
