@@ -26,7 +26,7 @@ demo: release
 	sh tools/demo.sh
 
 test:
-	$(CARGO) test --all-targets
+	$(CARGO) test
 
 bench:
 	sh tools/bench.sh

@@ -17,8 +17,8 @@ use mio::unix::pipe;
 use mio::{Events, Interest, Poll};
 
 use crate::clock;
-use crate::config::backends::{CwmpStore, UciDir};
-use crate::config::{Config, ConfigFile, DataModelKind, InstanceMode};
+use crate::config::backends::CwmpStore;
+use crate::config::{Config, ConfigFile};
 use crate::cwmp::agent::{Agent, SessionResult};
 use crate::cwmp::events::{start_events, CompletionRpc, Event, EventCode, StartFacts};
 use crate::cwmp::handlers::{Deferred, RequestHandler};
@@ -26,16 +26,23 @@ use crate::cwmp::params::ParameterValue;
 use crate::cwmp::retry::RetryPolicy;
 use crate::cwmp::schedule::PeriodicInform;
 use crate::cwmp::session::Acknowledged;
-use crate::datamodel::engine::{self, DataModel};
-use crate::datamodel::schema::{ModelKind, Schema};
+use crate::datamodel::engine::DataModel;
+use crate::datamodel::setup;
 use crate::logging::{self, LogSettings};
 use crate::store::{names, Store};
 use crate::sys;
+use crate::timer::Timers;
 use crate::transport::acs::{AcsLink, SessionOpening};
+use crate::transport::conn_request::{ConnRequestConfig, ConnRequestServer};
 use crate::transport::http_client::HttpConfig;
 use crate::transport::transfer::{TransferSettings, TransferTokens, Transfers};
+use crate::transport::ubus::{
+    self as ubus, Tr069Call, Tr069Command, UbusClient, UbusConfig, UbusInput,
+};
+use crate::wire::blobmsg::Value;
 use crate::wire::digest::Credentials;
 use crate::wire::soap::{self, CwmpVersion, DateTime, Rpc};
+use crate::wire::ubus::UbusStatus;
 
 /// Every token of the loop, in one place. Components that own many sockets
 /// get a range starting at their base.
@@ -50,6 +57,12 @@ pub mod tokens {
     pub const TRANSFER_HTTP: Token = Token(10);
     pub const TRANSFER_FTP_CONTROL: Token = Token(11);
     pub const TRANSFER_FTP_DATA: Token = Token(12);
+    /// The ubus socket.
+    pub const UBUS: Token = Token(2);
+    /// The connection-request listener.
+    pub const CR_LISTENER: Token = Token(3);
+    /// Connection-request clients: `CR_CLIENTS..CR_CLIENTS + max_clients`.
+    pub const CR_CLIENTS: usize = 16;
 }
 
 /// How the daemon was started (the CLI's daemon flags).
@@ -60,6 +73,18 @@ pub struct DaemonOptions {
     /// `-g`: ask the ACS for its RPC methods in the first session.
     pub get_rpc_methods: bool,
 }
+
+/// The daemon's own timed work (components keep their deadlines themselves).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum DaemonTimer {
+    /// Compare the parameters with notifications on against their last values.
+    ValueCheck,
+    /// Collect the exit status of commands the daemon ran (reboot, factory reset).
+    ReapChildren,
+}
+
+/// How often spawned commands are checked for their exit.
+const REAP_INTERVAL: Duration = Duration::from_secs(1);
 
 /// What the loop should do after handling a batch of events.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,12 +107,20 @@ pub struct Daemon {
     agent: Agent,
     acs: AcsLink,
     transfers: Transfers,
+    ubus: UbusClient,
+    /// The connection-request server; `None` without credentials (no stranger gets in).
+    conn_request: Option<ConnRequestServer>,
+    /// The settings it was bound with, to rebind only when they change.
+    conn_request_settings: Option<(u16, String, String)>,
+    /// The WAN address netifd reported over ubus, for ConnectionRequestURL.
+    wan_address: Option<String>,
     /// The URL of the running session (for BOOTSTRAP bookkeeping).
     session_url: String,
     /// Passive value changes waiting for the next Inform.
     changed_values: Vec<ParameterValue>,
     deferred: Vec<Deferred>,
     children: Vec<Child>,
+    timers: Timers<DaemonTimer>,
     flow: Flow,
 }
 
@@ -142,17 +175,6 @@ fn http_config_of(config: &Config) -> HttpConfig {
     }
 }
 
-fn dm_options_of(config: &Config) -> engine::Options {
-    engine::Options {
-        alias_based_addressing: false,
-        instance_mode: match config.cpe.instance_mode {
-            InstanceMode::InstanceNumber => engine::InstanceMode::InstanceNumber,
-            InstanceMode::InstanceAlias => engine::InstanceMode::InstanceAlias,
-        },
-        amendment: config.cpe.amd_version,
-    }
-}
-
 /// The highest CWMP version an amendment speaks (`cpe.amd_version`).
 fn version_of_amendment(amendment: u32) -> CwmpVersion {
     match amendment {
@@ -174,35 +196,6 @@ fn kernel_boot_id() -> Option<String> {
 /// A random u32 for the retry back-off (0 if the OS has no randomness).
 fn random_u32() -> u32 {
     crate::transport::random16().map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-}
-
-/// Builds the data model of the configured root with the standard providers.
-fn open_data_model(
-    config: &Config,
-    config_file: &ConfigFile,
-    store: &Store,
-    cwmp_store: &Rc<RefCell<CwmpStore>>,
-) -> Result<DataModel, StartError> {
-    let kind = match config.cpe.datamodel {
-        DataModelKind::Tr181 => ModelKind::Tr181,
-        DataModelKind::Tr098 => ModelKind::Tr098,
-    };
-    let (mut dm, corrupt) = DataModel::open(
-        Schema::new(kind),
-        dm_options_of(config),
-        &store.path(names::DATAMODEL),
-    );
-    if let Some(e) = corrupt {
-        error!("data model state unreadable, set aside and started empty: {e}");
-    }
-    let uci_dir = config_file
-        .path
-        .parent()
-        .unwrap_or(std::path::Path::new("/etc/config"));
-    let uci = Rc::new(RefCell::new(UciDir::new(uci_dir)));
-    crate::datamodel::register_standard_providers(&mut dm, cwmp_store.clone(), uci)
-        .map_err(|e| StartError::Setup(format!("data model providers: {e}")))?;
-    Ok(dm)
 }
 
 /// The SoftwareVersion the data model reports, if it has one.
@@ -329,7 +322,18 @@ impl Daemon {
             info!("Periodic event is disabled");
         }
         let cwmp_store = Rc::new(RefCell::new(CwmpStore::new(config_file.clone())));
-        let mut dm = open_data_model(&config, &config_file, &store, &cwmp_store)?;
+        let uci_dir = config_file
+            .path
+            .parent()
+            .unwrap_or(std::path::Path::new("/etc/config"));
+        let mut dm = setup::open(
+            &config,
+            setup::options_of(&config),
+            &store.path(names::DATAMODEL),
+            cwmp_store.clone(),
+            uci_dir,
+        )
+        .map_err(StartError::Setup)?;
         // The first check records the values notifications compare against.
         dm.check_changes();
         let acs = AcsLink::new(http_config_of(&config), tokens::ACS)
@@ -342,7 +346,13 @@ impl Daemon {
             start.acs_changed,
             system_boot,
         )?;
-        Ok(Daemon {
+        let mut ubus = UbusClient::new(UbusConfig::with_socket(&config.cpe.ubus_socket));
+        ubus.register(poll.registry(), tokens::UBUS, clock::now());
+        let mut daemon = Daemon {
+            conn_request: None,
+            conn_request_settings: None,
+            ubus,
+            wan_address: None,
             poll,
             config_file,
             config,
@@ -358,8 +368,50 @@ impl Daemon {
             changed_values: Vec::new(),
             deferred: Vec::new(),
             children: Vec::new(),
+            timers: Timers::default(),
             flow: Flow::Continue,
-        })
+        };
+        daemon.setup_conn_request();
+        daemon.arm_value_check(clock::now());
+        Ok(daemon)
+    }
+
+    /// (Re)binds the connection-request server when its settings changed.
+    /// Without `cpe.userid` no request could be authenticated, so none is accepted.
+    fn setup_conn_request(&mut self) {
+        let cpe = &self.config.cpe;
+        let settings = (cpe.port, cpe.userid.clone(), cpe.passwd.as_str().to_owned());
+        if self.conn_request_settings.as_ref() == Some(&settings) {
+            return;
+        }
+        self.conn_request = None;
+        self.conn_request_settings = Some(settings.clone());
+        let (port, username, password) = settings;
+        if username.is_empty() {
+            warn!("Connection requests disabled: cpe.userid is not set");
+            return;
+        }
+        let config = ConnRequestConfig {
+            port,
+            credentials: Credentials { username, password },
+            ..ConnRequestConfig::default()
+        };
+        match ConnRequestServer::bind(
+            self.poll.registry(),
+            &config,
+            tokens::CR_LISTENER,
+            tokens::CR_CLIENTS,
+        ) {
+            Ok(server) => {
+                let bound = server.local_addr().map(|a| a.port()).unwrap_or(port);
+                info!("Connection Request server initiated with the port: {bound}");
+                self.cwmp_store
+                    .borrow_mut()
+                    .set_runtime("cpe", "port", Some(&bound.to_string()));
+                self.conn_request = Some(server);
+            }
+            Err(e) => error!("Connection Request server on port {port}: {e}"),
+        }
     }
 
     /// The configuration in force.
@@ -385,6 +437,18 @@ impl Daemon {
                 match event.token() {
                     tokens::SIGNAL => self.drain_signals(),
                     tokens::ACS => self.drive_acs(Some(event), now),
+                    tokens::UBUS => {
+                        let inputs = self.ubus.handle_event(self.poll.registry(), event, now);
+                        self.on_ubus(inputs);
+                    }
+                    token if self.conn_request.as_ref().is_some_and(|s| s.owns(token)) => {
+                        let request = self.conn_request.as_mut().and_then(|server| {
+                            server.handle_event(self.poll.registry(), event, now)
+                        });
+                        if let Some(request) = request {
+                            self.on_connection_request(request.peer);
+                        }
+                    }
                     token if self.transfers.owns(token) => self.drive_transfers(Some(event), now),
                     other => warn!("event for unknown token {}", other.0),
                 }
@@ -407,7 +471,7 @@ impl Daemon {
                 .map(|t| now + Duration::from_secs(t.saturating_sub(unix).max(0) as u64))
         };
         let transfers = self.transfers.poll_at(now, unix, !self.acs.busy());
-        [agent, self.acs.poll_at(), transfers]
+        [agent, self.acs.poll_at(), self.ubus.poll_at(), transfers]
             .into_iter()
             .flatten()
             .min()
@@ -424,7 +488,26 @@ impl Daemon {
         {
             self.drive_transfers(None, now);
         }
-        self.reap_children();
+        if let Some(server) = self
+            .conn_request
+            .as_mut()
+            .filter(|s| s.poll_at().is_some_and(|t| t <= now))
+        {
+            server.handle_timeout(self.poll.registry(), now);
+        }
+        if self.ubus.poll_at().is_some_and(|t| t <= now) {
+            let inputs = self.ubus.handle_timeout(self.poll.registry(), now);
+            self.on_ubus(inputs);
+        }
+        while let Some(timer) = self.timers.pop_due(now) {
+            match timer {
+                DaemonTimer::ValueCheck => {
+                    self.check_value_changes(clock::unix_now());
+                    self.arm_value_check(now);
+                }
+                DaemonTimer::ReapChildren => self.reap_children(now),
+            }
+        }
         if self.flow == Flow::Stop || self.config.acs.effective_url().is_empty() {
             return;
         }
@@ -594,6 +677,11 @@ impl Daemon {
     }
 
     fn end_session(&mut self, result: Result<(), String>, unix: i64) {
+        for request in self.acs.take_unsent() {
+            if request == Rpc::GetRpcMethods {
+                self.agent.request_rpc_methods();
+            }
+        }
         match result {
             Ok(()) => {
                 self.agent.end_session(SessionResult::Success, unix, 0);
@@ -657,17 +745,49 @@ impl Daemon {
 
     fn spawn_shell(&mut self, command: &str) {
         match Command::new("/bin/sh").arg("-c").arg(command).spawn() {
-            Ok(child) => self.children.push(child),
+            Ok(child) => {
+                self.children.push(child);
+                self.timers
+                    .set(DaemonTimer::ReapChildren, clock::now() + REAP_INTERVAL);
+            }
             Err(e) => error!("cannot run '{command}': {e}"),
         }
     }
 
-    fn reap_children(&mut self) {
-        self.children
-            .retain_mut(|child| !matches!(child.try_wait(), Ok(Some(_)) | Err(_)));
+    fn reap_children(&mut self, now: Instant) {
+        self.children.retain_mut(|child| match child.try_wait() {
+            Ok(Some(status)) => {
+                if !status.success() {
+                    warn!("command exited with {status}");
+                }
+                false
+            }
+            Ok(None) => true,
+            Err(_) => false,
+        });
+        if !self.children.is_empty() {
+            self.timers
+                .set(DaemonTimer::ReapChildren, now + REAP_INTERVAL);
+        }
+    }
+
+    /// Arms the periodic value-change check (`cpe.notification`, `cpe.value_check_interval`).
+    fn arm_value_check(&mut self, now: Instant) {
+        let interval = self.config.cpe.value_check_interval;
+        if self.config.cpe.notification && interval > 0 {
+            self.timers.set(
+                DaemonTimer::ValueCheck,
+                now + Duration::from_secs(u64::from(interval)),
+            );
+        } else {
+            self.timers.cancel(DaemonTimer::ValueCheck);
+        }
     }
 
     fn check_value_changes(&mut self, unix: i64) {
+        if !self.config.cpe.notification {
+            return;
+        }
         let changes = self.dm.check_changes();
         if !changes.passive.is_empty() {
             self.agent.passive_value_changed();
@@ -678,6 +798,158 @@ impl Daemon {
         for changed in changes.passive.into_iter().chain(changes.active) {
             self.changed_values.retain(|p| p.name != changed.name);
             self.changed_values.push(changed);
+        }
+    }
+
+    fn on_connection_request(&mut self, peer: std::net::SocketAddr) {
+        info!("Connection Request from {peer}");
+        if !self.agent.trigger(Event::new(EventCode::ConnectionRequest)) {
+            warn!("event queue full, connection request dropped");
+        }
+    }
+
+    fn on_ubus(&mut self, inputs: Vec<UbusInput>) {
+        for input in inputs {
+            match input {
+                UbusInput::Registered => {
+                    info!("ubus: tr069 object registered");
+                    let wan = self.config.cpe.default_wan_interface.clone();
+                    if !wan.is_empty() {
+                        if let Err(e) = self.ubus.request_interface_status(&wan, clock::now()) {
+                            warn!("ubus: cannot ask for network.interface.{wan}: {e:?}");
+                        }
+                    }
+                }
+                UbusInput::Disconnected => warn!("ubus: connection lost, reconnecting"),
+                UbusInput::Call { handle, call } => {
+                    let reply = self.on_tr069_call(call);
+                    if let Err(e) = self.ubus.reply(handle, UbusStatus::Ok, reply) {
+                        warn!("ubus: reply not sent: {e:?}");
+                    }
+                    if self.flow == Flow::Stop {
+                        self.ubus.close(self.poll.registry());
+                    }
+                }
+                UbusInput::InterfaceStatus {
+                    interface, result, ..
+                } => match result {
+                    Ok(status) => self.set_wan_address(status.ipv4_address),
+                    Err(e) => warn!("ubus: network.interface.{interface} status: {e:?}"),
+                },
+                UbusInput::InterfaceEvent { interface, action } => {
+                    if interface == self.config.cpe.default_wan_interface {
+                        info!("ubus: interface {interface} {action}");
+                        if let Err(e) = self.ubus.request_interface_status(&interface, clock::now())
+                        {
+                            warn!("ubus: cannot ask for network.interface.{interface}: {e:?}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// A new WAN address changes ConnectionRequestURL, which the ACS must learn (4 VALUE CHANGE).
+    fn set_wan_address(&mut self, address: Option<String>) {
+        if address == self.wan_address {
+            return;
+        }
+        info!("WAN address: {}", address.as_deref().unwrap_or("none"));
+        self.cwmp_store.borrow_mut().set_runtime(
+            "cpe",
+            "connection_request_host",
+            address.as_deref(),
+        );
+        self.wan_address = address;
+        self.check_value_changes(clock::unix_now());
+    }
+
+    /// Answers one call on the `tr069` ubus object.
+    fn on_tr069_call(&mut self, call: Tr069Call) -> Value {
+        let unix = clock::unix_now();
+        match call {
+            Tr069Call::Status => ubus::status_reply(&self.status_report(unix)),
+            Tr069Call::Notify => {
+                self.check_value_changes(unix);
+                ubus::notify_reply()
+            }
+            Tr069Call::Inform {
+                event,
+                get_rpc_methods,
+            } => {
+                if get_rpc_methods {
+                    self.agent.request_rpc_methods();
+                }
+                let code = match event.as_deref().map(EventCode::parse) {
+                    Some(Ok(code)) => code,
+                    Some(Err(_)) => return ubus::inform_unknown_event_reply(),
+                    None if get_rpc_methods => return self.inform_accepted(),
+                    // No event named: icwmp's default is a connection-request session.
+                    None => EventCode::ConnectionRequest,
+                };
+                if !self.agent.trigger(Event::new(code)) {
+                    warn!("event queue full, ubus inform event dropped");
+                }
+                if let Err(e) = self.store.save_events(self.agent.queue()) {
+                    error!("cannot persist events: {e}");
+                }
+                self.inform_accepted()
+            }
+            Tr069Call::Command(Tr069Command::Reload) => {
+                self.reload();
+                ubus::reload_reply()
+            }
+            Tr069Call::Command(Tr069Command::Exit) => {
+                info!("exit requested over ubus");
+                self.flow = Flow::Stop;
+                ubus::exit_reply()
+            }
+        }
+    }
+
+    fn inform_accepted(&self) -> Value {
+        if self.acs.busy() {
+            ubus::inform_queued_reply()
+        } else {
+            ubus::inform_reply()
+        }
+    }
+
+    /// The `status` ubus method's figures.
+    pub fn status_report(&self, unix: i64) -> ubus::StatusReport {
+        let offset = sys::local_time(unix).utc_offset;
+        let time = |t: i64| crate::cwmp::datetime::format_with_offset(t, offset);
+        let stats = self.agent.stats();
+        let (last_status, last_start, last_end) = match &stats.last {
+            None => (
+                ubus::NOT_AVAILABLE.to_owned(),
+                ubus::NOT_AVAILABLE.to_owned(),
+                ubus::NOT_AVAILABLE.to_owned(),
+            ),
+            Some(last) => (
+                match last.result {
+                    None => "running",
+                    Some(SessionResult::Success) => "success",
+                    Some(SessionResult::Failure) => "failure",
+                }
+                .to_owned(),
+                time(last.start),
+                last.end
+                    .map_or_else(|| ubus::NOT_AVAILABLE.to_owned(), time),
+            ),
+        };
+        ubus::StatusReport {
+            start_time: time(stats.started_at),
+            acs_url: self.config.acs.effective_url().to_owned(),
+            last_session_status: last_status,
+            last_session_start: last_start,
+            last_session_end: last_end,
+            next_session_start: self
+                .agent
+                .next_session_at(unix)
+                .map_or_else(|| ubus::NOT_AVAILABLE.to_owned(), time),
+            success_sessions: u32::try_from(stats.success).unwrap_or(u32::MAX),
+            failure_sessions: u32::try_from(stats.failure).unwrap_or(u32::MAX),
         }
     }
 
@@ -728,7 +1000,7 @@ impl Daemon {
         }
         self.agent
             .reconfigure(periodic_of(&config), retry_policy_of(&config), unix);
-        self.dm.set_options(dm_options_of(&config));
+        self.dm.set_options(setup::options_of(&config));
         self.cwmp_store.borrow_mut().refresh();
         self.transfers
             .reconfigure(TransferSettings::from_config(&config));
@@ -739,6 +1011,8 @@ impl Daemon {
             }
         }
         self.config = config;
+        self.setup_conn_request();
+        self.arm_value_check(clock::now());
         if let Err(e) = self.store.save_events(self.agent.queue()) {
             error!("cannot persist events: {e}");
         }

@@ -3,8 +3,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use icwmp::cli::{run_data_model_cli, wep_keys, Commands, DmCli};
 use icwmp::config::ConfigFile;
 use icwmp::daemon::{Daemon, DaemonOptions};
+use icwmp::datamodel::cli::CliOptions;
 
 /// The seed's `--help` text, plus `--config`.
 const USAGE: &str = "\
@@ -70,10 +72,28 @@ fn main() -> ExitCode {
     }
     let config_dir = matches.opt_str("config").map(PathBuf::from);
     let config_file = ConfigFile::in_dir(config_dir.as_deref());
-    if !matches.free.is_empty() {
-        eprintln!("icwmpd: unexpected argument '{}'", matches.free.join(" "));
-        eprint!("{USAGE}");
+    if let Some(strength) = matches.opt_str("w") {
+        return generate_wep_keys(&strength, &matches.free);
+    }
+    if matches.opt_present("U") {
+        eprintln!("icwmpd: UPnP data model paths (-U) are not supported by this build");
         return ExitCode::from(2);
+    }
+    let commands = if let Some(first) = matches.opt_str("m") {
+        // `-m 1 get_value Device.Time.`: the command follows the option's value;
+        // `-m get_value Device.Time.` is accepted too.
+        let mut words = matches.free.clone();
+        if first.parse::<u32>().is_err() {
+            words.insert(0, first);
+        }
+        Some(Commands::Single(words))
+    } else if matches.opt_present("c") {
+        Some(Commands::Stdin)
+    } else {
+        matches.opt_str("f").map(Commands::File)
+    };
+    if let Some(commands) = commands {
+        return data_model_cli(&config_file, commands, &matches);
     }
     let options = DaemonOptions {
         boot_event: matches.opt_present("b"),
@@ -92,6 +112,66 @@ fn main() -> ExitCode {
             log::error!("poll loop failed: {e}");
             eprintln!("icwmpd: {e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+fn data_model_cli(
+    config_file: &ConfigFile,
+    commands: Commands,
+    matches: &getopts::Matches,
+) -> ExitCode {
+    if matches!(&commands, Commands::Single(words) if words.is_empty()) {
+        eprintln!(
+            "icwmpd: -m needs a data model command:\n{}",
+            icwmp::cli::data_model_usage()
+        );
+        return ExitCode::from(2);
+    }
+    let options = match CliOptions::new(
+        matches.opt_present("a"),
+        matches.opt_present("A") && !matches.opt_present("N"),
+        matches.opt_str("M").as_deref(),
+        matches.opt_str("u").as_deref(),
+    ) {
+        Ok(options) => options,
+        Err(e) => {
+            eprintln!("icwmpd: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let cli = DmCli {
+        commands,
+        options,
+        time_tracking: matches.opt_present("t"),
+        evaluating: matches.opt_present("E"),
+    };
+    let stdout = std::io::stdout();
+    match run_data_model_cli(config_file, &cli, &mut stdout.lock()) {
+        Ok(0) => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("icwmpd: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn generate_wep_keys(strength: &str, free: &[String]) -> ExitCode {
+    let Some(passphrase) = free.first() else {
+        eprintln!("icwmpd: -w needs <strength> <passphrase>");
+        return ExitCode::from(2);
+    };
+    match wep_keys(strength, passphrase) {
+        Ok(keys) => {
+            for key in keys {
+                println!("{key}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("icwmpd: {e}");
+            ExitCode::from(2)
         }
     }
 }

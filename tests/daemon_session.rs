@@ -321,3 +321,37 @@ fn sighup_reload_to_a_new_acs_bootstraps_it() {
         .contains("config reload failed")));
     assert!(daemon.stop().success());
 }
+
+#[test]
+fn active_notification_opens_a_value_change_session() {
+    use icwmp::cwmp::params::SetParameterAttribute;
+    let spa = Rpc::SetParameterAttributes {
+        parameter_list: vec![SetParameterAttribute {
+            name: "Device.DeviceInfo.UpTime".into(),
+            notification_change: true,
+            notification: 2,
+            access_list_change: false,
+            access_list: Vec::new(),
+        }],
+    };
+    let acs = TestAcs::start(AcsOptions {
+        sessions: vec![script(vec![spa])],
+        ..AcsOptions::default()
+    });
+    let dir = temp_dir("notify");
+    write_config(&dir, &acs.url(), "", "\toption value_check_interval '1'");
+    let daemon = TestDaemon::start(&dir, &[]);
+    assert!(acs.wait_sessions(2, WAIT), "a value-change session follows");
+    let second = acs.sessions()[1].clone();
+    assert!(
+        second.event_codes().contains(&"4 VALUE CHANGE".to_owned()),
+        "{:?}",
+        second.event_codes()
+    );
+    let inform = second.inform().expect("Inform");
+    assert!(inform
+        .parameter_list
+        .iter()
+        .any(|p| p.name == "Device.DeviceInfo.UpTime"));
+    assert!(daemon.stop().success());
+}

@@ -18,6 +18,8 @@ pub struct CwmpStore {
     file: ConfigFile,
     current: UciFile,
     pending: Vec<(String, String, String)>,
+    /// Values the daemon learned at run time (bound port, WAN address): read like options, never written.
+    runtime: Vec<(String, String, String)>,
     changed: bool,
 }
 
@@ -29,6 +31,7 @@ impl CwmpStore {
             file,
             current,
             pending: Vec::new(),
+            runtime: Vec::new(),
             changed: false,
         }
     }
@@ -37,6 +40,16 @@ impl CwmpStore {
     pub fn refresh(&mut self) {
         if let Some(uci) = read_uci(&self.file.path) {
             self.current = uci;
+        }
+    }
+
+    /// Sets (or with `None` clears) a run-time value that reads take over the file's.
+    pub fn set_runtime(&mut self, section: &str, option: &str, value: Option<&str>) {
+        self.runtime
+            .retain(|(s, o, _)| !(s == section && o == option));
+        if let Some(v) = value {
+            self.runtime
+                .push((section.to_owned(), option.to_owned(), v.to_owned()));
         }
     }
 
@@ -53,12 +66,9 @@ fn read_uci(path: &Path) -> Option<UciFile> {
 
 impl ConfigStore for CwmpStore {
     fn get(&self, section: &str, option: &str) -> Option<String> {
-        if let Some((_, _, v)) = self
-            .pending
-            .iter()
-            .rev()
-            .find(|(s, o, _)| s == section && o == option)
-        {
+        let matching = |(s, o, _): &&(String, String, String)| s == section && o == option;
+        let overlay = self.pending.iter().rev().find(matching);
+        if let Some((_, _, v)) = overlay.or_else(|| self.runtime.iter().find(matching)) {
             return Some(v.clone());
         }
         self.current.get(section, option).map(str::to_owned)
@@ -247,6 +257,10 @@ mod tests {
             Some("600")
         );
         assert!(!store.take_changed());
+        store.set_runtime("cpe", "port", Some("40000"));
+        assert_eq!(store.get("cpe", "port").as_deref(), Some("40000"));
+        store.set_runtime("cpe", "port", None);
+        assert_eq!(store.get("cpe", "port"), None);
         store.commit().expect("commit");
         assert!(store.take_changed());
         let text = std::fs::read_to_string(&file.path).expect("read");

@@ -174,11 +174,15 @@ pub struct CpeConfig {
     /// Seconds the CPE waits for the ACS within a session (TR-069 SessionTimeout).
     pub session_timeout: u32,
     pub notification: bool,
+    /// Seconds between checks of the parameters with notifications on (0: only on ubus `notify`).
+    pub value_check_interval: u32,
     pub vlan_method: u32,
     pub datamodel: DataModelKind,
     pub exec_download: bool,
     /// Where persistent state (events, transfers, attributes) is kept.
     pub state_dir: PathBuf,
+    /// The vendor's data model to UCI mapping (see files/etc/icwmp/uci-map).
+    pub uci_map_file: PathBuf,
     /// Shell command that reboots the device (after a Reboot RPC's session).
     pub reboot_command: String,
     /// Shell command that resets the device to factory defaults (FactoryReset RPC).
@@ -221,10 +225,12 @@ impl Default for CpeConfig {
             instance_mode: InstanceMode::InstanceNumber,
             session_timeout: 60,
             notification: true,
+            value_check_interval: 60,
             vlan_method: 1,
             datamodel: DataModelKind::Tr181,
             exec_download: false,
             state_dir: PathBuf::from("/etc/icwmpd"),
+            uci_map_file: PathBuf::from("/etc/icwmp/uci-map"),
             reboot_command: "reboot".into(),
             factory_reset_command: "firstboot -y && reboot".into(),
             download_dir: PathBuf::from("/tmp/icwmpd"),
@@ -418,6 +424,7 @@ impl Config {
             config.cpe.state_dir = dir.join("icwmpd");
             config.cpe.log_file_name = dir.join("icwmpd.log");
             config.cpe.download_dir = dir.join("downloads");
+            config.cpe.uci_map_file = dir.join("uci-map");
         }
         let acs = SectionReader {
             uci,
@@ -506,6 +513,12 @@ impl Config {
         cpe.choice("instance_mode", &modes, &mut c.instance_mode)?;
         cpe.number("session_timeout", 1, 86400, &mut c.session_timeout)?;
         cpe.boolean("notification", &mut c.notification)?;
+        cpe.number(
+            "value_check_interval",
+            0,
+            86400,
+            &mut c.value_check_interval,
+        )?;
         cpe.number("vlan_method", 1, 2, &mut c.vlan_method)?;
         let models = [
             ("tr181", DataModelKind::Tr181),
@@ -514,6 +527,7 @@ impl Config {
         cpe.choice("datamodel", &models, &mut c.datamodel)?;
         cpe.boolean("exec_download", &mut c.exec_download)?;
         cpe.path("state_dir", &mut c.state_dir);
+        cpe.path("uci_map_file", &mut c.uci_map_file);
         cpe.string("reboot_command", &mut c.reboot_command);
         cpe.string("factory_reset_command", &mut c.factory_reset_command);
         cpe.path("download_dir", &mut c.download_dir);

@@ -140,6 +140,11 @@ impl Session {
         self.version
     }
 
+    /// The CPE requests not sent (the ACS held them to the end): they wait for the next session.
+    pub fn take_unsent(&mut self) -> Vec<Rpc> {
+        self.cpe_requests.drain(..).collect()
+    }
+
     /// Whether the ACS currently holds the CPE's requests.
     pub fn hold_requests(&self) -> bool {
         self.hold_requests

@@ -8,9 +8,9 @@ use std::fs;
 use std::net::Ipv6Addr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::cwmp::datetime;
 use crate::cwmp::fault::{Fault, FaultCode};
 use crate::datamodel::config::{ConfigStore, SharedConfig, SharedUci};
-use crate::datamodel::datetime;
 use crate::datamodel::provider::{ApplyStatus, Provider};
 use crate::sys;
 
@@ -455,7 +455,7 @@ impl Provider for TimeProvider {
             "CurrentLocalTime" => {
                 let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs();
                 let now = i64::try_from(now).ok()?;
-                datetime::format(now, posix_tz_offset(&self.time_zone()))
+                datetime::format_with_offset(now, posix_tz_offset(&self.time_zone()) as i32)
             }
             "ClientNumberOfEntries" => flag(self.ntp_section().is_some()),
             "ServerNumberOfEntries" => "0".to_owned(),

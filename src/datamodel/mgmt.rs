@@ -1,8 +1,8 @@
 //! The ManagementServer object, backed by the cwmp configuration (`acs`, `cpe`, `lwn`, `stun` sections).
 
+use crate::cwmp::datetime;
 use crate::cwmp::fault::{Fault, FaultCode};
 use crate::datamodel::config::SharedConfig;
-use crate::datamodel::datetime;
 use crate::datamodel::provider::{ApplyStatus, Provider};
 use crate::sys;
 
@@ -244,13 +244,17 @@ impl ManagementServerProvider {
         self.config.borrow().get(section, option)
     }
 
-    /// `http://<address>:<port>/`: the IPv4 address of `cpe.interface`, else
-    /// the first non-loopback one, else loopback.
+    /// `http://<address>:<port>/`: the WAN address the daemon learned from
+    /// netifd (`cpe.connection_request_host`, a run-time value), else the IPv4
+    /// address of `cpe.interface`, else the first non-loopback one, else loopback.
     pub fn connection_request_url(&self) -> String {
         let port = self
             .option("cpe", "port")
             .filter(|p| p.parse::<u16>().is_ok())
             .unwrap_or_else(|| "7547".to_owned());
+        if let Some(host) = self.option("cpe", "connection_request_host") {
+            return format!("http://{host}:{port}/");
+        }
         let wanted = self.option("cpe", "interface").unwrap_or_default();
         let addrs = sys::ipv4_addresses();
         let pick = addrs
@@ -315,8 +319,8 @@ impl Provider for ManagementServerProvider {
             Shape::Secret => String::new(),
             Shape::Flag => flag(is_true(value)),
             Shape::Time => match value.parse::<i64>() {
-                Ok(secs) if secs > 0 => datetime::format(secs, 0),
-                _ => datetime::UNKNOWN.to_owned(),
+                Ok(secs) if secs > 0 => datetime::format_utc(secs),
+                _ => datetime::UNKNOWN_TIME_TEXT.to_owned(),
             },
         })
     }
@@ -331,6 +335,8 @@ impl Provider for ManagementServerProvider {
             .ok_or(FaultCode::NonWritableParameter)?;
         let stored = match mapped.shape {
             Shape::Time => datetime::parse(value)
+                .ok()
+                .map(|t| t.unix_secs)
                 .map(|s| s.max(0).to_string())
                 .ok_or(FaultCode::InvalidParameterValue)?,
             Shape::Flag => flag(is_true(value)),

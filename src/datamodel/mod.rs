@@ -2,13 +2,13 @@
 
 pub mod cli;
 pub mod config;
-pub mod datetime;
 pub mod engine;
 pub mod host;
 pub mod mgmt;
 pub mod path;
 pub mod provider;
 pub mod schema;
+pub mod setup;
 pub mod state;
 pub mod ucimap;
 

@@ -411,7 +411,7 @@ fn validate_item(xsd_type: XsdType, c: &Constraints, value: &str) -> Result<Stri
             }
         }
         XsdType::DateTime => {
-            return if is_date_time(value) {
+            return if crate::cwmp::datetime::parse(value).is_ok() {
                 Ok(value.to_owned())
             } else {
                 Err(bad)
@@ -456,49 +456,6 @@ fn is_base64(value: &str) -> bool {
         && trimmed
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
-}
-
-/// `YYYY-MM-DDTHH:MM:SS` with optional fraction and `Z` or `±hh:mm` (XML Schema dateTime).
-pub fn is_date_time(value: &str) -> bool {
-    let b = value.as_bytes();
-    let digits = |range: std::ops::Range<usize>| {
-        b.get(range)
-            .is_some_and(|s| s.iter().all(|c| c.is_ascii_digit()))
-    };
-    let at = |i: usize, c: u8| b.get(i) == Some(&c);
-    if !(digits(0..4)
-        && at(4, b'-')
-        && digits(5..7)
-        && at(7, b'-')
-        && digits(8..10)
-        && at(10, b'T')
-        && digits(11..13)
-        && at(13, b':')
-        && digits(14..16)
-        && at(16, b':')
-        && digits(17..19))
-    {
-        return false;
-    }
-    let mut i = 19;
-    if at(i, b'.') {
-        i += 1;
-        let start = i;
-        while b.get(i).is_some_and(|c| c.is_ascii_digit()) {
-            i += 1;
-        }
-        if i == start {
-            return false;
-        }
-    }
-    match b.get(i) {
-        None => true,
-        Some(b'Z') => i + 1 == b.len(),
-        Some(b'+') | Some(b'-') => {
-            digits(i + 1..i + 3) && at(i + 3, b':') && digits(i + 4..i + 6) && i + 6 == b.len()
-        }
-        Some(_) => false,
-    }
 }
 
 /// Iterator over a node's direct children.

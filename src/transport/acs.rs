@@ -27,6 +27,8 @@ pub struct AcsLink {
     session: Option<Session>,
     /// Where this session's POSTs go (changes on a redirect).
     url: String,
+    /// CPE requests the last session could not send (held by the ACS).
+    unsent: Vec<Rpc>,
 }
 
 /// Everything a session starts with.
@@ -68,7 +70,13 @@ impl AcsLink {
             token,
             session: None,
             url: String::new(),
+            unsent: Vec::new(),
         })
+    }
+
+    /// The CPE requests the last session ended without sending.
+    pub fn take_unsent(&mut self) -> Vec<Rpc> {
+        std::mem::take(&mut self.unsent)
     }
 
     /// Whether a session is running.
@@ -212,7 +220,9 @@ impl AcsLink {
     /// Ends the session: its cookies die with it and the CPE closes the
     /// connection (TR-069 3.2.2: the session ends with its TCP connection).
     fn finish(&mut self, registry: &Registry) {
-        self.session = None;
+        if let Some(mut session) = self.session.take() {
+            self.unsent = session.take_unsent();
+        }
         self.http.clear_cookies();
         self.http.close(registry);
     }

@@ -651,8 +651,8 @@ struct Exchange {
 /// The non-blocking HTTP client; see the module documentation.
 pub struct HttpClient {
     config: HttpConfig,
-    /// Built once; `None` only before the first HTTPS use if building failed.
-    tls_config: Option<Arc<ClientConfig>>,
+    /// Built once in `new()`: loading roots reads files.
+    tls_config: Arc<ClientConfig>,
     token: Token,
     conn: Option<Connection>,
     exchange: Option<Exchange>,
@@ -673,7 +673,7 @@ impl HttpClient {
         let tls_config = tls::client_config(config.ssl_capath.as_deref(), config.insecure_enable)?;
         Ok(HttpClient {
             config,
-            tls_config: Some(tls_config),
+            tls_config,
             token: Token(0),
             conn: None,
             exchange: None,
@@ -795,9 +795,7 @@ impl HttpClient {
                 }
             }
         }
-        let Some(exchange) = self.exchange.as_ref() else {
-            return None;
-        };
+        let exchange = self.exchange.as_ref()?;
         if now >= exchange.io_deadline {
             let connecting = self.conn.as_ref().is_some_and(|conn| conn.connecting);
             let phase = if connecting {
@@ -853,11 +851,7 @@ impl HttpClient {
                 conn.close(registry);
             }
             let addrs = resolve(&origin.host, origin.port, self.config.ipv6_enable)?;
-            let tls_config = if origin.https {
-                self.tls_config.as_ref()
-            } else {
-                None
-            };
+            let tls_config = origin.https.then_some(&self.tls_config);
             self.conn = Some(Connection::open(
                 origin, addrs, tls_config, registry, self.token,
             )?);
@@ -912,11 +906,7 @@ impl HttpClient {
         let origin = conn.origin.clone();
         let spare = conn.spare_addrs.clone();
         conn.close(registry);
-        let tls_config = if origin.https {
-            self.tls_config.as_ref()
-        } else {
-            None
-        };
+        let tls_config = origin.https.then_some(&self.tls_config);
         match Connection::open(origin, spare, tls_config, registry, self.token) {
             Ok(conn) => {
                 self.conn = Some(conn);
@@ -957,25 +947,12 @@ impl HttpClient {
         let Some(conn) = self.conn.as_mut() else {
             return;
         };
-        let mut closed = false;
-        loop {
-            match conn.read(&mut self.scratch) {
-                Ok(0) => {
-                    closed = true;
-                    break;
-                }
-                Ok(_) => {
-                    // Bytes outside any exchange mean the connection is out of sync.
-                    closed = true;
-                    break;
-                }
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
-                Err(_) => {
-                    closed = true;
-                    break;
-                }
-            }
-        }
+        // End of stream, stray bytes outside any exchange (out of sync) or an error
+        // all mean the connection is unusable; only "would block" keeps it.
+        let closed = !matches!(
+            conn.read(&mut self.scratch),
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock
+        );
         if closed {
             if let Some(conn) = self.conn.take() {
                 conn.close(registry);
@@ -1045,9 +1022,13 @@ impl HttpClient {
             let (read, eof) = self.read_input(now)?;
             read_total += read;
             progressed |= read > 0;
+            // Input may have arrived while the request was still being sent: a phase
+            // change or consumed input means another round is needed.
+            let before = (self.phase_tag(), self.in_buf.len());
             if let Some(outcome) = self.consume_input(registry, now, eof)? {
                 return Ok(Some(outcome));
             }
+            progressed |= before != (self.phase_tag(), self.in_buf.len());
             if self.exchange.is_none() {
                 return Ok(None);
             }
@@ -1058,6 +1039,22 @@ impl HttpClient {
             if !progressed {
                 return Ok(None);
             }
+        }
+    }
+
+    /// Which phase the exchange is in (to detect progress).
+    fn phase_tag(&self) -> u8 {
+        match self
+            .exchange
+            .as_ref()
+            .and_then(|exchange| exchange.phase.as_ref())
+        {
+            None => 0,
+            Some(Phase::SendHead(_)) => 1,
+            Some(Phase::Await100(_)) => 2,
+            Some(Phase::SendBody(_)) => 3,
+            Some(Phase::RecvHead(_)) => 4,
+            Some(Phase::RecvBody(_)) => 5,
         }
     }
 
@@ -1236,12 +1233,14 @@ impl HttpClient {
                         on_response_head(exchange, &response, &self.config, &mut self.cookies)?;
                         match call.proceed() {
                             Some(RecvResponseResult::RecvBody(call)) => {
-                                if let (BodyMode::LengthDelimited(len), Sink::Memory(_)) =
-                                    (call.body_mode(), &exchange.sink)
+                                if let (BodyMode::LengthDelimited(len), Sink::Memory(buf)) =
+                                    (call.body_mode(), &mut exchange.sink)
                                 {
                                     if len > self.config.max_response_body as u64 {
                                         return Err(HttpError::ResponseTooLarge);
                                     }
+                                    // One allocation up front: no copying regrowth mid-body.
+                                    buf.reserve_exact(usize::try_from(len).unwrap_or(0));
                                 }
                                 Phase::RecvBody(call)
                             }

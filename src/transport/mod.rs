@@ -1,6 +1,7 @@
 //! Network transports driven from the daemon's mio loop: ACS HTTP client, connection-request server, ubus, file transfers.
 
 pub mod acs;
+pub mod conn_request;
 mod cookie_jar;
 pub mod ftp;
 pub mod http_client;

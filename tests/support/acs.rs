@@ -1,22 +1,25 @@
-//! A loopback test ACS: speaks CWMP over HTTP on 127.0.0.1, runs scripted sessions and records every envelope.
+//! A loopback test ACS: speaks CWMP over HTTP(S) on 127.0.0.1, runs scripted sessions and records every envelope.
 //!
 //! Each session starts with the CPE's Inform. The ACS answers it (with an
 //! InformResponse, or the fault or HTTP status the script asks for), answers
 //! the CPE's own requests, then sends the script's requests one per empty
 //! POST or response, and ends the session with HTTP 204. Sessions beyond the
-//! script get a plain InformResponse and 204. Blocking sockets on threads are
-//! fine here: this is the far end of the tests, not part of the daemon.
+//! script get a plain InformResponse and 204. It can demand Basic or Digest
+//! authentication, set and require a cookie, redirect, and serve TLS.
+//! Blocking sockets on threads are fine here: this is the far end of the
+//! tests, not part of the daemon.
 #![allow(dead_code)]
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use icwmp::cwmp::fault::{Fault, FaultCode};
+use icwmp::wire::digest::{Credentials, DigestServer, Verdict};
 use icwmp::wire::soap::{self, CwmpVersion, Envelope, Limits, Rpc};
 
 /// What one session of the script does.
@@ -43,6 +46,11 @@ pub enum Auth {
         user: String,
         password: String,
     },
+    /// RFC 7616 Digest (SHA-256 and MD5 challenges); a nonce is good for one request.
+    Digest {
+        user: String,
+        password: String,
+    },
 }
 
 /// How the test ACS behaves.
@@ -54,11 +62,16 @@ pub struct AcsOptions {
     pub cookie: bool,
     /// Print a line per message to stdout (the demo).
     pub verbose: bool,
+    /// Serve HTTPS with this configuration.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Answer POSTs to `/acs` with 307 to `/acs-moved` (TR-069 3.4.5).
+    pub redirect: bool,
 }
 
 /// One HTTP request the ACS received.
 #[derive(Clone, Debug)]
 pub struct Received {
+    pub path: String,
     pub body: Vec<u8>,
     pub envelope: Option<Envelope>,
     pub headers: Vec<(String, String)>,
@@ -96,49 +109,62 @@ impl RecordedSession {
 struct State {
     sessions: Vec<RecordedSession>,
     script: VecDeque<SessionScript>,
-    current: Option<SessionScript>,
+    current: SessionScript,
     pending: VecDeque<Rpc>,
 }
+
+type Shared = Arc<(Mutex<State>, Condvar)>;
 
 /// The running test ACS.
 pub struct TestAcs {
     addr: SocketAddr,
-    state: Arc<(Mutex<State>, Condvar)>,
+    state: Shared,
     stop: Arc<AtomicBool>,
     accept_thread: Option<JoinHandle<()>>,
 }
 
+trait Stream: Read + Write + Send {}
+impl<T: Read + Write + Send> Stream for T {}
+
 impl TestAcs {
-    /// Starts the ACS on 127.0.0.1 with an ephemeral port (or `port`).
+    /// Starts the ACS on 127.0.0.1 with an ephemeral port.
     pub fn start(options: AcsOptions) -> TestAcs {
         Self::start_on(0, options)
     }
 
+    /// Starts the ACS on 127.0.0.1 and `port` (0: ephemeral).
     pub fn start_on(port: u16, options: AcsOptions) -> TestAcs {
         let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind test ACS");
         let addr = listener.local_addr().expect("ACS address");
-        let state = Arc::new((
-            Mutex::new(State {
-                script: options.sessions.clone().into(),
-                ..State::default()
-            }),
-            Condvar::new(),
-        ));
-        let stop = Arc::new(AtomicBool::new(false));
-        let options = Arc::new(options);
-        let accept_thread = {
-            let (state, stop) = (state.clone(), stop.clone());
-            std::thread::spawn(move || {
-                for conn in listener.incoming() {
-                    if stop.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    let Ok(conn) = conn else { continue };
-                    let (state, options, stop) = (state.clone(), options.clone(), stop.clone());
-                    std::thread::spawn(move || serve(conn, &state, &options, &stop));
-                }
-            })
+        let state = State {
+            script: options.sessions.clone().into(),
+            ..State::default()
         };
+        let state: Shared = Arc::new((Mutex::new(state), Condvar::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let digest = DigestServer::new(
+            "test-acs",
+            Duration::from_secs(300),
+            64,
+            false,
+            *b"test-acs-opaque!",
+        );
+        let server = Arc::new(Server {
+            options,
+            shared: state.clone(),
+            digest: Mutex::new(digest),
+            stop: stop.clone(),
+        });
+        let accept_thread = std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if server.stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(conn) = conn else { continue };
+                let server = server.clone();
+                std::thread::spawn(move || server.serve(conn));
+            }
+        });
         TestAcs {
             addr,
             state,
@@ -152,37 +178,33 @@ impl TestAcs {
         format!("http://{}/acs", self.addr)
     }
 
+    /// The HTTPS URL, naming the host of the test certificate (`localhost`).
+    pub fn https_url(&self) -> String {
+        format!("https://localhost:{}/acs", self.addr.port())
+    }
+
     pub fn port(&self) -> u16 {
         self.addr.port()
     }
 
     /// Waits until `count` sessions have completed, at most `timeout`.
     pub fn wait_sessions(&self, count: usize, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        let (lock, cvar) = &*self.state;
-        let mut state = lock.lock().expect("ACS state");
-        loop {
-            if state.sessions.iter().filter(|s| s.completed).count() >= count {
-                return true;
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            state = cvar
-                .wait_timeout(state, deadline - now)
-                .expect("ACS state")
-                .0;
-        }
+        self.wait_for(timeout, |sessions| {
+            sessions.iter().filter(|s| s.completed).count() >= count
+        })
     }
 
     /// Waits until `count` sessions have at least started (an Inform arrived).
     pub fn wait_started(&self, count: usize, timeout: Duration) -> bool {
+        self.wait_for(timeout, |sessions| sessions.len() >= count)
+    }
+
+    fn wait_for(&self, timeout: Duration, done: impl Fn(&[RecordedSession]) -> bool) -> bool {
         let deadline = Instant::now() + timeout;
         let (lock, cvar) = &*self.state;
         let mut state = lock.lock().expect("ACS state");
         loop {
-            if state.sessions.len() >= count {
+            if done(&state.sessions) {
                 return true;
             }
             let now = Instant::now();
@@ -213,15 +235,29 @@ impl Drop for TestAcs {
 }
 
 struct HttpRequest {
+    method: String,
+    path: String,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
 }
 
-fn read_request(reader: &mut BufReader<TcpStream>) -> Option<HttpRequest> {
+impl HttpRequest {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn read_request(reader: &mut impl BufRead) -> Option<HttpRequest> {
     let mut line = String::new();
     if reader.read_line(&mut line).ok()? == 0 {
         return None;
     }
+    let mut words = line.split_whitespace();
+    let method = words.next()?.to_owned();
+    let path = words.next()?.to_owned();
     let mut headers = Vec::new();
     loop {
         let mut h = String::new();
@@ -233,9 +269,16 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<HttpRequest> {
         let (name, value) = h.split_once(':')?;
         headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
     }
-    let header = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
-    let mut body = Vec::new();
-    if header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+    let mut request = HttpRequest {
+        method,
+        path,
+        headers,
+        body: Vec::new(),
+    };
+    if request
+        .header("transfer-encoding")
+        .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
+    {
         loop {
             let mut size = String::new();
             reader.read_line(&mut size).ok()?;
@@ -245,19 +288,20 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<HttpRequest> {
             if n == 0 {
                 break;
             }
-            body.extend_from_slice(&chunk[..n]);
+            request.body.extend_from_slice(&chunk[..n]);
         }
-    } else if let Some(len) = header("content-length") {
-        body = vec![0; len.parse().ok()?];
-        reader.read_exact(&mut body).ok()?;
+    } else if let Some(len) = request.header("content-length") {
+        request.body = vec![0; len.parse().ok()?];
+        reader.read_exact(&mut request.body).ok()?;
     }
-    Some(HttpRequest { headers, body })
+    Some(request)
 }
 
-fn respond(stream: &mut TcpStream, status: u16, extra: &[String], body: &[u8]) -> bool {
+fn respond(stream: &mut dyn Write, status: u16, extra: &[String], body: &[u8]) -> bool {
     let reason = match status {
         200 => "OK",
         204 => "No Content",
+        307 => "Temporary Redirect",
         401 => "Unauthorized",
         _ => "Status",
     };
@@ -273,25 +317,11 @@ fn respond(stream: &mut TcpStream, status: u16, extra: &[String], body: &[u8]) -
         head.push_str("\r\n");
     }
     head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).is_ok() && stream.write_all(body).is_ok()
-}
-
-fn emit(envelope: &Envelope) -> Vec<u8> {
-    let mut out = Vec::new();
-    soap::emit(envelope, CwmpVersion::V1_2, &mut out).expect("ACS envelope encodes");
-    out
-}
-
-fn authorized(options: &AcsOptions, req: &HttpRequest) -> bool {
-    match &options.auth {
-        Auth::None => true,
-        Auth::Basic { user, password } => {
-            let expected = format!("Basic {}", base64(format!("{user}:{password}").as_bytes()));
-            req.headers
-                .iter()
-                .any(|(k, v)| k == "authorization" && *v == expected)
-        }
-    }
+    // One write: a head and body in separate small segments meet Nagle and
+    // delayed ACKs and cost 40 ms an exchange.
+    let mut message = head.into_bytes();
+    message.extend_from_slice(body);
+    stream.write_all(&message).is_ok() && stream.flush().is_ok()
 }
 
 fn base64(data: &[u8]) -> String {
@@ -315,183 +345,8 @@ fn base64(data: &[u8]) -> String {
     out
 }
 
-fn serve(
-    stream: TcpStream,
-    shared: &Arc<(Mutex<State>, Condvar)>,
-    options: &AcsOptions,
-    stop: &AtomicBool,
-) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
-    let Ok(mut writer) = stream.try_clone() else {
-        return;
-    };
-    let mut reader = BufReader::new(stream);
-    while let Some(req) = read_request(&mut reader) {
-        if stop.load(Ordering::SeqCst) {
-            break;
-        }
-        if !authorized(options, &req) {
-            let challenge = "WWW-Authenticate: Basic realm=\"test-acs\"".to_owned();
-            if !respond(&mut writer, 401, &[challenge], b"") {
-                break;
-            }
-            continue;
-        }
-        let envelope = if req.body.is_empty() {
-            None
-        } else {
-            soap::parse(&req.body, &Limits::default()).ok()
-        };
-        let (lock, cvar) = &**shared;
-        let mut state = lock.lock().expect("ACS state");
-        let is_inform = matches!(
-            envelope.as_ref().and_then(|e| e.body.as_ref()),
-            Some(Rpc::Inform(_))
-        );
-        if is_inform {
-            let script = state.script.pop_front().unwrap_or_default();
-            state.pending = script.requests.clone().into();
-            state.current = Some(script);
-            state.sessions.push(RecordedSession::default());
-        }
-        let received = Received {
-            body: req.body.clone(),
-            envelope: envelope.clone(),
-            headers: req.headers.clone(),
-        };
-        let Some(session) = state.sessions.last_mut() else {
-            drop(state);
-            respond(&mut writer, 400, &[], b"");
-            break;
-        };
-        session.posts.push(received);
-        if options.verbose {
-            println!("ACS: received {}", describe(envelope.as_ref()));
-        }
-        let script = state.current.clone().unwrap_or_default();
-        let hold = script.hold_requests;
-        let mut extra = Vec::new();
-        let reply: Option<Envelope> = match envelope.as_ref().and_then(|e| e.body.clone()) {
-            Some(Rpc::Inform(_)) => {
-                if script.stall {
-                    cvar.notify_all();
-                    drop(state);
-                    let deadline = Instant::now() + Duration::from_secs(60);
-                    while !stop.load(Ordering::SeqCst) && Instant::now() < deadline {
-                        std::thread::sleep(Duration::from_millis(20));
-                    }
-                    break;
-                }
-                if let Some(status) = script.inform_http_status {
-                    if let Some(s) = state.sessions.last_mut() {
-                        s.completed = true;
-                    }
-                    cvar.notify_all();
-                    drop(state);
-                    respond(&mut writer, status, &[], b"");
-                    continue;
-                }
-                if options.cookie {
-                    extra.push("Set-Cookie: session=abc123; Path=/".to_owned());
-                }
-                let id = envelope
-                    .as_ref()
-                    .and_then(|e| e.header.id.clone())
-                    .unwrap_or_default();
-                Some(match script.inform_fault {
-                    Some(code) => Envelope::new(id, Rpc::Fault(Fault::new(code))),
-                    None => {
-                        let mut e = Envelope::new(id, Rpc::InformResponse { max_envelopes: 1 });
-                        e.header.hold_requests = hold.then_some(true);
-                        e
-                    }
-                })
-            }
-            Some(Rpc::TransferComplete(_)) => Some(ack(&envelope, Rpc::TransferCompleteResponse)),
-            Some(Rpc::AutonomousTransferComplete(_)) => {
-                Some(ack(&envelope, Rpc::AutonomousTransferCompleteResponse))
-            }
-            Some(Rpc::DuStateChangeComplete(_)) => {
-                Some(ack(&envelope, Rpc::DuStateChangeCompleteResponse))
-            }
-            Some(Rpc::AutonomousDuStateChangeComplete { .. }) => {
-                Some(ack(&envelope, Rpc::AutonomousDuStateChangeCompleteResponse))
-            }
-            Some(Rpc::GetRpcMethods) => Some(ack(
-                &envelope,
-                Rpc::GetRpcMethodsResponse {
-                    method_list: ["Inform", "GetRPCMethods", "TransferComplete"]
-                        .map(String::from)
-                        .to_vec(),
-                },
-            )),
-            Some(Rpc::RequestDownload { .. }) => Some(ack(&envelope, Rpc::RequestDownloadResponse)),
-            Some(Rpc::Kicked(_)) => Some(ack(
-                &envelope,
-                Rpc::KickedResponse {
-                    next_url: String::new(),
-                },
-            )),
-            other => {
-                if let (Some(rpc), Some(s)) = (other, state.sessions.last_mut()) {
-                    s.responses.push(rpc);
-                }
-                state.pending.pop_front().map(|rpc| {
-                    let mut e = Envelope::new(format!("acs-{}", state.sessions.len()), rpc);
-                    e.header.hold_requests = hold.then_some(true);
-                    e
-                })
-            }
-        };
-        if options.cookie && !is_inform {
-            let has_cookie = req
-                .headers
-                .iter()
-                .any(|(k, v)| k == "cookie" && v.contains("session=abc123"));
-            if !has_cookie {
-                if let Some(s) = state.sessions.last_mut() {
-                    s.completed = true;
-                }
-                cvar.notify_all();
-                drop(state);
-                respond(&mut writer, 403, &[], b"");
-                continue;
-            }
-        }
-        let ok = match reply {
-            Some(envelope) => {
-                if options.verbose {
-                    println!("ACS: sending {}", describe(Some(&envelope)));
-                }
-                respond(&mut writer, 200, &extra, &emit(&envelope))
-            }
-            None => {
-                if let Some(s) = state.sessions.last_mut() {
-                    s.completed = true;
-                }
-                if options.verbose {
-                    println!("ACS: sending HTTP 204, session complete");
-                }
-                respond(&mut writer, 204, &extra, b"")
-            }
-        };
-        cvar.notify_all();
-        drop(state);
-        if !ok {
-            break;
-        }
-    }
-    let _ = writer.shutdown(Shutdown::Both);
-}
-
-fn ack(request: &Option<Envelope>, response: Rpc) -> Envelope {
-    Envelope::new(
-        request
-            .as_ref()
-            .and_then(|e| e.header.id.clone())
-            .unwrap_or_default(),
-        response,
-    )
+fn ack(request: &Envelope, response: Rpc) -> Envelope {
+    Envelope::new(request.header.id.clone().unwrap_or_default(), response)
 }
 
 fn describe(envelope: Option<&Envelope>) -> String {
@@ -511,5 +366,245 @@ fn describe(envelope: Option<&Envelope>) -> String {
             )
         }
         Some(rpc) => rpc.method_name().to_owned(),
+    }
+}
+
+/// What the ACS answers one POST with.
+enum Answer {
+    Envelope(Box<Envelope>, Vec<String>),
+    /// HTTP 204: the ACS has nothing more; the session is complete.
+    Done,
+    /// A bare status (an Inform refused by HTTP status, a missing cookie); ends the session.
+    Status(u16),
+    /// Never answer (the stall script).
+    Stall,
+}
+
+struct Server {
+    options: AcsOptions,
+    shared: Shared,
+    digest: Mutex<DigestServer>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Server {
+    fn serve(&self, conn: TcpStream) {
+        let _ = conn.set_read_timeout(Some(Duration::from_secs(30)));
+        let _ = conn.set_nodelay(true);
+        let stream: Box<dyn Stream> = match &self.options.tls {
+            Some(config) => match rustls::ServerConnection::new(config.clone()) {
+                Ok(tls) => Box::new(rustls::StreamOwned::new(tls, conn)),
+                Err(_) => return,
+            },
+            None => Box::new(conn),
+        };
+        let mut reader = BufReader::new(stream);
+        while let Some(request) = read_request(&mut reader) {
+            if self.stop.load(Ordering::SeqCst) {
+                break;
+            }
+            let writer = reader.get_mut();
+            if let Err(challenge) = self.authorize(&request) {
+                if !respond(writer, 401, &challenge, b"") {
+                    break;
+                }
+                continue;
+            }
+            if self.options.redirect && request.path == "/acs" {
+                if !respond(
+                    writer,
+                    307,
+                    &[format!("Location: {}-moved", request.path)],
+                    b"",
+                ) {
+                    break;
+                }
+                continue;
+            }
+            let sent = match self.answer(request) {
+                Answer::Envelope(envelope, headers) => {
+                    let mut body = Vec::new();
+                    soap::emit(&envelope, CwmpVersion::V1_2, &mut body)
+                        .expect("ACS envelope encodes");
+                    respond(writer, 200, &headers, &body)
+                }
+                Answer::Done => respond(writer, 204, &[], b""),
+                Answer::Status(status) => respond(writer, status, &[], b""),
+                Answer::Stall => {
+                    let deadline = Instant::now() + Duration::from_secs(60);
+                    while !self.stop.load(Ordering::SeqCst) && Instant::now() < deadline {
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    false
+                }
+            };
+            if !sent {
+                break;
+            }
+        }
+    }
+
+    /// Checks the request's credentials; a refusal carries the challenge headers.
+    fn authorize(&self, request: &HttpRequest) -> Result<(), Vec<String>> {
+        let authorization = request.header("authorization");
+        match &self.options.auth {
+            Auth::None => Ok(()),
+            Auth::Basic { user, password } => {
+                let expected = format!("Basic {}", base64(format!("{user}:{password}").as_bytes()));
+                if authorization == Some(expected.as_str()) {
+                    Ok(())
+                } else {
+                    Err(vec!["WWW-Authenticate: Basic realm=\"test-acs\"".to_owned()])
+                }
+            }
+            Auth::Digest { user, password } => {
+                let creds = Credentials {
+                    username: user.clone(),
+                    password: password.clone(),
+                };
+                let mut digest = self.digest.lock().expect("digest state");
+                let now = Instant::now();
+                let verdict = authorization.map_or(Verdict::Denied, |a| {
+                    digest.verify(a, &request.method, &request.path, &creds, now)
+                });
+                if verdict == Verdict::Accepted {
+                    return Ok(());
+                }
+                let challenges =
+                    digest.challenge(*b"test-acs-random!", now, verdict == Verdict::Stale);
+                Err(challenges
+                    .into_iter()
+                    .map(|c| format!("WWW-Authenticate: {c}"))
+                    .collect())
+            }
+        }
+    }
+
+    /// Records the request in its session and decides the answer.
+    fn answer(&self, request: HttpRequest) -> Answer {
+        let envelope = if request.body.is_empty() {
+            None
+        } else {
+            soap::parse(&request.body, &Limits::default()).ok()
+        };
+        let (lock, cvar) = &*self.shared;
+        let mut state = lock.lock().expect("ACS state");
+        let rpc = envelope.as_ref().and_then(|e| e.body.clone());
+        if matches!(rpc, Some(Rpc::Inform(_))) {
+            state.current = state.script.pop_front().unwrap_or_default();
+            state.pending = state.current.requests.clone().into();
+            state.sessions.push(RecordedSession::default());
+        }
+        if self.options.verbose {
+            println!("ACS: received {}", describe(envelope.as_ref()));
+        }
+        let received = Received {
+            path: request.path.clone(),
+            body: request.body,
+            envelope: envelope.clone(),
+            headers: request.headers,
+        };
+        let answer = match state.sessions.last_mut() {
+            None => Answer::Status(400),
+            Some(session) => {
+                session.posts.push(received);
+                self.reply(&mut state, envelope, rpc)
+            }
+        };
+        if !matches!(answer, Answer::Envelope(..)) {
+            if let Some(session) = state.sessions.last_mut() {
+                session.completed = !matches!(answer, Answer::Stall);
+            }
+            if self.options.verbose && matches!(answer, Answer::Done) {
+                println!("ACS: sending HTTP 204, session complete");
+            }
+        } else if let (Answer::Envelope(e, _), true) = (&answer, self.options.verbose) {
+            println!("ACS: sending {}", describe(Some(e)));
+        }
+        cvar.notify_all();
+        answer
+    }
+
+    fn reply(
+        &self,
+        state: &mut MutexGuard<'_, State>,
+        envelope: Option<Envelope>,
+        rpc: Option<Rpc>,
+    ) -> Answer {
+        let script = state.current.clone();
+        let hold = script.hold_requests.then_some(true);
+        let is_inform = matches!(rpc, Some(Rpc::Inform(_)));
+        if self.options.cookie && !is_inform {
+            let has_cookie = state
+                .sessions
+                .last()
+                .and_then(|s| s.posts.last())
+                .is_some_and(|p| {
+                    p.headers
+                        .iter()
+                        .any(|(k, v)| k == "cookie" && v.contains("session=abc123"))
+                });
+            if !has_cookie {
+                return Answer::Status(403);
+            }
+        }
+        let (Some(envelope), Some(rpc)) = (envelope, rpc) else {
+            return self.next_request(state, hold);
+        };
+        let response = match rpc {
+            Rpc::Inform(_) => {
+                if script.stall {
+                    return Answer::Stall;
+                }
+                if let Some(status) = script.inform_http_status {
+                    return Answer::Status(status);
+                }
+                let cookie = self
+                    .options
+                    .cookie
+                    .then(|| "Set-Cookie: session=abc123; Path=/".to_owned());
+                let mut reply = match script.inform_fault {
+                    Some(code) => ack(&envelope, Rpc::Fault(Fault::new(code))),
+                    None => ack(&envelope, Rpc::InformResponse { max_envelopes: 1 }),
+                };
+                reply.header.hold_requests = hold;
+                return Answer::Envelope(Box::new(reply), cookie.into_iter().collect());
+            }
+            Rpc::TransferComplete(_) => Rpc::TransferCompleteResponse,
+            Rpc::AutonomousTransferComplete(_) => Rpc::AutonomousTransferCompleteResponse,
+            Rpc::DuStateChangeComplete(_) => Rpc::DuStateChangeCompleteResponse,
+            Rpc::AutonomousDuStateChangeComplete { .. } => {
+                Rpc::AutonomousDuStateChangeCompleteResponse
+            }
+            Rpc::GetRpcMethods => Rpc::GetRpcMethodsResponse {
+                method_list: ["Inform", "GetRPCMethods", "TransferComplete"]
+                    .map(String::from)
+                    .to_vec(),
+            },
+            Rpc::RequestDownload { .. } => Rpc::RequestDownloadResponse,
+            Rpc::Kicked(_) => Rpc::KickedResponse {
+                next_url: String::new(),
+            },
+            response_to_acs => {
+                if let Some(session) = state.sessions.last_mut() {
+                    session.responses.push(response_to_acs);
+                }
+                return self.next_request(state, hold);
+            }
+        };
+        Answer::Envelope(Box::new(ack(&envelope, response)), Vec::new())
+    }
+
+    /// The script's next request, or 204 when it has none left.
+    fn next_request(&self, state: &mut MutexGuard<'_, State>, hold: Option<bool>) -> Answer {
+        let id = format!("acs-{}", state.sessions.len());
+        match state.pending.pop_front() {
+            Some(rpc) => {
+                let mut envelope = Envelope::new(id, rpc);
+                envelope.header.hold_requests = hold;
+                Answer::Envelope(Box::new(envelope), Vec::new())
+            }
+            None => Answer::Done,
+        }
     }
 }

@@ -36,19 +36,7 @@ impl DateTime {
     /// The UTC time `secs` seconds after the Unix epoch (negative is before it),
     /// written as `YYYY-MM-DDThh:mm:ssZ`.
     pub fn from_unix(secs: i64) -> DateTime {
-        let days = secs.div_euclid(86_400);
-        let second_of_day = secs.rem_euclid(86_400);
-        let (year, month, day) = civil_from_days(days);
-        let text = format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-            year,
-            month,
-            day,
-            second_of_day / 3600,
-            second_of_day / 60 % 60,
-            second_of_day % 60
-        );
-        DateTime(text)
+        DateTime(crate::cwmp::datetime::format_utc(secs))
     }
 
     /// The text as written on the wire.
@@ -67,22 +55,6 @@ impl fmt::Display for DateTime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
-}
-
-/// Year, month, day of the proleptic Gregorian calendar for a day count from
-/// 1970-01-01 (Howard Hinnant's `civil_from_days` algorithm).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let mp = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 /// `-?YYYY+-MM-DDThh:mm:ss(.s+)?(Z|(+|-)hh:mm)?` with the field ranges XML
