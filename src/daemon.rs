@@ -118,6 +118,8 @@ pub struct Daemon {
     session_url: String,
     /// Passive value changes waiting for the next Inform.
     changed_values: Vec<ParameterValue>,
+    /// Passive lightweight changes waiting for the next lightweight notification.
+    lwn_pending: Vec<ParameterValue>,
     deferred: Vec<Deferred>,
     children: Vec<Child>,
     timers: Timers<DaemonTimer>,
@@ -366,6 +368,7 @@ impl Daemon {
             transfers,
             session_url: String::new(),
             changed_values: Vec::new(),
+            lwn_pending: Vec::new(),
             deferred: Vec::new(),
             children: Vec::new(),
             timers: Timers::default(),
@@ -798,6 +801,73 @@ impl Daemon {
         for changed in changes.passive.into_iter().chain(changes.active) {
             self.changed_values.retain(|p| p.name != changed.name);
             self.changed_values.push(changed);
+        }
+        for changed in changes
+            .lightweight_passive
+            .into_iter()
+            .chain(changes.lightweight_active.iter().cloned())
+        {
+            self.lwn_pending.retain(|p| p.name != changed.name);
+            self.lwn_pending.push(changed);
+        }
+        if !changes.lightweight_active.is_empty() {
+            self.send_lightweight_notification(unix);
+        }
+    }
+
+    /// Sends the pending lightweight changes to `lwn.hostname:lwn.port` (TR-069 Annex M).
+    fn send_lightweight_notification(&mut self, unix: i64) {
+        let lwn = &self.config.lwn;
+        if !lwn.enable || lwn.hostname.is_empty() || lwn.port == 0 {
+            return;
+        }
+        let id = self.dm.device_id();
+        let cnonce = crate::transport::random16()
+            .map(|b| b.iter().map(|x| format!("{x:02x}")).collect::<String>())
+            .unwrap_or_default();
+        let header = crate::wire::lwn::Header {
+            timestamp: unix,
+            username: &self.config.acs.userid,
+            cnonce: &cnonce,
+            oui: &id.oui,
+            product_class: &id.product_class,
+            serial_number: &id.serial_number,
+        };
+        let datagram = match crate::wire::lwn::emit(&header, &self.lwn_pending) {
+            Ok(d) => d,
+            Err(e) => {
+                error!("lightweight notification not sent: {e}");
+                return;
+            }
+        };
+        // Name resolution here blocks like the ACS client's (see http_client::resolve).
+        let sent = std::net::ToSocketAddrs::to_socket_addrs(&(lwn.hostname.as_str(), lwn.port))
+            .ok()
+            .and_then(|mut addrs| addrs.next())
+            .and_then(|addr| {
+                let local = if addr.is_ipv4() {
+                    "0.0.0.0:0"
+                } else {
+                    "[::]:0"
+                };
+                let socket = std::net::UdpSocket::bind(local).ok()?;
+                socket.set_nonblocking(true).ok()?;
+                socket.send_to(&datagram, addr).ok()
+            });
+        match sent {
+            Some(_) => {
+                info!(
+                    "Lightweight notification sent to {}:{} ({} parameters)",
+                    lwn.hostname,
+                    lwn.port,
+                    self.lwn_pending.len()
+                );
+                self.lwn_pending.clear();
+            }
+            None => warn!(
+                "lightweight notification to {}:{} failed",
+                lwn.hostname, lwn.port
+            ),
         }
     }
 
