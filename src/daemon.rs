@@ -35,6 +35,7 @@ use crate::timer::Timers;
 use crate::transport::acs::{AcsLink, SessionOpening};
 use crate::transport::conn_request::{ConnRequestConfig, ConnRequestServer};
 use crate::transport::http_client::HttpConfig;
+use crate::transport::transfer::{TransferSettings, TransferTokens, Transfers};
 use crate::transport::ubus::{
     self as ubus, Tr069Call, Tr069Command, UbusClient, UbusConfig, UbusInput,
 };
@@ -52,6 +53,10 @@ pub mod tokens {
     pub const SIGNAL: Token = Token(0);
     /// The ACS session's HTTP connection.
     pub const ACS: Token = Token(1);
+    /// File transfers: their HTTP connection, FTP control and data connections.
+    pub const TRANSFER_HTTP: Token = Token(10);
+    pub const TRANSFER_FTP_CONTROL: Token = Token(11);
+    pub const TRANSFER_FTP_DATA: Token = Token(12);
     /// The ubus socket.
     pub const UBUS: Token = Token(2);
     /// The connection-request listener.
@@ -101,6 +106,7 @@ pub struct Daemon {
     dm: DataModel,
     agent: Agent,
     acs: AcsLink,
+    transfers: Transfers,
     ubus: UbusClient,
     /// The connection-request server; `None` without credentials (no stranger gets in).
     conn_request: Option<ConnRequestServer>,
@@ -194,6 +200,59 @@ fn random_u32() -> u32 {
     crate::transport::random16().map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
 }
 
+/// The SoftwareVersion the data model reports, if it has one.
+fn software_version(dm: &mut DataModel) -> Option<String> {
+    dm.inform_parameters()
+        .into_iter()
+        .find(|p| p.name.ends_with(".DeviceInfo.SoftwareVersion"))
+        .map(|p| p.value)
+}
+
+/// Loads the transfer queue, notices firmware flashed outside CWMP, and
+/// makes the event queue agree with the transfer results.
+fn open_transfers(
+    config: &Config,
+    store: &Store,
+    dm: &mut DataModel,
+    agent: &mut Agent,
+    acs_changed: bool,
+    system_boot: bool,
+) -> Result<Transfers, StartError> {
+    let tokens = TransferTokens {
+        http: tokens::TRANSFER_HTTP,
+        ftp_control: tokens::TRANSFER_FTP_CONTROL,
+        ftp_data: tokens::TRANSFER_FTP_DATA,
+    };
+    let (mut transfers, corrupt) = Transfers::open(
+        TransferSettings::from_config(config),
+        tokens,
+        &config.cpe.state_dir,
+        system_boot,
+        clock::unix_now(),
+    )
+    .map_err(|e| StartError::Setup(format!("transfer client: {e}")))?;
+    if let Some(e) = corrupt {
+        error!("transfer queue unreadable, set aside and started empty: {e}");
+    }
+    if acs_changed {
+        transfers.forget_acs_requests();
+    }
+    if let Some(version) = software_version(dm) {
+        transfers.note_software_version(&version, system_boot);
+    }
+    let plan = transfers.reconcile(agent.queue());
+    for event in plan.add {
+        agent.trigger(event);
+    }
+    for (rpc, key) in plan.drop {
+        agent.on_rpc_acknowledged(rpc, &key);
+    }
+    store
+        .save_events(agent.queue())
+        .map_err(|e| StartError::Io("saving events", e))?;
+    Ok(transfers)
+}
+
 impl Daemon {
     /// Loads the configuration and state, sets up logging and signals, and
     /// queues the start events (BOOTSTRAP, BOOT, M Reboot).
@@ -281,6 +340,14 @@ impl Daemon {
         dm.check_changes();
         let acs = AcsLink::new(http_config_of(&config), tokens::ACS)
             .map_err(|e| StartError::Setup(format!("ACS client: {e}")))?;
+        let transfers = open_transfers(
+            &config,
+            &store,
+            &mut dm,
+            &mut agent,
+            start.acs_changed,
+            system_boot,
+        )?;
         let mut ubus = UbusClient::new(UbusConfig::with_socket(&config.cpe.ubus_socket));
         ubus.register(poll.registry(), tokens::UBUS, clock::now());
         let mut daemon = Daemon {
@@ -298,6 +365,7 @@ impl Daemon {
             dm,
             agent,
             acs,
+            transfers,
             session_url: String::new(),
             changed_values: Vec::new(),
             lwn_pending: Vec::new(),
@@ -384,6 +452,7 @@ impl Daemon {
                             self.on_connection_request(request.peer);
                         }
                     }
+                    token if self.transfers.owns(token) => self.drive_transfers(Some(event), now),
                     other => warn!("event for unknown token {}", other.0),
                 }
             }
@@ -404,7 +473,8 @@ impl Daemon {
                 .poll_at(unix)
                 .map(|t| now + Duration::from_secs(t.saturating_sub(unix).max(0) as u64))
         };
-        [agent, self.acs.poll_at(), self.ubus.poll_at()]
+        let transfers = self.transfers.poll_at(now, unix, !self.acs.busy());
+        [agent, self.acs.poll_at(), self.ubus.poll_at(), transfers]
             .into_iter()
             .flatten()
             .min()
@@ -413,6 +483,13 @@ impl Daemon {
     fn run_due(&mut self, now: Instant) {
         if self.acs.poll_at().is_some_and(|t| t <= now) {
             self.drive_acs(None, now);
+        }
+        if self
+            .transfers
+            .poll_at(now, clock::unix_now(), !self.acs.busy())
+            .is_some_and(|t| t <= now)
+        {
+            self.drive_transfers(None, now);
         }
         if let Some(server) = self
             .conn_request
@@ -486,6 +563,7 @@ impl Daemon {
         if self.agent.take_rpc_methods_request() {
             cpe_requests.push(Rpc::GetRpcMethods);
         }
+        cpe_requests.extend(self.transfers.reports());
         let opening = SessionOpening {
             url: url.clone(),
             inform,
@@ -503,12 +581,15 @@ impl Daemon {
     fn drive_acs(&mut self, event: Option<&mio::event::Event>, now: Instant) {
         let unix = clock::unix_now();
         let mut acks = Vec::new();
+        let transfer_policy = self.transfers.policy();
         let mut handler = RequestHandler {
             dm: &mut self.dm,
             agent: &mut self.agent,
             now: unix,
             deferred: &mut self.deferred,
             acs_changed: false,
+            transfers: self.transfers.queue_mut(),
+            transfer_policy,
         };
         let registry = self.poll.registry();
         let ended = match event {
@@ -519,11 +600,37 @@ impl Daemon {
                 .acs
                 .handle_timeout(registry, now, &mut handler, &mut acks),
         };
+        // Accepted transfer requests are persisted at once.
+        self.transfers.save();
         for ack in acks {
             self.acknowledged(ack);
         }
         if let Some(result) = ended {
             self.end_session(result.map_err(|e| e.to_string()), clock::unix_now());
+        }
+    }
+
+    /// Drives the file transfers on readiness (`event`) or their timers;
+    /// a finished transfer's events ask for a session.
+    fn drive_transfers(&mut self, event: Option<&mio::event::Event>, now: Instant) {
+        let unix = clock::unix_now();
+        let registry = self.poll.registry();
+        let events = match event {
+            Some(event) => self.transfers.handle_event(registry, event, now, unix),
+            None => self
+                .transfers
+                .handle_timeout(registry, now, unix, !self.acs.busy()),
+        };
+        if events.is_empty() {
+            return;
+        }
+        for event in events {
+            if !self.agent.trigger(event) {
+                error!("event queue full: a transfer event was dropped");
+            }
+        }
+        if let Err(e) = self.store.save_events(self.agent.queue()) {
+            error!("cannot persist events after a transfer: {e}");
         }
     }
 
@@ -541,6 +648,7 @@ impl Daemon {
                 }
             }
             Acknowledged::Request { request, .. } => {
+                self.transfers.acknowledged(&request);
                 let completed = match *request {
                     Rpc::TransferComplete(tc) => {
                         Some((CompletionRpc::TransferComplete, tc.command_key))
@@ -957,12 +1065,15 @@ impl Daemon {
         if config.acs.effective_url() != self.config.acs.effective_url() {
             // TR-069 3.2.1: a new ACS gets a BOOTSTRAP.
             self.agent.forget_acs_requests();
+            self.transfers.forget_acs_requests();
             self.agent.trigger(Event::new(EventCode::Bootstrap));
         }
         self.agent
             .reconfigure(periodic_of(&config), retry_policy_of(&config), unix);
         self.dm.set_options(setup::options_of(&config));
         self.cwmp_store.borrow_mut().refresh();
+        self.transfers
+            .reconfigure(TransferSettings::from_config(&config));
         if !self.acs.busy() {
             match AcsLink::new(http_config_of(&config), tokens::ACS) {
                 Ok(link) => self.acs = link,

@@ -88,7 +88,9 @@ fn acs_requests_are_answered_from_the_data_model() {
             parameter_names: vec!["Device.No.Such.Thing".into()],
         },
         Rpc::GetRpcMethods,
-        Rpc::GetQueuedTransfers,
+        Rpc::GetOptions {
+            option_name: String::new(),
+        },
     ];
     let acs = TestAcs::start(AcsOptions {
         sessions: vec![script(requests)],

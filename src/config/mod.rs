@@ -187,6 +187,22 @@ pub struct CpeConfig {
     pub reboot_command: String,
     /// Shell command that resets the device to factory defaults (FactoryReset RPC).
     pub factory_reset_command: String,
+    /// Where downloads and upload files are staged (and kept when `exec_download` is 0).
+    pub download_dir: PathBuf,
+    /// Applies a `1 Firmware Upgrade Image`; `{file}` is its path. The device is expected to reboot.
+    pub firmware_apply_command: String,
+    /// Applies a `3 Vendor Configuration File`.
+    pub vendor_config_apply_command: String,
+    /// Applies any other download FileType (`{type}` is the FileType); empty: refused.
+    pub download_apply_command: String,
+    /// Writes the `1 Vendor Configuration File` of an Upload to `{file}`.
+    pub config_upload_command: String,
+    /// Writes the `2 Vendor Log File` of an Upload to `{file}`.
+    pub log_upload_command: String,
+    /// Seconds a transfer's server may stay silent (and a connect may take).
+    pub transfer_timeout: u32,
+    /// Seconds an apply or upload-preparing command may run.
+    pub transfer_command_timeout: u32,
 }
 
 impl Default for CpeConfig {
@@ -217,6 +233,15 @@ impl Default for CpeConfig {
             uci_map_file: PathBuf::from("/etc/icwmp/uci-map"),
             reboot_command: "reboot".into(),
             factory_reset_command: "firstboot -y && reboot".into(),
+            download_dir: PathBuf::from("/tmp/icwmpd"),
+            firmware_apply_command: "sysupgrade {file}".into(),
+            vendor_config_apply_command: "sysupgrade --restore-backup {file} && reload_config"
+                .into(),
+            download_apply_command: String::new(),
+            config_upload_command: "sysupgrade --create-backup {file}".into(),
+            log_upload_command: "logread > {file}".into(),
+            transfer_timeout: 30,
+            transfer_command_timeout: 600,
         }
     }
 }
@@ -398,6 +423,7 @@ impl Config {
         if let Some(dir) = base_dir {
             config.cpe.state_dir = dir.join("icwmpd");
             config.cpe.log_file_name = dir.join("icwmpd.log");
+            config.cpe.download_dir = dir.join("downloads");
             config.cpe.uci_map_file = dir.join("uci-map");
         }
         let acs = SectionReader {
@@ -504,6 +530,22 @@ impl Config {
         cpe.path("uci_map_file", &mut c.uci_map_file);
         cpe.string("reboot_command", &mut c.reboot_command);
         cpe.string("factory_reset_command", &mut c.factory_reset_command);
+        cpe.path("download_dir", &mut c.download_dir);
+        cpe.string("firmware_apply_command", &mut c.firmware_apply_command);
+        cpe.string(
+            "vendor_config_apply_command",
+            &mut c.vendor_config_apply_command,
+        );
+        cpe.string("download_apply_command", &mut c.download_apply_command);
+        cpe.string("config_upload_command", &mut c.config_upload_command);
+        cpe.string("log_upload_command", &mut c.log_upload_command);
+        cpe.number("transfer_timeout", 1, 86400, &mut c.transfer_timeout)?;
+        cpe.number(
+            "transfer_command_timeout",
+            1,
+            86400,
+            &mut c.transfer_command_timeout,
+        )?;
 
         let lwn = SectionReader {
             uci,

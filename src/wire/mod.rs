@@ -2,6 +2,7 @@
 
 pub mod blobmsg;
 pub mod digest;
+pub mod ftp;
 pub mod lwn;
 pub mod md5;
 pub mod soap;
