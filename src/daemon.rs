@@ -474,10 +474,22 @@ impl Daemon {
                 .map(|t| now + Duration::from_secs(t.saturating_sub(unix).max(0) as u64))
         };
         let transfers = self.transfers.poll_at(now, unix, !self.acs.busy());
-        [agent, self.acs.poll_at(), self.ubus.poll_at(), transfers]
-            .into_iter()
-            .flatten()
-            .min()
+        let conn_request = self
+            .conn_request
+            .as_ref()
+            .and_then(ConnRequestServer::poll_at);
+        let own = self.timers.next_deadline();
+        [
+            agent,
+            self.acs.poll_at(),
+            self.ubus.poll_at(),
+            transfers,
+            conn_request,
+            own,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     fn run_due(&mut self, now: Instant) {
