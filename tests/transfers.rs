@@ -11,7 +11,8 @@ use icwmp::wire::soap::{
 };
 use support::acs::{AcsOptions, SessionScript, TestAcs};
 use support::daemon::{temp_dir, wait_until, write_config, TestDaemon};
-use support::files::{make_test_pki, FileServer, FileServerOptions, Vsftpd};
+use support::files::{FileServer, FileServerOptions, Vsftpd};
+use support::pki::TestPki;
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -228,9 +229,10 @@ fn http_download_applies_the_file_and_queue_lists_and_cancel_work() {
 #[test]
 fn https_firmware_is_reported_after_the_boot() {
     let dir = temp_dir("tr-https");
-    let (ca, cert, key) = make_test_pki(&dir);
+    let pki = TestPki::generate("files", "IP:127.0.0.1");
+    let ca = pki.ca_cert.clone();
     let files = FileServer::start(FileServerOptions {
-        tls: Some((cert, key)),
+        tls: Some(pki.server_config.clone()),
         ..FileServerOptions::default()
     });
     let image = vec![0x5a; 300_000];

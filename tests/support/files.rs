@@ -10,16 +10,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use icwmp::wire::digest::{basic_authorization, Credentials};
 
 /// How the HTTP file server behaves.
 #[derive(Clone, Debug, Default)]
 pub struct FileServerOptions {
     /// Demand HTTP Basic with this user and password.
     pub basic_auth: Option<(String, String)>,
-    /// Serve HTTPS with this certificate chain and key (PEM files).
-    pub tls: Option<(PathBuf, PathBuf)>,
+    /// Serve HTTPS with this configuration (see `super::pki`).
+    pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Send GET bodies in chunks of this size with this pause between them,
     /// for the first `count` GETs only.
     pub throttle: Option<(usize, Duration, usize)>,
@@ -47,10 +46,7 @@ impl FileServer {
         let addr = listener.local_addr().expect("address");
         let shared = Arc::new(Mutex::new(Shared::default()));
         let stop = Arc::new(AtomicBool::new(false));
-        let tls = options
-            .tls
-            .as_ref()
-            .map(|(cert, key)| server_config(cert, key));
+        let tls = options.tls.clone();
         let https = tls.is_some();
         {
             let (shared, stop) = (shared.clone(), stop.clone());
@@ -125,43 +121,6 @@ impl Drop for FileServer {
     }
 }
 
-fn server_config(cert: &Path, key: &Path) -> Arc<rustls::ServerConfig> {
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-        .expect("cert file")
-        .collect::<Result<_, _>>()
-        .expect("certs");
-    let key = PrivateKeyDer::from_pem_file(key).expect("key");
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .expect("server config");
-    Arc::new(config)
-}
-
-fn base64(data: &[u8]) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 /// One request per connection (the server answers `Connection: close`).
 fn serve<S: Read + Write>(
     stream: &mut S,
@@ -196,11 +155,11 @@ fn serve<S: Read + Write>(
     let authorized = match &options.basic_auth {
         None => true,
         Some((user, password)) => {
-            header("authorization")
-                == Some(format!(
-                    "Basic {}",
-                    base64(format!("{user}:{password}").as_bytes())
-                ))
+            let creds = Credentials {
+                username: user.clone(),
+                password: password.clone(),
+            };
+            header("authorization") == Some(basic_authorization(&creds))
         }
     };
     // The body is read through the same buffered reader as the head.
@@ -295,83 +254,6 @@ fn serve<S: Read + Write>(
         }
         _ => respond(stream, "405 Method Not Allowed", "", b""),
     }
-}
-
-/// A test CA and a server certificate for 127.0.0.1 made with the `openssl`
-/// CLI in `dir`: returns (CA file, server chain, server key).
-pub fn make_test_pki(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    let run = |args: &[&str]| {
-        let status = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .expect("run openssl");
-        assert!(status.success(), "openssl {args:?}");
-    };
-    run(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=icwmp test CA",
-        "-addext",
-        "basicConstraints=critical,CA:TRUE",
-        "-addext",
-        "keyUsage=critical,keyCertSign,cRLSign",
-    ]);
-    run(&[
-        "req",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-keyout",
-        "server.key",
-        "-out",
-        "server.csr",
-        "-subj",
-        "/CN=127.0.0.1",
-    ]);
-    std::fs::write(
-        dir.join("server.ext"),
-        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-    )
-    .expect("ext file");
-    run(&[
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "server.pem",
-        "-days",
-        "2",
-        "-extfile",
-        "server.ext",
-    ]);
-    (
-        dir.join("ca.pem"),
-        dir.join("server.pem"),
-        dir.join("server.key"),
-    )
 }
 
 /// vsftpd serving `root` anonymously on a loopback port, with `root/upload` writable.

@@ -5,4 +5,5 @@ pub mod acs;
 pub mod daemon;
 pub mod files;
 pub mod http_server;
+pub mod pki;
 pub mod ubus_broker;
