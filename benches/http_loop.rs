@@ -3,11 +3,14 @@
 
 #[path = "../tests/support/http_server.rs"]
 mod http_server;
+#[path = "../tests/support/pki.rs"]
+mod pki;
 
 use std::time::{Duration, Instant};
 
-use http_server::{Loop, Reply, TestPki, TestServer, UdpPinger};
+use http_server::{Loop, Reply, TestServer, UdpPinger};
 use icwmp::transport::http_client::{HttpClient, HttpConfig, HttpOutcome, Request};
+use pki::TestPki;
 
 const ROUND_TRIPS: usize = 3000;
 
@@ -39,7 +42,7 @@ fn main() {
     let rate = round_trips_per_second(&mut lp, &server.url("/acs"));
     println!("http keep-alive POST round trips (1 KiB echo): {rate:.0} /s");
 
-    let pki = TestPki::generate("bench");
+    let pki = TestPki::generate("bench", "DNS:localhost");
     let tls_server = TestServer::start_tls(pki.server_config.clone(), |request| {
         Reply::ok(&request.body)
     });

@@ -38,6 +38,7 @@ use crate::timer::Timers;
 use crate::transport::acs::{AcsLink, SessionOpening};
 use crate::transport::conn_request::{ConnRequestConfig, ConnRequestServer};
 use crate::transport::http_client::HttpConfig;
+use crate::transport::transfer::{TransferSettings, TransferTokens, Transfers};
 use crate::transport::ubus::{
     self as ubus, Tr069Call, Tr069Command, UbusClient, UbusConfig, UbusInput,
 };
@@ -55,6 +56,10 @@ pub mod tokens {
     pub const SIGNAL: Token = Token(0);
     /// The ACS session's HTTP connection.
     pub const ACS: Token = Token(1);
+    /// File transfers: their HTTP connection, FTP control and data connections.
+    pub const TRANSFER_HTTP: Token = Token(10);
+    pub const TRANSFER_FTP_CONTROL: Token = Token(11);
+    pub const TRANSFER_FTP_DATA: Token = Token(12);
     /// The ubus socket.
     pub const UBUS: Token = Token(2);
     /// The connection-request listener.
@@ -104,6 +109,7 @@ pub struct Daemon {
     dm: DataModel,
     agent: Agent,
     acs: AcsLink,
+    transfers: Transfers,
     ubus: UbusClient,
     /// The connection-request server; `None` without credentials (no stranger gets in).
     conn_request: Option<ConnRequestServer>,
@@ -115,6 +121,8 @@ pub struct Daemon {
     session_url: String,
     /// Passive value changes waiting for the next Inform.
     changed_values: Vec<ParameterValue>,
+    /// Passive lightweight changes waiting for the next lightweight notification.
+    lwn_pending: Vec<ParameterValue>,
     deferred: Vec<Deferred>,
     children: Vec<Child>,
     timers: Timers<DaemonTimer>,
@@ -208,6 +216,59 @@ fn kernel_boot_id() -> Option<String> {
 /// A random u32 for the retry back-off (0 if the OS has no randomness).
 fn random_u32() -> u32 {
     crate::transport::random16().map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+/// The SoftwareVersion the data model reports, if it has one.
+fn software_version(dm: &mut DataModel) -> Option<String> {
+    dm.inform_parameters()
+        .into_iter()
+        .find(|p| p.name.ends_with(".DeviceInfo.SoftwareVersion"))
+        .map(|p| p.value)
+}
+
+/// Loads the transfer queue, notices firmware flashed outside CWMP, and
+/// makes the event queue agree with the transfer results.
+fn open_transfers(
+    config: &Config,
+    store: &Store,
+    dm: &mut DataModel,
+    agent: &mut Agent,
+    acs_changed: bool,
+    system_boot: bool,
+) -> Result<Transfers, StartError> {
+    let tokens = TransferTokens {
+        http: tokens::TRANSFER_HTTP,
+        ftp_control: tokens::TRANSFER_FTP_CONTROL,
+        ftp_data: tokens::TRANSFER_FTP_DATA,
+    };
+    let (mut transfers, corrupt) = Transfers::open(
+        TransferSettings::from_config(config),
+        tokens,
+        &config.cpe.state_dir,
+        system_boot,
+        clock::unix_now(),
+    )
+    .map_err(|e| StartError::Setup(format!("transfer client: {e}")))?;
+    if let Some(e) = corrupt {
+        error!("transfer queue unreadable, set aside and started empty: {e}");
+    }
+    if acs_changed {
+        transfers.forget_acs_requests();
+    }
+    if let Some(version) = software_version(dm) {
+        transfers.note_software_version(&version, system_boot);
+    }
+    let plan = transfers.reconcile(agent.queue());
+    for event in plan.add {
+        agent.trigger(event);
+    }
+    for (rpc, key) in plan.drop {
+        agent.on_rpc_acknowledged(rpc, &key);
+    }
+    store
+        .save_events(agent.queue())
+        .map_err(|e| StartError::Io("saving events", e))?;
+    Ok(transfers)
 }
 
 impl Daemon {
@@ -310,6 +371,14 @@ impl Daemon {
         if let Err(e) = cpe_requests::write_pid(&config.cpe.state_dir) {
             warn!("cannot write the pid file: {e}");
         }
+        let transfers = open_transfers(
+            &config,
+            &store,
+            &mut dm,
+            &mut agent,
+            start.acs_changed,
+            system_boot,
+        )?;
         let mut ubus = UbusClient::new(UbusConfig::with_socket(&config.cpe.ubus_socket));
         ubus.register(poll.registry(), tokens::UBUS, clock::now());
         let mut daemon = Daemon {
@@ -327,8 +396,10 @@ impl Daemon {
             dm,
             agent,
             acs,
+            transfers,
             session_url: String::new(),
             changed_values: Vec::new(),
+            lwn_pending: Vec::new(),
             deferred: Vec::new(),
             children: Vec::new(),
             timers: Timers::default(),
@@ -418,6 +489,7 @@ impl Daemon {
                             self.on_connection_request(request.peer);
                         }
                     }
+                    token if self.transfers.owns(token) => self.drive_transfers(Some(event), now),
                     other => warn!("event for unknown token {}", other.0),
                 }
             }
@@ -438,11 +510,20 @@ impl Daemon {
                 .poll_at(unix)
                 .map(|t| now + Duration::from_secs(t.saturating_sub(unix).max(0) as u64))
         };
+        let transfers = self.transfers.poll_at(now, unix, !self.acs.busy());
+        let conn_request = self
+            .conn_request
+            .as_ref()
+            .and_then(ConnRequestServer::poll_at);
+        let own = self.timers.next_deadline();
         [
             agent,
             self.acs.poll_at(),
             self.ubus.poll_at(),
             self.software.poll_at(now),
+            transfers,
+            conn_request,
+            own,
         ]
         .into_iter()
         .flatten()
@@ -452,6 +533,13 @@ impl Daemon {
     fn run_due(&mut self, now: Instant) {
         if self.acs.poll_at().is_some_and(|t| t <= now) {
             self.drive_acs(None, now);
+        }
+        if self
+            .transfers
+            .poll_at(now, clock::unix_now(), !self.acs.busy())
+            .is_some_and(|t| t <= now)
+        {
+            self.drive_transfers(None, now);
         }
         if let Some(server) = self
             .conn_request
@@ -531,6 +619,7 @@ impl Daemon {
         }
         cpe_requests.extend(self.software.cpe_requests());
         cpe_requests.extend(self.cpe_requests.pending());
+        cpe_requests.extend(self.transfers.reports());
         let opening = SessionOpening {
             url: url.clone(),
             inform,
@@ -548,6 +637,7 @@ impl Daemon {
     fn drive_acs(&mut self, event: Option<&mio::event::Event>, now: Instant) {
         let unix = clock::unix_now();
         let mut acks = Vec::new();
+        let transfer_policy = self.transfers.policy();
         let mut handler = RequestHandler {
             dm: &mut self.dm,
             agent: &mut self.agent,
@@ -555,6 +645,8 @@ impl Daemon {
             deferred: &mut self.deferred,
             acs_changed: false,
             software: &mut self.software,
+            transfers: self.transfers.queue_mut(),
+            transfer_policy,
         };
         let registry = self.poll.registry();
         let ended = match event {
@@ -565,11 +657,37 @@ impl Daemon {
                 .acs
                 .handle_timeout(registry, now, &mut handler, &mut acks),
         };
+        // Accepted transfer requests are persisted at once.
+        self.transfers.save();
         for ack in acks {
             self.acknowledged(ack);
         }
         if let Some(result) = ended {
             self.end_session(result.map_err(|e| e.to_string()), clock::unix_now());
+        }
+    }
+
+    /// Drives the file transfers on readiness (`event`) or their timers;
+    /// a finished transfer's events ask for a session.
+    fn drive_transfers(&mut self, event: Option<&mio::event::Event>, now: Instant) {
+        let unix = clock::unix_now();
+        let registry = self.poll.registry();
+        let events = match event {
+            Some(event) => self.transfers.handle_event(registry, event, now, unix),
+            None => self
+                .transfers
+                .handle_timeout(registry, now, unix, !self.acs.busy()),
+        };
+        if events.is_empty() {
+            return;
+        }
+        for event in events {
+            if !self.agent.trigger(event) {
+                error!("event queue full: a transfer event was dropped");
+            }
+        }
+        if let Err(e) = self.store.save_events(self.agent.queue()) {
+            error!("cannot persist events after a transfer: {e}");
         }
     }
 
@@ -589,6 +707,7 @@ impl Daemon {
             Acknowledged::Request { request, .. } => {
                 let owed = self.software.acknowledged(&request);
                 self.cpe_requests.acknowledged(&request);
+                self.transfers.acknowledged(&request);
                 let completed = match *request {
                     Rpc::TransferComplete(tc) => {
                         Some((CompletionRpc::TransferComplete, tc.command_key))
@@ -744,6 +863,73 @@ impl Daemon {
         for changed in changes.passive.into_iter().chain(changes.active) {
             self.changed_values.retain(|p| p.name != changed.name);
             self.changed_values.push(changed);
+        }
+        for changed in changes
+            .lightweight_passive
+            .into_iter()
+            .chain(changes.lightweight_active.iter().cloned())
+        {
+            self.lwn_pending.retain(|p| p.name != changed.name);
+            self.lwn_pending.push(changed);
+        }
+        if !changes.lightweight_active.is_empty() {
+            self.send_lightweight_notification(unix);
+        }
+    }
+
+    /// Sends the pending lightweight changes to `lwn.hostname:lwn.port` (TR-069 Annex M).
+    fn send_lightweight_notification(&mut self, unix: i64) {
+        let lwn = &self.config.lwn;
+        if !lwn.enable || lwn.hostname.is_empty() || lwn.port == 0 {
+            return;
+        }
+        let id = self.dm.device_id();
+        let cnonce = crate::transport::random16()
+            .map(|b| b.iter().map(|x| format!("{x:02x}")).collect::<String>())
+            .unwrap_or_default();
+        let header = crate::wire::lwn::Header {
+            timestamp: unix,
+            username: &self.config.acs.userid,
+            cnonce: &cnonce,
+            oui: &id.oui,
+            product_class: &id.product_class,
+            serial_number: &id.serial_number,
+        };
+        let datagram = match crate::wire::lwn::emit(&header, &self.lwn_pending) {
+            Ok(d) => d,
+            Err(e) => {
+                error!("lightweight notification not sent: {e}");
+                return;
+            }
+        };
+        // Name resolution here blocks like the ACS client's (see http_client::resolve).
+        let sent = std::net::ToSocketAddrs::to_socket_addrs(&(lwn.hostname.as_str(), lwn.port))
+            .ok()
+            .and_then(|mut addrs| addrs.next())
+            .and_then(|addr| {
+                let local = if addr.is_ipv4() {
+                    "0.0.0.0:0"
+                } else {
+                    "[::]:0"
+                };
+                let socket = std::net::UdpSocket::bind(local).ok()?;
+                socket.set_nonblocking(true).ok()?;
+                socket.send_to(&datagram, addr).ok()
+            });
+        match sent {
+            Some(_) => {
+                info!(
+                    "Lightweight notification sent to {}:{} ({} parameters)",
+                    lwn.hostname,
+                    lwn.port,
+                    self.lwn_pending.len()
+                );
+                self.lwn_pending.clear();
+            }
+            None => warn!(
+                "lightweight notification to {}:{} failed",
+                lwn.hostname, lwn.port
+            ),
         }
     }
 
@@ -969,6 +1155,7 @@ impl Daemon {
         if config.acs.effective_url() != self.config.acs.effective_url() {
             // TR-069 3.2.1: a new ACS gets a BOOTSTRAP.
             self.agent.forget_acs_requests();
+            self.transfers.forget_acs_requests();
             self.agent.trigger(Event::new(EventCode::Bootstrap));
         }
         self.agent
@@ -976,6 +1163,8 @@ impl Daemon {
         self.dm.set_options(setup::options_of(&config));
         self.software.set_settings(software_settings_of(&config));
         self.cwmp_store.borrow_mut().refresh();
+        self.transfers
+            .reconfigure(TransferSettings::from_config(&config));
         if !self.acs.busy() {
             match AcsLink::new(http_config_of(&config), tokens::ACS) {
                 Ok(link) => self.acs = link,

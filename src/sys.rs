@@ -1,4 +1,4 @@
-//! The one module that calls libc directly: signal delivery into the poll loop, local time, interface addresses, clock state.
+//! The one module that calls libc directly: signal delivery into the poll loop, local time, interface addresses, clock state, free disk space.
 //!
 //! Everything else in the crate is `unsafe`-free; each function here keeps its
 //! unsafe block to the single libc call it wraps.
@@ -175,6 +175,22 @@ pub fn send_signal(pid: i32, signal: libc::c_int) -> io::Result<()> {
     Ok(())
 }
 
+/// Bytes an unprivileged process may still write in the file system holding `path` (statvfs(3)).
+// The block counts are 32-bit on some OpenWrt targets, hence the conversions.
+#[allow(clippy::useless_conversion)]
+pub fn free_space(path: &std::path::Path) -> io::Result<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path holds a NUL byte"))?;
+    // SAFETY: a zeroed statvfs is valid; statvfs only writes into it and reads the NUL-terminated path.
+    let mut stats: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: both pointers are valid for the duration of the call.
+    if unsafe { libc::statvfs(c_path.as_ptr(), &mut stats) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(u64::from(stats.f_bavail).saturating_mul(u64::from(stats.f_frsize)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,5 +212,11 @@ mod tests {
             .iter()
             .any(|a| a.interface == "lo" && a.address == Ipv4Addr::LOCALHOST));
         assert!(clock_synchronized().is_some());
+    }
+
+    #[test]
+    fn temp_dir_has_free_space() {
+        assert!(free_space(&std::env::temp_dir()).expect("statvfs") > 0);
+        assert!(free_space(std::path::Path::new("/no/such/dir")).is_err());
     }
 }

@@ -88,7 +88,9 @@ fn acs_requests_are_answered_from_the_data_model() {
             parameter_names: vec!["Device.No.Such.Thing".into()],
         },
         Rpc::GetRpcMethods,
-        Rpc::GetQueuedTransfers,
+        Rpc::GetOptions {
+            option_name: String::new(),
+        },
     ];
     let acs = TestAcs::start(AcsOptions {
         sessions: vec![script(requests)],
@@ -124,7 +126,13 @@ fn acs_requests_are_answered_from_the_data_model() {
     assert!(
         matches!(&responses[4], Rpc::GetRpcMethodsResponse { method_list } if method_list.iter().any(|m| m == "SetParameterValues"))
     );
-    assert!(matches!(&responses[5], Rpc::Fault(f) if f.code == FaultCode::MethodNotSupported));
+    // No voucher was ever set: GetOptions answers with no option.
+    assert_eq!(
+        responses[5],
+        Rpc::GetOptionsResponse {
+            option_list: Vec::new()
+        }
+    );
     assert!(daemon.stop().success());
     let config = std::fs::read_to_string(dir.join("cwmp")).expect("config");
     assert!(
@@ -351,5 +359,48 @@ fn active_notification_opens_a_value_change_session() {
         .parameter_list
         .iter()
         .any(|p| p.name == "Device.DeviceInfo.UpTime"));
+    assert!(daemon.stop().success());
+}
+
+#[test]
+fn active_lightweight_notification_goes_out_over_udp() {
+    use icwmp::cwmp::params::SetParameterAttribute;
+    let receiver = std::net::UdpSocket::bind("127.0.0.1:0").expect("udp receiver");
+    receiver.set_read_timeout(Some(WAIT)).expect("timeout");
+    let port = receiver.local_addr().expect("addr").port();
+    let spa = Rpc::SetParameterAttributes {
+        parameter_list: vec![SetParameterAttribute {
+            name: "Device.DeviceInfo.UpTime".into(),
+            notification_change: true,
+            notification: 5,
+            access_list_change: false,
+            access_list: Vec::new(),
+        }],
+    };
+    let acs = TestAcs::start(AcsOptions {
+        sessions: vec![script(vec![spa])],
+        ..AcsOptions::default()
+    });
+    let dir = temp_dir("lwn");
+    write_config(
+        &dir,
+        &acs.url(),
+        "",
+        "\toption value_check_interval '1'\n\toption amd_version '5'",
+    );
+    let lwn = format!("\nconfig cwmp 'lwn'\n\toption enable '1'\n\toption hostname '127.0.0.1'\n\toption port '{port}'\n");
+    let config = std::fs::read_to_string(dir.join("cwmp")).expect("config");
+    let config = config.replace("config cwmp 'lwn'\n\toption enable '0'\n", &lwn);
+    std::fs::write(dir.join("cwmp"), config).expect("config");
+    let daemon = TestDaemon::start(&dir, &[]);
+    assert!(acs.wait_sessions(1, WAIT));
+    let mut buf = [0u8; 4096];
+    let n = receiver.recv(&mut buf).expect("a lightweight notification");
+    let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert!(text.starts_with("<lwn:Notification"), "{text}");
+    assert!(
+        text.contains("<lwn:Name>Device.DeviceInfo.UpTime</lwn:Name>"),
+        "{text}"
+    );
     assert!(daemon.stop().success());
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use icwmp::wire::soap::Rpc;
 use support::acs::{AcsOptions, Auth, SessionScript, TestAcs};
 use support::daemon::{temp_dir, wait_until, write_config, TestDaemon};
-use support::http_server::TestPki;
+use support::pki::TestPki;
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -100,7 +100,7 @@ fn tls_verifies_the_acs_certificate_and_host_name() {
         eprintln!("skipped: the openssl CLI is not installed");
         return;
     }
-    let pki = TestPki::generate("acs");
+    let pki = TestPki::generate("acs", "DNS:localhost");
     let acs = TestAcs::start(AcsOptions {
         tls: Some(pki.server_config.clone()),
         ..AcsOptions::default()

@@ -1,13 +1,15 @@
 //! Integration tests of the non-blocking HTTP client against loopback servers.
 
-#[path = "support/http_server.rs"]
-mod http_server;
+mod support;
+
+use support::http_server;
+use support::pki::TestPki;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use http_server::{Loop, Recorded, Reply, TestPki, TestServer, UdpPinger};
+use http_server::{Loop, Recorded, Reply, TestServer, UdpPinger};
 use icwmp::transport::http_client::{
     BodySink, HttpClient, HttpConfig, HttpError, HttpOutcome, Method, Request, RequestBody,
     Response, ResponseBody,
@@ -447,7 +449,7 @@ fn expect_100_without_server_support_sends_body_after_timer() {
 
 #[test]
 fn tls_verifies_roots_and_host_names() {
-    let pki = TestPki::generate("client");
+    let pki = TestPki::generate("client", "DNS:localhost");
     let server = TestServer::start_tls(pki.server_config.clone(), echo);
     let port = server.addr.port();
     let verified = HttpConfig {
@@ -471,7 +473,7 @@ fn tls_verifies_roots_and_host_names() {
         "{err}"
     );
     // Untrusted CA (the directory holds only unrelated certificates).
-    let other = TestPki::generate("other");
+    let other = TestPki::generate("other", "DNS:localhost");
     let mut lp = client(HttpConfig {
         ssl_capath: Some(other.ca_cert.clone()),
         ..HttpConfig::default()

@@ -34,6 +34,12 @@ echo "idle daemon wake-ups in 3 s: $((after - before)) (goal 0)"
 kill "$pid"
 wait "$pid" 2>/dev/null || true
 
+# The data model CLI on this host's real providers (process start included).
+start=$(date +%s%N)
+count=$(./target/release/icwmpd --config "$dir" -m 1 get_value Device. | wc -l)
+end=$(date +%s%N)
+echo "CLI get_value Device. on this host: $count parameters in $(( (end - start) / 1000000 )) ms (whole process)"
+
 if command -v musl-gcc >/dev/null; then
 	sh tools/size.sh x86_64-unknown-linux-musl 2>/dev/null || echo "binary size: musl build failed"
 else

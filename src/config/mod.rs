@@ -197,6 +197,22 @@ pub struct CpeConfig {
     pub du_list_command: String,
     /// Seconds a package-manager command may run before it is killed.
     pub du_command_timeout: u32,
+    /// Where downloads and upload files are staged (and kept when `exec_download` is 0).
+    pub download_dir: PathBuf,
+    /// Applies a `1 Firmware Upgrade Image`; `{file}` is its path. The device is expected to reboot.
+    pub firmware_apply_command: String,
+    /// Applies a `3 Vendor Configuration File`.
+    pub vendor_config_apply_command: String,
+    /// Applies any other download FileType (`{type}` is the FileType); empty: refused.
+    pub download_apply_command: String,
+    /// Writes the `1 Vendor Configuration File` of an Upload to `{file}`.
+    pub config_upload_command: String,
+    /// Writes the `2 Vendor Log File` of an Upload to `{file}`.
+    pub log_upload_command: String,
+    /// Seconds a transfer's server may stay silent (and a connect may take).
+    pub transfer_timeout: u32,
+    /// Seconds an apply or upload-preparing command may run.
+    pub transfer_command_timeout: u32,
 }
 
 impl Default for CpeConfig {
@@ -232,6 +248,15 @@ impl Default for CpeConfig {
             du_uninstall_command: "opkg remove {name}".into(),
             du_list_command: "opkg list-installed".into(),
             du_command_timeout: 600,
+            download_dir: PathBuf::from("/tmp/icwmpd"),
+            firmware_apply_command: "sysupgrade {file}".into(),
+            vendor_config_apply_command: "sysupgrade --restore-backup {file} && reload_config"
+                .into(),
+            download_apply_command: String::new(),
+            config_upload_command: "sysupgrade --create-backup {file}".into(),
+            log_upload_command: "logread > {file}".into(),
+            transfer_timeout: 30,
+            transfer_command_timeout: 600,
         }
     }
 }
@@ -413,6 +438,7 @@ impl Config {
         if let Some(dir) = base_dir {
             config.cpe.state_dir = dir.join("icwmpd");
             config.cpe.log_file_name = dir.join("icwmpd.log");
+            config.cpe.download_dir = dir.join("downloads");
             config.cpe.uci_map_file = dir.join("uci-map");
         }
         let acs = SectionReader {
@@ -524,6 +550,22 @@ impl Config {
         cpe.string("du_uninstall_command", &mut c.du_uninstall_command);
         cpe.string("du_list_command", &mut c.du_list_command);
         cpe.number("du_command_timeout", 1, 86400, &mut c.du_command_timeout)?;
+        cpe.path("download_dir", &mut c.download_dir);
+        cpe.string("firmware_apply_command", &mut c.firmware_apply_command);
+        cpe.string(
+            "vendor_config_apply_command",
+            &mut c.vendor_config_apply_command,
+        );
+        cpe.string("download_apply_command", &mut c.download_apply_command);
+        cpe.string("config_upload_command", &mut c.config_upload_command);
+        cpe.string("log_upload_command", &mut c.log_upload_command);
+        cpe.number("transfer_timeout", 1, 86400, &mut c.transfer_timeout)?;
+        cpe.number(
+            "transfer_command_timeout",
+            1,
+            86400,
+            &mut c.transfer_command_timeout,
+        )?;
 
         let lwn = SectionReader {
             uci,

@@ -1,5 +1,7 @@
 //! Answers the ACS's requests (TR-069 Annex A.3.2): parameter RPCs go to the data model, device operations are deferred to the session's end.
 //!
+//! Transfer requests go into the transfer queue, which the daemon runs
+//! (and persists) after each exchange; their responses say `Pending`.
 //! Reboot and FactoryReset are acknowledged in the session and carried out
 //! after it ends (TR-069 A.3.2.9: the CPE completes the session first), so
 //! the ACS always gets its response and the events are persisted first.
@@ -8,9 +10,10 @@ use crate::cwmp::agent::Agent;
 use crate::cwmp::fault::{Fault, FaultCode};
 use crate::cwmp::schedule::scheduled_inform_due;
 use crate::cwmp::session::AcsRequestHandler;
+use crate::cwmp::transfers::{TransferPolicy, TransferQueue};
 use crate::datamodel::engine::{DataModel, SetValue};
 use crate::software::manager::SoftwareManager;
-use crate::wire::soap::{Rpc, Status};
+use crate::wire::soap::{Rpc, Status, TransferResponse};
 
 /// The CPE methods this agent answers, for GetRPCMethodsResponse.
 pub const SUPPORTED_METHODS: &[&str] = &[
@@ -28,6 +31,12 @@ pub const SUPPORTED_METHODS: &[&str] = &[
     "ChangeDUState",
     "SetVouchers",
     "GetOptions",
+    "Download",
+    "ScheduleDownload",
+    "Upload",
+    "GetQueuedTransfers",
+    "GetAllQueuedTransfers",
+    "CancelTransfer",
 ];
 
 /// Work that waits for the end of the session.
@@ -48,6 +57,18 @@ pub struct RequestHandler<'a> {
     pub acs_changed: bool,
     /// Deployment units, vouchers and options.
     pub software: &'a mut SoftwareManager,
+    /// Accepted Download, ScheduleDownload and Upload requests.
+    pub transfers: &'a mut TransferQueue,
+    /// What this CPE can transfer (from the configuration).
+    pub transfer_policy: TransferPolicy,
+}
+
+/// DownloadResponse/UploadResponse: the transfer runs after the session (Status 1).
+fn pending_transfer() -> TransferResponse {
+    TransferResponse {
+        status: Status::Pending,
+        ..TransferResponse::default()
+    }
 }
 
 fn status(applied: bool) -> Status {
@@ -153,6 +174,31 @@ impl AcsRequestHandler for RequestHandler<'_> {
             Rpc::GetOptions { option_name } => Ok(Rpc::GetOptionsResponse {
                 option_list: self.software.options(&option_name, self.now),
             }),
+            Rpc::Download(request) => {
+                self.transfers
+                    .add_download(&request, &self.transfer_policy, self.now)?;
+                Ok(Rpc::DownloadResponse(pending_transfer()))
+            }
+            Rpc::ScheduleDownload(request) => {
+                self.transfers
+                    .add_schedule_download(&request, &self.transfer_policy, self.now)?;
+                Ok(Rpc::ScheduleDownloadResponse)
+            }
+            Rpc::Upload(request) => {
+                self.transfers
+                    .add_upload(&request, &self.transfer_policy, self.now)?;
+                Ok(Rpc::UploadResponse(pending_transfer()))
+            }
+            Rpc::GetQueuedTransfers => Ok(Rpc::GetQueuedTransfersResponse {
+                transfer_list: self.transfers.queued_transfers(),
+            }),
+            Rpc::GetAllQueuedTransfers => Ok(Rpc::GetAllQueuedTransfersResponse {
+                transfer_list: self.transfers.all_queued_transfers(),
+            }),
+            Rpc::CancelTransfer { command_key } => {
+                self.transfers.cancel(&command_key)?;
+                Ok(Rpc::CancelTransferResponse)
+            }
             other => Err(Fault::with_text(
                 FaultCode::MethodNotSupported,
                 format!("{} is not supported", other.method_name()),

@@ -10,3 +10,4 @@ pub mod params;
 pub mod retry;
 pub mod schedule;
 pub mod session;
+pub mod transfers;

@@ -608,4 +608,39 @@ mod tests {
         s.on_response(200, &reply, &mut handler, &mut acks);
         assert_eq!(s.version(), CwmpVersion::V1_0);
     }
+
+    #[test]
+    fn arbitrary_acs_answers_never_panic() {
+        let mut handler = Handler { seen: Vec::new() };
+        let gpv = acs(Envelope::new(
+            "x",
+            Rpc::GetParameterValues {
+                parameter_names: vec!["Device.A".into()],
+            },
+        ));
+        let mut seed = 0xdead_beef_u32;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            seed
+        };
+        for _ in 0..500 {
+            let (mut s, _) = start(vec![Rpc::GetRpcMethods]);
+            let mut acks = Vec::new();
+            let reply = acs(Envelope::new("1", Rpc::InformResponse { max_envelopes: 1 }));
+            s.on_response(200, &reply, &mut handler, &mut acks);
+            for _ in 0..4 {
+                let mut body = gpv.clone();
+                for _ in 0..(next() % 6) {
+                    let at = next() as usize % body.len();
+                    body[at] = next() as u8;
+                }
+                let status = [200, 204, 401, 500][next() as usize % 4];
+                if let Action::Done(_) = s.on_response(status, &body, &mut handler, &mut acks) {
+                    break;
+                }
+            }
+        }
+    }
 }

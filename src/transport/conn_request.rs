@@ -629,4 +629,30 @@ mod tests {
             .unwrap()
             .ends_with("Connection: close\r\n\r\n"));
     }
+
+    #[test]
+    fn random_and_mutated_requests_never_panic() {
+        let mut authority = CrAuthority::new(&config(), [7; 16]);
+        let base = b"GET / HTTP/1.1\r\nHost: cpe\r\nAuthorization: Digest username=\"cpe\", realm=\"r\", nonce=\"n\", uri=\"/\", response=\"00\", qop=auth, nc=00000001, cnonce=\"c\"\r\n\r\n";
+        let mut seed = 0x9e37_79b9_u32;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            seed
+        };
+        let start = Instant::now();
+        for round in 0..5_000u32 {
+            let mut head = base.to_vec();
+            for _ in 0..(next() % 8) {
+                let at = next() as usize % head.len();
+                head[at] = next() as u8;
+            }
+            if round % 3 == 0 {
+                head.truncate(next() as usize % head.len());
+            }
+            let reply = authority.decide(&head, start, [round as u8; 16]);
+            assert!((200..600).contains(&reply.status));
+        }
+    }
 }

@@ -17,7 +17,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use mio::event::Event;
@@ -349,9 +349,9 @@ fn join_location(base: &Target, location: &str) -> Result<Target, HttpError> {
 ///
 /// This is the one blocking call of the client: `ToSocketAddrs` runs
 /// getaddrinfo() synchronously. IP literals are parsed without it, and names in
-/// /etc/hosts answer at once, but a real DNS query can stall the loop for the
-/// resolver's timeout. It is kept alone in this function so it can be moved to
-/// a worker thread whose answer comes back through a `mio::Waker`.
+/// /etc/hosts answer at once; a name that needs DNS is looked up on a
+/// short-lived worker thread ([`Lookup`]) so the loop never waits for the
+/// resolver.
 fn resolve(host: &str, port: u16, ipv6_enable: bool) -> Result<Vec<SocketAddr>, HttpError> {
     let mut addrs: Vec<SocketAddr> = match host.parse::<IpAddr>() {
         Ok(ip) => vec![SocketAddr::new(ip, port)],
@@ -369,6 +369,45 @@ fn resolve(host: &str, port: u16, ipv6_enable: bool) -> Result<Vec<SocketAddr>, 
         return Err(HttpError::Dns(format!("{host}: no usable address")));
     }
     Ok(addrs)
+}
+
+/// How often a pending name lookup is checked for its answer.
+const LOOKUP_POLL: Duration = Duration::from_millis(5);
+
+/// What a name lookup found.
+type LookupAnswer = Result<Vec<SocketAddr>, HttpError>;
+
+/// A host name being resolved on a worker thread.
+struct Lookup {
+    origin: Origin,
+    answer: Arc<Mutex<Option<LookupAnswer>>>,
+}
+
+impl Lookup {
+    /// Starts resolving `origin`'s host; `None` if no thread could be started.
+    fn start(origin: &Origin, ipv6_enable: bool) -> Option<Lookup> {
+        let answer = Arc::new(Mutex::new(None));
+        let (host, port, slot) = (origin.host.clone(), origin.port, answer.clone());
+        std::thread::Builder::new()
+            .name("icwmpd-dns".into())
+            .stack_size(256 * 1024)
+            .spawn(move || {
+                let result = resolve(&host, port, ipv6_enable);
+                if let Ok(mut slot) = slot.lock() {
+                    *slot = Some(result);
+                }
+            })
+            .ok()?;
+        Some(Lookup {
+            origin: origin.clone(),
+            answer,
+        })
+    }
+
+    /// The answer, once the worker has one.
+    fn take(&self) -> Option<LookupAnswer> {
+        self.answer.lock().ok()?.take()
+    }
 }
 
 /// One TCP (and maybe TLS) connection registered with the loop.
@@ -665,6 +704,10 @@ pub struct HttpClient {
     /// More work is ready without waiting for the socket (budget exhausted or just started).
     run_again: bool,
     last_now: Option<Instant>,
+    /// A host name lookup in progress for the current exchange.
+    lookup: Option<Lookup>,
+    /// Addresses a finished lookup found, for the attempt it was made for.
+    resolved: Option<(Origin, Vec<SocketAddr>)>,
 }
 
 impl HttpClient {
@@ -685,6 +728,8 @@ impl HttpClient {
             scratch: vec![0; CHUNK],
             run_again: false,
             last_now: None,
+            lookup: None,
+            resolved: None,
         })
     }
 
@@ -759,6 +804,10 @@ impl HttpClient {
             return self.last_now;
         }
         let exchange = self.exchange.as_ref()?;
+        if self.lookup.is_some() {
+            let next_check = self.last_now.map(|t| t + LOOKUP_POLL);
+            return Some(next_check.map_or(exchange.io_deadline, |t| t.min(exchange.io_deadline)));
+        }
         Some(match exchange.continue_deadline {
             Some(deadline) => deadline.min(exchange.io_deadline),
             None => exchange.io_deadline,
@@ -781,6 +830,9 @@ impl HttpClient {
     /// Run due timers (connect, idle, 100-continue) and pending work.
     pub fn handle_timeout(&mut self, registry: &Registry, now: Instant) -> Option<HttpOutcome> {
         self.last_now = Some(now);
+        if self.lookup.is_some() {
+            return self.poll_lookup(registry, now);
+        }
         let exchange = self.exchange.as_mut()?;
         if let Some(deadline) = exchange.continue_deadline {
             if now >= deadline {
@@ -823,6 +875,8 @@ impl HttpClient {
         if let Some(conn) = self.conn.take() {
             conn.close(registry);
         }
+        self.lookup = None;
+        self.resolved = None;
         self.exchange = None;
         self.auth = None;
         self.run_again = false;
@@ -850,7 +904,28 @@ impl HttpClient {
             if let Some(conn) = self.conn.take() {
                 conn.close(registry);
             }
-            let addrs = resolve(&origin.host, origin.port, self.config.ipv6_enable)?;
+            let cached = match self.resolved.take() {
+                Some((resolved_for, addrs)) if resolved_for == origin => Some(addrs),
+                _ => None,
+            };
+            let addrs = match cached {
+                Some(addrs) => addrs,
+                None if origin.host.parse::<IpAddr>().is_ok() => {
+                    resolve(&origin.host, origin.port, self.config.ipv6_enable)?
+                }
+                None => match Lookup::start(&origin, self.config.ipv6_enable) {
+                    Some(lookup) => {
+                        // The attempt resumes in poll_lookup once the name is resolved.
+                        self.lookup = Some(lookup);
+                        if let Some(exchange) = self.exchange.as_mut() {
+                            exchange.io_deadline = now + self.config.connect_timeout;
+                        }
+                        self.last_now = Some(now);
+                        return Ok(());
+                    }
+                    None => resolve(&origin.host, origin.port, self.config.ipv6_enable)?,
+                },
+            };
             let tls_config = origin.https.then_some(&self.tls_config);
             self.conn = Some(Connection::open(
                 origin, addrs, tls_config, registry, self.token,
@@ -892,6 +967,29 @@ impl HttpClient {
         self.run_again = true;
         self.last_now = Some(now);
         Ok(())
+    }
+
+    /// Checks the pending lookup: on an answer the attempt goes on, on an
+    /// error or past the connect timeout the exchange fails.
+    fn poll_lookup(&mut self, registry: &Registry, now: Instant) -> Option<HttpOutcome> {
+        let lookup = self.lookup.as_ref()?;
+        let deadline = self.exchange.as_ref().map_or(now, |e| e.io_deadline);
+        let error = match lookup.take() {
+            Some(Ok(addrs)) => {
+                self.resolved = Some((lookup.origin.clone(), addrs));
+                self.lookup = None;
+                match self.begin_attempt(registry, now) {
+                    Ok(()) => return None,
+                    Err(err) => err,
+                }
+            }
+            Some(Err(err)) => err,
+            None if now < deadline => return None,
+            None => HttpError::Timeout("resolving the host name"),
+        };
+        self.lookup = None;
+        self.exchange = None;
+        Some(HttpOutcome::Error(error))
     }
 
     /// After a failed connect, try the next resolved address. `true` if one is under way.

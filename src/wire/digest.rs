@@ -858,4 +858,28 @@ mod tests {
             Verdict::Denied
         );
     }
+
+    #[test]
+    fn arbitrary_headers_never_panic() {
+        let alphabet = b"Digest Basic realm=\"nonce,qop=auth-int algorithm=SHA-256-sess stale=true opaque\\ \t";
+        let mut seed = 0x1234_5678_u32;
+        for _ in 0..5_000 {
+            let mut text = String::new();
+            for _ in 0..(seed % 96) {
+                seed ^= seed << 13;
+                seed ^= seed >> 17;
+                seed ^= seed << 5;
+                text.push(alphabet[seed as usize % alphabet.len()] as char);
+            }
+            for challenge in parse_www_authenticate(&text) {
+                if let Challenge::Digest(digest) = challenge {
+                    let creds = Credentials {
+                        username: "u".into(),
+                        password: "p".into(),
+                    };
+                    let _ = DigestClient::new(digest).authorization(&creds, "POST", "/", "c");
+                }
+            }
+        }
+    }
 }

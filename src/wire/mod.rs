@@ -2,6 +2,8 @@
 
 pub mod blobmsg;
 pub mod digest;
+pub mod ftp;
+pub mod lwn;
 pub mod md5;
 pub mod soap;
 pub mod ubus;

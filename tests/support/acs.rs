@@ -19,7 +19,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use icwmp::cwmp::fault::{Fault, FaultCode};
-use icwmp::wire::digest::{Credentials, DigestServer, Verdict};
+use icwmp::wire::digest::{basic_authorization, Credentials, DigestServer, Verdict};
 use icwmp::wire::soap::{self, CwmpVersion, Envelope, Limits, Rpc};
 
 /// What one session of the script does.
@@ -324,27 +324,6 @@ fn respond(stream: &mut dyn Write, status: u16, extra: &[String], body: &[u8]) -
     stream.write_all(&message).is_ok() && stream.flush().is_ok()
 }
 
-fn base64(data: &[u8]) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 fn ack(request: &Envelope, response: Rpc) -> Envelope {
     Envelope::new(request.header.id.clone().unwrap_or_default(), response)
 }
@@ -450,7 +429,11 @@ impl Server {
         match &self.options.auth {
             Auth::None => Ok(()),
             Auth::Basic { user, password } => {
-                let expected = format!("Basic {}", base64(format!("{user}:{password}").as_bytes()));
+                let creds = Credentials {
+                    username: user.clone(),
+                    password: password.clone(),
+                };
+                let expected = basic_authorization(&creds);
                 if authorization == Some(expected.as_str()) {
                     Ok(())
                 } else {

@@ -99,7 +99,7 @@ const fn text_attention_table() -> [bool; 256] {
 
 /// Appends `text` escaped for element content; `Err` if it holds a
 /// character XML 1.0 cannot carry (nothing is appended past the last good byte).
-fn push_escaped(out: &mut Vec<u8>, text: &str) -> Result<(), ()> {
+pub(crate) fn push_escaped(out: &mut Vec<u8>, text: &str) -> Result<(), ()> {
     let bytes = text.as_bytes();
     let mut copied = 0;
     for (at, &byte) in bytes.iter().enumerate() {

@@ -13,6 +13,7 @@ mod time;
 mod types;
 
 pub use emit::emit;
+pub(crate) use emit::push_escaped;
 pub use error::{SoapError, SoapErrorKind};
 pub use limits::Limits;
 pub use parse::parse;
