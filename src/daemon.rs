@@ -792,15 +792,9 @@ impl Daemon {
             }
             Deferred::FactoryReset => {
                 info!("Resetting the device to factory defaults");
-                for name in [
-                    names::EVENTS,
-                    names::BOOTSTRAP_URL,
-                    names::DATAMODEL,
-                    names::REBOOT_KEY,
-                ] {
-                    if let Err(e) = self.store.remove(name) {
-                        error!("factory reset: cannot remove {name}: {e}");
-                    }
+                // Everything the daemon remembers goes: the next start is a first start (0 BOOTSTRAP).
+                if let Err(e) = self.store.clear() {
+                    error!("factory reset: cannot clear the state directory: {e}");
                 }
                 let command = self.config.cpe.factory_reset_command.clone();
                 self.spawn_shell(&command);

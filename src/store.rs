@@ -82,6 +82,19 @@ impl Store {
         }
     }
 
+    /// Removes every file of the state directory (factory reset); the directory stays.
+    pub fn clear(&self) -> io::Result<()> {
+        for entry in fs::read_dir(&self.dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                fs::remove_dir_all(&path)?;
+            } else {
+                fs::remove_file(&path)?;
+            }
+        }
+        Ok(())
+    }
+
     /// The persisted event queue. A corrupt file is set aside and reported;
     /// the queue then starts empty (the caller logs the loss loudly).
     pub fn load_events(&self) -> (EventQueue, Option<CorruptFile>) {
@@ -155,6 +168,10 @@ mod tests {
         store.remove(names::BOOTSTRAP_URL).expect("remove");
         store.remove(names::BOOTSTRAP_URL).expect("remove again");
         assert_eq!(store.read_text(names::BOOTSTRAP_URL), None);
+        store.write("x", b"1").expect("write");
+        fs::create_dir_all(store.path("sub")).expect("subdir");
+        store.clear().expect("clear");
+        assert_eq!(fs::read_dir(&dir).expect("dir").count(), 0);
         fs::remove_dir_all(&dir).expect("cleanup");
     }
 }
