@@ -5,14 +5,15 @@
 //! file shows is the `log` level's name.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
-use std::path::PathBuf;
+use std::io::{self, Write};
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
 
 use crate::config::{CpeConfig, Severity};
-use crate::cwmp::datetime::format_log;
+use crate::cwmp::datetime::{format_log, format_syslog};
 use crate::sys::local_time;
 
 /// Where log lines go and how many.
@@ -76,12 +77,89 @@ pub fn format_line(unix_secs: i64, utc_offset: i32, level: Level, message: &str)
     format!("{} {tag:<10}{message}", format_log(unix_secs, utc_offset))
 }
 
-type Syslog = syslog::Logger<syslog::LoggerBackend, syslog::Formatter3164>;
+/// The local syslog daemon's socket (OpenWrt's logd, busybox syslogd).
+const SYSLOG_SOCKET: &str = "/dev/log";
+
+/// The `daemon` facility (RFC 3164 4.1.1), already shifted into the priority.
+const FACILITY_DAEMON: u8 = 3 << 3;
+
+fn syslog_severity(level: Level) -> u8 {
+    match level {
+        Level::Error => 3,
+        Level::Warn => 4,
+        Level::Info => 6,
+        Level::Debug | Level::Trace => 7,
+    }
+}
+
+/// One syslog datagram in the RFC 3164 format without a hostname, as the C
+/// library's `syslog()` writes it: `<30>Dec 24 10:21:18 icwmpd[7762]: message`.
+pub fn format_syslog_line(
+    unix_secs: i64,
+    utc_offset: i32,
+    pid: u32,
+    level: Level,
+    message: &str,
+) -> String {
+    format!(
+        "<{}>{} icwmpd[{pid}]: {message}",
+        FACILITY_DAEMON | syslog_severity(level),
+        format_syslog(unix_secs, utc_offset)
+    )
+}
+
+/// A non-blocking datagram connection to the syslog socket. A message that
+/// cannot go out at once is dropped: logging must never stall the daemon loop.
+struct SyslogSocket {
+    path: PathBuf,
+    socket: Option<UnixDatagram>,
+}
+
+impl SyslogSocket {
+    fn new(path: &Path) -> SyslogSocket {
+        SyslogSocket {
+            path: path.to_owned(),
+            socket: None,
+        }
+    }
+
+    fn connect(&self) -> io::Result<UnixDatagram> {
+        let socket = UnixDatagram::unbound()?;
+        socket.connect(&self.path)?;
+        socket.set_nonblocking(true)?;
+        Ok(socket)
+    }
+
+    /// Sends one datagram; on a broken connection (syslogd restarted) it
+    /// reconnects once and retries.
+    fn send(&mut self, datagram: &[u8]) {
+        for _ in 0..2 {
+            let socket = match self.socket.take() {
+                Some(socket) => socket,
+                None => match self.connect() {
+                    Ok(socket) => socket,
+                    Err(_) => return,
+                },
+            };
+            match socket.send(datagram) {
+                Ok(_) => {
+                    self.socket = Some(socket);
+                    return;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.socket = Some(socket);
+                    return;
+                }
+                Err(_) => {}
+            }
+        }
+    }
+}
 
 struct Sinks {
     settings: LogSettings,
     file: Option<File>,
-    syslog: Option<Syslog>,
+    syslog: Option<SyslogSocket>,
 }
 
 impl Sinks {
@@ -90,17 +168,9 @@ impl Sinks {
             .file
             .as_ref()
             .and_then(|(path, _)| open_append(path));
-        let syslog = if settings.syslog {
-            syslog::unix(syslog::Formatter3164 {
-                facility: syslog::Facility::LOG_DAEMON,
-                hostname: None,
-                process: "icwmpd".into(),
-                pid: std::process::id(),
-            })
-            .ok()
-        } else {
-            None
-        };
+        let syslog = settings
+            .syslog
+            .then(|| SyslogSocket::new(Path::new(SYSLOG_SOCKET)));
         Sinks {
             settings,
             file,
@@ -126,14 +196,11 @@ impl Sinks {
         }
     }
 
-    fn write_syslog(&mut self, level: Level, message: &str) {
+    fn write_syslog(&mut self, unix_secs: i64, utc_offset: i32, level: Level, message: &str) {
         if let Some(syslog) = &mut self.syslog {
-            let _ = match level {
-                Level::Error => syslog.err(message),
-                Level::Warn => syslog.warning(message),
-                Level::Info => syslog.info(message),
-                Level::Debug | Level::Trace => syslog.debug(message),
-            };
+            let line =
+                format_syslog_line(unix_secs, utc_offset, std::process::id(), level, message);
+            syslog.send(line.as_bytes());
         }
     }
 }
@@ -164,7 +231,8 @@ impl Log for Logger {
         }
         let message = record.args().to_string();
         let now = crate::clock::unix_now();
-        let line = format_line(now, local_time(now).utc_offset, record.level(), &message);
+        let utc_offset = local_time(now).utc_offset;
+        let line = format_line(now, utc_offset, record.level(), &message);
         let Ok(mut guard) = self.sinks.lock() else {
             return;
         };
@@ -175,7 +243,7 @@ impl Log for Logger {
             eprintln!("{line}");
         }
         sinks.write_file(&line);
-        sinks.write_syslog(record.level(), &message);
+        sinks.write_syslog(now, utc_offset, record.level(), &message);
     }
 
     fn flush(&self) {
@@ -218,6 +286,59 @@ mod tests {
             format_line(t, 3600, Level::Debug, "y"),
             "24-12-2019, 10:21:18 [DEBUG]   y"
         );
+    }
+
+    #[test]
+    fn syslog_datagram_format() {
+        let t = 1_577_179_278; // 2019-12-24T10:21:18+01:00
+        assert_eq!(
+            format_syslog_line(t, 3600, 7762, Level::Info, "Start session"),
+            "<30>Dec 24 10:21:18 icwmpd[7762]: Start session"
+        );
+        assert_eq!(
+            format_syslog_line(t, 0, 1, Level::Error, "x"),
+            "<27>Dec 24 09:21:18 icwmpd[1]: x"
+        );
+        assert!(format_syslog_line(t, 0, 1, Level::Warn, "").starts_with("<28>"));
+        assert!(format_syslog_line(t, 0, 1, Level::Trace, "").starts_with("<31>"));
+    }
+
+    #[test]
+    fn syslog_socket_reconnects_and_never_blocks() {
+        let dir = std::env::temp_dir().join(format!("icwmp-syslog-{}", std::process::id()));
+        fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("log");
+        let mut syslog = SyslogSocket::new(&path);
+        // No syslogd yet: the message is dropped.
+        syslog.send(b"lost");
+        assert!(syslog.socket.is_none());
+
+        let receiver = UnixDatagram::bind(&path).expect("bind");
+        syslog.send(b"first");
+        let mut buf = [0u8; 64];
+        let n = receiver.recv(&mut buf).expect("recv");
+        assert_eq!(buf.get(..n), Some(&b"first"[..]));
+
+        // syslogd restarts: the old connection is dead, the sender reconnects.
+        drop(receiver);
+        fs::remove_file(&path).expect("unlink");
+        let receiver = UnixDatagram::bind(&path).expect("rebind");
+        syslog.send(b"second");
+        let n = receiver.recv(&mut buf).expect("recv");
+        assert_eq!(buf.get(..n), Some(&b"second"[..]));
+
+        // Nobody reads: the queue fills and later messages are dropped
+        // instead of blocking.
+        for _ in 0..10_000 {
+            syslog.send(&[b'x'; 512]);
+        }
+        receiver.set_nonblocking(true).expect("nonblocking");
+        let mut received = 0;
+        while receiver.recv(&mut buf).is_ok() {
+            received += 1;
+        }
+        assert!(received > 0 && received < 10_000);
+        fs::remove_dir_all(&dir).expect("cleanup");
     }
 
     #[test]

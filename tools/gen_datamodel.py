@@ -247,29 +247,42 @@ def emit(root, stats, model_name, out_path):
                 enum_sets.items.append((start, len(syn.enums)))
             enum_idx = enum_sets.index[key] + 1
         default_idx = 0 if node.default is None else pool.add(node.default) + 1
-        rec = (syn.min_len or 0, 0 if syn.max_len is None else syn.max_len + 1,
-               0 if syn.list_max_len is None else syn.list_max_len + 1,
+        # Maximum lengths are stored as is, 0 meaning none: a maxLength of 0
+        # would allow only the empty string and no model uses it.
+        assert syn.max_len != 0 and syn.list_max_len != 0, node.name
+        rec = (syn.min_len or 0, syn.max_len or 0, syn.list_max_len or 0,
                range_idx, enum_idx, default_idx)
+        assert all(0 <= x <= 0xFFFF for x in rec), (node.name, rec)
         if rec == (0, 0, 0, 0, 0, 0):
             return 0
         return constraints.add(rec) + 1
 
+    classes = Dedup()
+
     def walk(node):
-        row = [pool.add(node.name), node.flags | (node.kind << 4), constraint_of(node), 0]
+        name = pool.add(node.name)
+        class_key = (node.flags | (node.kind << 4), constraint_of(node))
+        row = [name, classes.add(class_key), 0]
         rows.append(row)
         for child in node.params:
             walk(child)
         for child in node.objects:
             walk(child)
-        row[3] = len(rows)
+        row[2] = len(rows)
 
     walk(root)
     assert len(rows) < 0xFFFF and len(pool.items) < 0xFFFF
+    assert len(classes.items) < 0xFFFF and len(constraints.items) < 0xFFFF
 
     text = "".join(pool.items)
     offsets = [0]
     for item in pool.items:
         offsets.append(offsets[-1] + len(item.encode("utf-8")))
+    # Offsets are stored modulo 65536; POOL_PAGES lists, for every further
+    # 64 KiB of pool text, the first offset index at or past it.
+    pages = []
+    for page in range(1, offsets[-1] // 0x10000 + 1):
+        pages.append(next(i for i, off in enumerate(offsets) if off >= page * 0x10000))
     range_set_rows = [(s, n) for (s, n, _) in range_sets.items]
 
     def arr(name, ty, items, per_line):
@@ -298,9 +311,11 @@ def emit(root, stats, model_name, out_path):
         f"pub const WRITABLE_PARAMETER_COUNT: usize = {stats['writable']};",
         "",
         "pub static POOL: &str = " + rust_str(text) + ";",
-        arr("POOL_OFFSETS", "u32", offsets, 16),
-        arr("NODES", "[u16; 4]", [tup(r) for r in rows], 6),
-        arr("CONSTRAINTS", "[u32; 6]", [tup(c) for c in constraints.items], 4),
+        arr("POOL_OFFSETS", "u16", [off & 0xFFFF for off in offsets], 16),
+        arr("POOL_PAGES", "u16", pages, 16),
+        arr("NODES", "[u16; 3]", [tup(r) for r in rows], 8),
+        arr("CLASSES", "[u16; 2]", [tup(c) for c in classes.items], 8),
+        arr("CONSTRAINTS", "[u16; 6]", [tup(c) for c in constraints.items], 4),
         arr("RANGE_SETS", "[u16; 2]", [tup(r) for r in range_set_rows], 8),
         arr("RANGES", "[i128; 2]", [tup(fmt_range(r)) for r in ranges.items], 3),
         arr("ENUM_SETS", "[u16; 2]", [tup(e) for e in enum_sets.items], 8),
@@ -310,7 +325,7 @@ def emit(root, stats, model_name, out_path):
     with open(out_path, "w", encoding="utf-8") as f:
         f.write("\n".join(out))
     print(f"{out_path}: {len(rows)} nodes, {len(pool.items)} strings, "
-          f"{len(constraints.items)} constraints, objects {stats['objects']} "
+          f"{len(classes.items)} classes, {len(constraints.items)} constraints, objects {stats['objects']} "
           f"(tables {stats['tables']}), params {stats['params']} (rw {stats['writable']})")
 
 

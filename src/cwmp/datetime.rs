@@ -177,6 +177,25 @@ pub fn format_log(unix_secs: i64, offset_secs: i32) -> String {
     )
 }
 
+/// Month abbreviations of the syslog timestamp.
+const MONTH_ABBREVIATIONS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// The syslog timestamp `Mmm dd hh:mm:ss` in local time (RFC 3164 4.1.2: the
+/// day is padded with a space, `Dec  4 09:05:00`).
+pub fn format_syslog(unix_secs: i64, offset_secs: i32) -> String {
+    let c = civil(unix_secs, offset_secs);
+    let month = MONTH_ABBREVIATIONS
+        .get(c.month.saturating_sub(1) as usize)
+        .copied()
+        .unwrap_or("Jan");
+    format!(
+        "{month} {:>2} {:02}:{:02}:{:02}",
+        c.day, c.hour, c.minute, c.second
+    )
+}
+
 /// A cursor over the ASCII bytes of a dateTime text.
 struct Cursor<'a> {
     bytes: &'a [u8],
@@ -338,6 +357,14 @@ mod tests {
             format_with_offset(0, 20 * 3600),
             "1970-01-01T14:00:00+14:00"
         );
+    }
+
+    #[test]
+    fn formats_the_syslog_date() {
+        // 2019-12-04T09:05:07Z, shown one hour east.
+        assert_eq!(format_syslog(1_575_450_307, 3600), "Dec  4 10:05:07");
+        assert_eq!(format_syslog(1_577_179_278, 3600), "Dec 24 10:21:18");
+        assert_eq!(format_syslog(0, 0), "Jan  1 00:00:00");
     }
 
     #[test]

@@ -1,14 +1,17 @@
 //! Decoding of the generated data model tables: path lookup, children, types, access and value checks.
 //!
 //! The tables (written by `tools/gen_datamodel.py`) hold the model as a tree in
-//! depth-first order, every node as `[name, flags, constraint, end]`:
-//! - `name` indexes the string pool (`POOL` cut at `POOL_OFFSETS`);
+//! depth-first order, every node as `[name, class, end]`:
+//! - `name` indexes the string pool: `POOL` cut at `POOL_OFFSETS`, which are
+//!   stored modulo 65536; `POOL_PAGES` lists the first offset index of every
+//!   further 64 KiB of pool text;
+//! - `class` indexes `CLASSES`, the distinct `[flags, constraint]` pairs;
 //! - `flags`: bits 0–3 base type, 4–5 kind (parameter, object, table, instance),
 //!   6 writable (parameter readWrite, table/instance createable), 7 forcedInform,
 //!   8–9 activeNotify (normal, forceEnabled, forceDefaultEnabled, canDeny), 10 list-valued;
 //! - `constraint` is 0 or 1 + an index into `CONSTRAINTS`, rows of
-//!   `[min_len, max_len + 1, list_max_len + 1, range_set + 1, enum_set + 1, default + 1]`
-//!   (0 = absent);
+//!   `[min_len, max_len, list_max_len, range_set + 1, enum_set + 1, default + 1]`
+//!   (0 = absent; no model has a maximum length of 0);
 //! - `end` is the index just past the node's subtree, so children are found by
 //!   hopping from subtree to subtree.
 //!
@@ -53,9 +56,11 @@ impl ModelKind {
 /// The generated arrays of one model.
 struct Tables {
     pool: &'static str,
-    pool_offsets: &'static [u32],
-    nodes: &'static [[u16; 4]],
-    constraints: &'static [[u32; 6]],
+    pool_offsets: &'static [u16],
+    pool_pages: &'static [u16],
+    nodes: &'static [[u16; 3]],
+    classes: &'static [[u16; 2]],
+    constraints: &'static [[u16; 6]],
     range_sets: &'static [[u16; 2]],
     ranges: &'static [[i128; 2]],
     enum_sets: &'static [[u16; 2]],
@@ -66,7 +71,9 @@ struct Tables {
 static TR181: Tables = Tables {
     pool: tr181::POOL,
     pool_offsets: &tr181::POOL_OFFSETS,
+    pool_pages: &tr181::POOL_PAGES,
     nodes: &tr181::NODES,
+    classes: &tr181::CLASSES,
     constraints: &tr181::CONSTRAINTS,
     range_sets: &tr181::RANGE_SETS,
     ranges: &tr181::RANGES,
@@ -83,7 +90,9 @@ static TR181: Tables = Tables {
 static TR098: Tables = Tables {
     pool: tr098::POOL,
     pool_offsets: &tr098::POOL_OFFSETS,
+    pool_pages: &tr098::POOL_PAGES,
     nodes: &tr098::NODES,
+    classes: &tr098::CLASSES,
     constraints: &tr098::CONSTRAINTS,
     range_sets: &tr098::RANGE_SETS,
     ranges: &tr098::RANGES,
@@ -129,7 +138,7 @@ pub enum ActiveNotify {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Constraints {
     schema: Schema,
-    row: [u32; 6],
+    row: [u16; 6],
 }
 
 impl Constraints {
@@ -140,12 +149,12 @@ impl Constraints {
 
     /// Maximum length of a (list item) string.
     pub fn max_len(&self) -> Option<usize> {
-        self.row[1].checked_sub(1).map(|v| v as usize)
+        (self.row[1] != 0).then_some(usize::from(self.row[1]))
     }
 
     /// Maximum length of a whole list-valued string.
     pub fn list_max_len(&self) -> Option<usize> {
-        self.row[2].checked_sub(1).map(|v| v as usize)
+        (self.row[2] != 0).then_some(usize::from(self.row[2]))
     }
 
     /// The allowed inclusive ranges of a numeric value; empty means any.
@@ -243,24 +252,37 @@ impl Schema {
         self.name(self.root())
     }
 
+    /// Where string `index` starts in the pool.
+    fn pool_offset(&self, index: usize) -> Option<usize> {
+        let low = usize::from(*self.tables.pool_offsets.get(index)?);
+        let page = self
+            .tables
+            .pool_pages
+            .iter()
+            .take_while(|first| usize::from(**first) <= index)
+            .count();
+        Some(page << 16 | low)
+    }
+
     fn string(&self, index: usize) -> &'static str {
-        let offsets = self.tables.pool_offsets;
-        match (offsets.get(index), offsets.get(index + 1)) {
-            (Some(&start), Some(&end)) => self
-                .tables
-                .pool
-                .get(start as usize..end as usize)
-                .unwrap_or(""),
+        match (self.pool_offset(index), self.pool_offset(index + 1)) {
+            (Some(start), Some(end)) => self.tables.pool.get(start..end).unwrap_or(""),
             _ => "",
         }
     }
 
+    /// The node's `[name, flags, constraint, end]`.
     fn row(&self, node: NodeId) -> [u16; 4] {
-        self.tables
-            .nodes
-            .get(node.0 as usize)
+        let Some(&[name, class, end]) = self.tables.nodes.get(node.0 as usize) else {
+            return [0; 4];
+        };
+        let [flags, constraint] = self
+            .tables
+            .classes
+            .get(usize::from(class))
             .copied()
-            .unwrap_or([0, 0, 0, 0])
+            .unwrap_or([0, 0]);
+        [name, flags, constraint, end]
     }
 
     /// The node's own name segment (`{i}` for an instance template).
@@ -514,6 +536,22 @@ mod tests {
         let tr098 = Schema::new(ModelKind::Tr098);
         assert_eq!(count(&tr098), [192 - 2, 91 - 1, 1801 - 17, 752]);
         assert_eq!(tr098.root_name(), "InternetGatewayDevice");
+    }
+
+    #[test]
+    fn pool_strings_decode_across_64k_pages() {
+        for kind in [ModelKind::Tr181, ModelKind::Tr098] {
+            let s = Schema::new(kind);
+            let count = s.tables.pool_offsets.len() - 1;
+            let joined: String = (0..count).map(|i| s.string(i)).collect();
+            assert_eq!(joined, s.tables.pool);
+        }
+        // TR-181's pool is past 64 KiB, so its last names use the page table.
+        let s = Schema::new(ModelKind::Tr181);
+        assert!(s.tables.pool.len() > 0x10000 && !s.tables.pool_pages.is_empty());
+        let xmpp = s.lookup("Device.XMPP.Connection.{i}.Stats.TransmittedErrorMessages");
+        let xmpp = xmpp.expect("a late name");
+        assert_eq!(s.name(xmpp), "TransmittedErrorMessages");
     }
 
     #[test]

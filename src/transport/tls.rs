@@ -8,9 +8,13 @@ use std::path::Path;
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, WebPkiSupportedAlgorithms};
+use rustls::crypto::{
+    verify_tls12_signature, verify_tls13_signature, CryptoProvider, KeyProvider,
+    WebPkiSupportedAlgorithms,
+};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::sign::SigningKey;
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
 /// Bundle files where distributions (OpenWrt, Debian, Fedora, Alpine) keep the system roots.
@@ -59,7 +63,7 @@ pub fn client_config(
     ca_path: Option<&Path>,
     insecure: bool,
 ) -> Result<Arc<ClientConfig>, TlsConfigError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|err| TlsConfigError::Provider(err.to_string()))?;
@@ -78,6 +82,32 @@ pub fn client_config(
         builder.with_root_certificates(roots).with_no_client_auth()
     };
     Ok(Arc::new(config))
+}
+
+/// ring's default suites, key exchange groups and signature checks, without its
+/// private key loader: the client presents no certificate (`with_no_client_auth`),
+/// and leaving the loader out keeps ring's RSA and ECDSA signing code out of the
+/// binary.
+fn provider() -> CryptoProvider {
+    CryptoProvider {
+        key_provider: &NoPrivateKeys,
+        ..rustls::crypto::ring::default_provider()
+    }
+}
+
+/// A key provider that loads no private key.
+#[derive(Debug)]
+struct NoPrivateKeys;
+
+impl KeyProvider for NoPrivateKeys {
+    fn load_private_key(
+        &self,
+        _key_der: PrivateKeyDer<'static>,
+    ) -> Result<Arc<dyn SigningKey>, rustls::Error> {
+        Err(rustls::Error::General(
+            "client certificates are not supported".to_owned(),
+        ))
+    }
 }
 
 /// Roots from a PEM bundle file or a directory of PEM files.
@@ -197,6 +227,20 @@ mod tests {
             "{err:?}"
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn provider_keeps_the_default_suites_and_loads_no_private_key() {
+        let ours = provider();
+        let ring = rustls::crypto::ring::default_provider();
+        let suites =
+            |p: &CryptoProvider| -> Vec<_> { p.cipher_suites.iter().map(|s| s.suite()).collect() };
+        let groups =
+            |p: &CryptoProvider| -> Vec<_> { p.kx_groups.iter().map(|g| g.name()).collect() };
+        assert_eq!(suites(&ours), suites(&ring));
+        assert_eq!(groups(&ours), groups(&ring));
+        let key = PrivateKeyDer::Pkcs8(vec![0x30, 0x00].into());
+        assert!(ours.key_provider.load_private_key(key).is_err());
     }
 
     #[test]
