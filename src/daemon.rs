@@ -454,11 +454,6 @@ impl Daemon {
         }
     }
 
-    /// The configuration in force.
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
-
     /// Runs until SIGTERM/SIGINT or an `exit` command.
     pub fn run(&mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(64);
@@ -1172,11 +1167,6 @@ impl Daemon {
             error!("cannot persist events: {e}");
         }
         info!("icwmpd config reloaded");
-    }
-
-    /// Asks the loop to stop after the current batch.
-    pub fn stop(&mut self) {
-        self.flow = Flow::Stop;
     }
 }
 

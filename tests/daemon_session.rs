@@ -408,16 +408,27 @@ fn active_lightweight_notification_goes_out_over_udp() {
 #[test]
 fn factory_reset_makes_the_next_start_a_bootstrap() {
     let reset = script(vec![Rpc::FactoryReset]);
-    let acs = TestAcs::start(AcsOptions { sessions: vec![reset], ..AcsOptions::default() });
+    let acs = TestAcs::start(AcsOptions {
+        sessions: vec![reset],
+        ..AcsOptions::default()
+    });
     let dir = temp_dir("factory");
     write_config(&dir, &acs.url(), "", "");
     let daemon = TestDaemon::start(&dir, &[]);
     assert!(acs.wait_sessions(1, WAIT));
-    assert!(matches!(acs.sessions()[0].responses.first(), Some(Rpc::FactoryResetResponse)));
-    assert!(wait_until(WAIT, || dir.join("factory-reset").exists()), "the reset command ran");
+    assert!(matches!(
+        acs.sessions()[0].responses.first(),
+        Some(Rpc::FactoryResetResponse)
+    ));
+    assert!(
+        wait_until(WAIT, || dir.join("factory-reset").exists()),
+        "the reset command ran"
+    );
     daemon.kill9();
     let daemon = TestDaemon::start(&dir, &[]);
     assert!(acs.wait_sessions(2, WAIT));
-    assert!(acs.sessions()[1].event_codes().contains(&"0 BOOTSTRAP".to_owned()));
+    assert!(acs.sessions()[1]
+        .event_codes()
+        .contains(&"0 BOOTSTRAP".to_owned()));
     assert!(daemon.stop().success());
 }
