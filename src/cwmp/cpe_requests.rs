@@ -18,7 +18,7 @@ use log::{error, info, warn};
 
 use crate::cwmp::events::EventCode;
 use crate::fsutil::atomic_write;
-use crate::software::records;
+use crate::records;
 use crate::wire::soap::{FileTypeArg, Kicked, Rpc};
 
 /// The request directory inside the state directory.

@@ -21,6 +21,8 @@
 
 use std::fmt;
 
+use crate::records::{escape_into, unescape};
+
 /// The most events one Inform carries (cwmp-1-x.xsd: `EventStruct` maxOccurs 64).
 pub const MAX_INFORM_EVENTS: usize = 64;
 
@@ -655,34 +657,6 @@ impl EventQueue {
         queue.merge_repeats();
         Ok(queue)
     }
-}
-
-/// Appends `value` with `%`, controls and DEL as `%XX`, so tabs and newlines
-/// in a CommandKey cannot break the line format.
-fn escape_into(out: &mut String, value: &str) {
-    for ch in value.chars() {
-        if ch == '%' || ch.is_ascii_control() {
-            out.push_str(&format!("%{:02X}", ch as u32));
-        } else {
-            out.push(ch);
-        }
-    }
-}
-
-/// The inverse of [`escape_into`]; `None` on a malformed escape.
-fn unescape(value: &str) -> Option<String> {
-    let mut out = Vec::with_capacity(value.len());
-    let mut bytes = value.bytes();
-    while let Some(byte) = bytes.next() {
-        if byte == b'%' {
-            let high = char::from(bytes.next()?).to_digit(16)?;
-            let low = char::from(bytes.next()?).to_digit(16)?;
-            out.push((high * 16 + low) as u8);
-        } else {
-            out.push(byte);
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 #[cfg(test)]

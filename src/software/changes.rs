@@ -13,8 +13,8 @@ use crate::cwmp::fault::FaultCode;
 use crate::wire::soap::{DateTime, DuOperation, DuState, FaultStruct, OpResult};
 
 use super::inventory::{compare_versions, ChangeKind, DeploymentUnit, Inventory, UnitChange};
-use super::records::{self, RecordError};
 use super::uuid::Uuid;
+use crate::records::{self, RecordError};
 
 /// The one execution environment: the package manager of the running system.
 pub const EXEC_ENV_PATH: &str = "Device.SoftwareModules.ExecEnv.1";

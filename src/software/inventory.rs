@@ -5,8 +5,8 @@
 //! here and are persisted in the state directory. Comparing a fresh list with
 //! the recorded one yields what was installed, updated or removed since.
 
-use super::records::{self, RecordError};
 use super::uuid::Uuid;
+use crate::records::{self, RecordError};
 
 /// First line of the persisted inventory; the number is the format version.
 const FILE_HEADER: &str = "icwmp-software 1";

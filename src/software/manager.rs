@@ -34,8 +34,8 @@ use crate::wire::soap::{
 
 use super::changes::{self, Action, Job, Prepared};
 use super::inventory::{parse_installed, ChangeKind, Inventory};
-use super::records;
 use super::vouchers::{DeviceIdentity, Vouchers};
+use crate::records;
 
 /// State file names inside the state directory.
 pub mod names {

@@ -65,23 +65,6 @@ impl fmt::Display for FtpError {
 
 impl std::error::Error for FtpError {}
 
-fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        if b == b'%' {
-            let hex = text.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
 impl FtpUrl {
     /// Parses `ftp://[user[:password]@]host[:port]/path[;type=i]`.
     pub fn parse(url: &str) -> Result<FtpUrl, FtpError> {
@@ -108,10 +91,13 @@ impl FtpUrl {
         let (user, password) = match userinfo {
             Some(info) => match info.split_once(':') {
                 Some((u, p)) => (
-                    Some(percent_decode(u).ok_or_else(invalid)?),
-                    Some(percent_decode(p).ok_or_else(invalid)?),
+                    Some(crate::records::unescape(u).ok_or_else(invalid)?),
+                    Some(crate::records::unescape(p).ok_or_else(invalid)?),
                 ),
-                None => (Some(percent_decode(info).ok_or_else(invalid)?), None),
+                None => (
+                    Some(crate::records::unescape(info).ok_or_else(invalid)?),
+                    None,
+                ),
             },
             None => (None, None),
         };
@@ -133,7 +119,7 @@ impl FtpUrl {
             return Err(invalid());
         }
         let path = path.split(";type=").next().unwrap_or("");
-        let path = percent_decode(path).ok_or_else(invalid)?;
+        let path = crate::records::unescape(path).ok_or_else(invalid)?;
         if path.is_empty() || path.ends_with('/') || path.contains(['\r', '\n']) {
             return Err(invalid());
         }

@@ -1,4 +1,4 @@
-//! The line format of the software state files: tab-separated fields with `%XX` escapes, under a versioned header.
+//! The line format of the daemon's state files: tab-separated fields with `%XX` escapes, under a versioned header.
 
 use std::fmt;
 
