@@ -278,6 +278,18 @@ pub struct Window {
     pub retries: u32,
 }
 
+impl Window {
+    /// The single window of a Download or Upload: any time from DelaySeconds after `now`.
+    fn after_delay(now: i64, delay_seconds: u32) -> Window {
+        Window {
+            start: now.saturating_add(i64::from(delay_seconds)),
+            end: i64::MAX,
+            mode: WindowMode::AtAnyTime,
+            retries: 0,
+        }
+    }
+}
+
 /// Where a queued transfer is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Phase {
@@ -582,12 +594,7 @@ impl TransferQueue {
         Self::check_download_type(&request.file_type, policy)?;
         check_url(&request.url)?;
         self.check_room()?;
-        let window = Window {
-            start: now.saturating_add(i64::from(request.delay_seconds)),
-            end: i64::MAX,
-            mode: WindowMode::AtAnyTime,
-            retries: 0,
-        };
+        let window = Window::after_delay(now, request.delay_seconds);
         self.push(
             TransferKind::Download,
             &request.command_key,
@@ -622,12 +629,7 @@ impl TransferQueue {
         }
         check_url(&request.url)?;
         self.check_room()?;
-        let window = Window {
-            start: now.saturating_add(i64::from(request.delay_seconds)),
-            end: i64::MAX,
-            mode: WindowMode::AtAnyTime,
-            retries: 0,
-        };
+        let window = Window::after_delay(now, request.delay_seconds);
         self.push(
             TransferKind::Upload,
             &request.command_key,
