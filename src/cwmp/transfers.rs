@@ -23,6 +23,7 @@ use std::fmt;
 
 use crate::cwmp::events::{CompletionRpc, Event, EventCode, EventQueue};
 use crate::cwmp::fault::{Fault, FaultCode};
+use crate::records::{self, RecordError};
 use crate::wire::soap::{
     AllQueuedTransfer, AutonomousTransferComplete, DateTime, Download, FaultStruct, QueuedTransfer,
     Rpc, ScheduleDownload, TransferComplete, TransferState, Upload,
@@ -1023,7 +1024,7 @@ impl TransferQueue {
         let mut out = String::new();
         out.push_str(FILE_HEADER);
         out.push('\n');
-        out.push_str(&format!("next\t{}\n", self.next_id));
+        records::push_line(&mut out, &["next", &self.next_id.to_string()]);
         for t in &self.transfers {
             let windows: Vec<String> = t
                 .windows
@@ -1040,20 +1041,19 @@ impl TransferQueue {
                     "queued"
                 }
                 .to_owned(),
-                escape(&t.command_key),
-                escape(&t.file_type),
-                escape(&t.url),
-                escape(&t.username),
-                escape(&t.password),
+                t.command_key.clone(),
+                t.file_type.clone(),
+                t.url.clone(),
+                t.username.clone(),
+                t.password.clone(),
                 t.file_size.to_string(),
-                escape(&t.target_file_name),
+                t.target_file_name.clone(),
                 windows.join(";"),
                 t.not_before.to_string(),
                 t.started_at.unwrap_or(0).to_string(),
                 t.failures.to_string(),
             ];
-            out.push_str(&fields.join("\t"));
-            out.push('\n');
+            records::push_line(&mut out, &fields.each_ref().map(String::as_str));
         }
         for r in &self.results {
             let fields = [
@@ -1066,44 +1066,38 @@ impl TransferQueue {
                 }
                 .to_owned(),
                 match &r.command_key {
-                    Some(key) => format!("k{}", escape(key)),
+                    Some(key) => format!("k{key}"),
                     None => "-".to_owned(),
                 },
                 r.fault.map_or(0, FaultCode::code).to_string(),
-                escape(&r.fault_text),
+                r.fault_text.clone(),
                 r.start_time.to_string(),
                 r.complete_time.to_string(),
-                escape(&r.file_type),
+                r.file_type.clone(),
                 r.file_size.to_string(),
-                escape(&r.target_file_name),
-                escape(&r.url),
+                r.target_file_name.clone(),
+                r.url.clone(),
             ];
-            out.push_str(&fields.join("\t"));
-            out.push('\n');
+            records::push_line(&mut out, &fields.each_ref().map(String::as_str));
         }
         out.into_bytes()
     }
 
     /// Reads [`TransferQueue::to_bytes`] back.
     pub fn from_bytes(bytes: &[u8]) -> Result<TransferQueue, TransferError> {
-        let text = std::str::from_utf8(bytes).map_err(|_| TransferError::BadHeader)?;
-        let mut lines = text.lines();
-        if lines.next() != Some(FILE_HEADER) {
-            return Err(TransferError::BadHeader);
-        }
+        let lines = records::parse_lines(bytes, FILE_HEADER).map_err(|e| match e {
+            RecordError::BadHeader => TransferError::BadHeader,
+            RecordError::BadLine { line, reason } => TransferError::BadLine { line, reason },
+        })?;
         let mut queue = TransferQueue::new();
-        for (i, line) in lines.enumerate() {
-            let line_no = i + 2;
+        for (line_no, fields) in &lines {
             let bad = |reason| TransferError::BadLine {
-                line: line_no,
+                line: *line_no,
                 reason,
             };
-            if line.is_empty() {
-                continue;
-            }
-            let fields: Vec<&str> = line.split('\t').collect();
+            let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
             let field = |n: usize| fields.get(n).copied().ok_or(bad("missing field"));
-            let text = |n: usize| field(n).and_then(|f| unescape(f).ok_or(bad("bad escape")));
+            let text = |n: usize| field(n).map(str::to_owned);
             let number =
                 |n: usize| field(n).and_then(|f| f.parse::<i64>().map_err(|_| bad("bad number")));
             let kind =
@@ -1146,8 +1140,8 @@ impl TransferQueue {
                         "-" => None,
                         key => Some(
                             key.strip_prefix('k')
-                                .and_then(unescape)
-                                .ok_or(bad("bad CommandKey"))?,
+                                .ok_or(bad("bad CommandKey"))?
+                                .to_owned(),
                         ),
                     };
                     let code = u32::try_from(number(5)?).map_err(|_| bad("bad fault"))?;
@@ -1201,40 +1195,6 @@ fn parse_windows(text: &str) -> Option<Vec<Window>> {
             })
         })
         .collect()
-}
-
-/// Escapes the separators of the file format: `\`, tab, newline, return.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\t' => out.push_str("\\t"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-fn unescape(text: &str) -> Option<String> {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        out.push(match chars.next()? {
-            '\\' => '\\',
-            't' => '\t',
-            'n' => '\n',
-            'r' => '\r',
-            _ => return None,
-        });
-    }
-    Some(out)
 }
 
 #[cfg(test)]
@@ -1648,7 +1608,11 @@ mod tests {
             // Any truncation either reads back or is refused, never panics.
             let _ = TransferQueue::from_bytes(text.get(..cut).unwrap_or_default().as_bytes());
         }
-        let bad_escape = text.replace("u\\tser", "u\\qser");
+        assert!(
+            text.contains("u%09ser"),
+            "the tab in the user name is escaped: {text}"
+        );
+        let bad_escape = text.replace("u%09ser", "u%G9ser");
         assert!(TransferQueue::from_bytes(bad_escape.as_bytes()).is_err());
     }
 
