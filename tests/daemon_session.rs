@@ -432,3 +432,24 @@ fn factory_reset_makes_the_next_start_a_bootstrap() {
         .contains(&"0 BOOTSTRAP".to_owned()));
     assert!(daemon.stop().success());
 }
+
+#[test]
+fn a_malformed_configuration_refuses_to_start_with_its_line() {
+    let dir = temp_dir("badconfig");
+    std::fs::write(
+        dir.join("cwmp"),
+        "config cwmp 'acs'\n\toption url 'http://x/'\n\toption periodic_inform_enable 'maybe'\n",
+    )
+    .expect("config");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_icwmpd"))
+        .arg("--config")
+        .arg(&dir)
+        .output()
+        .expect("run icwmpd");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cwmp:3: option acs.periodic_inform_enable: 'maybe' is not a boolean"),
+        "{stderr}"
+    );
+}
