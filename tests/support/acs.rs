@@ -66,6 +66,9 @@ pub struct AcsOptions {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Answer POSTs to `/acs` with 307 to `/acs-moved` (TR-069 3.4.5).
     pub redirect: bool,
+    /// Bodies larger than this are recorded but not parsed (benchmarks that
+    /// measure the CPE's memory keep the ACS's parse tree out of the figure).
+    pub parse_limit: Option<usize>,
 }
 
 /// One HTTP request the ACS received.
@@ -465,7 +468,11 @@ impl Server {
 
     /// Records the request in its session and decides the answer.
     fn answer(&self, request: HttpRequest) -> Answer {
-        let envelope = if request.body.is_empty() {
+        let too_large = self
+            .options
+            .parse_limit
+            .is_some_and(|limit| request.body.len() > limit);
+        let envelope = if request.body.is_empty() || too_large {
             None
         } else {
             soap::parse(&request.body, &Limits::default()).ok()
