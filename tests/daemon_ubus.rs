@@ -88,3 +88,61 @@ fn tr069_object_answers_like_the_seed() {
     assert!(status.success());
     broker.stop();
 }
+
+/// netifd's `network.interface.wan status`, with a documentation-range address.
+fn netifd_wan(
+    method: &str,
+    _args: &[(String, Value)],
+) -> (icwmp::wire::ubus::UbusStatus, Option<Fields>) {
+    match method {
+        "status" => (
+            icwmp::wire::ubus::UbusStatus::Ok,
+            Some(args(
+                r#"{"up": true, "l3_device": "eth0", "ipv4-address": [{"address": "198.51.100.7", "mask": 24}]}"#,
+            )),
+        ),
+        _ => (icwmp::wire::ubus::UbusStatus::MethodNotFound, None),
+    }
+}
+
+#[test]
+fn the_wan_address_from_netifd_reaches_the_acs_as_a_value_change() {
+    let acs = TestAcs::start(AcsOptions::default());
+    let dir = temp_dir("ubus-wan");
+    write_config(
+        &dir,
+        &acs.url(),
+        "",
+        "\toption userid 'cr'\n\toption passwd 'cr'",
+    );
+    let broker = Broker::start(&dir.join("no-ubus.sock"));
+    broker.add_fake_object(
+        "network.interface.wan",
+        args(r#"{"status": {}}"#),
+        std::sync::Arc::new(netifd_wan),
+    );
+    let daemon = TestDaemon::start(&dir, &[]);
+    assert!(
+        acs.wait_sessions(2, WAIT),
+        "bootstrap, then the value change: {}",
+        daemon.log()
+    );
+    let sessions = acs.sessions();
+    let announced = sessions
+        .iter()
+        .find(|s| s.event_codes().contains(&"4 VALUE CHANGE".to_owned()));
+    let inform = announced
+        .and_then(|s| s.inform())
+        .expect("a 4 VALUE CHANGE session");
+    let url = inform
+        .parameter_list
+        .iter()
+        .find(|p| p.name == "Device.ManagementServer.ConnectionRequestURL")
+        .map(|p| p.value.clone());
+    assert!(
+        url.is_some_and(|u| u.starts_with("http://198.51.100.7:")),
+        "{inform:?}"
+    );
+    assert!(daemon.stop().success());
+    broker.stop();
+}
