@@ -30,6 +30,7 @@ Usage: icwmpd [OPTIONS]
      --config <dir>                                  Read <dir>/cwmp instead of /etc/config/cwmp; keep state and log under <dir>
      --kicked <command> <referer> <arg> <next>       Have the running daemon send Kicked (5 KICKED) to the ACS
      --request-download <FileType> [name=value ...]  Have the running daemon send RequestDownload (9 REQUEST DOWNLOAD)
+     --dhcp-option43 <hex>                           Store the ACS settings of DHCP option 43 and have the daemon reload
 ";
 
 fn options() -> getopts::Options {
@@ -52,7 +53,8 @@ fn options() -> getopts::Options {
         .optflag("v", "version", "")
         .optopt("", "config", "", "DIR")
         .optflag("", "kicked", "")
-        .optopt("", "request-download", "", "FILETYPE");
+        .optopt("", "request-download", "", "FILETYPE")
+        .optopt("", "dhcp-option43", "", "HEX");
     opts
 }
 
@@ -76,6 +78,18 @@ fn main() -> ExitCode {
     }
     let config_dir = matches.opt_str("config").map(PathBuf::from);
     let config_file = ConfigFile::in_dir(config_dir.as_deref());
+    if let Some(hex) = matches.opt_str("dhcp-option43") {
+        return match icwmp::cwmp::cpe_requests::run_dhcp_option43_cli(&config_file, &hex) {
+            Ok(message) => {
+                println!("{message}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("icwmpd: {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
     let cpe_request = if matches.opt_present("kicked") {
         Some(icwmp::cwmp::cpe_requests::kicked_of(&matches.free))
     } else {

@@ -453,3 +453,36 @@ fn a_malformed_configuration_refuses_to_start_with_its_line() {
         "{stderr}"
     );
 }
+
+#[test]
+fn dhcp_option43_moves_the_daemon_to_the_announced_acs() {
+    let first = TestAcs::start(AcsOptions::default());
+    let announced = TestAcs::start(AcsOptions::default());
+    let dir = temp_dir("dhcp43");
+    write_config(&dir, &first.url(), "\toption dhcp_discovery '1'", "");
+    let daemon = TestDaemon::start(&dir, &[]);
+    assert!(first.wait_sessions(1, WAIT));
+    let url = announced.url();
+    let mut option = vec![1u8, url.len() as u8];
+    option.extend_from_slice(url.as_bytes());
+    let hex: String = option.iter().map(|b| format!("{b:02x}")).collect();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_icwmpd"))
+        .args([
+            "--config",
+            &dir.display().to_string(),
+            "--dhcp-option43",
+            &hex,
+        ])
+        .output()
+        .expect("run icwmpd --dhcp-option43");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(announced.wait_sessions(1, WAIT), "{}", daemon.log());
+    assert!(announced.sessions()[0]
+        .event_codes()
+        .contains(&"0 BOOTSTRAP".to_owned()));
+    assert!(daemon.stop().success());
+}

@@ -104,14 +104,15 @@ pub fn submit(state_dir: &Path, rpc: &Rpc) -> io::Result<PathBuf> {
     Ok(path)
 }
 
-/// Sends SIGUSR1 to the daemon named by the pid file.
-pub fn wake_daemon(state_dir: &Path) -> io::Result<()> {
+/// Sends `signal` to the daemon named by the pid file (SIGUSR1: pick up
+/// request files; SIGHUP: reload the configuration).
+pub fn signal_daemon(state_dir: &Path, signal: libc::c_int) -> io::Result<()> {
     let text = fs::read_to_string(state_dir.join(PID_FILE))?;
     let pid: i32 = text
         .trim()
         .parse()
         .map_err(|_| io::Error::from(io::ErrorKind::InvalidData))?;
-    // A stale pid may belong to another program now, which SIGUSR1 would kill.
+    // A stale pid may belong to another program now, which the signal would kill.
     let name = fs::read_to_string(format!("/proc/{pid}/comm"))?;
     if name.trim() != "icwmpd" {
         return Err(io::Error::new(
@@ -119,10 +120,10 @@ pub fn wake_daemon(state_dir: &Path) -> io::Result<()> {
             format!("process {pid} is not icwmpd (stale pid file)"),
         ));
     }
-    crate::sys::send_signal(pid, libc::SIGUSR1)
+    crate::sys::send_signal(pid, signal)
 }
 
-/// Records the running daemon's pid for [`wake_daemon`].
+/// Records the running daemon's pid for [`signal_daemon`].
 pub fn write_pid(state_dir: &Path) -> io::Result<()> {
     atomic_write(
         &state_dir.join(PID_FILE),
@@ -227,13 +228,52 @@ pub fn run_request_cli(
         .map_err(|e| format!("configuration: {e}"))?;
     let state_dir = &config.cpe.state_dir;
     let path = submit(state_dir, rpc).map_err(|e| format!("{}: {e}", state_dir.display()))?;
-    Ok(match wake_daemon(state_dir) {
+    Ok(match signal_daemon(state_dir, libc::SIGUSR1) {
         Ok(()) => format!("{} queued ({})", rpc.method_name(), path.display()),
         Err(e) => format!(
             "{} queued ({}); no running daemon woken ({e}): it goes out when icwmpd starts",
             rpc.method_name(),
             path.display()
         ),
+    })
+}
+
+/// `--dhcp-option43 <hex>` (from the udhcpc hook): stores what DHCP option 43
+/// carried in the configuration (`acs.dhcp_url`, `cpe.provisioning_code`,
+/// the retry parameters) and has the running daemon reload it.
+pub fn run_dhcp_option43_cli(
+    config_file: &crate::config::ConfigFile,
+    hex: &str,
+) -> Result<String, String> {
+    let options = crate::cwmp::dhcp::parse_option43(hex).map_err(|e| e.to_string())?;
+    let mut settings = Vec::new();
+    if let Some(url) = &options.url {
+        settings.push(("acs", "dhcp_url", url.clone()));
+    }
+    if let Some(code) = &options.provisioning_code {
+        settings.push(("cpe", "provisioning_code", code.clone()));
+    }
+    if let Some(wait) = options.retry_min_wait_interval {
+        settings.push(("acs", "retry_min_wait_interval", wait.to_string()));
+    }
+    if let Some(multiplier) = options.retry_interval_multiplier {
+        settings.push(("acs", "retry_interval_multiplier", multiplier.to_string()));
+    }
+    for (section, option, value) in &settings {
+        config_file
+            .set(section, option, value)
+            .map_err(|e| e.to_string())?;
+    }
+    let config = config_file
+        .load()
+        .map_err(|e| format!("configuration: {e}"))?;
+    let names: Vec<String> = settings
+        .iter()
+        .map(|(s, o, v)| format!("{s}.{o}={v}"))
+        .collect();
+    Ok(match signal_daemon(&config.cpe.state_dir, libc::SIGHUP) {
+        Ok(()) => format!("set {}; icwmpd reloads", names.join(" ")),
+        Err(e) => format!("set {}; no running daemon reloaded ({e})", names.join(" ")),
     })
 }
 

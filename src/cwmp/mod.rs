@@ -3,6 +3,7 @@
 pub mod agent;
 pub mod cpe_requests;
 pub mod datetime;
+pub mod dhcp;
 pub mod events;
 pub mod fault;
 pub mod handlers;
