@@ -599,7 +599,8 @@ fn split_challenges(value: &str) -> Vec<(String, Params)> {
 const BASE64_ALPHABET: &[u8; 64] =
     b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-fn base64_encode(input: &[u8]) -> String {
+/// RFC 4648 base64 with padding (HTTP Basic credentials; vouchers in tests).
+pub fn base64_encode(input: &[u8]) -> String {
     let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
     for group in input.chunks(3) {
         let b0 = group.first().copied().unwrap_or(0);
