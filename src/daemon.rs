@@ -1,10 +1,12 @@
 //! The daemon's single-threaded mio loop: tokens, dispatch to components, and the earliest deadline.
 //!
-//! Every component (ACS session, connection-request server, ubus, and later
-//! STUN, XMPP, TWAMP, UDP echo, BulkData) is a state machine that owns its
-//! sockets, registers them under its tokens, handles their readiness and says
-//! when it next needs to run (`poll_at`). The loop sleeps exactly until the
-//! earliest of those deadlines: idle means no wake-ups at all.
+//! The CWMP core (ACS session, transfers, software modules, ubus) is driven
+//! here directly; every other component is a `service::Service` (HTTP
+//! connection requests, and the STUN, XMPP, TWAMP, UDP echo, diagnostics and
+//! BulkData services as they join) with a token range of its own. Each one
+//! owns its sockets, handles their readiness and says when it next needs to
+//! run (`poll_at`); the loop sleeps exactly until the earliest of those
+//! deadlines: idle means no wake-ups at all.
 
 use std::cell::RefCell;
 use std::io;
@@ -30,13 +32,14 @@ use crate::cwmp::session::Acknowledged;
 use crate::datamodel::engine::DataModel;
 use crate::datamodel::setup;
 use crate::logging::{self, LogSettings};
+use crate::service::{Context, Request, Service, Tokens};
 use crate::software::manager::{SoftwareEvent, SoftwareManager, SoftwareSettings};
 use crate::software::vouchers::DeviceIdentity;
 use crate::store::{names, Store};
 use crate::sys;
 use crate::timer::Timers;
 use crate::transport::acs::{AcsLink, SessionOpening};
-use crate::transport::conn_request::{ConnRequestConfig, ConnRequestServer};
+use crate::transport::conn_request::HttpConnRequests;
 use crate::transport::http_client::HttpConfig;
 use crate::transport::transfer::{TransferSettings, TransferTokens, Transfers};
 use crate::transport::ubus::{
@@ -62,10 +65,7 @@ pub mod tokens {
     pub const TRANSFER_FTP_DATA: Token = Token(12);
     /// The ubus socket.
     pub const UBUS: Token = Token(2);
-    /// The connection-request listener.
-    pub const CR_LISTENER: Token = Token(3);
-    /// Connection-request clients: `CR_CLIENTS..CR_CLIENTS + max_clients`.
-    pub const CR_CLIENTS: usize = 16;
+    // Services get ranges of their own: `service::Tokens`.
 }
 
 /// How the daemon was started (the CLI's daemon flags).
@@ -111,10 +111,10 @@ pub struct Daemon {
     acs: AcsLink,
     transfers: Transfers,
     ubus: UbusClient,
-    /// The connection-request server; `None` without credentials (no stranger gets in).
-    conn_request: Option<ConnRequestServer>,
-    /// The settings it was bound with, to rebind only when they change.
-    conn_request_settings: Option<(u16, String, String)>,
+    /// The services of the loop, each with the token range of its index (`service::Tokens`).
+    services: Vec<Box<dyn Service>>,
+    /// Where the UCI packages live, for the services' own packages.
+    uci_dir: std::path::PathBuf,
     /// The WAN address netifd reported over ubus, for ConnectionRequestURL.
     wan_address: Option<String>,
     /// The URL of the running session (for BOOTSTRAP bookkeeping).
@@ -381,9 +381,14 @@ impl Daemon {
         )?;
         let mut ubus = UbusClient::new(UbusConfig::with_socket(&config.cpe.ubus_socket));
         ubus.register(poll.registry(), tokens::UBUS, clock::now());
+        let services: Vec<Box<dyn Service>> = vec![Box::new(HttpConnRequests::new(
+            Tokens::of_service(0),
+            cwmp_store.clone(),
+        ))];
+        let uci_dir = uci_dir.to_path_buf();
         let mut daemon = Daemon {
-            conn_request: None,
-            conn_request_settings: None,
+            services,
+            uci_dir,
             ubus,
             wan_address: None,
             poll,
@@ -411,46 +416,39 @@ impl Daemon {
         let missing = daemon.software.missing_events(&queued);
         daemon.announce(missing);
         daemon.pick_up_cpe_requests();
-        daemon.setup_conn_request();
+        daemon.configure_services();
         daemon.arm_value_check(clock::now());
         Ok(daemon)
     }
 
-    /// (Re)binds the connection-request server when its settings changed.
-    /// Without `cpe.userid` no request could be authenticated, so none is accepted.
-    fn setup_conn_request(&mut self) {
-        let cpe = &self.config.cpe;
-        let settings = (cpe.port, cpe.userid.clone(), cpe.passwd.as_str().to_owned());
-        if self.conn_request_settings.as_ref() == Some(&settings) {
-            return;
+    /// Hands every service the running configuration (at start and after a reload).
+    fn configure_services(&mut self) {
+        for index in 0..self.services.len() {
+            self.serve(index, |service, cx| service.configure(cx));
         }
-        self.conn_request = None;
-        self.conn_request_settings = Some(settings.clone());
-        let (port, username, password) = settings;
-        if username.is_empty() {
-            warn!("Connection requests disabled: cpe.userid is not set");
-            return;
+    }
+
+    /// Calls service `index` with a context, then carries out what it asked for.
+    fn serve(&mut self, index: usize, call: impl FnOnce(&mut dyn Service, &mut Context)) {
+        let mut requests = Vec::new();
+        if let Some(service) = self.services.get_mut(index) {
+            let mut cx = Context::new(
+                self.poll.registry(),
+                clock::now(),
+                clock::unix_now(),
+                &self.config,
+                &self.uci_dir,
+                &mut self.dm,
+                &mut requests,
+            );
+            call(service.as_mut(), &mut cx);
         }
-        let config = ConnRequestConfig {
-            port,
-            credentials: Credentials { username, password },
-            ..ConnRequestConfig::default()
-        };
-        match ConnRequestServer::bind(
-            self.poll.registry(),
-            &config,
-            tokens::CR_LISTENER,
-            tokens::CR_CLIENTS,
-        ) {
-            Ok(server) => {
-                let bound = server.local_addr().map(|a| a.port()).unwrap_or(port);
-                info!("Connection Request server initiated with the port: {bound}");
-                self.cwmp_store
-                    .borrow_mut()
-                    .set_runtime("cpe", "port", Some(&bound.to_string()));
-                self.conn_request = Some(server);
+        for request in requests {
+            match request {
+                Request::Event(event) => self.queue_event(event),
+                Request::ConnectionRequest { source } => self.on_connection_request(&source),
+                Request::CheckValueChanges => self.check_value_changes(clock::unix_now()),
             }
-            Err(e) => error!("Connection Request server on port {port}: {e}"),
         }
     }
 
@@ -476,16 +474,11 @@ impl Daemon {
                         let inputs = self.ubus.handle_event(self.poll.registry(), event, now);
                         self.on_ubus(inputs);
                     }
-                    token if self.conn_request.as_ref().is_some_and(|s| s.owns(token)) => {
-                        let request = self.conn_request.as_mut().and_then(|server| {
-                            server.handle_event(self.poll.registry(), event, now)
-                        });
-                        if let Some(request) = request {
-                            self.on_connection_request(request.peer);
-                        }
-                    }
                     token if self.transfers.owns(token) => self.drive_transfers(Some(event), now),
-                    other => warn!("event for unknown token {}", other.0),
+                    token => match Tokens::service_of(token) {
+                        Some(index) => self.serve(index, |service, cx| service.ready(cx, event)),
+                        None => warn!("event for unknown token {}", token.0),
+                    },
                 }
             }
             self.run_due(now);
@@ -506,10 +499,7 @@ impl Daemon {
                 .map(|t| now + Duration::from_secs(t.saturating_sub(unix).max(0) as u64))
         };
         let transfers = self.transfers.poll_at(now, unix, !self.acs.busy());
-        let conn_request = self
-            .conn_request
-            .as_ref()
-            .and_then(ConnRequestServer::poll_at);
+        let services = self.services.iter().filter_map(|s| s.poll_at()).min();
         let own = self.timers.next_deadline();
         [
             agent,
@@ -517,7 +507,7 @@ impl Daemon {
             self.ubus.poll_at(),
             self.software.poll_at(now),
             transfers,
-            conn_request,
+            services,
             own,
         ]
         .into_iter()
@@ -536,12 +526,15 @@ impl Daemon {
         {
             self.drive_transfers(None, now);
         }
-        if let Some(server) = self
-            .conn_request
-            .as_mut()
-            .filter(|s| s.poll_at().is_some_and(|t| t <= now))
-        {
-            server.handle_timeout(self.poll.registry(), now);
+        for index in 0..self.services.len() {
+            let due = self
+                .services
+                .get(index)
+                .and_then(|s| s.poll_at())
+                .is_some_and(|t| t <= now);
+            if due {
+                self.serve(index, |service, cx| service.run_due(cx));
+            }
         }
         if self.ubus.poll_at().is_some_and(|t| t <= now) {
             let inputs = self.ubus.handle_timeout(self.poll.registry(), now);
@@ -771,6 +764,9 @@ impl Daemon {
         }
         // Packages changed outside CWMP show up against the recorded inventory.
         self.software.refresh();
+        for index in 0..self.services.len() {
+            self.serve(index, |service, cx| service.session_ended(cx));
+        }
         info!("Waiting the next session");
     }
 
@@ -949,10 +945,20 @@ impl Daemon {
         }
     }
 
-    fn on_connection_request(&mut self, peer: std::net::SocketAddr) {
-        info!("Connection Request from {peer}");
+    fn on_connection_request(&mut self, source: &str) {
+        info!("Connection Request from {source}");
         if !self.agent.trigger(Event::new(EventCode::ConnectionRequest)) {
             warn!("event queue full, connection request dropped");
+        }
+    }
+
+    /// Queues an event a service asked for, persisted at once.
+    fn queue_event(&mut self, event: Event) {
+        if !self.agent.trigger(event) {
+            warn!("event queue full, a service's event was dropped");
+        }
+        if let Err(e) = self.store.save_events(self.agent.queue()) {
+            error!("cannot persist events: {e}");
         }
     }
 
@@ -1161,7 +1167,7 @@ impl Daemon {
             }
         }
         self.config = config;
-        self.setup_conn_request();
+        self.configure_services();
         self.arm_value_check(clock::now());
         if let Err(e) = self.store.save_events(self.agent.queue()) {
             error!("cannot persist events: {e}");

@@ -12,9 +12,11 @@
 //! authenticated request within `rate_limit_interval` of the last honoured one gets
 //! 503 and yields no new session (icwmp does the same, counting per period).
 
+use std::cell::RefCell;
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use mio::event::Event;
@@ -22,6 +24,8 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Registry, Token};
 
 use super::random16;
+use crate::config::backends::CwmpStore;
+use crate::service::{Context, Request, Service, Tokens};
 use crate::wire::digest::{Credentials, DigestServer, Verdict};
 
 /// Most headers accepted in a request head.
@@ -302,6 +306,14 @@ impl ConnRequestServer {
         })
     }
 
+    /// Deregisters the listener and every client (before the server is dropped for a rebind).
+    pub fn close(&mut self, registry: &Registry) {
+        for slot in 0..self.clients.len() {
+            self.drop_client(registry, slot);
+        }
+        let _ = registry.deregister(&mut self.listener);
+    }
+
     /// The bound address (the port when bound with port 0).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.listener.local_addr()
@@ -496,6 +508,91 @@ fn flush_client(client: &mut Client, registry: &Registry, token: Token) -> bool 
     client.out_buf.clear();
     client.out_pos = 0;
     client.close_after_write
+}
+
+/// The HTTP connection-request service of the loop: binds the server on
+/// `cpe.port` while `cpe.userid` is set (without it no request could be
+/// authenticated, so none is accepted) and rebinds when the settings change.
+pub struct HttpConnRequests {
+    tokens: Tokens,
+    server: Option<ConnRequestServer>,
+    /// The settings the server was bound with (`None`: never configured).
+    bound_with: Option<(u16, String, String)>,
+    /// Where the bound port is published (`cpe.port` as the data model reads it).
+    cwmp_store: Rc<RefCell<CwmpStore>>,
+}
+
+impl HttpConnRequests {
+    pub fn new(tokens: Tokens, cwmp_store: Rc<RefCell<CwmpStore>>) -> HttpConnRequests {
+        HttpConnRequests {
+            tokens,
+            server: None,
+            bound_with: None,
+            cwmp_store,
+        }
+    }
+}
+
+impl Service for HttpConnRequests {
+    fn name(&self) -> &'static str {
+        "connection requests"
+    }
+
+    fn configure(&mut self, cx: &mut Context) {
+        let cpe = &cx.config.cpe;
+        let settings = (cpe.port, cpe.userid.clone(), cpe.passwd.as_str().to_owned());
+        if self.bound_with.as_ref() == Some(&settings) {
+            return;
+        }
+        if let Some(mut server) = self.server.take() {
+            server.close(cx.registry);
+        }
+        self.bound_with = Some(settings.clone());
+        let (port, username, password) = settings;
+        if username.is_empty() {
+            log::warn!("Connection requests disabled: cpe.userid is not set");
+            return;
+        }
+        let config = ConnRequestConfig {
+            port,
+            credentials: Credentials { username, password },
+            ..ConnRequestConfig::default()
+        };
+        let first_client = self.tokens.token(1).0;
+        match ConnRequestServer::bind(cx.registry, &config, self.tokens.token(0), first_client) {
+            Ok(server) => {
+                let bound = server.local_addr().map(|a| a.port()).unwrap_or(port);
+                log::info!("Connection Request server initiated with the port: {bound}");
+                self.cwmp_store
+                    .borrow_mut()
+                    .set_runtime("cpe", "port", Some(&bound.to_string()));
+                self.server = Some(server);
+            }
+            Err(e) => log::error!("Connection Request server on port {port}: {e}"),
+        }
+    }
+
+    fn ready(&mut self, cx: &mut Context, event: &Event) {
+        let request = self
+            .server
+            .as_mut()
+            .and_then(|server| server.handle_event(cx.registry, event, cx.now));
+        if let Some(request) = request {
+            cx.request(Request::ConnectionRequest {
+                source: request.peer.to_string(),
+            });
+        }
+    }
+
+    fn poll_at(&self) -> Option<Instant> {
+        self.server.as_ref().and_then(ConnRequestServer::poll_at)
+    }
+
+    fn run_due(&mut self, cx: &mut Context) {
+        if let Some(server) = self.server.as_mut() {
+            server.handle_timeout(cx.registry, cx.now);
+        }
+    }
 }
 
 #[cfg(test)]
