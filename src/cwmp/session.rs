@@ -11,6 +11,8 @@
 use std::collections::VecDeque;
 use std::fmt;
 
+use log::info;
+
 use crate::cwmp::fault::{Fault, FaultCode};
 use crate::wire::soap::{self, CwmpVersion, Envelope, Header, Inform, Limits, Rpc, SoapError};
 
@@ -102,6 +104,8 @@ pub struct Session {
     cpe_done: bool,
     next_id: u32,
     exchanges: u32,
+    /// The ACS requests answered with a response (not a fault), each once.
+    answered: Vec<&'static str>,
 }
 
 impl Session {
@@ -123,6 +127,7 @@ impl Session {
             cpe_done: false,
             next_id: 1,
             exchanges: 0,
+            answered: Vec::new(),
         };
         let mut envelope = Envelope::new(session.take_id(), Rpc::Inform(inform));
         if version >= CwmpVersion::V1_3 {
@@ -143,6 +148,12 @@ impl Session {
     /// The CPE requests not sent (the ACS held them to the end): they wait for the next session.
     pub fn take_unsent(&mut self) -> Vec<Rpc> {
         self.cpe_requests.drain(..).collect()
+    }
+
+    /// The methods of the ACS requests the CPE answered with a response, in
+    /// first-answered order, each once (what the session end applies).
+    pub fn take_answered(&mut self) -> Vec<&'static str> {
+        std::mem::take(&mut self.answered)
     }
 
     /// Whether the ACS currently holds the CPE's requests.
@@ -168,10 +179,16 @@ impl Session {
     fn send_next(&mut self) -> Action {
         if !self.hold_requests {
             if let Some(request) = self.cpe_requests.pop_front() {
+                let name = request.method_name();
+                info!("Preparing the {name} RPC message to send to the ACS");
                 self.cpe_done = false;
                 let envelope = Envelope::new(self.take_id(), request.clone());
                 self.awaiting = Awaiting::Response(request);
-                return self.post(&envelope);
+                let action = self.post(&envelope);
+                if matches!(action, Action::Post(_)) {
+                    info!("Send the {name} RPC message to the ACS");
+                }
+                return action;
             }
         }
         self.cpe_done = true;
@@ -198,6 +215,9 @@ impl Session {
         }
         if empty {
             return self.on_empty();
+        }
+        if self.awaiting == Awaiting::AcsMessage {
+            info!("Receive request from the ACS");
         }
         let envelope = match soap::parse(body, &self.limits) {
             Ok(envelope) => envelope,
@@ -229,6 +249,7 @@ impl Session {
                     Action::Done(Err(SessionError::AcsFault(fault.code, fault.text)))
                 }
                 response if is_response_to(&request, &response) => {
+                    info!("Get the {} message from the ACS", response.method_name());
                     acks.push(Acknowledged::Request {
                         request: Box::new(request),
                         response: Box::new(response),
@@ -269,8 +290,7 @@ impl Session {
             return Action::Done(Err(SessionError::BadMessage(error.to_string())));
         }
         let fault = Fault::with_text(error.fault_code(), error.to_string());
-        let envelope = Envelope::new(error.id.unwrap_or_default(), Rpc::Fault(fault));
-        self.post(&envelope)
+        self.reply(error.id, Rpc::Fault(fault))
     }
 
     /// Answers one ACS request through the handler.
@@ -285,9 +305,24 @@ impl Session {
                 "a message that is no request to the CPE",
             )));
         }
+        let method = request.method_name();
         let reply = handler.handle(request).unwrap_or_else(Rpc::Fault);
+        if !matches!(reply, Rpc::Fault(_)) && !self.answered.contains(&method) {
+            self.answered.push(method);
+        }
+        self.reply(id, reply)
+    }
+
+    /// Posts the answer to the ACS request with cwmp:ID `id`.
+    fn reply(&mut self, id: Option<String>, reply: Rpc) -> Action {
+        let name = reply.method_name();
+        info!("Preparing the {name} message");
         let envelope = Envelope::new(id.unwrap_or_default(), reply);
-        self.post(&envelope)
+        let action = self.post(&envelope);
+        if matches!(action, Action::Post(_)) {
+            info!("Send the {name} message to the ACS");
+        }
+        action
     }
 
     /// TR-069 1.4 A.4.2.x: the ACS picks the session's version, either by the
@@ -486,6 +521,29 @@ mod tests {
             s.on_response(204, b"", &mut handler, &mut acks),
             Action::Done(Ok(()))
         );
+    }
+
+    #[test]
+    fn answered_requests_are_listed_once_and_faults_not() {
+        let (mut s, _) = start(Vec::new());
+        let mut handler = Handler { seen: Vec::new() };
+        let mut acks = Vec::new();
+        let reply = acs(Envelope::new("1", Rpc::InformResponse { max_envelopes: 1 }));
+        s.on_response(200, &reply, &mut handler, &mut acks);
+        let gpv = Rpc::GetParameterValues {
+            parameter_names: vec!["Device.X".into()],
+        };
+        for (id, request) in [("a", gpv.clone()), ("b", Rpc::FactoryReset), ("c", gpv)] {
+            let action = s.on_response(
+                200,
+                &acs(Envelope::new(id, request)),
+                &mut handler,
+                &mut acks,
+            );
+            assert!(sent(&action).is_some());
+        }
+        assert_eq!(s.take_answered(), ["GetParameterValues"]);
+        assert!(s.take_answered().is_empty());
     }
 
     #[test]

@@ -12,6 +12,7 @@ use mio::event::Event;
 use mio::{Registry, Token};
 
 use crate::cwmp::session::{Acknowledged, AcsRequestHandler, Action, Session, SessionError};
+use crate::redact::{self, Direction};
 use crate::transport::http_client::{
     HttpClient, HttpConfig, HttpError, HttpOutcome, Request, RequestBody, ResponseBody,
 };
@@ -29,6 +30,8 @@ pub struct AcsLink {
     url: String,
     /// CPE requests the last session could not send (held by the ACS).
     unsent: Vec<Rpc>,
+    /// The ACS requests the last session answered (see [`Session::take_answered`]).
+    answered: Vec<&'static str>,
 }
 
 /// Everything a session starts with.
@@ -71,12 +74,18 @@ impl AcsLink {
             session: None,
             url: String::new(),
             unsent: Vec::new(),
+            answered: Vec::new(),
         })
     }
 
     /// The CPE requests the last session ended without sending.
     pub fn take_unsent(&mut self) -> Vec<Rpc> {
         std::mem::take(&mut self.unsent)
+    }
+
+    /// The methods of the ACS requests the last session answered with a response.
+    pub fn take_answered(&mut self) -> Vec<&'static str> {
+        std::mem::take(&mut self.answered)
     }
 
     /// Whether a session is running.
@@ -120,6 +129,7 @@ impl AcsLink {
             request.content_type = None;
             request.body = RequestBody::Empty;
         } else {
+            redact::debug_envelope(Direction::Out, &body);
             request.headers.push(("SOAPAction".into(), String::new()));
             request.body = RequestBody::Memory(body);
         }
@@ -175,24 +185,20 @@ impl AcsLink {
             }
         };
         if response.url != self.url {
-            info!("ACS redirected the session to {}", response.url);
+            info!(
+                "ACS redirected the session to {}",
+                redact::url(&response.url)
+            );
             self.url = response.url.clone();
         }
         let body = match &response.body {
             ResponseBody::Memory(bytes) => bytes.as_slice(),
             ResponseBody::File { .. } => &[],
         };
-        if response.status == 204 || body.is_empty() {
-            info!(
-                "Receive HTTP {} {}",
-                response.status,
-                if response.status == 204 {
-                    "No Content"
-                } else {
-                    "with empty body"
-                }
-            );
+        if response.status == 204 {
+            info!("Receive HTTP 204 No Content");
         }
+        redact::debug_envelope(Direction::In, body);
         let acked_before = acks.len();
         let action = session.on_response(response.status, body, handler, acks);
         if acks
@@ -222,6 +228,7 @@ impl AcsLink {
     fn finish(&mut self, registry: &Registry) {
         if let Some(mut session) = self.session.take() {
             self.unsent = session.take_unsent();
+            self.answered = session.take_answered();
         }
         self.http.clear_cookies();
         self.http.close(registry);

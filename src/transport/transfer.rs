@@ -479,7 +479,10 @@ impl Transfers {
     ) {
         info!(
             "transfer {}: {:?} {} ({})",
-            transfer.id, transfer.kind, transfer.url, transfer.file_type
+            transfer.id,
+            transfer.kind,
+            crate::redact::url(&transfer.url),
+            transfer.file_type
         );
         let failure = transfer.kind.failure();
         if let Err(e) = fs::create_dir_all(&self.settings.download_dir) {
