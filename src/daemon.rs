@@ -766,16 +766,9 @@ impl Daemon {
         }
         // Values the ACS set in this session are the new baseline, not changes to report.
         self.dm.check_changes();
-        // Taken before a reload replaces the link.
-        let answered = self.acs.take_answered();
         if self.cwmp_store.borrow_mut().take_changed() {
             info!("Config reload: end session request");
             self.reload();
-        }
-        for method in answered {
-            if let Some(line) = end_session_line(method) {
-                info!("{line}");
-            }
         }
         for work in std::mem::take(&mut self.deferred) {
             self.run_deferred(work);
@@ -1178,19 +1171,6 @@ impl Daemon {
             error!("cannot persist events: {e}");
         }
         info!("icwmpd config reloaded");
-    }
-}
-
-/// icwmp's line for the work an answered ACS request leaves to the session's
-/// end (its spelling, typos included: operators' scripts match it).
-fn end_session_line(method: &str) -> Option<&'static str> {
-    match method {
-        "Download" => Some("Apply Downaload Calls"),
-        "ScheduleDownload" => Some("Apply ScheduleDownaload Calls"),
-        "Upload" => Some("Apply Upload Calls"),
-        "ScheduleInform" => Some("Apply ScheduleInform Calls"),
-        "ChangeDUState" => Some("Apply CDU Calls"),
-        _ => None,
     }
 }
 

@@ -221,8 +221,11 @@ static LOGGER: Logger = Logger {
 };
 
 impl Log for Logger {
+    /// The daemon's own records up to the configured level; the libraries'
+    /// (ureq-proto traces every HTTP state) only from WARNING up.
     fn enabled(&self, metadata: &Metadata) -> bool {
-        metadata.level() <= log::max_level()
+        let own = metadata.target().starts_with("icwmp");
+        metadata.level() <= log::max_level() && (own || metadata.level() <= Level::Warn)
     }
 
     fn log(&self, record: &Record) {

@@ -104,8 +104,6 @@ pub struct Session {
     cpe_done: bool,
     next_id: u32,
     exchanges: u32,
-    /// The ACS requests answered with a response (not a fault), each once.
-    answered: Vec<&'static str>,
 }
 
 impl Session {
@@ -127,7 +125,6 @@ impl Session {
             cpe_done: false,
             next_id: 1,
             exchanges: 0,
-            answered: Vec::new(),
         };
         let mut envelope = Envelope::new(session.take_id(), Rpc::Inform(inform));
         if version >= CwmpVersion::V1_3 {
@@ -148,12 +145,6 @@ impl Session {
     /// The CPE requests not sent (the ACS held them to the end): they wait for the next session.
     pub fn take_unsent(&mut self) -> Vec<Rpc> {
         self.cpe_requests.drain(..).collect()
-    }
-
-    /// The methods of the ACS requests the CPE answered with a response, in
-    /// first-answered order, each once (what the session end applies).
-    pub fn take_answered(&mut self) -> Vec<&'static str> {
-        std::mem::take(&mut self.answered)
     }
 
     /// Whether the ACS currently holds the CPE's requests.
@@ -235,6 +226,7 @@ impl Session {
         match std::mem::replace(&mut self.awaiting, Awaiting::AcsMessage) {
             Awaiting::InformResponse => match rpc {
                 Rpc::InformResponse { .. } => {
+                    info!("Get the InformResponse message from the ACS");
                     self.negotiate(&envelope.header, envelope.cwmp_version);
                     acks.push(Acknowledged::Inform);
                     self.send_next()
@@ -305,11 +297,7 @@ impl Session {
                 "a message that is no request to the CPE",
             )));
         }
-        let method = request.method_name();
         let reply = handler.handle(request).unwrap_or_else(Rpc::Fault);
-        if !matches!(reply, Rpc::Fault(_)) && !self.answered.contains(&method) {
-            self.answered.push(method);
-        }
         self.reply(id, reply)
     }
 
@@ -521,29 +509,6 @@ mod tests {
             s.on_response(204, b"", &mut handler, &mut acks),
             Action::Done(Ok(()))
         );
-    }
-
-    #[test]
-    fn answered_requests_are_listed_once_and_faults_not() {
-        let (mut s, _) = start(Vec::new());
-        let mut handler = Handler { seen: Vec::new() };
-        let mut acks = Vec::new();
-        let reply = acs(Envelope::new("1", Rpc::InformResponse { max_envelopes: 1 }));
-        s.on_response(200, &reply, &mut handler, &mut acks);
-        let gpv = Rpc::GetParameterValues {
-            parameter_names: vec!["Device.X".into()],
-        };
-        for (id, request) in [("a", gpv.clone()), ("b", Rpc::FactoryReset), ("c", gpv)] {
-            let action = s.on_response(
-                200,
-                &acs(Envelope::new(id, request)),
-                &mut handler,
-                &mut acks,
-            );
-            assert!(sent(&action).is_some());
-        }
-        assert_eq!(s.take_answered(), ["GetParameterValues"]);
-        assert!(s.take_answered().is_empty());
     }
 
     #[test]

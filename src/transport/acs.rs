@@ -30,8 +30,6 @@ pub struct AcsLink {
     url: String,
     /// CPE requests the last session could not send (held by the ACS).
     unsent: Vec<Rpc>,
-    /// The ACS requests the last session answered (see [`Session::take_answered`]).
-    answered: Vec<&'static str>,
 }
 
 /// Everything a session starts with.
@@ -74,18 +72,12 @@ impl AcsLink {
             session: None,
             url: String::new(),
             unsent: Vec::new(),
-            answered: Vec::new(),
         })
     }
 
     /// The CPE requests the last session ended without sending.
     pub fn take_unsent(&mut self) -> Vec<Rpc> {
         std::mem::take(&mut self.unsent)
-    }
-
-    /// The methods of the ACS requests the last session answered with a response.
-    pub fn take_answered(&mut self) -> Vec<&'static str> {
-        std::mem::take(&mut self.answered)
     }
 
     /// Whether a session is running.
@@ -199,15 +191,7 @@ impl AcsLink {
             info!("Receive HTTP 204 No Content");
         }
         redact::debug_envelope(Direction::In, body);
-        let acked_before = acks.len();
         let action = session.on_response(response.status, body, handler, acks);
-        if acks
-            .iter()
-            .skip(acked_before)
-            .any(|a| *a == Acknowledged::Inform)
-        {
-            info!("Get the InformResponse message from the ACS");
-        }
         match action {
             Action::Post(next) => match self.post(registry, next, now) {
                 Ok(()) => None,
@@ -228,7 +212,6 @@ impl AcsLink {
     fn finish(&mut self, registry: &Registry) {
         if let Some(mut session) = self.session.take() {
             self.unsent = session.take_unsent();
-            self.answered = session.take_answered();
         }
         self.http.clear_cookies();
         self.http.close(registry);

@@ -1605,15 +1605,18 @@ fn build_call(
             call.header("authorization", value)?;
         }
     }
+    let mut call = call.proceed();
     if log::log_enabled!(log::Level::Debug) {
-        let headers = call
-            .headers()
-            .iter()
-            .map(|(name, value)| (name.as_str(), value.to_str().unwrap_or("(not text)")));
-        let head = redact::request_head(call.method().as_str(), &call.uri().to_string(), headers);
-        log::debug!("{head}");
+        if let Ok(headers) = call.headers_map() {
+            let headers = headers
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.to_str().unwrap_or("(not text)")));
+            let head =
+                redact::request_head(call.method().as_str(), &call.uri().to_string(), headers);
+            log::debug!("{head}");
+        }
     }
-    Ok(call.proceed())
+    Ok(call)
 }
 
 /// Prepare the next piece of request body: for files, read it into `scratch`.
