@@ -2,7 +2,10 @@
 
 mod support;
 
-use std::time::Duration;
+use std::os::unix::net::UnixDatagram;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use icwmp::cwmp::fault::FaultCode;
 use icwmp::cwmp::params::{ParameterValue, XsdType};
@@ -256,4 +259,98 @@ fn no_secret_reaches_the_debug_log() {
     assert!(log
         .lines()
         .all(|l| l.len() > 21 && l.as_bytes()[2] == b'-' && l.contains(" [")));
+}
+
+/// `icwmpd --config dir` in a private mount namespace whose `/dev` is a
+/// tmpfs with the device nodes it uses and `/dev/log` a link to `socket`:
+/// the test reads what the daemon sends to syslog without touching the
+/// host's. `None` when the namespace cannot be made (not root, no unshare).
+fn start_with_syslog_at(dir: &Path, socket: &Path) -> Option<Child> {
+    let script = format!(
+        "mount -t tmpfs tmpfs /dev && \
+         mknod -m 666 /dev/null c 1 3 && mknod -m 666 /dev/zero c 1 5 && \
+         mknod -m 666 /dev/random c 1 8 && mknod -m 666 /dev/urandom c 1 9 && \
+         ln -s '{}' /dev/log && exec '{}' --config '{}'",
+        socket.display(),
+        env!("CARGO_BIN_EXE_icwmpd"),
+        dir.display()
+    );
+    let probe = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "true"])
+        .stderr(Stdio::null())
+        .status();
+    if !probe.is_ok_and(|s| s.success()) {
+        return None;
+    }
+    Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()
+}
+
+#[test]
+fn the_session_lines_reach_syslog_as_icwmpd_with_their_priorities() {
+    let failing = SessionScript {
+        inform_http_status: Some(500),
+        ..SessionScript::default()
+    };
+    let acs = TestAcs::start(AcsOptions {
+        sessions: vec![failing],
+        ..AcsOptions::default()
+    });
+    let dir = temp_dir("log-syslog");
+    write_config(&dir, &acs.url(), "", "");
+    let socket = dir.join("log");
+    let receiver = UnixDatagram::bind(&socket).expect("syslog socket");
+    receiver
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .expect("timeout");
+    let Some(mut daemon) = start_with_syslog_at(&dir, &socket) else {
+        eprintln!("skipped: cannot make a mount namespace (needs root and unshare)");
+        return;
+    };
+    let pid = daemon.id();
+    let mut datagrams = Vec::new();
+    let deadline = Instant::now() + WAIT;
+    let mut buf = vec![0u8; 65536];
+    while Instant::now() < deadline
+        && datagrams
+            .iter()
+            .filter(|d: &&String| d.ends_with(": Waiting the next session"))
+            .count()
+            < 2
+    {
+        if let Ok(n) = receiver.recv(&mut buf) {
+            datagrams.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+    }
+    let _ = Command::new("kill").arg(pid.to_string()).status();
+    let _ = daemon.wait();
+    let ident = format!(" icwmpd[{pid}]: ");
+    let find = |priority: &str, message: &str| {
+        datagrams.iter().any(|d| {
+            d.starts_with(priority) && d.contains(&ident) && d.ends_with(&format!(": {message}"))
+        })
+    };
+    let all = datagrams.join("\n");
+    // daemon.info = 30, daemon.err = 27, daemon.debug = 31 (RFC 3164).
+    assert!(find("<30>", "Start session"), "{all}");
+    assert!(
+        find("<30>", "Send the Inform RPC message to the ACS"),
+        "{all}"
+    );
+    assert!(find("<30>", "RPC Failed"), "{all}");
+    assert!(
+        find("<27>", "CWMP session error: ACS answered HTTP 500"),
+        "{all}"
+    );
+    assert!(find("<30>", "Receive HTTP 204 No Content"), "{all}");
+    assert!(
+        datagrams
+            .iter()
+            .any(|d| d.starts_with("<31>") && d.contains(&format!("{ident}OUT: <"))),
+        "{all}"
+    );
 }
