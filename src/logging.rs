@@ -345,6 +345,19 @@ mod tests {
     }
 
     #[test]
+    fn library_records_only_from_warning_up() {
+        log::set_max_level(LevelFilter::Debug);
+        let record = |target: &'static str, level: Level| {
+            LOGGER.enabled(&Metadata::builder().target(target).level(level).build())
+        };
+        assert!(record("icwmp::cwmp::session", Level::Debug));
+        assert!(record("icwmpd", Level::Info));
+        assert!(!record("icwmp::x", Level::Trace));
+        assert!(!record("ureq_proto::client", Level::Debug));
+        assert!(record("rustls::conn", Level::Warn));
+    }
+
+    #[test]
     fn severities_filter() {
         assert_eq!(level_filter(Severity::Emerg), LevelFilter::Error);
         assert_eq!(level_filter(Severity::Warning), LevelFilter::Warn);
