@@ -32,6 +32,7 @@ use crate::cwmp::session::Acknowledged;
 use crate::datamodel::engine::DataModel;
 use crate::datamodel::setup;
 use crate::logging::{self, LogSettings};
+use crate::redact;
 use crate::service::{Context, Request, Service, Tokens};
 use crate::software::manager::{SoftwareEvent, SoftwareManager, SoftwareSettings};
 use crate::software::vouchers::DeviceIdentity;
@@ -569,7 +570,7 @@ impl Daemon {
     fn start_session(&mut self, now: Instant, unix: i64) {
         let url = self.config.acs.effective_url().to_owned();
         info!("Start session");
-        info!("ACS url: {url}");
+        info!("ACS url: {}", redact::url(&url));
         let events = self.agent.begin_session(unix);
         if let Err(e) = self.store.save_events(self.agent.queue()) {
             error!("cannot persist events before the session: {e}");
@@ -739,13 +740,15 @@ impl Daemon {
                 info!("End session");
             }
             Err(e) => {
-                error!("Session failed: {e}");
+                info!("RPC Failed");
+                error!("CWMP session error: {e}");
+                info!("End session");
                 let wait = self
                     .agent
                     .end_session(SessionResult::Failure, unix, random_u32());
                 if let Some(wait) = wait {
                     info!(
-                        "Retry session in {wait}s (retry count {})",
+                        "Retry session, retry count = {}, retry in {wait}s",
                         self.agent.retry_count()
                     );
                 }
@@ -757,6 +760,7 @@ impl Daemon {
         // Values the ACS set in this session are the new baseline, not changes to report.
         self.dm.check_changes();
         if self.cwmp_store.borrow_mut().take_changed() {
+            info!("Config reload: end session request");
             self.reload();
         }
         for work in std::mem::take(&mut self.deferred) {
@@ -777,12 +781,12 @@ impl Daemon {
                     error!("cannot record the Reboot before rebooting: {e}");
                     return;
                 }
-                info!("Rebooting the device");
+                info!("Executing Reboot: end session request");
                 let command = self.config.cpe.reboot_command.clone();
                 self.spawn_shell(&command);
             }
             Deferred::FactoryReset => {
-                info!("Resetting the device to factory defaults");
+                info!("Executing factory reset: end session request");
                 // Everything the daemon remembers goes: the next start is a first start (0 BOOTSTRAP).
                 if let Err(e) = self.store.clear() {
                     error!("factory reset: cannot clear the state directory: {e}");

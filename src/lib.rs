@@ -13,6 +13,7 @@ pub mod datamodel;
 pub mod fsutil;
 pub mod logging;
 pub mod records;
+pub mod redact;
 pub mod service;
 pub mod software;
 pub mod store;

@@ -221,8 +221,11 @@ static LOGGER: Logger = Logger {
 };
 
 impl Log for Logger {
+    /// The daemon's own records up to the configured level; the libraries'
+    /// (ureq-proto traces every HTTP state) only from WARNING up.
     fn enabled(&self, metadata: &Metadata) -> bool {
-        metadata.level() <= log::max_level()
+        let own = metadata.target().starts_with("icwmp");
+        metadata.level() <= log::max_level() && (own || metadata.level() <= Level::Warn)
     }
 
     fn log(&self, record: &Record) {
@@ -339,6 +342,19 @@ mod tests {
         }
         assert!(received > 0 && received < 10_000);
         fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    #[test]
+    fn library_records_only_from_warning_up() {
+        log::set_max_level(LevelFilter::Debug);
+        let record = |target: &'static str, level: Level| {
+            LOGGER.enabled(&Metadata::builder().target(target).level(level).build())
+        };
+        assert!(record("icwmp::cwmp::session", Level::Debug));
+        assert!(record("icwmpd", Level::Info));
+        assert!(!record("icwmp::x", Level::Trace));
+        assert!(!record("ureq_proto::client", Level::Debug));
+        assert!(record("rustls::conn", Level::Warn));
     }
 
     #[test]

@@ -167,7 +167,7 @@ fn failed_sessions_retry_with_back_off_and_keep_events() {
     assert!(daemon.stop().success());
     assert!(std::fs::read_to_string(dir.join("icwmpd.log"))
         .expect("log")
-        .contains("Retry session in"));
+        .contains("Retry session, retry count = 1, retry in "));
 }
 
 #[test]
@@ -293,7 +293,7 @@ fn wrong_credentials_fail_the_session() {
     );
     let daemon = TestDaemon::start(&dir, &[]);
     assert!(
-        wait_until(WAIT, || daemon.log().contains("Session failed")),
+        wait_until(WAIT, || daemon.log().contains("CWMP session error")),
         "{}",
         daemon.log()
     );

@@ -119,7 +119,7 @@ fn tls_verifies_the_acs_certificate_and_host_name() {
     write_config(&dir, &wrong_host, &capath, "");
     let daemon = TestDaemon::start(&dir, &[]);
     assert!(
-        wait_until(WAIT, || daemon.log().contains("Session failed")),
+        wait_until(WAIT, || daemon.log().contains("CWMP session error")),
         "{}",
         daemon.log()
     );

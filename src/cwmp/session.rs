@@ -11,6 +11,8 @@
 use std::collections::VecDeque;
 use std::fmt;
 
+use log::info;
+
 use crate::cwmp::fault::{Fault, FaultCode};
 use crate::wire::soap::{self, CwmpVersion, Envelope, Header, Inform, Limits, Rpc, SoapError};
 
@@ -168,10 +170,16 @@ impl Session {
     fn send_next(&mut self) -> Action {
         if !self.hold_requests {
             if let Some(request) = self.cpe_requests.pop_front() {
+                let name = request.method_name();
+                info!("Preparing the {name} RPC message to send to the ACS");
                 self.cpe_done = false;
                 let envelope = Envelope::new(self.take_id(), request.clone());
                 self.awaiting = Awaiting::Response(request);
-                return self.post(&envelope);
+                let action = self.post(&envelope);
+                if matches!(action, Action::Post(_)) {
+                    info!("Send the {name} RPC message to the ACS");
+                }
+                return action;
             }
         }
         self.cpe_done = true;
@@ -199,6 +207,9 @@ impl Session {
         if empty {
             return self.on_empty();
         }
+        if self.awaiting == Awaiting::AcsMessage {
+            info!("Receive request from the ACS");
+        }
         let envelope = match soap::parse(body, &self.limits) {
             Ok(envelope) => envelope,
             Err(e) => return self.on_unreadable(e),
@@ -215,6 +226,7 @@ impl Session {
         match std::mem::replace(&mut self.awaiting, Awaiting::AcsMessage) {
             Awaiting::InformResponse => match rpc {
                 Rpc::InformResponse { .. } => {
+                    info!("Get the InformResponse message from the ACS");
                     self.negotiate(&envelope.header, envelope.cwmp_version);
                     acks.push(Acknowledged::Inform);
                     self.send_next()
@@ -229,6 +241,7 @@ impl Session {
                     Action::Done(Err(SessionError::AcsFault(fault.code, fault.text)))
                 }
                 response if is_response_to(&request, &response) => {
+                    info!("Get the {} message from the ACS", response.method_name());
                     acks.push(Acknowledged::Request {
                         request: Box::new(request),
                         response: Box::new(response),
@@ -269,8 +282,7 @@ impl Session {
             return Action::Done(Err(SessionError::BadMessage(error.to_string())));
         }
         let fault = Fault::with_text(error.fault_code(), error.to_string());
-        let envelope = Envelope::new(error.id.unwrap_or_default(), Rpc::Fault(fault));
-        self.post(&envelope)
+        self.reply(error.id, Rpc::Fault(fault))
     }
 
     /// Answers one ACS request through the handler.
@@ -286,8 +298,19 @@ impl Session {
             )));
         }
         let reply = handler.handle(request).unwrap_or_else(Rpc::Fault);
+        self.reply(id, reply)
+    }
+
+    /// Posts the answer to the ACS request with cwmp:ID `id`.
+    fn reply(&mut self, id: Option<String>, reply: Rpc) -> Action {
+        let name = reply.method_name();
+        info!("Preparing the {name} message");
         let envelope = Envelope::new(id.unwrap_or_default(), reply);
-        self.post(&envelope)
+        let action = self.post(&envelope);
+        if matches!(action, Action::Post(_)) {
+            info!("Send the {name} message to the ACS");
+        }
+        action
     }
 
     /// TR-069 1.4 A.4.2.x: the ACS picks the session's version, either by the

@@ -12,6 +12,7 @@ use mio::event::Event;
 use mio::{Registry, Token};
 
 use crate::cwmp::session::{Acknowledged, AcsRequestHandler, Action, Session, SessionError};
+use crate::redact::{self, Direction};
 use crate::transport::http_client::{
     HttpClient, HttpConfig, HttpError, HttpOutcome, Request, RequestBody, ResponseBody,
 };
@@ -120,6 +121,7 @@ impl AcsLink {
             request.content_type = None;
             request.body = RequestBody::Empty;
         } else {
+            redact::debug_envelope(Direction::Out, &body);
             request.headers.push(("SOAPAction".into(), String::new()));
             request.body = RequestBody::Memory(body);
         }
@@ -175,33 +177,21 @@ impl AcsLink {
             }
         };
         if response.url != self.url {
-            info!("ACS redirected the session to {}", response.url);
+            info!(
+                "ACS redirected the session to {}",
+                redact::url(&response.url)
+            );
             self.url = response.url.clone();
         }
         let body = match &response.body {
             ResponseBody::Memory(bytes) => bytes.as_slice(),
             ResponseBody::File { .. } => &[],
         };
-        if response.status == 204 || body.is_empty() {
-            info!(
-                "Receive HTTP {} {}",
-                response.status,
-                if response.status == 204 {
-                    "No Content"
-                } else {
-                    "with empty body"
-                }
-            );
+        if response.status == 204 {
+            info!("Receive HTTP 204 No Content");
         }
-        let acked_before = acks.len();
+        redact::debug_envelope(Direction::In, body);
         let action = session.on_response(response.status, body, handler, acks);
-        if acks
-            .iter()
-            .skip(acked_before)
-            .any(|a| *a == Acknowledged::Inform)
-        {
-            info!("Get the InformResponse message from the ACS");
-        }
         match action {
             Action::Post(next) => match self.post(registry, next, now) {
                 Ok(()) => None,

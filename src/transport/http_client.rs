@@ -34,6 +34,7 @@ use ureq_proto::BodyMode;
 
 use super::cookie_jar::CookieJar;
 use super::{random16, tls};
+use crate::redact;
 use crate::wire::digest::{self, Challenge, Credentials, DigestClient};
 
 /// Size of the output and body scratch buffers (one TLS record's worth).
@@ -1469,6 +1470,12 @@ fn on_response_head(
     cookies: &mut CookieJar,
 ) -> Result<(), HttpError> {
     exchange.status = response.status().as_u16();
+    log::debug!(
+        "{:?} {} {}",
+        response.version(),
+        exchange.status,
+        response.status().canonical_reason().unwrap_or("")
+    );
     exchange.headers = response
         .headers()
         .iter()
@@ -1598,7 +1605,18 @@ fn build_call(
             call.header("authorization", value)?;
         }
     }
-    Ok(call.proceed())
+    let mut call = call.proceed();
+    if log::log_enabled!(log::Level::Debug) {
+        if let Ok(headers) = call.headers_map() {
+            let headers = headers
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.to_str().unwrap_or("(not text)")));
+            let head =
+                redact::request_head(call.method().as_str(), &call.uri().to_string(), headers);
+            log::debug!("{head}");
+        }
+    }
+    Ok(call)
 }
 
 /// Prepare the next piece of request body: for files, read it into `scratch`.

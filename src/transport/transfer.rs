@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use log::{error, info, warn};
+use log::{debug, error, info, warn};
 use mio::event::Event as MioEvent;
 use mio::{Registry, Token};
 
@@ -477,9 +477,19 @@ impl Transfers {
         unix: i64,
         events: &mut Vec<Event>,
     ) {
+        // icwmp's words, with the URL's credentials masked.
         info!(
-            "transfer {}: {:?} {} ({})",
-            transfer.id, transfer.kind, transfer.url, transfer.file_type
+            "Launch {} file {}",
+            if transfer.kind.is_download() {
+                "download"
+            } else {
+                "upload"
+            },
+            crate::redact::url(&transfer.url)
+        );
+        debug!(
+            "transfer {}: {:?} ({})",
+            transfer.id, transfer.kind, transfer.file_type
         );
         let failure = transfer.kind.failure();
         if let Err(e) = fs::create_dir_all(&self.settings.download_dir) {
