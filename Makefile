@@ -5,7 +5,10 @@ SPEC ?= ../shared/spec
 MUSL_TARGET := x86_64-unknown-linux-musl
 AARCH64_TARGET := aarch64-unknown-linux-musl
 
-.PHONY: help build release demo test bench size datamodel lint cross-aarch64 clean
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS = $(patsubst fuzz/fuzz_targets/%.rs,%,$(wildcard fuzz/fuzz_targets/*.rs))
+
+.PHONY: help build release demo test bench size datamodel lint cross-aarch64 fuzz clean
 
 help:
 	@echo "make demo       build, run a BOOTSTRAP session against the loopback test ACS, query the data model"
@@ -15,6 +18,7 @@ help:
 	@echo "make lint       cargo fmt --check and clippy -D warnings"
 	@echo "make datamodel  regenerate the data model tables from $(SPEC)"
 	@echo "make cross-aarch64  static aarch64 binary (needs gcc-aarch64-linux-gnu)"
+	@echo "make fuzz       each fuzz target for FUZZ_SECONDS (nightly + cargo-fuzz)"
 
 build:
 	$(CARGO) build
@@ -43,6 +47,9 @@ lint:
 
 cross-aarch64:
 	sh tools/size.sh $(AARCH64_TARGET)
+
+fuzz:
+	sh tools/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 clean:
 	$(CARGO) clean
