@@ -200,6 +200,13 @@ fn member(name: &str, value: Value) -> (String, Value) {
     (name.to_string(), value)
 }
 
+/// An object id as a blobmsg value the way libubus writes it (`blobmsg_add_u32`): INT32
+/// carrying the u32's bits. Ids are often ≥ 2^31; as a plain integer they would go out as
+/// INT64, which ubusd's policies (event `register`, `subscribe`) refuse.
+fn object_id_value(id: u32) -> Value {
+    Value::Int(i64::from(i32::from_be_bytes(id.to_be_bytes())))
+}
+
 /// `tr069 status` reply: `{"cwmp": {...}, "last_session": {...}, "next_session": {...},
 /// "statistics": {...}}` as icwmp builds it.
 pub fn status_reply(report: &StatusReport) -> Value {
@@ -731,7 +738,7 @@ impl UbusClient {
             (PendingKind::AddListener, UbusStatus::Ok, Some(id)) => {
                 connection.listener_id = Some(id);
                 let args = vec![
-                    member("object", Value::Int(i64::from(id))),
+                    member("object", object_id_value(id)),
                     member("pattern", text(INTERFACE_EVENT)),
                 ];
                 let register = |seq| {
@@ -1075,10 +1082,27 @@ impl Connection {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::blobmsg::parse_json;
+    use crate::wire::blobmsg::{self, parse_json};
 
     fn fields(json: &str) -> Vec<(String, Value)> {
         parse_json(json).unwrap().as_table().unwrap().to_vec()
+    }
+
+    #[test]
+    fn object_ids_go_out_as_int32_whatever_their_size() {
+        for id in [
+            0x0000_1001_u32,
+            0x7fff_ffff,
+            0x8000_0000,
+            0xe2b0_a0b1,
+            u32::MAX,
+        ] {
+            let mut bytes = Vec::new();
+            blobmsg::put_value(&mut bytes, "object", &object_id_value(id)).unwrap();
+            // Extended attribute of blobmsg type 5 (INT32), the id's bytes as its payload.
+            assert_eq!(bytes[0], 0x85, "{id:#x}");
+            assert_eq!(bytes[bytes.len() - 4..], id.to_be_bytes(), "{id:#x}");
+        }
     }
 
     #[test]
