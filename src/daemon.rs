@@ -461,7 +461,7 @@ impl Daemon {
     /// Runs until SIGTERM/SIGINT or an `exit` command.
     pub fn run(&mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(64);
-        while self.flow == Flow::Continue {
+        while self.flow == Flow::Continue || self.ubus.is_shutting_down() {
             let timeout = self
                 .next_deadline()
                 .map(|at| at.saturating_duration_since(clock::now()));
@@ -999,7 +999,8 @@ impl Daemon {
                         warn!("ubus: reply not sent: {e:?}");
                     }
                     if self.flow == Flow::Stop {
-                        self.ubus.close(self.poll.registry());
+                        // The loop runs on until ubusd has taken the reply.
+                        self.ubus.shut_down(self.poll.registry(), clock::now());
                     }
                 }
                 UbusInput::InterfaceStatus {
