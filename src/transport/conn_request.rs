@@ -366,7 +366,7 @@ struct Client {
 /// Output beyond this stops reading until the client takes it.
 const MAX_PENDING_OUTPUT: usize = 16 * 1024;
 /// Connections accepted per listener event before other sockets get their turn.
-const MAX_ACCEPTS_PER_EVENT: usize = 256;
+const MAX_ACCEPTS_PER_EVENT: usize = 32;
 
 /// The mio shell around `CrAuthority`; see the module documentation.
 pub struct ConnRequestServer {
