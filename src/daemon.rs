@@ -22,6 +22,7 @@ use crate::clock;
 use crate::config::backends::CwmpStore;
 use crate::config::{Config, ConfigFile};
 use crate::cwmp::agent::{Agent, SessionResult};
+use crate::cwmp::conn_request_limit::{Admission, ConnRequestLimit};
 use crate::cwmp::cpe_requests::{self, CpeRequests};
 use crate::cwmp::events::{start_events, CompletionRpc, Event, EventCode, StartFacts};
 use crate::cwmp::handlers::{Deferred, RequestHandler};
@@ -114,6 +115,8 @@ pub struct Daemon {
     ubus: UbusClient,
     /// The services of the loop, each with the token range of its index (`service::Tokens`).
     services: Vec<Box<dyn Service>>,
+    /// The limit on honoured connection requests, from every source (shared with the services).
+    conn_request_limit: Rc<RefCell<ConnRequestLimit>>,
     /// Where the UCI packages live, for the services' own packages.
     uci_dir: std::path::PathBuf,
     /// The WAN address netifd reported over ubus, for ConnectionRequestURL.
@@ -382,13 +385,16 @@ impl Daemon {
         )?;
         let mut ubus = UbusClient::new(UbusConfig::with_socket(&config.cpe.ubus_socket));
         ubus.register(poll.registry(), tokens::UBUS, clock::now());
+        let conn_request_limit = Rc::new(RefCell::new(ConnRequestLimit::default()));
         let services: Vec<Box<dyn Service>> = vec![Box::new(HttpConnRequests::new(
             Tokens::of_service(0),
             cwmp_store.clone(),
+            conn_request_limit.clone(),
         ))];
         let uci_dir = uci_dir.to_path_buf();
         let mut daemon = Daemon {
             services,
+            conn_request_limit,
             uci_dir,
             ubus,
             wan_address: None,
@@ -456,7 +462,7 @@ impl Daemon {
     /// Runs until SIGTERM/SIGINT or an `exit` command.
     pub fn run(&mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(64);
-        while self.flow == Flow::Continue {
+        while self.flow == Flow::Continue || self.ubus.is_shutting_down() {
             let timeout = self
                 .next_deadline()
                 .map(|at| at.saturating_duration_since(clock::now()));
@@ -572,6 +578,7 @@ impl Daemon {
         info!("Start session");
         info!("ACS url: {}", redact::url(&url));
         let events = self.agent.begin_session(unix);
+        self.conn_request_limit.borrow_mut().session_started();
         if let Err(e) = self.store.save_events(self.agent.queue()) {
             error!("cannot persist events before the session: {e}");
         }
@@ -950,9 +957,20 @@ impl Daemon {
     }
 
     fn on_connection_request(&mut self, source: &str) {
-        info!("Connection Request from {source}");
-        if !self.agent.trigger(Event::new(EventCode::ConnectionRequest)) {
-            warn!("event queue full, connection request dropped");
+        let admission = self.conn_request_limit.borrow_mut().admit(clock::now());
+        match admission {
+            Admission::NewSession => {
+                info!("Connection Request from {source}");
+                if !self.agent.trigger(Event::new(EventCode::ConnectionRequest)) {
+                    warn!("event queue full, connection request dropped");
+                }
+            }
+            Admission::Folded => {
+                info!("Connection Request from {source}: carried by the session already due")
+            }
+            Admission::Refused => {
+                warn!("Connection Request from {source} refused: too many sessions requested")
+            }
         }
     }
 
@@ -985,7 +1003,8 @@ impl Daemon {
                         warn!("ubus: reply not sent: {e:?}");
                     }
                     if self.flow == Flow::Stop {
-                        self.ubus.close(self.poll.registry());
+                        // The loop runs on until ubusd has taken the reply.
+                        self.ubus.shut_down(self.poll.registry(), clock::now());
                     }
                 }
                 UbusInput::InterfaceStatus {

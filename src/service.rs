@@ -77,7 +77,10 @@ pub enum Request {
     /// Queue this event (persisted); the agent starts a session as its rules say.
     Event(Event),
     /// An authenticated connection request (HTTP, UDP or XMPP) from `source`:
-    /// a `6 CONNECTION REQUEST` session, under the daemon's connection-request limits.
+    /// a `6 CONNECTION REQUEST` session, under the daemon's limit on honoured
+    /// requests (`cwmp::conn_request_limit`). A service that answers the
+    /// requester (HTTP 200/503) shares that limit (`Rc<RefCell<ConnRequestLimit>>`,
+    /// given when the daemon builds it) and asks `would_honour` before answering.
     ConnectionRequest { source: String },
     /// A value the service publishes changed: check the notified parameters now.
     CheckValueChanges,

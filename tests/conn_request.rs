@@ -1,10 +1,13 @@
 //! Integration tests of the connection-request server over loopback sockets.
 
+use std::cell::RefCell;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::rc::Rc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use icwmp::cwmp::conn_request_limit::{Admission, ConnRequestLimit};
 use icwmp::transport::conn_request::{ConnRequestConfig, ConnRequestServer, ConnectionRequest};
 use icwmp::wire::digest::{parse_www_authenticate, Challenge, Credentials, DigestClient};
 use mio::{Events, Poll, Token};
@@ -16,17 +19,29 @@ struct ServerLoop {
     poll: Poll,
     server: ConnRequestServer,
     outcomes: Vec<ConnectionRequest>,
+    /// The daemon's limit, and what it made of each honoured request.
+    limit: Rc<RefCell<ConnRequestLimit>>,
+    admissions: Vec<Admission>,
 }
 
 impl ServerLoop {
     fn new(config: ConnRequestConfig) -> ServerLoop {
         let poll = Poll::new().unwrap();
-        let server =
-            ConnRequestServer::bind(poll.registry(), &config, LISTENER, FIRST_CLIENT).unwrap();
+        let limit = Rc::new(RefCell::new(ConnRequestLimit::default()));
+        let server = ConnRequestServer::bind(
+            poll.registry(),
+            &config,
+            LISTENER,
+            FIRST_CLIENT,
+            limit.clone(),
+        )
+        .unwrap();
         ServerLoop {
             poll,
             server,
             outcomes: Vec::new(),
+            limit,
+            admissions: Vec::new(),
         }
     }
 
@@ -55,6 +70,9 @@ impl ServerLoop {
                         .handle_event(self.poll.registry(), event, Instant::now())
                 {
                     self.outcomes.push(outcome);
+                    // As the daemon does with `Request::ConnectionRequest`.
+                    let admission = self.limit.borrow_mut().admit(Instant::now());
+                    self.admissions.push(admission);
                 }
             }
             self.server
@@ -168,10 +186,7 @@ fn wrong_credentials_give_401() {
 
 #[test]
 fn replayed_request_is_refused() {
-    let mut lp = ServerLoop::new(ConnRequestConfig {
-        rate_limit_interval: Duration::ZERO,
-        ..config()
-    });
+    let mut lp = ServerLoop::new(config());
     let addr = lp.addr();
     let results = lp.run_clients(vec![thread::spawn(move || {
         digest_exchange(addr, "SHA-256", "secret")
@@ -188,19 +203,37 @@ fn replayed_request_is_refused() {
 }
 
 #[test]
-fn burst_of_ten_yields_one_session() {
+fn burst_of_ten_is_carried_by_one_session() {
     let mut lp = ServerLoop::new(ConnRequestConfig {
-        rate_limit_interval: Duration::from_secs(60),
+        max_clients_per_source: 10,
         ..config()
     });
     let addr = lp.addr();
     let handles = (0..10)
         .map(|_| thread::spawn(move || digest_exchange(addr, "MD5", "secret").0))
         .collect();
-    let mut statuses = lp.run_clients(handles);
-    statuses.sort_unstable();
-    assert_eq!(statuses, [200, 503, 503, 503, 503, 503, 503, 503, 503, 503]);
-    assert_eq!(lp.outcomes.len(), 1);
+    let statuses = lp.run_clients(handles);
+    assert_eq!(statuses, [200; 10]);
+    let mut expected = vec![Admission::Folded; 10];
+    expected[0] = Admission::NewSession;
+    assert_eq!(lp.admissions, expected);
+}
+
+#[test]
+fn a_spent_limit_answers_503() {
+    let mut lp = ServerLoop::new(config());
+    *lp.limit.borrow_mut() = ConnRequestLimit::new(1, Duration::from_secs(3600));
+    let addr = lp.addr();
+    let first = lp.run_clients(vec![thread::spawn(move || {
+        digest_exchange(addr, "MD5", "secret").0
+    })]);
+    assert_eq!(first, [200]);
+    lp.limit.borrow_mut().session_started();
+    let second = lp.run_clients(vec![thread::spawn(move || {
+        digest_exchange(addr, "MD5", "secret").0
+    })]);
+    assert_eq!(second, [503]);
+    assert_eq!(lp.admissions, [Admission::NewSession]);
 }
 
 #[test]
@@ -242,18 +275,97 @@ fn idle_client_is_dropped_without_blocking_others() {
 }
 
 #[test]
-fn clients_beyond_the_limit_are_refused() {
+fn idle_connections_cannot_lock_out_the_acs() {
     let mut lp = ServerLoop::new(ConnRequestConfig {
-        max_clients: 2,
+        max_clients: 4,
+        max_clients_per_source: 2,
         ..config()
     });
     let addr = lp.addr();
-    let _a = connect(addr);
-    let _b = connect(addr);
+    // Far more idle connections than slots, all held open by this side.
+    let idle: Vec<TcpStream> = (0..50).map(|_| connect(addr)).collect();
     lp.run_until(|lp| lp.server.client_count() == 2);
     let results = lp.run_clients(vec![thread::spawn(move || {
-        let mut stream = connect(addr);
-        read_response(&mut stream).map(|(status, _)| status)
+        digest_exchange(addr, "MD5", "secret").0
     })]);
-    assert_eq!(results[0], Some(503));
+    assert_eq!(results, [200]);
+    drop(idle);
+}
+
+#[test]
+fn answered_requests_do_not_extend_a_connections_deadline() {
+    let mut lp = ServerLoop::new(ConnRequestConfig {
+        client_timeout: Duration::from_millis(400),
+        max_requests_per_connection: 1000,
+        ..config()
+    });
+    let addr = lp.addr();
+    // A complete request every 100 ms: each is answered 401 and kept alive.
+    let answered = lp.run_clients(vec![thread::spawn(move || {
+        let mut stream = connect(addr);
+        let mut answered = 0;
+        for _ in 0..200 {
+            if stream
+                .write_all(b"GET /cr HTTP/1.1\r\nHost: cpe\r\n\r\n")
+                .is_err()
+            {
+                break;
+            }
+            match read_response(&mut stream) {
+                Some((401, _)) => answered += 1,
+                _ => break,
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+        answered
+    })]);
+    assert!(answered[0] < 200, "the connection outlived its deadline");
+}
+
+#[test]
+fn a_pipelined_burst_past_the_head_cap_is_answered_in_full() {
+    let mut lp = ServerLoop::new(config());
+    let addr = lp.addr();
+    let answers = lp.run_clients(vec![thread::spawn(move || {
+        let mut stream = connect(addr);
+        // Four requests of 3.5 KB each, more than the 8 KB head cap together.
+        let filler = "f".repeat(3500);
+        let one = format!("GET /cr HTTP/1.1\r\nHost: cpe\r\nX-Filler: {filler}\r\n\r\n");
+        stream.write_all(one.repeat(4).as_bytes()).unwrap();
+        let mut answers = Vec::new();
+        while let Some((status, head)) = read_response(&mut stream) {
+            answers.push((status, head.contains("Connection: close")));
+        }
+        answers
+    })]);
+    // Every request answered; the last one (the per-connection cap) closes.
+    assert_eq!(
+        answers[0],
+        [(401, false), (401, false), (401, false), (401, true)]
+    );
+}
+
+#[test]
+fn a_source_that_keeps_failing_is_refused_without_a_check() {
+    let mut lp = ServerLoop::new(ConnRequestConfig {
+        failure_burst: 2,
+        failure_refill: Duration::from_secs(3600),
+        ..config()
+    });
+    let addr = lp.addr();
+    let handles = vec![thread::spawn(move || {
+        let mut statuses = Vec::new();
+        for _ in 0..2 {
+            statuses.push(digest_exchange(addr, "MD5", "guess").0);
+        }
+        // Locked out: closed at accept, or 503 for what was already accepted.
+        let mut stream = connect(addr);
+        let _ = stream.write_all(b"GET /cr HTTP/1.1\r\nHost: cpe\r\n\r\n");
+        statuses.push(read_response(&mut stream).map_or(0, |(status, _)| status));
+        statuses
+    })];
+    let statuses = lp.run_clients(handles);
+    assert_eq!(statuses[0][..2], [401, 401]);
+    assert!(matches!(statuses[0][2], 0 | 503), "{:?}", statuses[0]);
+    assert!(lp.outcomes.is_empty());
 }

@@ -1,6 +1,7 @@
 //! The CWMP protocol layer: faults, parameter structures, events and the session engine.
 
 pub mod agent;
+pub mod conn_request_limit;
 pub mod cpe_requests;
 pub mod datetime;
 pub mod dhcp;

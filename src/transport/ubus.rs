@@ -200,6 +200,13 @@ fn member(name: &str, value: Value) -> (String, Value) {
     (name.to_string(), value)
 }
 
+/// An object id as a blobmsg value the way libubus writes it (`blobmsg_add_u32`): INT32
+/// carrying the u32's bits. Ids are often ≥ 2^31; as a plain integer they would go out as
+/// INT64, which ubusd's policies (event `register`, `subscribe`) refuse.
+fn object_id_value(id: u32) -> Value {
+    Value::Int(i64::from(i32::from_be_bytes(id.to_be_bytes())))
+}
+
 /// `tr069 status` reply: `{"cwmp": {...}, "last_session": {...}, "next_session": {...},
 /// "statistics": {...}}` as icwmp builds it.
 pub fn status_reply(report: &StatusReport) -> Value {
@@ -399,6 +406,8 @@ impl From<EncodeError> for UbusError {
 #[derive(Debug)]
 enum PendingKind {
     AddTr069,
+    /// Shutting down: `tr069` is removed, and ubusd's answer proves it read all we sent before.
+    RemoveTr069,
     AddListener,
     RegisterEvents,
     Lookup {
@@ -461,6 +470,8 @@ pub struct UbusClient {
     /// Latest time the loop told us; deadline for tearing down a connection broken while
     /// replying (a call that has no `now`).
     last_now: Option<Instant>,
+    /// [`UbusClient::shut_down`] was called: close once ubusd has answered, never reconnect.
+    shutting_down: bool,
 }
 
 impl UbusClient {
@@ -474,6 +485,7 @@ impl UbusClient {
             connections: 0,
             next_request: 0,
             last_now: None,
+            shutting_down: false,
         }
     }
 
@@ -541,6 +553,7 @@ impl UbusClient {
                     for request in expired {
                         match request.kind {
                             PendingKind::AddTr069 => lost = true,
+                            PendingKind::RemoveTr069 => connection.broken = true,
                             PendingKind::AddListener | PendingKind::RegisterEvents => {
                                 log::warn!("ubus: interface event registration timed out")
                             }
@@ -728,10 +741,14 @@ impl UbusClient {
                 log::warn!("ubus: registering {TR069_OBJECT} failed: {status}");
                 connection.broken = true;
             }
+            (PendingKind::RemoveTr069, _, _) => {
+                log::debug!("ubus: {TR069_OBJECT} removed, closing");
+                connection.broken = true;
+            }
             (PendingKind::AddListener, UbusStatus::Ok, Some(id)) => {
                 connection.listener_id = Some(id);
                 let args = vec![
-                    member("object", Value::Int(i64::from(id))),
+                    member("object", object_id_value(id)),
                     member("pattern", text(INTERFACE_EVENT)),
                 ];
                 let register = |seq| {
@@ -897,15 +914,39 @@ impl UbusClient {
         Ok(request)
     }
 
-    /// Closes the connection (ubusd then drops `tr069`) and stops reconnecting.
-    pub fn close(&mut self, registry: &Registry) {
-        if let Link::Connected(mut connection) =
-            std::mem::replace(&mut self.link, Link::Unregistered)
-        {
-            connection.flush();
-            // Deregistering can only fail if the socket was never registered; closing follows anyway.
-            let _ = registry.deregister(&mut connection.stream);
+    /// Closes the connection for good, without losing what was sent on it.
+    ///
+    /// ubusd does not read from a client whose hang-up it sees in the same wake-up as its
+    /// data: a reply written just before `close` can be dropped unread, and the caller of
+    /// `tr069 command exit` times out. So the client first asks ubusd to remove `tr069` and
+    /// closes when that is answered (ubusd handles a client's messages in order, so
+    /// everything before was read), or when the request times out.
+    pub fn shut_down(&mut self, registry: &Registry, now: Instant) {
+        self.shutting_down = true;
+        self.last_now = Some(now);
+        let timeout = self.config.request_timeout;
+        match &mut self.link {
+            Link::Connected(connection) if !connection.broken => {
+                let Some(id) = connection.tr069_id else {
+                    connection.broken = true;
+                    return;
+                };
+                let remove =
+                    |seq| Message::new(MsgType::RemoveObject, seq, 0).with(UbusAttr::ObjId(id));
+                connection.request(remove, 0, PendingKind::RemoveTr069, now + timeout);
+                connection.flush();
+            }
+            Link::Connected(_) => {}
+            Link::Idle { .. } | Link::Unregistered => {
+                let mut ignored = Vec::new();
+                self.teardown(registry, now, &mut ignored);
+            }
         }
+    }
+
+    /// True while [`UbusClient::shut_down`] waits for ubusd to take what was sent.
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down && !matches!(self.link, Link::Unregistered)
     }
 
     fn connect(&mut self, registry: &Registry, now: Instant) {
@@ -971,9 +1012,13 @@ impl UbusClient {
                     });
                 }
             }
-            inputs.push(UbusInput::Disconnected);
+            if !self.shutting_down {
+                inputs.push(UbusInput::Disconnected);
+            }
         }
-        self.schedule_retry(now);
+        if !self.shutting_down {
+            self.schedule_retry(now);
+        }
     }
 }
 
@@ -1075,10 +1120,27 @@ impl Connection {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::blobmsg::parse_json;
+    use crate::wire::blobmsg::{self, parse_json};
 
     fn fields(json: &str) -> Vec<(String, Value)> {
         parse_json(json).unwrap().as_table().unwrap().to_vec()
+    }
+
+    #[test]
+    fn object_ids_go_out_as_int32_whatever_their_size() {
+        for id in [
+            0x0000_1001_u32,
+            0x7fff_ffff,
+            0x8000_0000,
+            0xe2b0_a0b1,
+            u32::MAX,
+        ] {
+            let mut bytes = Vec::new();
+            blobmsg::put_value(&mut bytes, "object", &object_id_value(id)).unwrap();
+            // Extended attribute of blobmsg type 5 (INT32), the id's bytes as its payload.
+            assert_eq!(bytes[0], 0x85, "{id:#x}");
+            assert_eq!(bytes[bytes.len() - 4..], id.to_be_bytes(), "{id:#x}");
+        }
     }
 
     #[test]

@@ -268,64 +268,125 @@ pub enum Verdict {
     Denied,
 }
 
-/// A nonce handed out in a challenge, with what we know of its use.
-#[derive(Debug, Clone)]
-struct IssuedNonce {
-    nonce: String,
-    issued_at: Instant,
-    highest_nc: u32,
+/// A nonce that authenticated a request, remembered until it expires.
+#[derive(Debug, Clone, Copy)]
+struct UsedNonce {
+    mac: [u8; NONCE_MAC_LEN],
+    issued_ms: u64,
 }
+
+/// Bytes of a server nonce: issue time (ms, big-endian), randomness, MAC of both.
+const NONCE_TIME_LEN: usize = 8;
+const NONCE_RANDOM_LEN: usize = 8;
+const NONCE_MAC_LEN: usize = 16;
+const NONCE_LEN: usize = NONCE_TIME_LEN + NONCE_RANDOM_LEN + NONCE_MAC_LEN;
 
 /// Server-side Digest authentication: issues challenges and verifies answers.
 ///
-/// Nonces expire after `lifetime`, each `nc` may be used once and a nonce is
-/// retired after one successful authentication, so a captured request cannot be
-/// replayed. Only the newest `max_nonces` outstanding nonces are remembered.
-#[derive(Debug)]
+/// Nonces are stateless: each carries its issue time and a MAC of it under a
+/// per-server secret, so issuing one costs no memory and no flood of
+/// challenges can push out the nonce a real ACS is about to answer. A nonce
+/// expires after `lifetime` and authenticates one request: the nonces that
+/// did are remembered (at most `max_used`) until they expire. Only successful
+/// authentications fill that record; if it overflows, the oldest entry goes
+/// and every nonce issued up to it counts as used (its holder gets `stale`),
+/// so a captured request can never be replayed.
 pub struct DigestServer {
     realm: String,
     opaque: String,
     lifetime: Duration,
-    max_nonces: usize,
+    max_used: usize,
     allow_basic: bool,
-    issued: Vec<IssuedNonce>,
+    key: ring::hmac::Key,
+    /// The origin of nonce times: the first instant this server saw.
+    epoch: Option<Instant>,
+    used: Vec<UsedNonce>,
+    /// Nonces issued at or before this time (ms) count as used: the record overflowed.
+    used_floor: Option<u64>,
+}
+
+impl fmt::Debug for DigestServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DigestServer")
+            .field("realm", &self.realm)
+            .field("lifetime", &self.lifetime)
+            .field("used", &self.used.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl DigestServer {
-    /// `opaque_random` is random bytes for the `opaque` value, fixed for this server.
+    /// `secret` is random bytes, fixed for this server's life: it keys the nonce MACs
+    /// (and fixes the `opaque` value, which is derived from it and reveals nothing of it).
     pub fn new(
         realm: &str,
         lifetime: Duration,
-        max_nonces: usize,
+        max_used: usize,
         allow_basic: bool,
-        opaque_random: [u8; 16],
+        secret: [u8; 16],
     ) -> DigestServer {
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &secret);
+        let opaque_tag = ring::hmac::sign(&key, b"opaque");
+        let opaque = to_hex(opaque_tag.as_ref().get(..16).unwrap_or_default());
         DigestServer {
             realm: realm.to_string(),
-            opaque: to_hex(&opaque_random),
+            opaque,
             lifetime,
-            max_nonces: max_nonces.max(1),
+            max_used: max_used.max(1),
             allow_basic,
-            issued: Vec::new(),
+            key,
+            epoch: None,
+            used: Vec::new(),
+            used_floor: None,
         }
+    }
+
+    /// Milliseconds since this server's epoch.
+    fn clock_ms(&mut self, now: Instant) -> u64 {
+        let epoch = *self.epoch.get_or_insert(now);
+        u64::try_from(now.saturating_duration_since(epoch).as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn nonce_mac(&self, time_and_random: &[u8]) -> [u8; NONCE_MAC_LEN] {
+        let tag = ring::hmac::sign(&self.key, time_and_random);
+        let mut mac = [0u8; NONCE_MAC_LEN];
+        mac.copy_from_slice(
+            tag.as_ref()
+                .get(..NONCE_MAC_LEN)
+                .unwrap_or(&[0; NONCE_MAC_LEN]),
+        );
+        mac
+    }
+
+    /// The issue time and MAC of a nonce this server made, `None` for anything else.
+    fn open_nonce(&self, nonce: &str) -> Option<(u64, [u8; NONCE_MAC_LEN])> {
+        let bytes = from_hex::<NONCE_LEN>(nonce)?;
+        let (signed, mac) = bytes.split_at(NONCE_TIME_LEN + NONCE_RANDOM_LEN);
+        if !constant_time_eq(&self.nonce_mac(signed), mac) {
+            return None;
+        }
+        let mut time = [0u8; NONCE_TIME_LEN];
+        time.copy_from_slice(signed.get(..NONCE_TIME_LEN)?);
+        let mut tag = [0u8; NONCE_MAC_LEN];
+        tag.copy_from_slice(mac);
+        Some((u64::from_be_bytes(time), tag))
     }
 
     /// `WWW-Authenticate` values for a 401 answer, strongest first (SHA-256, MD5, then
     /// Basic when allowed). Both Digest challenges carry one fresh nonce made from `random`.
     pub fn challenge(&mut self, random: [u8; 16], now: Instant, stale: bool) -> Vec<String> {
-        // Expired nonces are kept for one more lifetime so a late answer gets `stale=true`.
-        let keep_for = self.lifetime.saturating_mul(2);
-        self.issued
-            .retain(|issued| now.saturating_duration_since(issued.issued_at) < keep_for);
-        if self.issued.len() >= self.max_nonces {
-            self.issued.remove(0);
-        }
-        let nonce = to_hex(&random);
-        self.issued.push(IssuedNonce {
-            nonce: nonce.clone(),
-            issued_at: now,
-            highest_nc: 0,
-        });
+        let issued_ms = self.clock_ms(now);
+        let mut bytes = [0u8; NONCE_LEN];
+        let (signed, mac) = bytes.split_at_mut(NONCE_TIME_LEN + NONCE_RANDOM_LEN);
+        let (time, rand) = signed.split_at_mut(NONCE_TIME_LEN);
+        time.copy_from_slice(&issued_ms.to_be_bytes());
+        rand.copy_from_slice(
+            random
+                .get(..NONCE_RANDOM_LEN)
+                .unwrap_or(&[0; NONCE_RANDOM_LEN]),
+        );
+        mac.copy_from_slice(&self.nonce_mac(signed));
+        let nonce = to_hex(&bytes);
         let stale_param = if stale { ", stale=true" } else { "" };
         let mut values: Vec<String> = [DigestAlgorithm::Sha256, DigestAlgorithm::Md5]
             .into_iter()
@@ -390,9 +451,9 @@ impl DigestServer {
         else {
             return Verdict::Denied;
         };
-        let Ok(nc) = u32::from_str_radix(nc_text, 16) else {
+        if u32::from_str_radix(nc_text, 16).is_err() {
             return Verdict::Denied;
-        };
+        }
         if param("realm") != Some(self.realm.as_str())
             || param("opaque").is_some_and(|opaque| opaque != self.opaque)
             || answered_uri != uri
@@ -400,9 +461,13 @@ impl DigestServer {
         {
             return Verdict::Denied;
         }
-        let Some(index) = self.issued.iter().position(|issued| issued.nonce == nonce) else {
+        let Some((issued_ms, mac)) = self.open_nonce(nonce) else {
             return Verdict::Denied;
         };
+        let now_ms = self.clock_ms(now);
+        if issued_ms > now_ms {
+            return Verdict::Denied;
+        }
         let wanted = digest_response(&DigestInputs {
             algorithm,
             username: &expected.username,
@@ -418,18 +483,27 @@ impl DigestServer {
         if !constant_time_eq(wanted.as_bytes(), response.to_ascii_lowercase().as_bytes()) {
             return Verdict::Denied;
         }
-        let Some(issued) = self.issued.get_mut(index) else {
-            return Verdict::Denied;
-        };
-        if nc <= issued.highest_nc {
+        if self.used.iter().any(|used| used.mac == mac) {
             return Verdict::Denied;
         }
-        issued.highest_nc = nc;
-        if now.saturating_duration_since(issued.issued_at) >= self.lifetime {
-            self.issued.remove(index);
+        let lifetime_ms = u64::try_from(self.lifetime.as_millis()).unwrap_or(u64::MAX);
+        if now_ms - issued_ms >= lifetime_ms || self.used_floor.is_some_and(|f| issued_ms <= f) {
             return Verdict::Stale;
         }
-        self.issued.remove(index);
+        self.used
+            .retain(|used| now_ms - used.issued_ms.min(now_ms) < lifetime_ms);
+        if self.used.len() >= self.max_used {
+            if let Some((oldest, _)) = self
+                .used
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, used)| used.issued_ms)
+            {
+                let dropped = self.used.swap_remove(oldest);
+                self.used_floor = Some(self.used_floor.unwrap_or(0).max(dropped.issued_ms));
+            }
+        }
+        self.used.push(UsedNonce { mac, issued_ms });
         Verdict::Accepted
     }
 
@@ -461,6 +535,21 @@ fn to_hex(bytes: &[u8]) -> String {
         out.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
     }
     out
+}
+
+/// Decodes exactly `N` bytes of hex (either case).
+fn from_hex<const N: usize>(text: &str) -> Option<[u8; N]> {
+    let digits = text.as_bytes();
+    if digits.len() != N * 2 {
+        return None;
+    }
+    let mut out = [0u8; N];
+    for (byte, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
+        let high = char::from(*pair.first()?).to_digit(16)?;
+        let low = char::from(*pair.get(1)?).to_digit(16)?;
+        *byte = u8::try_from(high * 16 + low).ok()?;
+    }
+    Some(out)
 }
 
 /// Escape `\` and `"` for a quoted-string.
@@ -789,7 +878,8 @@ mod tests {
             server.verify(&right, "GET", "/other", &expected, now),
             Verdict::Denied
         );
-        let mut other = DigestServer::new("cwmp", Duration::from_secs(60), 4, false, [7; 16]);
+        // Another server (another secret) does not know this nonce.
+        let mut other = DigestServer::new("cwmp", Duration::from_secs(60), 4, false, [8; 16]);
         assert_eq!(
             other.verify(&right, "GET", "/", &expected, now),
             Verdict::Denied
@@ -845,19 +935,86 @@ mod tests {
     }
 
     #[test]
-    fn server_remembers_bounded_number_of_nonces() {
+    fn a_flood_of_challenges_evicts_no_nonce() {
         let now = Instant::now();
         let expected = creds("cpe", "secret");
         let mut server = server();
         let first = server.challenge([10; 16], now, false);
-        for i in 0..4u8 {
-            server.challenge([20 + i; 16], now, false);
+        for i in 0..10_000u32 {
+            let mut random = [0u8; 16];
+            random[..4].copy_from_slice(&i.to_be_bytes());
+            server.challenge(random, now, false);
         }
         let header = answer_challenge(&first, 0, "secret");
         assert_eq!(
             server.verify(&header, "GET", "/", &expected, now),
+            Verdict::Accepted
+        );
+    }
+
+    #[test]
+    fn forged_and_future_nonces_are_denied() {
+        let now = Instant::now();
+        let expected = creds("cpe", "secret");
+        let mut server = server();
+        let challenge = server.challenge([11; 16], now, false);
+        let header = answer_challenge(&challenge, 0, "secret");
+        // One flipped nonce digit breaks its MAC.
+        let start = header.find("nonce=\"").unwrap() + 7;
+        let mut forged = header.clone().into_bytes();
+        forged[start] = if forged[start] == b'0' { b'1' } else { b'0' };
+        let forged = String::from_utf8(forged).unwrap();
+        assert_eq!(
+            server.verify(&forged, "GET", "/", &expected, now),
             Verdict::Denied
         );
+        // A nonce issued "later" by another server's clock is not accepted now.
+        let mut later_server = server_at_later_epoch(now);
+        let from_future = later_server.challenge([12; 16], now + Duration::from_secs(30), false);
+        let mut fresh = server_at_later_epoch(now);
+        let header = answer_challenge(&from_future, 0, "secret");
+        assert_eq!(
+            fresh.verify(&header, "GET", "/", &expected, now),
+            Verdict::Denied
+        );
+    }
+
+    fn server_at_later_epoch(epoch: Instant) -> DigestServer {
+        let mut server = server();
+        server.clock_ms(epoch);
+        server
+    }
+
+    #[test]
+    fn an_overflowing_used_record_never_allows_a_replay() {
+        let now = Instant::now();
+        let expected = creds("cpe", "secret");
+        let mut server = server();
+        let mut accepted = Vec::new();
+        for i in 0..6u8 {
+            let at = now + Duration::from_millis(u64::from(i));
+            let challenge = server.challenge([30 + i; 16], at, false);
+            let header = answer_challenge(&challenge, 1, "secret");
+            assert_eq!(
+                server.verify(&header, "GET", "/", &expected, at),
+                Verdict::Accepted
+            );
+            accepted.push(header);
+        }
+        // The record holds 4: the two oldest fell out, and answer stale, not accepted.
+        let at = now + Duration::from_millis(10);
+        for header in &accepted[..2] {
+            assert_eq!(
+                server.verify(header, "GET", "/", &expected, at),
+                Verdict::Stale
+            );
+        }
+        for header in &accepted[2..] {
+            assert_eq!(
+                server.verify(header, "GET", "/", &expected, at),
+                Verdict::Denied
+            );
+        }
     }
 
     #[test]

@@ -6,6 +6,15 @@
 //! client with seq kept and peer rewritten, DATA/STATUS routed back, and the event object (id 1)
 //! with "register" and "send". Objects can also be served by the broker itself ("fake" objects),
 //! like netifd's `network.interface.<name>`.
+//!
+//! It is as strict as ubusd where ubusd is strict: object and client ids are all ≥ 2^31 (real
+//! ubusd's are random u32s, half of them that large), and the event object's methods check
+//! their arguments' blobmsg types on the wire with ubusd's policies (`register`: `object`
+//! INT32, `pattern` STRING; `send`: `id` STRING, `data` TABLE), answering INVALID_ARGUMENT
+//! otherwise. An id sent as INT64 is refused here as ubusd refuses it. And like ubusd (whose
+//! uloop marks a client at EOF when its hang-up comes in the same wake-up as its data, and then
+//! reads nothing more), it drops a client that hung up by the time it gets to read, unread
+//! messages and all: a reply written just before closing is lost, as it is with ubusd.
 
 #![allow(dead_code)] // Each integration test binary uses a different subset.
 
@@ -18,7 +27,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use icwmp::wire::blobmsg::Value;
+use icwmp::wire::blobmsg::{self, Value};
 use icwmp::wire::ubus::{FrameDecoder, Message, MsgType, UbusAttr, UbusStatus, EVENT_OBJECT_ID};
 
 /// Table members, the shape of ubus call arguments and replies.
@@ -53,8 +62,9 @@ struct State {
 
 impl State {
     fn new_id(&mut self) -> u32 {
-        // ubusd reserves ids up to 1024 for system objects.
-        self.next_id = self.next_id.max(0x1000) + 1;
+        // ubusd reserves ids up to 1024 for system objects; its others are random u32s.
+        // These are all ≥ 2^31, the ones a signed 32-bit mistake breaks.
+        self.next_id = self.next_id.max(0x8000_1000) + 1;
         self.next_id
     }
 
@@ -193,10 +203,39 @@ fn accept_loop(listener: UnixListener, shared: Arc<Shared>) {
     }
 }
 
+/// How long the broker is "busy elsewhere" between a client's readiness and its read, as a
+/// loaded ubusd is; a client that closes right after writing has hung up by then.
+const BUSY: Duration = Duration::from_millis(5);
+
+/// Waits until `stream` is readable; false if the peer has hung up by then (ubusd's uloop
+/// sets `eof` on EPOLLRDHUP, and its client callback then reads nothing more).
+fn readable_and_not_hung_up(stream: &UnixStream) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut pollfd = libc::pollfd {
+        fd: stream.as_raw_fd(),
+        events: libc::POLLIN | libc::POLLRDHUP,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd for the duration of the call.
+    if unsafe { libc::poll(&mut pollfd, 1, -1) } < 0 {
+        return false;
+    }
+    thread::sleep(BUSY);
+    pollfd.revents = 0;
+    // SAFETY: as above; a zero timeout only samples the state after the busy spell.
+    if unsafe { libc::poll(&mut pollfd, 1, 0) } < 0 {
+        return false;
+    }
+    pollfd.revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) == 0
+}
+
 fn client_loop(mut stream: UnixStream, client: u32, shared: Arc<Shared>) {
     let mut decoder = FrameDecoder::new();
     let mut chunk = [0u8; 4096];
     'read: loop {
+        if !readable_and_not_hung_up(&stream) {
+            break;
+        }
         let n = match stream.read(&mut chunk) {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
@@ -205,7 +244,7 @@ fn client_loop(mut stream: UnixStream, client: u32, shared: Arc<Shared>) {
         loop {
             match decoder.next_frame() {
                 Ok(Some(frame)) => match Message::decode(&frame) {
-                    Ok(message) => handle(&shared, client, message),
+                    Ok(message) => handle(&shared, client, message, &frame),
                     Err(_) => break 'read,
                 },
                 Ok(None) => break,
@@ -231,7 +270,37 @@ fn status(seq: u16, peer: u32, code: UbusStatus) -> Message {
     Message::new(MsgType::Status, seq, peer).with(UbusAttr::Status(code.code()))
 }
 
-fn handle(shared: &Shared, client: u32, message: Message) {
+/// The blobmsg type (as on the wire) of each member of a frame's DATA table.
+fn data_member_types(frame: &[u8]) -> Vec<(String, u8)> {
+    let Some(container) = frame
+        .get(8..)
+        .and_then(|body| blobmsg::single_attr(body).ok())
+    else {
+        return Vec::new();
+    };
+    blobmsg::attrs(container.payload)
+        .flatten()
+        .filter(|attr| attr.id == 7)
+        .flat_map(|data| blobmsg::attrs(data.payload).flatten())
+        .filter_map(|member| Some((blobmsg::decode_attr(member).ok()?.0, member.id)))
+        .collect()
+}
+
+/// ubusd's `blobmsg_parse` policy: every named member present with exactly this blobmsg type.
+fn meets_policy(types: &[(String, u8)], policy: &[(&str, u8)]) -> bool {
+    policy.iter().all(|(name, wanted)| {
+        types
+            .iter()
+            .any(|(member, found)| member == name && found == wanted)
+    })
+}
+
+/// blobmsg type ids (`BLOBMSG_TYPE_*`).
+const TABLE: u8 = 2;
+const STRING: u8 = 3;
+const INT32: u8 = 5;
+
+fn handle(shared: &Shared, client: u32, message: Message, frame: &[u8]) {
     let mut state = shared.lock();
     let (seq, peer) = (message.seq, message.peer);
     match message.msg_type {
@@ -314,7 +383,7 @@ fn handle(shared: &Shared, client: u32, message: Message) {
             }
             state.send(client, &status(seq, peer, code));
         }
-        MsgType::Invoke => invoke(&mut state, client, message),
+        MsgType::Invoke => invoke(&mut state, client, message, frame),
         MsgType::Data | MsgType::Status => {
             // A reply from an object owner: check ownership, route to the caller (header peer),
             // and show the caller the object id as peer.
@@ -331,7 +400,7 @@ fn handle(shared: &Shared, client: u32, message: Message) {
     }
 }
 
-fn invoke(state: &mut State, client: u32, message: Message) {
+fn invoke(state: &mut State, client: u32, message: Message, frame: &[u8]) {
     let (seq, peer) = (message.seq, message.peer);
     let (Some(objid), Some(method)) = (message.objid(), message.method().map(str::to_string))
     else {
@@ -340,7 +409,16 @@ fn invoke(state: &mut State, client: u32, message: Message) {
     };
     let args: Fields = message.data().map(<[_]>::to_vec).unwrap_or_default();
     if objid == EVENT_OBJECT_ID {
-        let code = event_object(state, client, &method, &args);
+        let policy: &[(&str, u8)] = match method.as_str() {
+            "register" => &[("object", INT32), ("pattern", STRING)],
+            "send" => &[("id", STRING), ("data", TABLE)],
+            _ => &[],
+        };
+        let code = if meets_policy(&data_member_types(frame), policy) {
+            event_object(state, client, &method, &args)
+        } else {
+            UbusStatus::InvalidArgument
+        };
         state.send(client, &status(seq, peer, code));
         return;
     }
@@ -398,7 +476,9 @@ fn event_object(
             else {
                 return UbusStatus::InvalidArgument;
             };
-            let Ok(object) = u32::try_from(*object) else {
+            // INT32 on the wire, carrying the u32 id's bits.
+            let Ok(object) = i32::try_from(*object).map(|id| u32::from_be_bytes(id.to_be_bytes()))
+            else {
                 return UbusStatus::InvalidArgument;
             };
             match state.objects.get(&object) {
