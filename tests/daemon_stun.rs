@@ -1,0 +1,153 @@
+//! STUN with the real `icwmpd` and Debian's coturn: the binding's mapped address reaches the data model and the Inform, and a signed UDP connection request starts exactly one session while its replay, a bad signature, a stale timestamp and garbage start none.
+
+mod support;
+
+use std::net::UdpSocket;
+use std::time::Duration;
+
+use icwmp::wire::soap::Rpc;
+use icwmp::wire::udp_conn_request::signature;
+use support::acs::{AcsOptions, RecordedSession, SessionScript, TestAcs};
+use support::coturn::Coturn;
+use support::daemon::{temp_dir, wait_until, write_config, TestDaemon};
+
+const WAIT: Duration = Duration::from_secs(30);
+const ADDRESS: &str = "Device.ManagementServer.UDPConnectionRequestAddress";
+const NAT: &str = "Device.ManagementServer.NATDetected";
+const METHODS: &str = "Device.ManagementServer.SupportedConnReqMethods";
+
+fn inform_value(session: &RecordedSession, name: &str) -> Option<String> {
+    session
+        .inform()?
+        .parameter_list
+        .iter()
+        .find(|p| p.name == name)
+        .map(|p| p.value.clone())
+}
+
+/// A UDP connection request as the ACS sends it (TR-069 Annex G).
+fn udp_request(ts: u64, id: &str, user: &str, password: &str) -> Vec<u8> {
+    let cn = "c0ffee42";
+    let sig: String = signature(&ts.to_string(), id, user, cn, password)
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect();
+    format!(
+        "GET http://127.0.0.1?ts={ts}&id={id}&un={user}&cn={cn}&sig={sig} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+#[test]
+fn binding_at_coturn_and_udp_connection_requests() {
+    let dir = temp_dir("stun");
+    let Some(coturn) = Coturn::start(&dir) else {
+        return;
+    };
+    // Every session asks for the STUN parameters, so the connection-request
+    // session shows what the data model holds.
+    let gpv = SessionScript {
+        requests: vec![Rpc::GetParameterValues {
+            parameter_names: vec![ADDRESS.into(), NAT.into(), METHODS.into()],
+        }],
+        ..SessionScript::default()
+    };
+    let acs = TestAcs::start(AcsOptions {
+        sessions: vec![gpv; 6],
+        ..AcsOptions::default()
+    });
+    write_config(
+        &dir,
+        &acs.url(),
+        "",
+        "\toption userid 'udp-user'\n\toption passwd 'udp-pass'",
+    );
+    let stun = format!(
+        "config cwmp 'stun'\n\toption enable '1'\n\toption server_address '127.0.0.1'\n\
+         \toption server_port '{}'\n\toption client_port '0'\n\toption min_keepalive '30'\n",
+        coturn.port
+    );
+    let mut config = std::fs::read_to_string(dir.join("cwmp")).expect("config");
+    config.push_str(&stun);
+    std::fs::write(dir.join("cwmp"), config).expect("config");
+    let daemon = TestDaemon::start(&dir, &[]);
+
+    // The mapped address arrives as a 4 VALUE CHANGE (in the BOOT session if
+    // the binding was quicker than it, else in a session of its own).
+    let bound = |s: &RecordedSession| {
+        s.completed && inform_value(s, ADDRESS).is_some_and(|v| !v.is_empty())
+    };
+    assert!(
+        wait_until(WAIT, || acs.sessions().iter().any(bound)),
+        "no Inform with the mapped address; log:\n{}",
+        daemon.log()
+    );
+    let sessions = acs.sessions();
+    let session = sessions.iter().find(|s| bound(s)).expect("bound session");
+    assert!(
+        session.event_codes().iter().any(|e| e == "4 VALUE CHANGE"),
+        "{:?}",
+        session.event_codes()
+    );
+    let address = inform_value(session, ADDRESS).expect("address");
+    let (host, port) = address.rsplit_once(':').expect("host:port");
+    assert_eq!(host, "127.0.0.1");
+    let port: u16 = port.parse().expect("a port");
+    assert_ne!(port, 0);
+    assert_eq!(inform_value(session, NAT).as_deref(), Some("0"));
+    let before = sessions.len();
+
+    // A correctly signed request: exactly one session.
+    let acs_socket = UdpSocket::bind("127.0.0.1:0").expect("udp");
+    let good = udp_request(1_700_000_000, "1", "udp-user", "udp-pass");
+    acs_socket
+        .send_to(&good, ("127.0.0.1", port))
+        .expect("send");
+    assert!(acs.wait_sessions(before + 1, WAIT), "{}", daemon.log());
+    let sessions = acs.sessions();
+    let cr = &sessions[before];
+    assert_eq!(cr.event_codes(), ["6 CONNECTION REQUEST"]);
+    let Some(Rpc::GetParameterValuesResponse { parameter_list }) = cr.responses.first() else {
+        panic!("no GPV response: {:?}", cr.responses);
+    };
+    let value = |name: &str| {
+        parameter_list
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| p.value.clone())
+    };
+    assert_eq!(value(ADDRESS), Some(address.clone()));
+    assert_eq!(value(NAT).as_deref(), Some("0"));
+    assert_eq!(value(METHODS).as_deref(), Some("HTTP,STUN"));
+
+    // The replay, a wrong password, an older timestamp, a stranger and garbage: none.
+    let bad = [
+        good.clone(),
+        udp_request(1_700_000_001, "2", "udp-user", "guess"),
+        udp_request(1_699_999_999, "3", "udp-user", "udp-pass"),
+        udp_request(1_700_000_002, "4", "stranger", "udp-pass"),
+        b"GET / HTTP/1.1\r\n\r\n".to_vec(),
+    ];
+    for datagram in &bad {
+        acs_socket
+            .send_to(datagram, ("127.0.0.1", port))
+            .expect("send");
+    }
+    // One line for the good request, one for each dropped one.
+    let handled = || daemon.log().matches("UDP connection request from").count();
+    assert!(
+        wait_until(WAIT, || handled() == 1 + bad.len()),
+        "{}",
+        daemon.log()
+    );
+    let log = daemon.log();
+    assert_eq!(log.matches(" dropped: ").count(), bad.len(), "{log}");
+    assert!(log.contains("id already seen"), "{log}");
+    assert!(log.contains("wrong signature"), "{log}");
+    assert!(log.contains("stale timestamp"), "{log}");
+    assert!(log.contains("unknown user name"), "{log}");
+    // The requests were handled in order, and none of them asked for a session.
+    assert_eq!(log.matches("Connection Request from").count(), 1, "{log}");
+    assert_eq!(acs.sessions().len(), before + 1);
+    assert!(daemon.stop().success());
+}
