@@ -44,7 +44,8 @@ fn binding_at_coturn_and_udp_connection_requests() {
     let Some(coturn) = Coturn::start(&dir) else {
         return;
     };
-    // Every session asks for the STUN parameters, so the connection-request
+    // The Binding Requests carry USERNAME and MESSAGE-INTEGRITY (coturn
+    // answers them unsigned). Every session asks for the STUN parameters, so the connection-request
     // session shows what the data model holds.
     let gpv = SessionScript {
         requests: vec![Rpc::GetParameterValues {
@@ -64,7 +65,8 @@ fn binding_at_coturn_and_udp_connection_requests() {
     );
     let stun = format!(
         "config cwmp 'stun'\n\toption enable '1'\n\toption server_address '127.0.0.1'\n\
-         \toption server_port '{}'\n\toption client_port '0'\n\toption min_keepalive '30'\n",
+         \toption server_port '{}'\n\toption client_port '0'\n\toption min_keepalive '30'\n\
+         \toption username 'stun-user'\n\toption password 'stun-pass'\n",
         coturn.port
     );
     let mut config = std::fs::read_to_string(dir.join("cwmp")).expect("config");
