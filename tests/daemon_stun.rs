@@ -1,4 +1,4 @@
-//! STUN with the real `icwmpd` and Debian's coturn: the binding's mapped address reaches the data model and the Inform, and a signed UDP connection request starts exactly one session while its replay, a bad signature, a stale timestamp and garbage start none.
+//! STUN with the real `icwmpd` and Debian's coturn: the binding's mapped address reaches the data model and the Inform, and a signed UDP connection request starts exactly one session while its replay (also after a restart), a bad signature, a stale timestamp and garbage start none.
 
 mod support;
 
@@ -151,5 +151,42 @@ fn binding_at_coturn_and_udp_connection_requests() {
     // The requests were handled in order, and none of them asked for a session.
     assert_eq!(log.matches("Connection Request from").count(), 1, "{log}");
     assert_eq!(acs.sessions().len(), before + 1);
+    assert!(daemon.stop().success());
+
+    // After a restart (a new socket, a new port) the replay is still refused.
+    let daemon = TestDaemon::start(&dir, &[]);
+    let address_lines = || {
+        daemon
+            .log()
+            .matches("UDP connection request address")
+            .count()
+    };
+    assert!(
+        wait_until(WAIT, || address_lines() == 2),
+        "{}",
+        daemon.log()
+    );
+    let log = daemon.log();
+    let port: u16 = log
+        .rsplit("UDP connection request address 127.0.0.1:")
+        .next()
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|p| p.parse().ok())
+        .expect("the new port in the log");
+    acs_socket
+        .send_to(&good, ("127.0.0.1", port))
+        .expect("send");
+    assert!(
+        wait_until(WAIT, || daemon.log().matches(" dropped: ").count()
+            == bad.len() + 1),
+        "{}",
+        daemon.log()
+    );
+    assert_eq!(
+        daemon.log().matches("Connection Request from").count(),
+        1,
+        "{}",
+        daemon.log()
+    );
     assert!(daemon.stop().success());
 }

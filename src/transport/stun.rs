@@ -12,11 +12,13 @@
 //! Datagrams that are not STUN are UDP connection requests: checked by
 //! [`UdpRequestGuard`] against `cpe.userid`/`cpe.passwd` and, when authentic and
 //! fresh, passed on as a connection request; the rest are logged and dropped.
-//! UDP connection requests are never answered.
+//! What was accepted is kept in `state_dir/udp_conn_requests`, so a replay is
+//! refused after a restart too. UDP connection requests are never answered.
 
 use std::cell::RefCell;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -28,7 +30,9 @@ use super::http_client::{resolve, NameLookup, LOOKUP_POLL};
 use super::random16;
 use crate::config::backends::CwmpStore;
 use crate::config::StunConfig;
+use crate::fsutil::{atomic_write, set_aside};
 use crate::service::{Context, Request, Service, Tokens};
+use crate::store::names;
 use crate::sys;
 use crate::wire::stun;
 use crate::wire::stun_binding::{Binding, BindingSettings, Outcome, Step};
@@ -136,6 +140,8 @@ pub struct StunService {
     server: Server,
     binding: Option<Binding>,
     guard: UdpRequestGuard,
+    /// Where the guard is kept (`state_dir/udp_conn_requests`), once loaded.
+    guard_file: Option<PathBuf>,
     /// `cpe.userid` and `cpe.passwd`: what a UDP connection request must be signed for.
     credentials: (String, String),
     /// What is published: the mapped address and NATDetected.
@@ -157,6 +163,7 @@ impl StunService {
             server: Server::Unknown,
             binding: None,
             guard: UdpRequestGuard::default(),
+            guard_file: None,
             credentials: (String::new(), String::new()),
             published: (None, false),
             read_more_at: None,
@@ -173,6 +180,31 @@ impl StunService {
         self.binding = None;
         self.read_more_at = None;
         self.publish(cx, None);
+    }
+
+    /// Loads what earlier runs accepted (a corrupt file is set aside and reported).
+    fn load_guard(&mut self, state_dir: &Path) {
+        let path = state_dir.join(names::UDP_CONN_REQUESTS);
+        if self.guard_file.as_ref() == Some(&path) {
+            return;
+        }
+        self.guard = match std::fs::read(&path) {
+            Ok(bytes) => UdpRequestGuard::from_bytes(&bytes).unwrap_or_else(|e| {
+                let aside = set_aside(&path).map(|p| p.display().to_string());
+                log::error!(
+                    "{}: {e}; set aside ({}), started empty",
+                    path.display(),
+                    aside.unwrap_or_else(|e| e.to_string())
+                );
+                UdpRequestGuard::default()
+            }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => UdpRequestGuard::default(),
+            Err(e) => {
+                log::warn!("{}: {e}", path.display());
+                UdpRequestGuard::default()
+            }
+        };
+        self.guard_file = Some(path);
     }
 
     /// Publishes the mapped address (`None`: no binding) and NATDetected.
@@ -361,6 +393,11 @@ impl StunService {
         match self.guard.accept(datagram, username, password) {
             Ok(request) => {
                 log::info!("UDP connection request from {from} (id {})", request.id);
+                if let Some(path) = &self.guard_file {
+                    if let Err(e) = atomic_write(path, &self.guard.to_bytes()) {
+                        log::warn!("{}: {e}", path.display());
+                    }
+                }
                 cx.request(Request::ConnectionRequest {
                     source: format!("{from} (UDP)"),
                 });
@@ -378,6 +415,7 @@ impl Service for StunService {
     fn configure(&mut self, cx: &mut Context) {
         let cpe = &cx.config.cpe;
         self.credentials = (cpe.userid.clone(), cpe.passwd.as_str().to_owned());
+        self.load_guard(&cx.config.cpe.state_dir);
         let applied = Applied {
             stun: cx.config.stun.clone(),
             acs_host: host_of(cx.config.acs.effective_url()),

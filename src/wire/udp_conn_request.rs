@@ -13,10 +13,14 @@ use std::fmt;
 
 use ring::hmac;
 
+use crate::records::{self, RecordError};
+
 /// Longest datagram read as a request (a request line with its five values fits easily).
 pub const MAX_DATAGRAM: usize = 2048;
 /// How many accepted `id`s are remembered to refuse their repetitions.
 const RECENT_IDS: usize = 16;
+/// First line of the guard's state file.
+const FILE_HEADER: &str = "icwmpd udp-conn-requests 1";
 
 /// The values of one UDP connection request.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -122,7 +126,7 @@ pub fn parse(datagram: &[u8]) -> Result<UdpConnRequest, UdpRequestError> {
     let (mut ts, mut id, mut un, mut cn, mut sig) = (None, None, None, None, None);
     for pair in query.split('&') {
         let (name, raw) = pair.split_once('=').unwrap_or((pair, ""));
-        let value = crate::records::unescape(raw).ok_or(Malformed("bad %-escape in the query"))?;
+        let value = records::unescape(raw).ok_or(Malformed("bad %-escape in the query"))?;
         let slot = match name {
             "ts" => &mut ts,
             "id" => &mut id,
@@ -206,6 +210,42 @@ impl UdpRequestGuard {
         }
         self.recent_ids.push_back(request.id.clone());
         Ok(request)
+    }
+
+    /// The guard as a state file (kept so replays stay refused after a restart):
+    /// a line with the newest `ts`, then one line per remembered `id`.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = format!("{FILE_HEADER}\n");
+        if let Some(ts) = self.last_ts {
+            records::push_line(&mut out, &[&ts.to_string()]);
+            for id in &self.recent_ids {
+                records::push_line(&mut out, &[id]);
+            }
+        }
+        out.into_bytes()
+    }
+
+    /// Reads [`UdpRequestGuard::to_bytes`] back.
+    pub fn from_bytes(bytes: &[u8]) -> Result<UdpRequestGuard, RecordError> {
+        let lines = records::parse_lines(bytes, FILE_HEADER)?;
+        let mut guard = UdpRequestGuard::default();
+        for (line, fields) in lines {
+            let [field] = fields.as_slice() else {
+                return Err(RecordError::BadLine {
+                    line,
+                    reason: "expected one field",
+                });
+            };
+            if guard.last_ts.is_none() {
+                guard.last_ts = Some(field.parse().map_err(|_| RecordError::BadLine {
+                    line,
+                    reason: "bad timestamp",
+                })?);
+            } else if guard.recent_ids.len() < RECENT_IDS {
+                guard.recent_ids.push_back(field.clone());
+            }
+        }
+        Ok(guard)
     }
 }
 
@@ -328,6 +368,36 @@ mod tests {
                 .is_ok());
         }
         assert_eq!(guard.recent_ids.len(), RECENT_IDS);
+    }
+
+    #[test]
+    fn the_guard_survives_a_restart_through_its_file() {
+        let mut guard = UdpRequestGuard::default();
+        assert_eq!(
+            UdpRequestGuard::from_bytes(&guard.to_bytes())
+                .unwrap()
+                .to_bytes(),
+            guard.to_bytes()
+        );
+        let first = request(1000, "a\tb", "u", "p");
+        guard.accept(&first, "u", "p").unwrap();
+        guard
+            .accept(&request(1001, "c", "u", "p"), "u", "p")
+            .unwrap();
+        let mut restored = UdpRequestGuard::from_bytes(&guard.to_bytes()).unwrap();
+        assert_eq!(
+            restored.accept(&first, "u", "p"),
+            Err(UdpRequestError::Stale {
+                ts: 1000,
+                last: 1001
+            })
+        );
+        assert_eq!(
+            restored.accept(&request(1001, "c", "u", "p"), "u", "p"),
+            Err(UdpRequestError::Replay)
+        );
+        assert!(UdpRequestGuard::from_bytes(b"other\n").is_err());
+        assert!(UdpRequestGuard::from_bytes(b"icwmpd udp-conn-requests 1\nx\n").is_err());
     }
 
     #[test]
