@@ -36,7 +36,7 @@ use crate::store::names;
 use crate::sys;
 use crate::wire::stun;
 use crate::wire::stun_binding::{Binding, BindingSettings, Outcome, Step};
-use crate::wire::udp_conn_request::{UdpRequestGuard, MAX_DATAGRAM};
+use crate::wire::udp_conn_request::{UdpRequestError, UdpRequestGuard, MAX_DATAGRAM};
 
 /// The STUN port when `stun.server_port` is 0.
 const DEFAULT_STUN_PORT: u16 = 3478;
@@ -356,14 +356,15 @@ impl StunService {
             let (len, from) = match socket.recv_from(&mut self.buffer) {
                 Ok(received) => received,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
+                    // EINTR, or an ICMP error queued by an earlier send: read on.
                     log::debug!("STUN socket: {e}");
-                    return;
+                    continue;
                 }
             };
-            let datagram = self.buffer.get(..len).unwrap_or(&[]).to_vec();
-            self.on_datagram(cx, &datagram, from);
+            let buffer = std::mem::take(&mut self.buffer);
+            self.on_datagram(cx, buffer.get(..len).unwrap_or(&[]), from);
+            self.buffer = buffer;
         }
         self.read_more_at = Some(cx.now);
     }
@@ -401,6 +402,10 @@ impl StunService {
                 cx.request(Request::ConnectionRequest {
                     source: format!("{from} (UDP)"),
                 });
+            }
+            // The ACS sends each request several times (UDP may lose it): not a warning.
+            Err(e @ UdpRequestError::Replay) => {
+                log::info!("UDP connection request from {from} dropped: {e}")
             }
             Err(e) => log::warn!("UDP connection request from {from} dropped: {e}"),
         }
