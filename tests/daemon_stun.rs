@@ -1,8 +1,10 @@
-//! STUN with the real `icwmpd` and Debian's coturn: the binding's mapped address reaches the data model and the Inform, and a signed UDP connection request starts exactly one session while its replay (also after a restart), a bad signature, a stale timestamp and garbage start none.
+//! STUN with the real `icwmpd`, Debian's coturn and a NAT double: the binding's mapped address reaches the data model and the Inform, and a signed UDP connection request starts exactly one session while its replay (also after a restart), a bad signature, a stale timestamp and garbage start none; a binding that moves is announced with BINDING-CHANGE and reported as a value change.
 
 mod support;
 
-use std::net::UdpSocket;
+use std::net::{SocketAddrV4, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use icwmp::wire::soap::Rpc;
@@ -188,5 +190,159 @@ fn binding_at_coturn_and_udp_connection_requests() {
         "{}",
         daemon.log()
     );
+    assert!(daemon.stop().success());
+}
+
+/// Each transaction id the NAT double saw, and whether it carried BINDING-CHANGE.
+type Transactions = Arc<Mutex<Vec<([u8; 12], bool)>>>;
+
+/// A STUN server double that maps the first transaction to one address and
+/// every later one to another, as a NAT that dropped the binding would; it
+/// answers only well-formed TR-111 Binding Requests and records, per
+/// transaction, whether it carried BINDING-CHANGE.
+struct MovingNat {
+    port: u16,
+    transactions: Transactions,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+const FIRST: &str = "192.0.2.1:1000";
+const SECOND: &str = "192.0.2.1:2000";
+
+/// The attributes of a Binding Request: (type, value) pairs; `None` if malformed.
+fn request_attributes(bytes: &[u8]) -> Option<Vec<(u16, Vec<u8>)>> {
+    let length = usize::from(u16::from_be_bytes([*bytes.get(2)?, *bytes.get(3)?]));
+    if bytes.get(..2)? != [0, 1] || bytes.get(4..8)? != [0x21, 0x12, 0xA4, 0x42] {
+        return None;
+    }
+    if bytes.len() != 20 + length {
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut at = 20;
+    while at < bytes.len() {
+        let kind = u16::from_be_bytes([*bytes.get(at)?, *bytes.get(at + 1)?]);
+        let len = usize::from(u16::from_be_bytes([
+            *bytes.get(at + 2)?,
+            *bytes.get(at + 3)?,
+        ]));
+        out.push((kind, bytes.get(at + 4..at + 4 + len)?.to_vec()));
+        at += 4 + len.div_ceil(4) * 4;
+    }
+    Some(out)
+}
+
+fn xor_mapped_response(request: &[u8], mapped: SocketAddrV4) -> Vec<u8> {
+    let mut out = vec![0x01, 0x01, 0x00, 12];
+    out.extend_from_slice(&request[4..20]);
+    out.extend_from_slice(&[0x00, 0x20, 0x00, 0x08, 0x00, 0x01]);
+    out.extend_from_slice(&(mapped.port() ^ 0x2112).to_be_bytes());
+    let cookie = [0x21, 0x12, 0xA4, 0x42];
+    out.extend(mapped.ip().octets().iter().zip(cookie).map(|(a, b)| a ^ b));
+    out
+}
+
+impl MovingNat {
+    fn start() -> MovingNat {
+        let socket = UdpSocket::bind("127.0.0.1:0").expect("udp");
+        socket
+            .set_read_timeout(Some(Duration::from_millis(50)))
+            .expect("timeout");
+        let port = socket.local_addr().expect("addr").port();
+        let transactions = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (seen, stopping) = (transactions.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            let mut buf = [0u8; 1500];
+            while !stopping.load(Ordering::SeqCst) {
+                let Ok((n, from)) = socket.recv_from(&mut buf) else {
+                    continue;
+                };
+                let Some(attributes) = request_attributes(&buf[..n]) else {
+                    continue;
+                };
+                let crb = attributes
+                    .iter()
+                    .any(|(kind, value)| *kind == 0xC001 && value == b"dslforum.org/TR-111 ");
+                if !crb {
+                    continue;
+                }
+                let change = attributes.iter().any(|(kind, _)| *kind == 0xC002);
+                let mut id = [0u8; 12];
+                id.copy_from_slice(&buf[8..20]);
+                let mut seen = seen.lock().expect("record");
+                // A retransmission is the same transaction.
+                if !seen.iter().any(|(known, _)| *known == id) {
+                    seen.push((id, change));
+                }
+                let first = seen.first().is_some_and(|(known, _)| *known == id);
+                let mapped = if first { FIRST } else { SECOND };
+                let response = xor_mapped_response(&buf[..n], mapped.parse().expect("addr"));
+                let _ = socket.send_to(&response, from);
+            }
+        });
+        MovingNat {
+            port,
+            transactions,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Whether each transaction so far carried BINDING-CHANGE.
+    fn binding_changes(&self) -> Vec<bool> {
+        let seen = self.transactions.lock().expect("record");
+        seen.iter().map(|(_, change)| *change).collect()
+    }
+}
+
+impl Drop for MovingNat {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+#[test]
+fn a_moved_binding_is_announced_and_reported_as_a_value_change() {
+    let nat = MovingNat::start();
+    let acs = TestAcs::start(AcsOptions::default());
+    let dir = temp_dir("stun-moved");
+    write_config(&dir, &acs.url(), "", "");
+    let stun = format!(
+        "config cwmp 'stun'\n\toption enable '1'\n\toption server_address '127.0.0.1'\n\
+         \toption server_port '{}'\n\toption client_port '0'\n\toption min_keepalive '1'\n",
+        nat.port
+    );
+    let mut config = std::fs::read_to_string(dir.join("cwmp")).expect("config");
+    config.push_str(&stun);
+    std::fs::write(dir.join("cwmp"), config).expect("config");
+    let daemon = TestDaemon::start(&dir, &[]);
+
+    let informed = |address: &str| {
+        acs.sessions().iter().any(|s| {
+            s.completed
+                && inform_value(s, ADDRESS).as_deref() == Some(address)
+                && s.event_codes().iter().any(|e| e == "4 VALUE CHANGE")
+        })
+    };
+    assert!(
+        wait_until(WAIT, || informed(FIRST) && informed(SECOND)),
+        "{}",
+        daemon.log()
+    );
+    let sessions = acs.sessions();
+    let moved = sessions
+        .iter()
+        .find(|s| inform_value(s, ADDRESS).as_deref() == Some(SECOND))
+        .expect("a session with the new address");
+    assert_eq!(inform_value(moved, NAT).as_deref(), Some("1"));
+    // First binding, keep-alive (which found the new mapping), then the announcement.
+    assert!(wait_until(WAIT, || nat.binding_changes().len() >= 3));
+    let requests = nat.binding_changes();
+    assert_eq!(requests[..3], [false, false, true], "{requests:?}");
     assert!(daemon.stop().success());
 }
