@@ -312,8 +312,9 @@ fn a_moved_binding_is_announced_and_reported_as_a_value_change() {
     let acs = TestAcs::start(AcsOptions::default());
     let dir = temp_dir("stun-moved");
     write_config(&dir, &acs.url(), "", "");
+    // A host name: looked up on the worker thread, as the ACS's is.
     let stun = format!(
-        "config cwmp 'stun'\n\toption enable '1'\n\toption server_address '127.0.0.1'\n\
+        "config cwmp 'stun'\n\toption enable '1'\n\toption server_address 'localhost'\n\
          \toption server_port '{}'\n\toption client_port '0'\n\toption min_keepalive '1'\n",
         nat.port
     );
