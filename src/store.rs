@@ -22,6 +22,8 @@ pub mod names {
     pub const REBOOT_KEY: &str = "reboot_key";
     /// Data model attributes and instance counters.
     pub const DATAMODEL: &str = "datamodel";
+    /// The newest accepted UDP connection request and recent ids (replays stay refused).
+    pub const UDP_CONN_REQUESTS: &str = "udp_conn_requests";
 }
 
 /// The state directory.

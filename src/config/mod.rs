@@ -1,6 +1,6 @@
 //! The daemon's typed configuration, read from the UCI file `cwmp` and validated once at load.
 //!
-//! Every option of the seed's `acs`, `cpe` and `lwn` tables has a field here,
+//! Every option of the seed's `acs`, `cpe` and `lwn` tables (and of `stun`) has a field here,
 //! with its default in the `Default` impls below (one place). Values the
 //! daemon writes back (`dhcp_url`, `ParameterKey`, …) go through
 //! [`ConfigFile::update`], which re-reads the file, edits only the touched
@@ -269,12 +269,48 @@ pub struct LwnConfig {
     pub port: u16,
 }
 
+/// The `stun` section: STUN and UDP connection requests (TR-111 Part 2, TR-069 Annex G).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StunConfig {
+    /// ManagementServer.STUNEnable.
+    pub enable: bool,
+    /// STUNServerAddress; empty: the host of the ACS URL.
+    pub server_address: String,
+    /// STUNServerPort; 0 counts as 3478.
+    pub server_port: u16,
+    /// STUNUsername; when set, requests carry USERNAME and MESSAGE-INTEGRITY.
+    pub username: String,
+    pub password: Secret,
+    /// STUNMinimumKeepAlivePeriod, seconds.
+    pub min_keepalive: u32,
+    /// STUNMaximumKeepAlivePeriod, seconds; -1: none.
+    pub max_keepalive: i64,
+    /// UDP port of the connection-request socket the bindings are made from (0: any).
+    pub client_port: u16,
+}
+
+impl Default for StunConfig {
+    fn default() -> Self {
+        StunConfig {
+            enable: false,
+            server_address: String::new(),
+            server_port: 3478,
+            username: String::new(),
+            password: Secret::default(),
+            min_keepalive: 30,
+            max_keepalive: -1,
+            client_port: 7547,
+        }
+    }
+}
+
 /// The whole configuration.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Config {
     pub acs: AcsConfig,
     pub cpe: CpeConfig,
     pub lwn: LwnConfig,
+    pub stun: StunConfig,
 }
 
 /// Why the configuration could not be loaded or saved.
@@ -576,6 +612,34 @@ impl Config {
         lwn.boolean("enable", &mut l.enable)?;
         lwn.string("hostname", &mut l.hostname);
         lwn.number("port", 0, 65535, &mut l.port)?;
+
+        let stun = SectionReader {
+            uci,
+            file,
+            section: "stun",
+        };
+        let st = &mut config.stun;
+        stun.boolean("enable", &mut st.enable)?;
+        stun.string("server_address", &mut st.server_address);
+        stun.number("server_port", 0, 65535, &mut st.server_port)?;
+        stun.string("username", &mut st.username);
+        if st.username.len() > crate::wire::stun::MAX_USERNAME {
+            return Err(stun.error("username", "longer than 512 bytes".into()));
+        }
+        stun.secret("password", &mut st.password);
+        stun.number(
+            "min_keepalive",
+            0,
+            i64::from(u32::MAX),
+            &mut st.min_keepalive,
+        )?;
+        stun.number(
+            "max_keepalive",
+            -1,
+            i64::from(i32::MAX),
+            &mut st.max_keepalive,
+        )?;
+        stun.number("client_port", 0, 65535, &mut st.client_port)?;
         Ok(config)
     }
 }
@@ -668,6 +732,28 @@ mod tests {
         );
         assert_eq!(config.cpe.log_max_size, 102_400);
         assert_eq!(config.cpe.amd_version, 2);
+    }
+
+    #[test]
+    fn stun_section_loads_and_checks_its_values() {
+        let config = load(
+            "config cwmp 'stun'\n\toption enable '1'\n\toption server_address 'stun.example'\n\
+             \toption server_port '19302'\n\toption username 'u'\n\toption password 'p'\n\
+             \toption min_keepalive '20'\n\toption max_keepalive '600'\n\toption client_port '0'\n",
+        )
+        .expect("stun section");
+        let stun = &config.stun;
+        assert!(stun.enable);
+        assert_eq!(stun.server_address, "stun.example");
+        assert_eq!(
+            (stun.server_port, stun.min_keepalive, stun.max_keepalive),
+            (19302, 20, 600)
+        );
+        assert_eq!((stun.username.as_str(), stun.password.as_str()), ("u", "p"));
+        assert_eq!(stun.client_port, 0);
+        assert_eq!(Config::default().stun.max_keepalive, -1);
+        let err = load("config cwmp 'stun'\n\toption max_keepalive '-2'\n").unwrap_err();
+        assert!(err.to_string().contains("stun.max_keepalive"), "{err}");
     }
 
     #[test]

@@ -168,12 +168,19 @@ pub struct DataModel {
     live: Vec<bool>,
     state: DmState,
     last_values: HashMap<String, String>,
+    /// The nodes of [`FORCED_ACTIVE_EXTRAS`] in this schema.
+    forced_active: Vec<NodeId>,
 }
 
 impl DataModel {
     /// An engine over `schema` with the given persisted state.
     pub fn new(schema: Schema, options: Options, state: DmState) -> DataModel {
         let nodes = schema.node_count();
+        let root = schema.root_name();
+        let forced_active = FORCED_ACTIVE_EXTRAS
+            .iter()
+            .filter_map(|name| schema.lookup(&format!("{root}.{name}")))
+            .collect();
         DataModel {
             schema,
             options,
@@ -182,6 +189,7 @@ impl DataModel {
             live: vec![false; nodes],
             state,
             last_values: HashMap::new(),
+            forced_active,
         }
     }
 
@@ -816,8 +824,17 @@ impl DataModel {
         }
     }
 
+    /// The schema's active-notification rule, with [`FORCED_ACTIVE_EXTRAS`] forced.
+    fn active_notify(&self, node: NodeId) -> ActiveNotify {
+        if self.forced_active.contains(&node) {
+            ActiveNotify::ForceEnabled
+        } else {
+            self.schema.active_notify(node)
+        }
+    }
+
     fn default_notification(&self, node: NodeId) -> Notification {
-        match self.schema.active_notify(node) {
+        match self.active_notify(node) {
             ActiveNotify::ForceEnabled | ActiveNotify::ForceDefaultEnabled => 2,
             ActiveNotify::Normal | ActiveNotify::CanDeny => 0,
         }
@@ -884,7 +901,7 @@ impl DataModel {
                 if named_param && self.get_raw(item.node, &item.internal).is_none() {
                     return Err(Fault::new(FaultCode::InvalidParameterName));
                 }
-                let forced = self.schema.active_notify(item.node) == ActiveNotify::ForceEnabled;
+                let forced = self.active_notify(item.node) == ActiveNotify::ForceEnabled;
                 if attr.notification_change && forced && attr.notification != 2 {
                     return Err(Fault::with_text(
                         FaultCode::NotificationRejected,
@@ -1131,8 +1148,10 @@ impl DataModel {
 }
 
 /// Parameters added to the Inform besides the schema's forcedInform ones
-/// (icwmp's list: DeviceIdStruct fields and the ACS connection parameters).
-const INFORM_EXTRAS: [&str; 9] = [
+/// (icwmp's list: DeviceIdStruct fields and the ACS connection parameters,
+/// and the UDP connection-request address and NAT state the ACS needs for
+/// connection requests through NAT, TR-069 Annex G).
+const INFORM_EXTRAS: [&str; 11] = [
     "DeviceInfo.Manufacturer",
     "DeviceInfo.ManufacturerOUI",
     "DeviceInfo.ModelName",
@@ -1141,7 +1160,17 @@ const INFORM_EXTRAS: [&str; 9] = [
     "DeviceInfo.SpecVersion",
     "ManagementServer.ConnReqJabberID",
     "ManagementServer.ConnReqXMPPConnection",
+    "ManagementServer.NATDetected",
     "ManagementServer.ParameterKey",
+    "ManagementServer.UDPConnectionRequestAddress",
+];
+
+/// Parameters notified actively whatever their attribute says, beyond the
+/// schema's `forceEnabled` ones: TR-111 Part 2 has the CPE report a new UDP
+/// connection-request address (and with it the NAT state) to the ACS at once.
+const FORCED_ACTIVE_EXTRAS: [&str; 2] = [
+    "ManagementServer.NATDetected",
+    "ManagementServer.UDPConnectionRequestAddress",
 ];
 
 /// The table path of an instance path (`A.T.3.` → `A.T.`).

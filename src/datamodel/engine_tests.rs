@@ -560,3 +560,26 @@ fn inform_parameters_follow_icwmp_list() {
     assert_eq!(id.oui, "201F31");
     assert_eq!(id.serial_number, "J814001008");
 }
+
+#[test]
+fn udp_connection_request_address_is_informed_and_forced_active() {
+    let (mut dm, device, _) = model();
+    let address = "Device.ManagementServer.UDPConnectionRequestAddress";
+    let nat = "Device.ManagementServer.NATDetected";
+    device.0.borrow_mut().insert(address, "");
+    device.0.borrow_mut().insert(nat, "0");
+    let names: Vec<_> = dm.inform_parameters().into_iter().map(|v| v.name).collect();
+    assert!(names.iter().any(|n| n == address) && names.iter().any(|n| n == nat));
+    assert_eq!(code(dm.set_attributes(&[spa(address, 0)])), 9009);
+    assert_eq!(code(dm.set_attributes(&[spa(nat, 1)])), 9009);
+    assert!(dm.check_changes().is_empty());
+    device.0.borrow_mut().insert(address, "198.51.100.7:40000");
+    device.0.borrow_mut().insert(nat, "1");
+    let active: Vec<_> = dm
+        .check_changes()
+        .active
+        .into_iter()
+        .map(|v| v.name)
+        .collect();
+    assert_eq!(active, [address, nat]);
+}

@@ -276,7 +276,7 @@ impl ManagementServerProvider {
                     .unwrap_or(2);
                 flag(amendment >= 5)
             }
-            "SupportedConnReqMethods" => "HTTP".to_owned(),
+            "SupportedConnReqMethods" => "HTTP,STUN".to_owned(),
             "LightweightNotificationProtocolsSupported" => "UDP".to_owned(),
             "LightweightNotificationProtocolsUsed" => {
                 let on = self.option("lwn", "enable").is_some_and(|v| is_true(&v));

@@ -351,9 +351,13 @@ fn join_location(base: &Target, location: &str) -> Result<Target, HttpError> {
 /// This is the one blocking call of the client: `ToSocketAddrs` runs
 /// getaddrinfo() synchronously. IP literals are parsed without it, and names in
 /// /etc/hosts answer at once; a name that needs DNS is looked up on a
-/// short-lived worker thread ([`Lookup`]) so the loop never waits for the
+/// short-lived worker thread ([`NameLookup`]) so the loop never waits for the
 /// resolver.
-fn resolve(host: &str, port: u16, ipv6_enable: bool) -> Result<Vec<SocketAddr>, HttpError> {
+pub(crate) fn resolve(
+    host: &str,
+    port: u16,
+    ipv6_enable: bool,
+) -> Result<Vec<SocketAddr>, HttpError> {
     let mut addrs: Vec<SocketAddr> = match host.parse::<IpAddr>() {
         Ok(ip) => vec![SocketAddr::new(ip, port)],
         Err(_) => (host, port)
@@ -373,22 +377,23 @@ fn resolve(host: &str, port: u16, ipv6_enable: bool) -> Result<Vec<SocketAddr>, 
 }
 
 /// How often a pending name lookup is checked for its answer.
-const LOOKUP_POLL: Duration = Duration::from_millis(5);
+pub(crate) const LOOKUP_POLL: Duration = Duration::from_millis(5);
 
 /// What a name lookup found.
-type LookupAnswer = Result<Vec<SocketAddr>, HttpError>;
+pub(crate) type LookupAnswer = Result<Vec<SocketAddr>, HttpError>;
 
-/// A host name being resolved on a worker thread.
-struct Lookup {
-    origin: Origin,
+/// A host name being resolved on a short-lived worker thread (the ACS, HTTP
+/// transfer servers and the STUN server are looked up this way); the loop
+/// checks [`NameLookup::take`] every [`LOOKUP_POLL`] until it answers.
+pub(crate) struct NameLookup {
     answer: Arc<Mutex<Option<LookupAnswer>>>,
 }
 
-impl Lookup {
-    /// Starts resolving `origin`'s host; `None` if no thread could be started.
-    fn start(origin: &Origin, ipv6_enable: bool) -> Option<Lookup> {
+impl NameLookup {
+    /// Starts resolving `host`; `None` if no thread could be started.
+    pub(crate) fn start(host: &str, port: u16, ipv6_enable: bool) -> Option<NameLookup> {
         let answer = Arc::new(Mutex::new(None));
-        let (host, port, slot) = (origin.host.clone(), origin.port, answer.clone());
+        let (host, slot) = (host.to_owned(), answer.clone());
         std::thread::Builder::new()
             .name("icwmpd-dns".into())
             .stack_size(256 * 1024)
@@ -399,15 +404,31 @@ impl Lookup {
                 }
             })
             .ok()?;
-        Some(Lookup {
-            origin: origin.clone(),
-            answer,
-        })
+        Some(NameLookup { answer })
     }
 
     /// The answer, once the worker has one.
-    fn take(&self) -> Option<LookupAnswer> {
+    pub(crate) fn take(&self) -> Option<LookupAnswer> {
         self.answer.lock().ok()?.take()
+    }
+}
+
+/// The ACS client's lookup: the origin it resolves for.
+struct Lookup {
+    origin: Origin,
+    name: NameLookup,
+}
+
+impl Lookup {
+    fn start(origin: &Origin, ipv6_enable: bool) -> Option<Lookup> {
+        Some(Lookup {
+            origin: origin.clone(),
+            name: NameLookup::start(&origin.host, origin.port, ipv6_enable)?,
+        })
+    }
+
+    fn take(&self) -> Option<LookupAnswer> {
+        self.name.take()
     }
 }
 

@@ -1,10 +1,11 @@
-//! Network transports driven from the daemon's mio loop: ACS HTTP client, connection-request server, ubus, file transfers.
+//! Network transports driven from the daemon's mio loop: ACS HTTP client, connection-request server, STUN, ubus, file transfers.
 
 pub mod acs;
 pub mod conn_request;
 mod cookie_jar;
 pub mod ftp;
 pub mod http_client;
+pub mod stun;
 pub mod tls;
 pub mod transfer;
 pub mod ubus;

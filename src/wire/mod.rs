@@ -6,4 +6,7 @@ pub mod ftp;
 pub mod lwn;
 pub mod md5;
 pub mod soap;
+pub mod stun;
+pub mod stun_binding;
 pub mod ubus;
+pub mod udp_conn_request;
