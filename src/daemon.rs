@@ -29,6 +29,7 @@ use crate::cwmp::schedule::PeriodicInform;
 use crate::cwmp::session::Acknowledged;
 use crate::datamodel::engine::DataModel;
 use crate::datamodel::setup;
+use crate::fsutil;
 use crate::logging::{self, LogSettings};
 use crate::software::manager::{SoftwareEvent, SoftwareManager, SoftwareSettings};
 use crate::software::vouchers::DeviceIdentity;
@@ -291,6 +292,20 @@ impl Daemon {
 
         let store =
             Store::open(&config.cpe.state_dir).map_err(|e| StartError::Io("state directory", e))?;
+        // Writes a crash cut short leave temporary files, some holding credentials.
+        let config_dir = config_file
+            .path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty());
+        let orphans = fsutil::remove_orphan_tmp_files(&config.cpe.state_dir, true)
+            .into_iter()
+            .chain(config_dir.map_or_else(Vec::new, |d| fsutil::remove_orphan_tmp_files(d, false)));
+        for orphan in orphans {
+            info!(
+                "removed the temporary file of an interrupted write: {}",
+                orphan.display()
+            );
+        }
         let (mut queue, corrupt) = store.load_events();
         if let Some(e) = corrupt {
             error!("pending events unreadable, started with none: {e}");

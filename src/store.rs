@@ -8,7 +8,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::cwmp::events::{EventError, EventQueue};
-use crate::fsutil::{atomic_write, set_aside};
+use crate::fsutil::{atomic_write, secure_state_dir, set_aside};
 
 /// File names inside the state directory.
 pub mod names {
@@ -49,9 +49,10 @@ impl std::fmt::Display for CorruptFile {
 }
 
 impl Store {
-    /// The store in `dir`, created if missing.
+    /// The store in `dir`, created if missing; the directory is made 0700
+    /// (its files hold credentials).
     pub fn open(dir: &Path) -> io::Result<Store> {
-        fs::create_dir_all(dir)?;
+        secure_state_dir(dir)?;
         Ok(Store {
             dir: dir.to_path_buf(),
         })

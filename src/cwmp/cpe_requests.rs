@@ -97,7 +97,7 @@ pub fn request_from_bytes(bytes: &[u8]) -> Result<Rpc, records::RecordError> {
 pub fn submit(state_dir: &Path, rpc: &Rpc) -> io::Result<PathBuf> {
     let bytes = request_to_bytes(rpc).ok_or(io::ErrorKind::InvalidInput)?;
     let dir = state_dir.join(REQUESTS_DIR);
-    fs::create_dir_all(&dir)?;
+    crate::fsutil::create_private_dir(&dir)?;
     let unique = format!("{}-{}.req", crate::clock::unix_now(), std::process::id());
     let path = dir.join(unique);
     atomic_write(&path, &bytes)?;

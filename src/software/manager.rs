@@ -16,7 +16,7 @@
 //! each ChangeDUState and after each session. The very first list only
 //! records a baseline: nothing is reported for it.
 
-use std::fs::{self, File};
+use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -26,7 +26,7 @@ use log::{error, info, warn};
 
 use crate::cwmp::events::{Event, EventCode};
 use crate::cwmp::fault::{Fault, FaultCode};
-use crate::fsutil::{atomic_write, set_aside};
+use crate::fsutil::{atomic_write, create_private_file, set_aside};
 use crate::wire::soap::{
     AutonomousOpResult, ChangeDuState, DateTime, DuState, DuStateChangeComplete, OpResult,
     OptionInfo, Rpc,
@@ -520,8 +520,8 @@ impl SoftwareManager {
         unix: i64,
         events: &mut Vec<SoftwareEvent>,
     ) {
-        let files = File::create(self.dir.join(names::OUTPUT))
-            .and_then(|out| Ok((out, File::create(self.dir.join(names::ERRORS))?)));
+        let files = create_private_file(&self.dir.join(names::OUTPUT))
+            .and_then(|out| Ok((out, create_private_file(&self.dir.join(names::ERRORS))?)));
         let spawned = files.and_then(|(out, err)| {
             Command::new("/bin/sh")
                 .arg("-c")

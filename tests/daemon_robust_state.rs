@@ -1,0 +1,155 @@
+//! The real `icwmpd` and what it keeps: private state, crash leftovers, restarts, and hostile command lines.
+
+mod support;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use icwmp::cwmp::params::{ParameterValue, XsdType};
+use icwmp::wire::soap::Rpc;
+use support::acs::{AcsOptions, SessionScript, TestAcs};
+use support::daemon::{temp_dir, write_config, TestDaemon};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn script(requests: Vec<Rpc>) -> SessionScript {
+    SessionScript {
+        requests,
+        ..SessionScript::default()
+    }
+}
+
+fn mode_of(path: &Path) -> u32 {
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o7777
+}
+
+/// Runs the `icwmpd` binary with `--config dir` and `args`.
+fn cli(dir: &Path, args: &[&std::ffi::OsStr]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_icwmpd"))
+        .arg("--config")
+        .arg(dir)
+        .args(args)
+        .output()
+        .expect("run icwmpd")
+}
+
+#[test]
+fn state_is_private_and_a_rewritten_config_keeps_its_mode() {
+    let acs = TestAcs::start(AcsOptions {
+        sessions: vec![script(vec![Rpc::SetParameterValues {
+            parameter_list: vec![ParameterValue::new(
+                "Device.ManagementServer.PeriodicInformInterval",
+                "4321",
+                XsdType::UnsignedInt,
+            )],
+            parameter_key: "k".into(),
+        }])],
+        ..AcsOptions::default()
+    });
+    let dir = temp_dir("private-state");
+    write_config(&dir, &acs.url(), "\toption passwd 'acs-secret'\n", "");
+    let config = dir.join("cwmp");
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    // An older version left a world-readable state directory.
+    let state = dir.join("icwmpd");
+    std::fs::create_dir_all(&state).expect("state dir");
+    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let daemon = TestDaemon::start(&dir, &[]);
+    assert!(acs.wait_sessions(1, WAIT), "{}", daemon.log());
+    assert!(daemon.stop().success());
+    let text = std::fs::read_to_string(&config).expect("config");
+    assert!(
+        text.contains("'4321'"),
+        "the SPV rewrote the config: {text}"
+    );
+    assert_eq!(
+        mode_of(&config),
+        0o600,
+        "the rewritten config keeps its mode"
+    );
+    assert_eq!(mode_of(&state), 0o700);
+    let mut files = 0;
+    for entry in std::fs::read_dir(&state).expect("state") {
+        let path = entry.expect("entry").path();
+        if path.is_file() {
+            files += 1;
+            assert_eq!(mode_of(&path), 0o600, "{}", path.display());
+        }
+    }
+    assert!(files > 0, "the daemon wrote state files");
+}
+
+#[test]
+fn temporary_files_of_interrupted_writes_are_removed_at_start() {
+    let acs = TestAcs::start(AcsOptions::default());
+    let dir = temp_dir("orphan-tmp");
+    write_config(&dir, &acs.url(), "", "");
+    let state = dir.join("icwmpd");
+    std::fs::create_dir_all(state.join("requests")).expect("state dir");
+    // Process ids above the kernel's maximum (2^22): their writers are surely gone.
+    let orphans = [
+        state.join("transfers.9999999.tmp"),
+        state.join("requests").join("kicked-1.9999998.tmp"),
+        dir.join("cwmp.9999997.tmp"),
+    ];
+    for orphan in &orphans {
+        std::fs::write(orphan, b"Password=secret\n").expect("orphan");
+    }
+    let daemon = TestDaemon::start(&dir, &[]);
+    assert!(acs.wait_sessions(1, WAIT), "{}", daemon.log());
+    for orphan in &orphans {
+        assert!(!orphan.exists(), "{} removed", orphan.display());
+    }
+    assert!(daemon.stop().success());
+}
+
+#[test]
+fn a_non_utf8_argument_is_refused_with_an_error() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = temp_dir("non-utf8-arg");
+    write_config(&dir, "http://127.0.0.1:9/acs", "", "");
+    let bad = std::ffi::OsStr::from_bytes(b"Device.\xff");
+    let output = cli(
+        &dir,
+        &["-m".as_ref(), "1".as_ref(), "get_value".as_ref(), bad],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("is not valid UTF-8"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn the_cli_sets_a_value_that_starts_with_a_dash() {
+    let dir = temp_dir("cli-negative");
+    write_config(&dir, "http://127.0.0.1:9/acs", "", "");
+    let output = cli(
+        &dir,
+        &[
+            "-m".as_ref(),
+            "1".as_ref(),
+            "set_value".as_ref(),
+            "Device.DeviceInfo.ProvisioningCode".as_ref(),
+            "-5".as_ref(),
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{output:?}");
+    let output = cli(
+        &dir,
+        &[
+            "-m".as_ref(),
+            "1".as_ref(),
+            "get_value".as_ref(),
+            "Device.DeviceInfo.ProvisioningCode".as_ref(),
+        ],
+    );
+    let got = String::from_utf8_lossy(&output.stdout);
+    assert!(got.contains("\"value\": \"-5\""), "{stdout}\n{got}");
+}
