@@ -353,6 +353,10 @@ impl Daemon {
                 "Periodic event is enabled. Interval period = {}s",
                 config.acs.periodic_inform_interval
             );
+            match PeriodicInform::reference_from_unix(config.acs.periodic_inform_time) {
+                Some(at) => info!("Periodic time is {}", crate::cwmp::datetime::format_utc(at)),
+                None => info!("Periodic time is Unknown"),
+            }
         } else {
             info!("Periodic event is disabled");
         }

@@ -153,3 +153,49 @@ fn the_cli_sets_a_value_that_starts_with_a_dash() {
     let got = String::from_utf8_lossy(&output.stdout);
     assert!(got.contains("\"value\": \"-5\""), "{stdout}\n{got}");
 }
+
+#[test]
+fn periodic_inform_time_takes_both_forms_and_an_unset_one_is_logged() {
+    let acs = TestAcs::start(AcsOptions::default());
+    let dir = temp_dir("periodic-time-unset");
+    write_config(
+        &dir,
+        &acs.url(),
+        "\toption periodic_inform_enable '1'\n\toption periodic_inform_interval '86400'\n",
+        "",
+    );
+    let daemon = TestDaemon::start(&dir, &[]);
+    assert!(acs.wait_sessions(1, WAIT), "{}", daemon.log());
+    assert!(daemon.stop().success());
+    let log = std::fs::read_to_string(dir.join("icwmpd.log")).expect("log");
+    assert!(log.contains("[INFO]    Periodic time is Unknown"), "{log}");
+
+    let gpv = Rpc::GetParameterValues {
+        parameter_names: vec!["Device.ManagementServer.PeriodicInformTime".into()],
+    };
+    let acs = TestAcs::start(AcsOptions {
+        sessions: vec![script(vec![gpv])],
+        ..AcsOptions::default()
+    });
+    let dir = temp_dir("periodic-time-datetime");
+    write_config(
+        &dir,
+        &acs.url(),
+        "\toption periodic_inform_enable '1'\n\toption periodic_inform_time '2024-01-01T00:00:00Z'\n",
+        "",
+    );
+    let daemon = TestDaemon::start(&dir, &[]);
+    assert!(acs.wait_sessions(1, WAIT), "{}", daemon.log());
+    assert!(daemon.stop().success());
+    match &acs.sessions()[0].responses[..] {
+        [Rpc::GetParameterValuesResponse { parameter_list }] => {
+            assert_eq!(parameter_list[0].value, "2024-01-01T00:00:00Z")
+        }
+        other => panic!("{other:?}"),
+    }
+    let log = std::fs::read_to_string(dir.join("icwmpd.log")).expect("log");
+    assert!(
+        log.contains("[INFO]    Periodic time is 2024-01-01T00:00:00Z"),
+        "{log}"
+    );
+}

@@ -12,6 +12,7 @@ pub mod uci;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use crate::cwmp::datetime::parse_unix_or_datetime;
 use crate::fsutil::atomic_write;
 use uci::{EditError, UciError, UciFile};
 
@@ -462,7 +463,7 @@ impl Config {
             .map(str::trim)
             .filter(|v| !v.is_empty())
         {
-            a.periodic_inform_time = parse_time_option(v).ok_or_else(|| {
+            a.periodic_inform_time = parse_unix_or_datetime(v).ok_or_else(|| {
                 let reason = format!("'{v}' is neither unix seconds nor a dateTime");
                 acs.error("periodic_inform_time", reason)
             })?;
@@ -577,15 +578,6 @@ impl Config {
         lwn.string("hostname", &mut l.hostname);
         lwn.number("port", 0, 65535, &mut l.port)?;
         Ok(config)
-    }
-}
-
-/// `periodic_inform_time` as unix seconds: an integer, or a dateTime such as
-/// `2024-01-01T00:00:00Z` (the form ManagementServer.PeriodicInformTime takes).
-fn parse_time_option(text: &str) -> Option<i64> {
-    match text.parse::<i64>() {
-        Ok(n) => Some(n),
-        Err(_) => crate::cwmp::datetime::parse(text).ok().map(|t| t.unix_secs),
     }
 }
 

@@ -318,9 +318,10 @@ impl Provider for ManagementServerProvider {
             Shape::Text => value.to_owned(),
             Shape::Secret => String::new(),
             Shape::Flag => flag(is_true(value)),
-            Shape::Time => match value.parse::<i64>() {
-                Ok(secs) if secs > 0 => datetime::format_utc(secs),
-                _ => datetime::UNKNOWN_TIME_TEXT.to_owned(),
+            // The configuration holds unix seconds (as icwmp writes them) or a dateTime.
+            Shape::Time => match datetime::configured_time(value) {
+                Some(secs) => datetime::format_utc(secs),
+                None => datetime::UNKNOWN_TIME_TEXT.to_owned(),
             },
         })
     }
@@ -416,5 +417,17 @@ mod tests {
             Some("60")
         );
         assert_eq!(c.get("acs", "periodic_inform_time").as_deref(), Some("60"));
+    }
+
+    #[test]
+    fn a_configured_datetime_is_shown_as_it_is() {
+        let config =
+            MemoryConfig::with(&[("acs", "periodic_inform_time", "2024-01-01T00:00:00Z")]).shared();
+        let mut p = ManagementServerProvider::new(config);
+        assert_eq!(
+            p.get("Device.ManagementServer.PeriodicInformTime")
+                .as_deref(),
+            Some("2024-01-01T00:00:00Z")
+        );
     }
 }
