@@ -6,7 +6,7 @@
 //! the temporary files a crash leaves behind are removed at the next start.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -14,6 +14,48 @@ use std::path::{Path, PathBuf};
 pub const FILE_MODE: u32 = 0o600;
 /// The mode of a directory this module creates, and of the state directory.
 pub const DIR_MODE: u32 = 0o700;
+
+/// The largest state or configuration file read; a bigger one is not ours.
+pub const MAX_FILE_BYTES: u64 = 16 << 20;
+
+/// Reads a state or configuration file whole. Only a regular file is read:
+/// a FIFO or device put in its place is refused at once (opening is
+/// non-blocking, so a FIFO without writer cannot hang the start), and so is
+/// a file over [`MAX_FILE_BYTES`].
+pub fn read_file(path: &Path) -> io::Result<Vec<u8>> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "not a regular file",
+        ));
+    }
+    let too_big = || {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("larger than {MAX_FILE_BYTES} bytes"),
+        )
+    };
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(too_big());
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_big());
+    }
+    Ok(bytes)
+}
+
+/// [`read_file`] for a text file (UTF-8).
+pub fn read_text(path: &Path) -> io::Result<String> {
+    String::from_utf8(read_file(path)?)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not UTF-8 text"))
+}
 
 /// Creates `dir` and its missing parents with mode 0700 (existing ones are left as they are).
 pub fn create_private_dir(dir: &Path) -> io::Result<()> {
@@ -182,6 +224,24 @@ mod tests {
         fs::set_permissions(dir.join("state"), fs::Permissions::from_mode(0o755)).expect("chmod");
         secure_state_dir(&dir.join("state")).expect("secure");
         assert_eq!(mode_of(&dir.join("state")), 0o700);
+        fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    #[test]
+    fn only_regular_files_are_read() {
+        let dir = std::env::temp_dir().join(format!("icwmp-fsutil-read-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("dir");
+        let file = dir.join("events");
+        fs::write(&file, b"text").expect("write");
+        assert_eq!(read_text(&file).expect("read"), "text");
+        let fifo = dir.join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.is_ok_and(|s| s.success()), "mkfifo");
+        // Without a writer, a blocking open would never return.
+        let err = read_file(&fifo).expect_err("a FIFO is refused");
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        assert!(read_file(&dir).is_err(), "a directory is refused");
         fs::remove_dir_all(&dir).expect("cleanup");
     }
 

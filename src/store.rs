@@ -65,7 +65,7 @@ impl Store {
 
     /// A small text value, trimmed; `None` if absent or unreadable.
     pub fn read_text(&self, name: &str) -> Option<String> {
-        fs::read_to_string(self.path(name))
+        crate::fsutil::read_text(&self.path(name))
             .ok()
             .map(|s| s.trim().to_owned())
     }
@@ -100,7 +100,7 @@ impl Store {
     /// the queue then starts empty (the caller logs the loss loudly).
     pub fn load_events(&self) -> (EventQueue, Option<CorruptFile>) {
         let path = self.path(names::EVENTS);
-        let bytes = match fs::read(&path) {
+        let bytes = match crate::fsutil::read_file(&path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return (EventQueue::new(), None),
             Err(e) => {

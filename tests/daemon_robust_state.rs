@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use icwmp::cwmp::fault::FaultCode;
 use icwmp::cwmp::params::{ParameterValue, XsdType};
 use icwmp::wire::soap::Rpc;
 use support::acs::{AcsOptions, SessionScript, TestAcs};
@@ -198,4 +199,104 @@ fn periodic_inform_time_takes_both_forms_and_an_unset_one_is_logged() {
         log.contains("[INFO]    Periodic time is 2024-01-01T00:00:00Z"),
         "{log}"
     );
+}
+
+#[test]
+fn a_fifo_in_place_of_the_event_queue_does_not_hang_the_start() {
+    let acs = TestAcs::start(AcsOptions::default());
+    let dir = temp_dir("events-fifo");
+    write_config(&dir, &acs.url(), "", "");
+    let state = dir.join("icwmpd");
+    std::fs::create_dir_all(&state).expect("state dir");
+    let made = Command::new("mkfifo").arg(state.join("events")).status();
+    assert!(made.is_ok_and(|s| s.success()), "mkfifo");
+    let daemon = TestDaemon::start(&dir, &[]);
+    assert!(acs.wait_sessions(1, WAIT), "{}", daemon.log());
+    assert!(daemon.stop().success());
+    let log = std::fs::read_to_string(dir.join("icwmpd.log")).expect("log");
+    assert!(log.contains("not a regular file"), "{log}");
+}
+
+#[test]
+fn an_unusable_acs_url_stops_the_start() {
+    let dir = temp_dir("bad-acs-url");
+    write_config(&dir, "gopher://[::1", "", "");
+    let output = cli(&dir, &[]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr
+            .contains("cwmp:2: option acs.url: 'gopher://[::1' is not an http:// or https:// URL"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_configuration_error_quotes_a_huge_token_briefly() {
+    let dir = temp_dir("huge-token");
+    let text = format!(
+        "config cwmp 'acs'\n\toption url 'http://127.0.0.1:9/'\n\t{} x\n",
+        "k".repeat(4 << 20)
+    );
+    std::fs::write(dir.join("cwmp"), text).expect("config");
+    let output = cli(&dir, &[]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.len() < 500, "{} bytes of error", stderr.len());
+    assert!(stderr.contains("cwmp:3: unknown keyword 'kkk"), "{stderr}");
+}
+
+#[test]
+fn a_newline_in_the_acs_url_is_refused() {
+    let spv = |url: &str| Rpc::SetParameterValues {
+        parameter_list: vec![ParameterValue::new(
+            "Device.ManagementServer.URL",
+            url,
+            XsdType::String,
+        )],
+        parameter_key: "k".into(),
+    };
+    let acs = TestAcs::start(AcsOptions {
+        sessions: vec![script(vec![spv("http://127.0.0.1:9/acs\nx")])],
+        ..AcsOptions::default()
+    });
+    let dir = temp_dir("url-newline");
+    write_config(&dir, &acs.url(), "", "");
+    let daemon = TestDaemon::start(&dir, &[]);
+    assert!(acs.wait_sessions(1, WAIT), "{}", daemon.log());
+    assert!(daemon.stop().success());
+    match &acs.sessions()[0].responses[..] {
+        [Rpc::Fault(fault)] => {
+            assert_eq!(fault.parameter_faults.len(), 1, "{fault:?}");
+            assert_eq!(
+                fault.parameter_faults[0].code,
+                FaultCode::InvalidParameterValue
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let config = std::fs::read_to_string(dir.join("cwmp")).expect("config");
+    assert!(!config.contains("\nx"), "{config}");
+}
+
+#[test]
+fn a_huge_command_key_never_reaches_the_inform() {
+    let acs = TestAcs::start(AcsOptions::default());
+    let dir = temp_dir("huge-command-key");
+    write_config(&dir, &acs.url(), "", "");
+    let daemon = TestDaemon::start(&dir, &[]);
+    assert!(acs.wait_sessions(1, WAIT), "{}", daemon.log());
+    assert!(daemon.stop().success());
+    // A damaged reboot record: a Reboot's CommandKey of 1 MB.
+    std::fs::write(dir.join("icwmpd").join("reboot_key"), "k".repeat(1 << 20)).expect("key");
+    let daemon = TestDaemon::start(&dir, &[]);
+    assert!(acs.wait_sessions(2, WAIT), "{}", daemon.log());
+    assert!(daemon.stop().success());
+    let inform = acs.sessions()[1].inform().cloned().expect("a valid Inform");
+    let reboot = inform
+        .events
+        .iter()
+        .find(|e| e.event_code == "M Reboot")
+        .expect("M Reboot");
+    assert_eq!(reboot.command_key, "k".repeat(32));
 }

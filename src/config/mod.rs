@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use crate::cwmp::datetime::parse_unix_or_datetime;
 use crate::fsutil::atomic_write;
-use uci::{EditError, UciError, UciFile};
+use uci::{shown, EditError, UciError, UciFile};
 
 /// A secret (password) whose `Debug` output is redacted.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -379,7 +379,7 @@ impl SectionReader<'_> {
     fn boolean(&self, option: &str, target: &mut bool) -> Result<(), ConfigError> {
         if let Some(v) = self.raw(option) {
             *target = parse_bool(v)
-                .ok_or_else(|| self.error(option, format!("'{v}' is not a boolean")))?;
+                .ok_or_else(|| self.error(option, format!("{} is not a boolean", shown(v))))?;
         }
         Ok(())
     }
@@ -397,7 +397,7 @@ impl SectionReader<'_> {
         };
         let n: i64 = v
             .parse()
-            .map_err(|_| self.error(option, format!("'{v}' is not a number")))?;
+            .map_err(|_| self.error(option, format!("{} is not a number", shown(v))))?;
         if n < min || n > max {
             return Err(self.error(option, format!("{n} is outside {min}..{max}")));
         }
@@ -420,7 +420,10 @@ impl SectionReader<'_> {
             .map(|&(_, value)| value)
             .ok_or_else(|| {
                 let names: Vec<&str> = choices.iter().map(|(n, _)| *n).collect();
-                self.error(option, format!("'{v}' is not one of {}", names.join(", ")))
+                self.error(
+                    option,
+                    format!("{} is not one of {}", shown(v), names.join(", ")),
+                )
             })?;
         Ok(())
     }
@@ -449,6 +452,10 @@ impl Config {
         };
         let a = &mut config.acs;
         acs.string("url", &mut a.url);
+        if !a.url.is_empty() && crate::transport::http_client::check_url(&a.url).is_err() {
+            let reason = format!("{} is not an http:// or https:// URL", shown(&a.url));
+            return Err(acs.error("url", reason));
+        }
         acs.string("userid", &mut a.userid);
         acs.secret("passwd", &mut a.passwd);
         acs.boolean("periodic_inform_enable", &mut a.periodic_inform_enable)?;
@@ -464,7 +471,7 @@ impl Config {
             .filter(|v| !v.is_empty())
         {
             a.periodic_inform_time = parse_unix_or_datetime(v).ok_or_else(|| {
-                let reason = format!("'{v}' is neither unix seconds nor a dateTime");
+                let reason = format!("{} is neither unix seconds nor a dateTime", shown(v));
                 acs.error("periodic_inform_time", reason)
             })?;
         }
@@ -511,7 +518,7 @@ impl Config {
         cpe.boolean("log_to_file", &mut c.log_to_file)?;
         if let Some(v) = cpe.raw("log_severity").filter(|v| !v.is_empty()) {
             c.log_severity = Severity::parse(v).ok_or_else(|| {
-                cpe.error("log_severity", format!("'{v}' is not one of EMERG, ALERT, CRITIC, ERROR, WARNING, NOTICE, INFO, DEBUG"))
+                cpe.error("log_severity", format!("{} is not one of EMERG, ALERT, CRITIC, ERROR, WARNING, NOTICE, INFO, DEBUG", shown(v)))
             })?;
         }
         cpe.path("log_file_name", &mut c.log_file_name);
@@ -600,7 +607,7 @@ impl ConfigFile {
     }
 
     fn read(&self) -> Result<UciFile, ConfigError> {
-        let text = std::fs::read_to_string(&self.path)
+        let text = crate::fsutil::read_text(&self.path)
             .map_err(|e| ConfigError::Io(self.path.clone(), e))?;
         Ok(UciFile::parse(&self.path.display().to_string(), &text)?)
     }
@@ -683,8 +690,15 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_line() {
-        let err = load("config cwmp acs\n\toption url x\n\toption periodic_inform_enable maybe\n")
-            .expect_err("bad boolean");
+        let err = load("config cwmp acs\n\toption url gopher://[::1\n").expect_err("bad URL");
+        assert_eq!(
+            err.to_string(),
+            "cwmp:2: option acs.url: 'gopher://[::1' is not an http:// or https:// URL"
+        );
+        let err = load(
+            "config cwmp acs\n\toption url http://x/\n\toption periodic_inform_enable maybe\n",
+        )
+        .expect_err("bad boolean");
         assert_eq!(
             err.to_string(),
             "cwmp:3: option acs.periodic_inform_enable: 'maybe' is not a boolean"

@@ -16,7 +16,6 @@
 //! each ChangeDUState and after each session. The very first list only
 //! records a baseline: nothing is reported for it.
 
-use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -143,7 +142,7 @@ pub struct SoftwareManager {
 }
 
 fn load<T>(path: &Path, parse: impl FnOnce(&[u8]) -> Result<T, String>) -> Option<T> {
-    let bytes = match fs::read(path) {
+    let bytes = match crate::fsutil::read_file(path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return None,
         Err(e) => {
@@ -212,7 +211,7 @@ fn autonomous_from_bytes(bytes: &[u8]) -> Result<Vec<AutonomousOpResult>, String
 
 /// The last non-empty line of a command's output file, for a fault text.
 fn last_line(path: &Path) -> String {
-    let text = fs::read_to_string(path).unwrap_or_default();
+    let text = crate::fsutil::read_text(path).unwrap_or_default();
     let line = text
         .lines()
         .rev()
@@ -649,7 +648,7 @@ impl SoftwareManager {
             warn!("installed list unavailable: {e}");
             return None;
         }
-        match fs::read_to_string(self.dir.join(names::OUTPUT)) {
+        match crate::fsutil::read_text(&self.dir.join(names::OUTPUT)) {
             Ok(text) => Some(parse_installed(&text)),
             Err(e) => {
                 warn!("installed list unreadable: {e}");

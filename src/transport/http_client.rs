@@ -300,7 +300,18 @@ fn parse_url(url: &str) -> Result<Target, HttpError> {
     if host.is_empty() {
         return Err(invalid());
     }
-    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+    // `Uri::port` hides a port out of range (`:99999`); read the authority's text.
+    let authority = uri.authority().map_or("", |a| a.as_str());
+    let host_and_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let port_text = match host_and_port.strip_prefix('[') {
+        Some(v6) => v6.split_once(']').map_or("", |(_, rest)| rest),
+        None => host_and_port.split_once(':').map_or("", |(_, port)| port),
+    };
+    let port = match port_text.strip_prefix(':').unwrap_or(port_text) {
+        "" if https => 443,
+        "" => 80,
+        digits => digits.parse::<u16>().map_err(|_| invalid())?,
+    };
     let path = uri
         .path_and_query()
         .map(|pq| pq.as_str())
@@ -316,6 +327,13 @@ fn parse_url(url: &str) -> Result<Target, HttpError> {
         uri,
         path,
     })
+}
+
+/// Whether `url` is one this client can reach: `http://` or `https://`, a
+/// host, an optional numeric port, and nothing a request line cannot carry
+/// (spaces, control characters such as a newline).
+pub fn check_url(url: &str) -> Result<(), HttpError> {
+    parse_url(url).map(|_| ())
 }
 
 /// Resolve a `Location` header against the URL that answered.
@@ -1643,8 +1661,20 @@ mod tests {
         assert_eq!(target.origin.port, 80);
         assert_eq!(target.origin.host, "acs.example");
         assert_eq!(target.path, "/");
-        for bad in ["", "ftp://x/", "acs.example/path", "http://", "http://[/x"] {
-            assert!(parse_url(bad).is_err(), "{bad}");
+        for bad in [
+            "",
+            "ftp://x/",
+            "acs.example/path",
+            "http://",
+            "http://[/x",
+            "gopher://[::1",
+            "http://[::1",
+            "http://acs.example/\nx",
+            "http://acs.example\n/",
+            "http://acs example/",
+            "http://acs.example:99999/",
+        ] {
+            assert!(check_url(bad).is_err(), "{bad:?}");
         }
     }
 
