@@ -344,6 +344,12 @@ impl Daemon {
         let mut agent = Agent::new(queue, periodic_of(&config), retry_policy_of(&config), now);
         if start.acs_changed {
             agent.forget_acs_requests();
+        } else {
+            let (informs, corrupt) = store.load_scheduled_informs();
+            if let Some(e) = corrupt {
+                error!("scheduled informs unreadable, set aside: {e}");
+            }
+            agent.restore_scheduled_informs(informs);
         }
         if options.get_rpc_methods {
             agent.request_rpc_methods();
@@ -432,6 +438,7 @@ impl Daemon {
         daemon.pick_up_cpe_requests();
         daemon.setup_conn_request();
         daemon.arm_value_check(clock::now());
+        daemon.persist_schedule();
         Ok(daemon)
     }
 
@@ -584,6 +591,7 @@ impl Daemon {
         }
         let unix = clock::unix_now();
         let due = self.agent.take_due(unix);
+        self.persist_schedule();
         if due.check_notifications {
             self.check_value_changes(unix);
         }
@@ -671,8 +679,9 @@ impl Daemon {
                 .acs
                 .handle_timeout(registry, now, &mut handler, &mut acks),
         };
-        // Accepted transfer requests are persisted at once.
+        // Accepted transfer requests and ScheduleInforms are persisted at once.
         self.transfers.save();
+        self.persist_schedule();
         for ack in acks {
             self.acknowledged(ack);
         }
@@ -702,6 +711,24 @@ impl Daemon {
         }
         if let Err(e) = self.store.save_events(self.agent.queue()) {
             error!("cannot persist events after a transfer: {e}");
+        }
+    }
+
+    /// Writes the pending ScheduleInforms when they changed; the events a due
+    /// one queued are written first, so a crash in between repeats it rather
+    /// than losing it.
+    fn persist_schedule(&mut self) {
+        if !self.agent.take_schedule_changed() {
+            return;
+        }
+        if let Err(e) = self.store.save_events(self.agent.queue()) {
+            error!("cannot persist events: {e}");
+        }
+        if let Err(e) = self
+            .store
+            .save_scheduled_informs(self.agent.scheduled_informs())
+        {
+            error!("cannot persist scheduled informs: {e}");
         }
     }
 

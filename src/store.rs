@@ -8,6 +8,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::cwmp::events::{EventError, EventQueue};
+use crate::cwmp::schedule::{scheduled_informs_from_bytes, scheduled_informs_to_bytes};
 use crate::fsutil::{atomic_write, secure_state_dir, set_aside};
 
 /// File names inside the state directory.
@@ -22,6 +23,8 @@ pub mod names {
     pub const REBOOT_KEY: &str = "reboot_key";
     /// Data model attributes and instance counters.
     pub const DATAMODEL: &str = "datamodel";
+    /// Acknowledged ScheduleInforms not yet due.
+    pub const SCHEDULED_INFORMS: &str = "scheduled_informs";
 }
 
 /// The state directory.
@@ -125,6 +128,40 @@ impl Store {
             moved_to,
             reason: error.to_string(),
         }
+    }
+
+    /// The persisted ScheduleInforms (due time, CommandKey). A file that
+    /// cannot be read is set aside and reported; the list then starts empty.
+    pub fn load_scheduled_informs(&self) -> (Vec<(i64, String)>, Option<CorruptFile>) {
+        let path = self.path(names::SCHEDULED_INFORMS);
+        let parsed = match crate::fsutil::read_file(&path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return (Vec::new(), None),
+            Err(e) => Err(e.to_string()),
+            Ok(bytes) => scheduled_informs_from_bytes(&bytes).map_err(|e| e.to_string()),
+        };
+        match parsed {
+            Ok(informs) => (informs, None),
+            Err(reason) => {
+                let moved_to = set_aside(&path).ok();
+                let corrupt = CorruptFile {
+                    path,
+                    moved_to,
+                    reason,
+                };
+                (Vec::new(), Some(corrupt))
+            }
+        }
+    }
+
+    /// Persists the pending ScheduleInforms.
+    pub fn save_scheduled_informs<'a>(
+        &self,
+        informs: impl Iterator<Item = (i64, &'a str)>,
+    ) -> io::Result<()> {
+        self.write(
+            names::SCHEDULED_INFORMS,
+            &scheduled_informs_to_bytes(informs),
+        )
     }
 
     /// Persists the event queue.

@@ -300,3 +300,59 @@ fn a_huge_command_key_never_reaches_the_inform() {
         .expect("M Reboot");
     assert_eq!(reboot.command_key, "k".repeat(32));
 }
+
+fn schedule_inform(delay_seconds: u32, key: &str) -> Rpc {
+    Rpc::ScheduleInform {
+        delay_seconds,
+        command_key: key.into(),
+    }
+}
+
+/// The `M ScheduleInform` CommandKeys of every session so far.
+fn scheduled_keys(acs: &TestAcs) -> Vec<String> {
+    acs.sessions()
+        .iter()
+        .filter_map(|s| s.inform().cloned())
+        .flat_map(|i| i.events)
+        .filter(|e| e.event_code == "M ScheduleInform")
+        .map(|e| e.command_key)
+        .collect()
+}
+
+#[test]
+fn a_schedule_inform_survives_a_stop_and_a_kill() {
+    let acs = TestAcs::start(AcsOptions {
+        sessions: vec![script(vec![
+            schedule_inform(1, "passed-while-down"),
+            schedule_inform(8, "after-a-kill"),
+        ])],
+        ..AcsOptions::default()
+    });
+    let dir = temp_dir("schedule-inform-restart");
+    write_config(&dir, &acs.url(), "", "");
+    let daemon = TestDaemon::start(&dir, &[]);
+    assert!(acs.wait_sessions(1, WAIT), "{}", daemon.log());
+    assert_eq!(acs.sessions()[0].responses.len(), 2);
+    assert!(daemon.stop().success());
+    // The first one's time passes while the daemon is down: it comes at start.
+    std::thread::sleep(Duration::from_millis(1500));
+    let daemon = TestDaemon::start(&dir, &[]);
+    assert!(acs.wait_sessions(2, WAIT), "{}", daemon.log());
+    assert_eq!(
+        acs.sessions()[1].event_codes(),
+        ["3 SCHEDULED", "M ScheduleInform"]
+    );
+    assert_eq!(scheduled_keys(&acs), ["passed-while-down"]);
+    // Killed before the second one is due: it comes at its time after the restart.
+    daemon.kill9();
+    let daemon = TestDaemon::start(&dir, &[]);
+    assert!(acs.wait_sessions(3, WAIT), "{}", daemon.log());
+    assert_eq!(scheduled_keys(&acs), ["passed-while-down", "after-a-kill"]);
+    // Each is delivered once.
+    std::thread::sleep(Duration::from_millis(500));
+    daemon.kill9();
+    let daemon = TestDaemon::start(&dir, &[]);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(daemon.stop().success());
+    assert_eq!(acs.sessions().len(), 3, "nothing more to report");
+}
