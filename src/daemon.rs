@@ -23,11 +23,12 @@ use crate::cwmp::agent::{Agent, SessionResult};
 use crate::cwmp::cpe_requests::{self, CpeRequests};
 use crate::cwmp::events::{start_events, CompletionRpc, Event, EventCode, StartFacts};
 use crate::cwmp::handlers::{Deferred, RequestHandler};
+use crate::cwmp::notified_values::NotifiedValues;
 use crate::cwmp::params::ParameterValue;
 use crate::cwmp::retry::RetryPolicy;
 use crate::cwmp::schedule::PeriodicInform;
 use crate::cwmp::session::Acknowledged;
-use crate::datamodel::engine::DataModel;
+use crate::datamodel::engine::{DataModel, ValueChanges};
 use crate::datamodel::setup;
 use crate::fsutil;
 use crate::logging::{self, LogSettings};
@@ -120,8 +121,10 @@ pub struct Daemon {
     wan_address: Option<String>,
     /// The URL of the running session (for BOOTSTRAP bookkeeping).
     session_url: String,
-    /// Passive value changes waiting for the next Inform.
+    /// Value changes not yet in an Inform the ACS acknowledged (persisted).
     changed_values: Vec<ParameterValue>,
+    /// The changes the running session's Inform carries.
+    inform_changes: Vec<ParameterValue>,
     /// Passive lightweight changes waiting for the next lightweight notification.
     lwn_pending: Vec<ParameterValue>,
     deferred: Vec<Deferred>,
@@ -379,8 +382,14 @@ impl Daemon {
             uci_dir,
         )
         .map_err(StartError::Setup)?;
-        // The first check records the values notifications compare against.
-        dm.check_changes();
+        // Notifications compare against the values of before the restart, so a
+        // change made while the daemon was down is reported.
+        let (notified, corrupt) = store.load_notified_values();
+        if let Some(e) = corrupt {
+            error!("notified values unreadable, set aside: {e}");
+        }
+        dm.restore_notification_baseline(notified.baseline);
+        let initial_changes = dm.check_changes();
         let acs = AcsLink::new(http_config_of(&config), tokens::ACS)
             .map_err(|e| StartError::Setup(format!("ACS client: {e}")))?;
         let id = dm.device_id();
@@ -423,7 +432,8 @@ impl Daemon {
             acs,
             transfers,
             session_url: String::new(),
-            changed_values: Vec::new(),
+            changed_values: notified.pending,
+            inform_changes: Vec::new(),
             lwn_pending: Vec::new(),
             deferred: Vec::new(),
             children: Vec::new(),
@@ -439,6 +449,14 @@ impl Daemon {
         daemon.setup_conn_request();
         daemon.arm_value_check(clock::now());
         daemon.persist_schedule();
+        if !daemon.changed_values.is_empty() {
+            // Changes detected before the restart ride on the next Inform.
+            daemon.agent.passive_value_changed();
+        }
+        if daemon.config.cpe.notification {
+            daemon.on_value_changes(initial_changes, clock::unix_now());
+        }
+        daemon.persist_notified_values();
         Ok(daemon)
     }
 
@@ -610,9 +628,11 @@ impl Daemon {
         }
         info!("Preparing the Inform RPC message to send to the ACS");
         let mut parameter_list = self.dm.inform_parameters();
-        for changed in std::mem::take(&mut self.changed_values) {
+        // They stay pending until the ACS acknowledges this Inform.
+        self.inform_changes = self.changed_values.clone();
+        for changed in &self.changed_values {
             if !parameter_list.iter().any(|p| p.name == changed.name) {
-                parameter_list.push(changed);
+                parameter_list.push(changed.clone());
             }
         }
         let id = self.dm.device_id();
@@ -736,6 +756,9 @@ impl Daemon {
         match ack {
             Acknowledged::Inform => {
                 let delivered = self.agent.on_inform_acknowledged();
+                let reported = std::mem::take(&mut self.inform_changes);
+                self.changed_values.retain(|p| !reported.contains(p));
+                self.persist_notified_values();
                 if delivered.iter().any(|e| e.code == EventCode::Bootstrap) {
                     if let Err(e) = self
                         .store
@@ -809,6 +832,7 @@ impl Daemon {
         }
         // Values the ACS set in this session are the new baseline, not changes to report.
         self.dm.check_changes();
+        self.persist_notified_values();
         if self.cwmp_store.borrow_mut().take_changed() {
             self.reload();
         }
@@ -888,7 +912,32 @@ impl Daemon {
         if !self.config.cpe.notification {
             return;
         }
+        let watched = self.dm.notification_baseline().len();
         let changes = self.dm.check_changes();
+        let persist = !changes.is_empty() || watched != self.dm.notification_baseline().len();
+        self.on_value_changes(changes, unix);
+        if persist {
+            self.persist_notified_values();
+        }
+    }
+
+    /// Writes the notification baseline and the changes not yet reported,
+    /// after the event queue that holds their `4 VALUE CHANGE`.
+    fn persist_notified_values(&mut self) {
+        if let Err(e) = self.store.save_events(self.agent.queue()) {
+            error!("cannot persist events: {e}");
+        }
+        let record = NotifiedValues {
+            baseline: self.dm.notification_baseline().clone(),
+            pending: self.changed_values.clone(),
+        };
+        if let Err(e) = self.store.save_notified_values(&record) {
+            error!("cannot persist notified values: {e}");
+        }
+    }
+
+    /// Queues what a check found: Inform events and values, lightweight notifications.
+    fn on_value_changes(&mut self, changes: ValueChanges, unix: i64) {
         if !changes.passive.is_empty() {
             self.agent.passive_value_changed();
         }

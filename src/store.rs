@@ -8,8 +8,10 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::cwmp::events::{EventError, EventQueue};
+use crate::cwmp::notified_values::NotifiedValues;
 use crate::cwmp::schedule::{scheduled_informs_from_bytes, scheduled_informs_to_bytes};
 use crate::fsutil::{atomic_write, secure_state_dir, set_aside};
+use crate::records::RecordError;
 
 /// File names inside the state directory.
 pub mod names {
@@ -23,6 +25,8 @@ pub mod names {
     pub const REBOOT_KEY: &str = "reboot_key";
     /// Data model attributes and instance counters.
     pub const DATAMODEL: &str = "datamodel";
+    /// The values notifications compare against, and changes not yet reported.
+    pub const NOTIFIED_VALUES: &str = "notified_values";
     /// Acknowledged ScheduleInforms not yet due.
     pub const SCHEDULED_INFORMS: &str = "scheduled_informs";
 }
@@ -133,14 +137,24 @@ impl Store {
     /// The persisted ScheduleInforms (due time, CommandKey). A file that
     /// cannot be read is set aside and reported; the list then starts empty.
     pub fn load_scheduled_informs(&self) -> (Vec<(i64, String)>, Option<CorruptFile>) {
-        let path = self.path(names::SCHEDULED_INFORMS);
+        self.load_record(names::SCHEDULED_INFORMS, scheduled_informs_from_bytes)
+    }
+
+    /// Reads a record file with `parse`: absent gives the default, and a file
+    /// that cannot be read or parsed is set aside and reported.
+    fn load_record<T: Default>(
+        &self,
+        name: &str,
+        parse: impl Fn(&[u8]) -> Result<T, RecordError>,
+    ) -> (T, Option<CorruptFile>) {
+        let path = self.path(name);
         let parsed = match crate::fsutil::read_file(&path) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return (Vec::new(), None),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return (T::default(), None),
             Err(e) => Err(e.to_string()),
-            Ok(bytes) => scheduled_informs_from_bytes(&bytes).map_err(|e| e.to_string()),
+            Ok(bytes) => parse(&bytes).map_err(|e| e.to_string()),
         };
         match parsed {
-            Ok(informs) => (informs, None),
+            Ok(record) => (record, None),
             Err(reason) => {
                 let moved_to = set_aside(&path).ok();
                 let corrupt = CorruptFile {
@@ -148,9 +162,20 @@ impl Store {
                     moved_to,
                     reason,
                 };
-                (Vec::new(), Some(corrupt))
+                (T::default(), Some(corrupt))
             }
         }
+    }
+
+    /// The persisted notification baseline and unreported changes. A file
+    /// that cannot be read is set aside and reported; the record then starts empty.
+    pub fn load_notified_values(&self) -> (NotifiedValues, Option<CorruptFile>) {
+        self.load_record(names::NOTIFIED_VALUES, NotifiedValues::from_bytes)
+    }
+
+    /// Persists the notification baseline and unreported changes.
+    pub fn save_notified_values(&self, record: &NotifiedValues) -> io::Result<()> {
+        self.write(names::NOTIFIED_VALUES, &record.to_bytes())
     }
 
     /// Persists the pending ScheduleInforms.

@@ -11,7 +11,7 @@ use icwmp::cwmp::fault::FaultCode;
 use icwmp::cwmp::params::{ParameterValue, XsdType};
 use icwmp::wire::soap::Rpc;
 use support::acs::{AcsOptions, SessionScript, TestAcs};
-use support::daemon::{temp_dir, write_config, TestDaemon};
+use support::daemon::{temp_dir, wait_until, write_config, TestDaemon};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -355,4 +355,99 @@ fn a_schedule_inform_survives_a_stop_and_a_kill() {
     std::thread::sleep(Duration::from_millis(500));
     assert!(daemon.stop().success());
     assert_eq!(acs.sessions().len(), 3, "nothing more to report");
+}
+
+fn notify(name: &str, notification: u8) -> Rpc {
+    Rpc::SetParameterAttributes {
+        parameter_list: vec![icwmp::cwmp::params::SetParameterAttribute {
+            name: name.into(),
+            notification_change: true,
+            notification,
+            access_list_change: false,
+            access_list: Vec::new(),
+        }],
+    }
+}
+
+const INTERVAL: &str = "Device.ManagementServer.PeriodicInformInterval";
+
+/// Rewrites `periodic_inform_interval` in the config, as an operator would.
+fn set_interval_in_config(dir: &Path, value: &str) {
+    let path = dir.join("cwmp");
+    let text = std::fs::read_to_string(&path).expect("config");
+    let text: String = text
+        .lines()
+        .filter(|l| !l.contains("periodic_inform_interval"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let text = text.replacen(
+        "config cwmp 'acs'\n",
+        &format!("config cwmp 'acs'\n\toption periodic_inform_interval '{value}'\n"),
+        1,
+    );
+    std::fs::write(&path, text).expect("config");
+}
+
+fn reported(session: &support::acs::RecordedSession, name: &str) -> Option<String> {
+    session
+        .inform()?
+        .parameter_list
+        .iter()
+        .find(|p| p.name == name)
+        .map(|p| p.value.clone())
+}
+
+#[test]
+fn a_change_made_while_the_daemon_was_down_is_reported() {
+    let acs = TestAcs::start(AcsOptions {
+        sessions: vec![script(vec![notify(INTERVAL, 2)])],
+        ..AcsOptions::default()
+    });
+    let dir = temp_dir("value-change-while-down");
+    write_config(&dir, &acs.url(), "", "");
+    set_interval_in_config(&dir, "600");
+    let daemon = TestDaemon::start(&dir, &[]);
+    assert!(acs.wait_sessions(1, WAIT), "{}", daemon.log());
+    assert!(daemon.stop().success());
+    set_interval_in_config(&dir, "777");
+    let daemon = TestDaemon::start(&dir, &[]);
+    assert!(acs.wait_sessions(2, WAIT), "{}", daemon.log());
+    let second = &acs.sessions()[1];
+    assert_eq!(second.event_codes(), ["4 VALUE CHANGE"]);
+    assert_eq!(reported(second, INTERVAL).as_deref(), Some("777"));
+    // Reported once: a further restart has nothing to say.
+    assert!(daemon.stop().success());
+    let daemon = TestDaemon::start(&dir, &[]);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(daemon.stop().success());
+    assert_eq!(acs.sessions().len(), 2);
+}
+
+#[test]
+fn a_detected_change_survives_a_kill_before_its_inform() {
+    let acs = TestAcs::start(AcsOptions {
+        sessions: vec![script(vec![notify(INTERVAL, 1)])],
+        ..AcsOptions::default()
+    });
+    let dir = temp_dir("value-change-kill");
+    write_config(&dir, &acs.url(), "", "\toption value_check_interval '1'\n");
+    set_interval_in_config(&dir, "600");
+    let daemon = TestDaemon::start(&dir, &[]);
+    assert!(acs.wait_sessions(1, WAIT), "{}", daemon.log());
+    set_interval_in_config(&dir, "888");
+    daemon.signal("HUP");
+    // A passive change waits for the next Inform; it is on disk at once.
+    let record = dir.join("icwmpd").join("notified_values");
+    let detected = || {
+        std::fs::read_to_string(&record)
+            .is_ok_and(|t| t.contains(&format!("changed\t{INTERVAL}\t888")))
+    };
+    assert!(wait_until(WAIT, detected), "{}", daemon.log());
+    daemon.kill9();
+    let daemon = TestDaemon::start(&dir, &["-b"]);
+    assert!(acs.wait_sessions(2, WAIT), "{}", daemon.log());
+    let second = &acs.sessions()[1];
+    assert_eq!(second.event_codes(), ["1 BOOT", "4 VALUE CHANGE"]);
+    assert_eq!(reported(second, INTERVAL).as_deref(), Some("888"));
+    assert!(daemon.stop().success());
 }

@@ -1028,8 +1028,20 @@ impl DataModel {
         Ok(status.max(self.set_parameter_key(parameter_key)))
     }
 
+    /// The value last seen of each parameter with notification on (by
+    /// internal path): what [`DataModel::check_changes`] compares against.
+    pub fn notification_baseline(&self) -> &HashMap<String, String> {
+        &self.last_values
+    }
+
+    /// Takes up a baseline persisted before a restart, so the next check
+    /// reports what changed while the daemon was down.
+    pub fn restore_notification_baseline(&mut self, baseline: HashMap<String, String>) {
+        self.last_values = baseline;
+    }
+
     /// Compares every parameter with notification on against the value seen
-    /// last time. The first call only records values; values the ACS set are
+    /// last time. A parameter not seen before is only recorded; values the ACS set are
     /// recorded when set and so never reported back.
     pub fn check_changes(&mut self) -> ValueChanges {
         let mut changes = ValueChanges::default();
