@@ -180,6 +180,9 @@ fn http_config_of(config: &Config) -> HttpConfig {
         insecure_enable: acs.insecure_enable,
         http_disable_100continue: acs.http_disable_100continue,
         idle_timeout: Duration::from_secs(u64::from(config.cpe.session_timeout)),
+        // session_timeout bounds each exchange with the ACS as a whole, not
+        // only the silences: a server dripping bytes cannot hold a session.
+        exchange_timeout: Some(Duration::from_secs(u64::from(config.cpe.session_timeout))),
         credentials: (!acs.userid.is_empty()).then(|| Credentials {
             username: acs.userid.clone(),
             password: acs.passwd.as_str().to_owned(),

@@ -451,3 +451,78 @@ fn a_detected_change_survives_a_kill_before_its_inform() {
     assert_eq!(reported(second, INTERVAL).as_deref(), Some("888"));
     assert!(daemon.stop().success());
 }
+
+/// An ACS that reads each request and answers with `respond`, which writes
+/// until the daemon hangs up (a write fails) or it is done.
+fn hostile_acs(respond: fn(&mut std::net::TcpStream) -> std::io::Result<()>) -> String {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/acs", listener.local_addr().expect("address"));
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            std::thread::spawn(move || {
+                // The request head, then its Content-Length body.
+                let mut request = Vec::new();
+                let mut byte = [0u8; 1];
+                while !request.ends_with(b"\r\n\r\n") && request.len() < 65_536 {
+                    match conn.read(&mut byte) {
+                        Ok(1) => request.push(byte[0]),
+                        _ => return,
+                    }
+                }
+                let head = String::from_utf8_lossy(&request).to_ascii_lowercase();
+                let length = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse::<usize>().ok())
+                    .unwrap_or(0);
+                let mut body = vec![0; length];
+                if conn.read_exact(&mut body).is_ok() {
+                    let _ = respond(&mut conn);
+                }
+            });
+        }
+    });
+    url
+}
+
+#[test]
+fn session_timeout_bounds_an_exchange_that_drips() {
+    use std::io::Write;
+    let url = hostile_acs(|conn| {
+        conn.write_all(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: 600\r\n\r\n",
+        )?;
+        // One byte every 100 ms: never silent for a second, 60 s in all.
+        for _ in 0..600 {
+            conn.write_all(b" ")?;
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(())
+    });
+    let dir = temp_dir("dripping-acs");
+    write_config(&dir, &url, "", "\toption session_timeout '2'\n");
+    let daemon = TestDaemon::start(&dir, &[]);
+    let cut = || {
+        daemon
+            .log()
+            .contains("Session failed: HTTP: timed out completing the exchange")
+    };
+    assert!(wait_until(WAIT, cut), "{}", daemon.log());
+    assert!(daemon.stop().success());
+}
+
+#[test]
+fn an_endless_stream_of_interim_responses_is_refused() {
+    use std::io::Write;
+    let url = hostile_acs(|conn| loop {
+        conn.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+    });
+    let dir = temp_dir("continue-flood");
+    write_config(&dir, &url, "", "\toption session_timeout '600'\n");
+    let daemon = TestDaemon::start(&dir, &[]);
+    let refused = || daemon.log().contains("more than 8 interim (1xx) responses");
+    assert!(wait_until(WAIT, refused), "{}", daemon.log());
+    assert!(daemon.stop().success());
+}

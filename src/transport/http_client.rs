@@ -42,6 +42,9 @@ const CHUNK: usize = 16 * 1024;
 pub const READ_BUDGET: usize = 256 * 1024;
 /// A response head larger than this is refused.
 const MAX_RESPONSE_HEAD: usize = 64 * 1024;
+/// Interim (1xx) responses accepted before a final one; a server that keeps
+/// sending them is refused rather than followed for ever.
+const MAX_INTERIM_RESPONSES: u32 = 8;
 /// Body of a 401 or redirect that we read and throw away; more is refused.
 const MAX_DISCARDED_BODY: u64 = 64 * 1024;
 
@@ -53,6 +56,10 @@ pub struct HttpConfig {
     pub connect_timeout: Duration,
     /// Longest silence of the server while an exchange is under way.
     pub idle_timeout: Duration,
+    /// Longest time one exchange (request, authentication and redirects
+    /// included, until the whole response is in) may take, however steadily
+    /// the server trickles bytes; `None`: no bound beyond `idle_timeout`.
+    pub exchange_timeout: Option<Duration>,
     /// UCI `ssl_capath`: a PEM bundle file or a directory of PEM files.
     pub ssl_capath: Option<PathBuf>,
     /// UCI `insecure_enable`: 1 means do not verify the server certificate (see `tls`).
@@ -77,6 +84,7 @@ impl Default for HttpConfig {
             ipv6_enable: false,
             connect_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(30),
+            exchange_timeout: None,
             ssl_capath: None,
             insecure_enable: false,
             http_disable_100continue: false,
@@ -703,6 +711,10 @@ struct Exchange {
     sink: Sink,
     io_deadline: Instant,
     continue_deadline: Option<Instant>,
+    /// When the exchange as a whole must be over (`exchange_timeout`).
+    overall_deadline: Option<Instant>,
+    /// Interim (1xx) responses received so far.
+    interim_responses: u32,
 }
 
 /// The non-blocking HTTP client; see the module documentation.
@@ -808,6 +820,8 @@ impl HttpClient {
             sink: Sink::Discard(0),
             io_deadline: now,
             continue_deadline: None,
+            overall_deadline: self.config.exchange_timeout.map(|t| now + t),
+            interim_responses: 0,
         });
         if let Err(err) = self.begin_attempt(registry, now) {
             self.exchange = None;
@@ -822,13 +836,16 @@ impl HttpClient {
             return self.last_now;
         }
         let exchange = self.exchange.as_ref()?;
+        let io_deadline = exchange
+            .overall_deadline
+            .map_or(exchange.io_deadline, |t| t.min(exchange.io_deadline));
         if self.lookup.is_some() {
             let next_check = self.last_now.map(|t| t + LOOKUP_POLL);
-            return Some(next_check.map_or(exchange.io_deadline, |t| t.min(exchange.io_deadline)));
+            return Some(next_check.map_or(io_deadline, |t| t.min(io_deadline)));
         }
         Some(match exchange.continue_deadline {
-            Some(deadline) => deadline.min(exchange.io_deadline),
-            None => exchange.io_deadline,
+            Some(deadline) => deadline.min(io_deadline),
+            None => io_deadline,
         })
     }
 
@@ -848,10 +865,21 @@ impl HttpClient {
     /// Run due timers (connect, idle, 100-continue) and pending work.
     pub fn handle_timeout(&mut self, registry: &Registry, now: Instant) -> Option<HttpOutcome> {
         self.last_now = Some(now);
-        if self.lookup.is_some() {
+        let within_overall = self
+            .exchange
+            .as_ref()
+            .and_then(|e| e.overall_deadline)
+            .is_none_or(|t| now < t);
+        if self.lookup.is_some() && within_overall {
             return self.poll_lookup(registry, now);
         }
         let exchange = self.exchange.as_mut()?;
+        if exchange.overall_deadline.is_some_and(|t| now >= t) {
+            // No resend: the server had its whole allowance.
+            exchange.reconnected = true;
+            self.lookup = None;
+            return self.fail(registry, now, HttpError::Timeout("completing the exchange"));
+        }
         if let Some(deadline) = exchange.continue_deadline {
             if now >= deadline {
                 exchange.continue_deadline = None;
@@ -1325,12 +1353,18 @@ impl HttpClient {
                 }
             }
             Phase::RecvHead(mut call) => {
-                // 1xx responses are consumed without a result: loop past them.
+                // 1xx responses are consumed without a result: loop past a few of them.
                 let head = loop {
                     let (used, response) = call.try_response(&self.in_buf, false)?;
                     self.in_buf.drain(..used.min(self.in_buf.len()));
                     if response.is_some() || used == 0 {
                         break response;
+                    }
+                    exchange.interim_responses += 1;
+                    if exchange.interim_responses > MAX_INTERIM_RESPONSES {
+                        return Err(HttpError::Protocol(format!(
+                            "more than {MAX_INTERIM_RESPONSES} interim (1xx) responses"
+                        )));
                     }
                 };
                 match head {
