@@ -26,7 +26,7 @@ use crate::cwmp::handlers::{Deferred, RequestHandler};
 use crate::cwmp::notified_values::NotifiedValues;
 use crate::cwmp::params::ParameterValue;
 use crate::cwmp::retry::RetryPolicy;
-use crate::cwmp::schedule::PeriodicInform;
+use crate::cwmp::schedule::{lightweight_trigger_after, PeriodicInform};
 use crate::cwmp::session::Acknowledged;
 use crate::datamodel::engine::{DataModel, ValueChanges};
 use crate::datamodel::setup;
@@ -86,6 +86,8 @@ enum DaemonTimer {
     ValueCheck,
     /// Collect the exit status of commands the daemon ran (reboot, factory reset).
     ReapChildren,
+    /// Send the pending passive lightweight notifications (TR-069 Annex M trigger).
+    LightweightTrigger,
 }
 
 /// How often spawned commands are checked for their exit.
@@ -451,6 +453,7 @@ impl Daemon {
         daemon.pick_up_cpe_requests();
         daemon.setup_conn_request();
         daemon.arm_value_check(clock::now());
+        daemon.arm_lightweight_trigger(clock::now(), clock::unix_now());
         daemon.persist_schedule();
         if !daemon.changed_values.is_empty() {
             // Changes detected before the restart ride on the next Inform.
@@ -605,6 +608,13 @@ impl Daemon {
                     self.arm_value_check(now);
                 }
                 DaemonTimer::ReapChildren => self.reap_children(now),
+                DaemonTimer::LightweightTrigger => {
+                    let unix = clock::unix_now();
+                    if !self.lwn_pending.is_empty() {
+                        self.send_lightweight_notification(unix);
+                    }
+                    self.arm_lightweight_trigger(now, unix);
+                }
             }
         }
         if self.flow == Flow::Stop || self.config.acs.effective_url().is_empty() {
@@ -908,6 +918,24 @@ impl Daemon {
             );
         } else {
             self.timers.cancel(DaemonTimer::ValueCheck);
+        }
+    }
+
+    /// Arms the trigger of passive lightweight notifications
+    /// (`lwn.trigger_interval`, `lwn.trigger_time`).
+    fn arm_lightweight_trigger(&mut self, now: Instant, unix: i64) {
+        let lwn = &self.config.lwn;
+        let next = lightweight_trigger_after(lwn.trigger_interval, lwn.trigger_time, unix)
+            .filter(|_| lwn.enable);
+        match next {
+            Some(at) => {
+                let wait = u64::try_from(at.saturating_sub(unix)).unwrap_or(0);
+                self.timers.set(
+                    DaemonTimer::LightweightTrigger,
+                    now + Duration::from_secs(wait),
+                );
+            }
+            None => self.timers.cancel(DaemonTimer::LightweightTrigger),
         }
     }
 
@@ -1261,6 +1289,7 @@ impl Daemon {
         self.config = config;
         self.setup_conn_request();
         self.arm_value_check(clock::now());
+        self.arm_lightweight_trigger(clock::now(), unix);
         if let Err(e) = self.store.save_events(self.agent.queue()) {
             error!("cannot persist events: {e}");
         }

@@ -526,3 +526,53 @@ fn an_endless_stream_of_interim_responses_is_refused() {
     assert!(wait_until(WAIT, refused), "{}", daemon.log());
     assert!(daemon.stop().success());
 }
+
+#[test]
+fn passive_lightweight_notifications_go_out_at_the_trigger_interval() {
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind UDP");
+    udp.set_read_timeout(Some(WAIT)).expect("timeout");
+    let port = udp.local_addr().expect("address").port();
+    let get = Rpc::GetParameterValues {
+        parameter_names: vec![
+            "Device.ManagementServer.LightweightNotificationTriggerInterval".into(),
+            "Device.ManagementServer.LightweightNotificationTriggerTime".into(),
+        ],
+    };
+    let acs = TestAcs::start(AcsOptions {
+        sessions: vec![script(vec![notify(INTERVAL, 3), get])],
+        ..AcsOptions::default()
+    });
+    let dir = temp_dir("lwn-trigger");
+    // Lightweight notifications (3 to 6) exist from amendment 5 on.
+    let cpe = "\toption value_check_interval '1'\n\toption amd_version '5'\n";
+    write_config(&dir, &acs.url(), "", cpe);
+    let lwn = format!(
+        "config cwmp 'lwn'\n\toption enable '1'\n\toption hostname '127.0.0.1'\n\
+         \toption port '{port}'\n\toption trigger_interval '1'\n\
+         \toption trigger_time '2024-01-01T00:00:00Z'\n"
+    );
+    let mut text = std::fs::read_to_string(dir.join("cwmp")).expect("config");
+    text.push_str(&lwn);
+    std::fs::write(dir.join("cwmp"), text).expect("config");
+    set_interval_in_config(&dir, "600");
+    let daemon = TestDaemon::start(&dir, &[]);
+    assert!(acs.wait_sessions(1, WAIT), "{}", daemon.log());
+    match &acs.sessions()[0].responses[..] {
+        [Rpc::SetParameterAttributesResponse, Rpc::GetParameterValuesResponse { parameter_list }] =>
+        {
+            let values: Vec<&str> = parameter_list.iter().map(|p| p.value.as_str()).collect();
+            assert_eq!(values, ["1", "2024-01-01T00:00:00Z"]);
+        }
+        other => panic!("{other:?}"),
+    }
+    // A passive lightweight change (notification 3) waits for the trigger.
+    set_interval_in_config(&dir, "999");
+    daemon.signal("HUP");
+    let mut datagram = [0u8; 4096];
+    let (len, _) = udp
+        .recv_from(&mut datagram)
+        .expect("a lightweight notification");
+    let text = String::from_utf8_lossy(&datagram[..len]).into_owned();
+    assert!(text.contains(INTERVAL) && text.contains("999"), "{text}");
+    assert!(daemon.stop().success());
+}

@@ -268,6 +268,13 @@ pub struct LwnConfig {
     pub enable: bool,
     pub hostname: String,
     pub port: u16,
+    /// ManagementServer.LightweightNotificationTriggerInterval, seconds
+    /// between sends of pending passive lightweight notifications (0: only
+    /// with an active one).
+    pub trigger_interval: u32,
+    /// ManagementServer.LightweightNotificationTriggerTime, unix seconds
+    /// (0 or the Unknown Time: the CPE picks the phase).
+    pub trigger_time: i64,
 }
 
 /// The whole configuration.
@@ -584,6 +591,22 @@ impl Config {
         lwn.boolean("enable", &mut l.enable)?;
         lwn.string("hostname", &mut l.hostname);
         lwn.number("port", 0, 65535, &mut l.port)?;
+        lwn.number(
+            "trigger_interval",
+            0,
+            u32::MAX.into(),
+            &mut l.trigger_interval,
+        )?;
+        if let Some(v) = lwn
+            .raw("trigger_time")
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+        {
+            l.trigger_time = parse_unix_or_datetime(v).ok_or_else(|| {
+                let reason = format!("{} is neither unix seconds nor a dateTime", shown(v));
+                lwn.error("trigger_time", reason)
+            })?;
+        }
         Ok(config)
     }
 }

@@ -60,6 +60,20 @@ impl PeriodicInform {
     }
 }
 
+/// When pending passive lightweight notifications go out next (TR-069
+/// Annex M; TR-181 ManagementServer.LightweightNotificationTrigger*): the
+/// first `trigger_time + k·interval` strictly after `now`, the time setting
+/// only the phase; 0 or the Unknown Time lets the CPE pick it (one interval
+/// from `now`). `None` when the interval is 0 (they then wait for an active one).
+pub fn lightweight_trigger_after(interval_secs: u32, trigger_time: i64, now: i64) -> Option<i64> {
+    PeriodicInform {
+        enable: true,
+        interval_secs,
+        reference: PeriodicInform::reference_from_unix(trigger_time),
+    }
+    .next_after(now)
+}
+
 /// The due time of a ScheduleInform (TR-069 A.4.1.4): `DelaySeconds` from
 /// now. DelaySeconds is unsignedInt[1:], so 0 is a 9003 Invalid arguments fault.
 pub fn scheduled_inform_due(now: i64, delay_secs: u32) -> Result<i64, FaultCode> {
@@ -374,6 +388,22 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn lightweight_triggers_follow_interval_and_phase() {
+        assert_eq!(lightweight_trigger_after(0, 0, 1000), None, "disabled");
+        assert_eq!(lightweight_trigger_after(60, 0, 1000), Some(1060));
+        assert_eq!(
+            lightweight_trigger_after(60, UNKNOWN_TIME, 1000),
+            Some(1060)
+        );
+        // Midnight phase, daily: the very next midnight, even for a future reference.
+        let midnight = 1_700_006_400;
+        assert_eq!(
+            lightweight_trigger_after(86_400, midnight + 10 * 86_400, midnight + 5),
+            Some(midnight + 86_400)
+        );
     }
 
     #[test]

@@ -212,6 +212,22 @@ static MAPPED: &[Mapped] = &[
         true,
     ),
     m(
+        "LightweightNotificationTriggerInterval",
+        "lwn",
+        "trigger_interval",
+        "0",
+        Shape::Text,
+        true,
+    ),
+    m(
+        "LightweightNotificationTriggerTime",
+        "lwn",
+        "trigger_time",
+        "",
+        Shape::Time,
+        true,
+    ),
+    m(
         "ConnReqJabberID",
         "xmpp",
         "jabber_id",
