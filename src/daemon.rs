@@ -712,9 +712,13 @@ impl Daemon {
                 .acs
                 .handle_timeout(registry, now, &mut handler, &mut acks),
         };
-        // Accepted transfer requests and ScheduleInforms are persisted at once.
+        // Accepted transfer requests and ScheduleInforms are persisted at once,
+        // and so are values and notifications the ACS set (the new baseline).
         self.transfers.save();
         self.persist_schedule();
+        if self.dm.take_baseline_changed() {
+            self.persist_notified_values();
+        }
         for ack in acks {
             self.acknowledged(ack);
         }
@@ -943,11 +947,10 @@ impl Daemon {
         if !self.config.cpe.notification {
             return;
         }
-        let watched = self.dm.notification_baseline().len();
         let changes = self.dm.check_changes();
-        let persist = !changes.is_empty() || watched != self.dm.notification_baseline().len();
+        let found = !changes.is_empty();
         self.on_value_changes(changes, unix);
-        if persist {
+        if found || self.dm.take_baseline_changed() {
             self.persist_notified_values();
         }
     }
@@ -955,6 +958,7 @@ impl Daemon {
     /// Writes the notification baseline and the changes not yet reported,
     /// after the event queue that holds their `4 VALUE CHANGE`.
     fn persist_notified_values(&mut self) {
+        self.dm.take_baseline_changed();
         if let Err(e) = self.store.save_events(self.agent.queue()) {
             error!("cannot persist events: {e}");
         }

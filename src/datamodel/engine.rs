@@ -168,6 +168,8 @@ pub struct DataModel {
     live: Vec<bool>,
     state: DmState,
     last_values: HashMap<String, String>,
+    /// `last_values` changed since [`DataModel::take_baseline_changed`].
+    baseline_changed: bool,
 }
 
 impl DataModel {
@@ -182,6 +184,7 @@ impl DataModel {
             live: vec![false; nodes],
             state,
             last_values: HashMap::new(),
+            baseline_changed: false,
         }
     }
 
@@ -779,6 +782,7 @@ impl DataModel {
             if self.effective_notification(*node, internal) != 0 {
                 if let Some(now) = self.get_raw(*node, internal) {
                     self.last_values.insert(internal.clone(), now);
+                    self.baseline_changed = true;
                 }
             }
         }
@@ -906,6 +910,7 @@ impl DataModel {
                 if attr.notification != 0 {
                     if let Some(now) = self.get_raw(item.node, &item.internal) {
                         self.last_values.insert(item.internal.clone(), now);
+                        self.baseline_changed = true;
                     }
                 }
             }
@@ -1024,6 +1029,7 @@ impl DataModel {
         self.state.forget_below(&target.internal);
         self.last_values
             .retain(|p, _| !p.starts_with(target.internal.as_str()));
+        self.baseline_changed = true;
         self.save_state()?;
         Ok(status.max(self.set_parameter_key(parameter_key)))
     }
@@ -1038,6 +1044,12 @@ impl DataModel {
     /// reports what changed while the daemon was down.
     pub fn restore_notification_baseline(&mut self, baseline: HashMap<String, String>) {
         self.last_values = baseline;
+    }
+
+    /// Whether the baseline changed (a check, or the ACS setting values or
+    /// notifications) since the last call: the caller persists it.
+    pub fn take_baseline_changed(&mut self) -> bool {
+        std::mem::take(&mut self.baseline_changed)
     }
 
     /// Compares every parameter with notification on against the value seen
@@ -1083,7 +1095,10 @@ impl DataModel {
             }
             seen.insert(item.internal, value);
         }
-        self.last_values = seen;
+        if seen != self.last_values {
+            self.last_values = seen;
+            self.baseline_changed = true;
+        }
         changes
     }
 
