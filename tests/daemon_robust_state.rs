@@ -30,14 +30,22 @@ fn mode_of(path: &Path) -> u32 {
         & 0o7777
 }
 
-/// Runs the `icwmpd` binary with `--config dir` and `args`.
+/// Runs the `icwmpd` binary with `--config dir` and `args`; one that is
+/// still running after [`WAIT`] (a daemon that should have refused to start)
+/// is killed.
 fn cli(dir: &Path, args: &[&std::ffi::OsStr]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_icwmpd"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_icwmpd"))
         .arg("--config")
         .arg(dir)
         .args(args)
-        .output()
-        .expect("run icwmpd")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run icwmpd");
+    if !wait_until(WAIT, || child.try_wait().is_ok_and(|s| s.is_some())) {
+        let _ = child.kill();
+    }
+    child.wait_with_output().expect("icwmpd output")
 }
 
 #[test]
