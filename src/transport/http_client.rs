@@ -875,8 +875,6 @@ impl HttpClient {
         }
         let exchange = self.exchange.as_mut()?;
         if exchange.overall_deadline.is_some_and(|t| now >= t) {
-            // No resend: the server had its whole allowance.
-            exchange.reconnected = true;
             self.lookup = None;
             return self.fail(registry, now, HttpError::Timeout("completing the exchange"));
         }
