@@ -119,6 +119,25 @@ fn script_lines(text: &str) -> Result<Vec<Vec<String>>, String> {
         .collect()
 }
 
+/// The command line as text: every argument must be UTF-8 (parameter paths,
+/// values and options are text); the first that is not is named in the error.
+pub fn utf8_arguments(
+    args: impl IntoIterator<Item = std::ffi::OsString>,
+) -> Result<Vec<String>, String> {
+    args.into_iter()
+        .enumerate()
+        .map(|(i, arg)| {
+            arg.into_string().map_err(|bad| {
+                format!(
+                    "argument {} is not valid UTF-8: {:?}",
+                    i + 1,
+                    bad.to_string_lossy()
+                )
+            })
+        })
+        .collect()
+}
+
 /// The usage text of the data model commands.
 pub fn data_model_usage() -> &'static str {
     COMMANDS
@@ -178,6 +197,16 @@ mod tests {
         assert_eq!(key128, ["9FDF3BFDFB10AFEB0925EF9605"]);
         assert!(wep_keys("256", "test").is_err());
         assert!(wep_keys("64", "").is_err());
+    }
+
+    #[test]
+    fn non_utf8_arguments_are_named() {
+        use std::os::unix::ffi::OsStringExt;
+        let good = utf8_arguments(["-m".into(), "get".into()]).expect("text");
+        assert_eq!(good, ["-m", "get"]);
+        let bad = std::ffi::OsString::from_vec(vec![b'a', 0xff, b'b']);
+        let e = utf8_arguments(["-m".into(), bad]).expect_err("refused");
+        assert_eq!(e, "argument 2 is not valid UTF-8: \"a\u{fffd}b\"");
     }
 
     #[test]

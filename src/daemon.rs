@@ -26,12 +26,14 @@ use crate::cwmp::conn_request_limit::{Admission, ConnRequestLimit};
 use crate::cwmp::cpe_requests::{self, CpeRequests};
 use crate::cwmp::events::{start_events, CompletionRpc, Event, EventCode, StartFacts};
 use crate::cwmp::handlers::{Deferred, RequestHandler};
+use crate::cwmp::notified_values::NotifiedValues;
 use crate::cwmp::params::ParameterValue;
 use crate::cwmp::retry::RetryPolicy;
-use crate::cwmp::schedule::PeriodicInform;
+use crate::cwmp::schedule::{lightweight_trigger_after, PeriodicInform};
 use crate::cwmp::session::Acknowledged;
-use crate::datamodel::engine::DataModel;
+use crate::datamodel::engine::{DataModel, ValueChanges};
 use crate::datamodel::setup;
+use crate::fsutil;
 use crate::logging::{self, LogSettings};
 use crate::redact;
 use crate::service::{Context, Request, Service, Tokens};
@@ -87,6 +89,8 @@ enum DaemonTimer {
     ValueCheck,
     /// Collect the exit status of commands the daemon ran (reboot, factory reset).
     ReapChildren,
+    /// Send the pending passive lightweight notifications (TR-069 Annex M trigger).
+    LightweightTrigger,
 }
 
 /// How often spawned commands are checked for their exit.
@@ -124,8 +128,10 @@ pub struct Daemon {
     wan_address: Option<String>,
     /// The URL of the running session (for BOOTSTRAP bookkeeping).
     session_url: String,
-    /// Passive value changes waiting for the next Inform.
+    /// Value changes not yet in an Inform the ACS acknowledged (persisted).
     changed_values: Vec<ParameterValue>,
+    /// The changes the running session's Inform carries.
+    inform_changes: Vec<ParameterValue>,
     /// Passive lightweight changes waiting for the next lightweight notification.
     lwn_pending: Vec<ParameterValue>,
     deferred: Vec<Deferred>,
@@ -181,6 +187,9 @@ fn http_config_of(config: &Config) -> HttpConfig {
         insecure_enable: acs.insecure_enable,
         http_disable_100continue: acs.http_disable_100continue,
         idle_timeout: Duration::from_secs(u64::from(config.cpe.session_timeout)),
+        // session_timeout bounds each exchange with the ACS as a whole, not
+        // only the silences: a server dripping bytes cannot hold a session.
+        exchange_timeout: Some(Duration::from_secs(u64::from(config.cpe.session_timeout))),
         credentials: (!acs.userid.is_empty()).then(|| Credentials {
             username: acs.userid.clone(),
             password: acs.passwd.as_str().to_owned(),
@@ -296,6 +305,20 @@ impl Daemon {
 
         let store =
             Store::open(&config.cpe.state_dir).map_err(|e| StartError::Io("state directory", e))?;
+        // Writes a crash cut short leave temporary files, some holding credentials.
+        let config_dir = config_file
+            .path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty());
+        let orphans = fsutil::remove_orphan_tmp_files(&config.cpe.state_dir, true)
+            .into_iter()
+            .chain(config_dir.map_or_else(Vec::new, |d| fsutil::remove_orphan_tmp_files(d, false)));
+        for orphan in orphans {
+            info!(
+                "removed the temporary file of an interrupted write: {}",
+                orphan.display()
+            );
+        }
         let (mut queue, corrupt) = store.load_events();
         if let Some(e) = corrupt {
             error!("pending events unreadable, started with none: {e}");
@@ -334,6 +357,12 @@ impl Daemon {
         let mut agent = Agent::new(queue, periodic_of(&config), retry_policy_of(&config), now);
         if start.acs_changed {
             agent.forget_acs_requests();
+        } else {
+            let (informs, corrupt) = store.load_scheduled_informs();
+            if let Some(e) = corrupt {
+                error!("scheduled informs unreadable, set aside: {e}");
+            }
+            agent.restore_scheduled_informs(informs);
         }
         if options.get_rpc_methods {
             agent.request_rpc_methods();
@@ -343,6 +372,10 @@ impl Daemon {
                 "Periodic event is enabled. Interval period = {}s",
                 config.acs.periodic_inform_interval
             );
+            match PeriodicInform::reference_from_unix(config.acs.periodic_inform_time) {
+                Some(at) => info!("Periodic time is {}", crate::cwmp::datetime::format_utc(at)),
+                None => info!("Periodic time is Unknown"),
+            }
         } else {
             info!("Periodic event is disabled");
         }
@@ -359,8 +392,14 @@ impl Daemon {
             uci_dir,
         )
         .map_err(StartError::Setup)?;
-        // The first check records the values notifications compare against.
-        dm.check_changes();
+        // Notifications compare against the values of before the restart, so a
+        // change made while the daemon was down is reported.
+        let (notified, corrupt) = store.load_notified_values();
+        if let Some(e) = corrupt {
+            error!("notified values unreadable, set aside: {e}");
+        }
+        dm.restore_notification_baseline(notified.baseline);
+        let initial_changes = dm.check_changes();
         let acs = AcsLink::new(http_config_of(&config), tokens::ACS)
             .map_err(|e| StartError::Setup(format!("ACS client: {e}")))?;
         let id = dm.device_id();
@@ -414,7 +453,8 @@ impl Daemon {
             acs,
             transfers,
             session_url: String::new(),
-            changed_values: Vec::new(),
+            changed_values: notified.pending,
+            inform_changes: Vec::new(),
             lwn_pending: Vec::new(),
             deferred: Vec::new(),
             children: Vec::new(),
@@ -429,6 +469,16 @@ impl Daemon {
         daemon.pick_up_cpe_requests();
         daemon.configure_services();
         daemon.arm_value_check(clock::now());
+        daemon.arm_lightweight_trigger(clock::now(), clock::unix_now());
+        daemon.persist_schedule();
+        if !daemon.changed_values.is_empty() {
+            // Changes detected before the restart ride on the next Inform.
+            daemon.agent.passive_value_changed();
+        }
+        if daemon.config.cpe.notification {
+            daemon.on_value_changes(initial_changes, clock::unix_now());
+        }
+        daemon.persist_notified_values();
         Ok(daemon)
     }
 
@@ -562,6 +612,13 @@ impl Daemon {
                     self.arm_value_check(now);
                 }
                 DaemonTimer::ReapChildren => self.reap_children(now),
+                DaemonTimer::LightweightTrigger => {
+                    let unix = clock::unix_now();
+                    if !self.lwn_pending.is_empty() {
+                        self.send_lightweight_notification(unix);
+                    }
+                    self.arm_lightweight_trigger(now, unix);
+                }
             }
         }
         if self.flow == Flow::Stop || self.config.acs.effective_url().is_empty() {
@@ -569,6 +626,7 @@ impl Daemon {
         }
         let unix = clock::unix_now();
         let due = self.agent.take_due(unix);
+        self.persist_schedule();
         if due.check_notifications {
             self.check_value_changes(unix);
         }
@@ -588,9 +646,11 @@ impl Daemon {
         }
         info!("Preparing the Inform RPC message to send to the ACS");
         let mut parameter_list = self.dm.inform_parameters();
-        for changed in std::mem::take(&mut self.changed_values) {
+        // They stay pending until the ACS acknowledges this Inform.
+        self.inform_changes = self.changed_values.clone();
+        for changed in &self.changed_values {
             if !parameter_list.iter().any(|p| p.name == changed.name) {
-                parameter_list.push(changed);
+                parameter_list.push(changed.clone());
             }
         }
         let id = self.dm.device_id();
@@ -657,8 +717,13 @@ impl Daemon {
                 .acs
                 .handle_timeout(registry, now, &mut handler, &mut acks),
         };
-        // Accepted transfer requests are persisted at once.
+        // Accepted transfer requests and ScheduleInforms are persisted at once,
+        // and so are values and notifications the ACS set (the new baseline).
         self.transfers.save();
+        self.persist_schedule();
+        if self.dm.take_baseline_changed() {
+            self.persist_notified_values();
+        }
         for ack in acks {
             self.acknowledged(ack);
         }
@@ -691,10 +756,31 @@ impl Daemon {
         }
     }
 
+    /// Writes the pending ScheduleInforms when they changed; the events a due
+    /// one queued are written first, so a crash in between repeats it rather
+    /// than losing it.
+    fn persist_schedule(&mut self) {
+        if !self.agent.take_schedule_changed() {
+            return;
+        }
+        if let Err(e) = self.store.save_events(self.agent.queue()) {
+            error!("cannot persist events: {e}");
+        }
+        if let Err(e) = self
+            .store
+            .save_scheduled_informs(self.agent.scheduled_informs())
+        {
+            error!("cannot persist scheduled informs: {e}");
+        }
+    }
+
     fn acknowledged(&mut self, ack: Acknowledged) {
         match ack {
             Acknowledged::Inform => {
                 let delivered = self.agent.on_inform_acknowledged();
+                let reported = std::mem::take(&mut self.inform_changes);
+                self.changed_values.retain(|p| !reported.contains(p));
+                self.persist_notified_values();
                 if delivered.iter().any(|e| e.code == EventCode::Bootstrap) {
                     if let Err(e) = self
                         .store
@@ -770,6 +856,7 @@ impl Daemon {
         }
         // Values the ACS set in this session are the new baseline, not changes to report.
         self.dm.check_changes();
+        self.persist_notified_values();
         if self.cwmp_store.borrow_mut().take_changed() {
             info!("Config reload: end session request");
             self.reload();
@@ -849,11 +936,54 @@ impl Daemon {
         }
     }
 
+    /// Arms the trigger of passive lightweight notifications
+    /// (`lwn.trigger_interval`, `lwn.trigger_time`).
+    fn arm_lightweight_trigger(&mut self, now: Instant, unix: i64) {
+        let lwn = &self.config.lwn;
+        let next = lightweight_trigger_after(lwn.trigger_interval, lwn.trigger_time, unix)
+            .filter(|_| lwn.enable);
+        match next {
+            Some(at) => {
+                let wait = u64::try_from(at.saturating_sub(unix)).unwrap_or(0);
+                self.timers.set(
+                    DaemonTimer::LightweightTrigger,
+                    now + Duration::from_secs(wait),
+                );
+            }
+            None => self.timers.cancel(DaemonTimer::LightweightTrigger),
+        }
+    }
+
     fn check_value_changes(&mut self, unix: i64) {
         if !self.config.cpe.notification {
             return;
         }
         let changes = self.dm.check_changes();
+        let found = !changes.is_empty();
+        self.on_value_changes(changes, unix);
+        if found || self.dm.take_baseline_changed() {
+            self.persist_notified_values();
+        }
+    }
+
+    /// Writes the notification baseline and the changes not yet reported,
+    /// after the event queue that holds their `4 VALUE CHANGE`.
+    fn persist_notified_values(&mut self) {
+        self.dm.take_baseline_changed();
+        if let Err(e) = self.store.save_events(self.agent.queue()) {
+            error!("cannot persist events: {e}");
+        }
+        let record = NotifiedValues {
+            baseline: self.dm.notification_baseline().clone(),
+            pending: self.changed_values.clone(),
+        };
+        if let Err(e) = self.store.save_notified_values(&record) {
+            error!("cannot persist notified values: {e}");
+        }
+    }
+
+    /// Queues what a check found: Inform events and values, lightweight notifications.
+    fn on_value_changes(&mut self, changes: ValueChanges, unix: i64) {
         if !changes.passive.is_empty() {
             self.agent.passive_value_changed();
         }
@@ -1196,6 +1326,7 @@ impl Daemon {
         self.config = config;
         self.configure_services();
         self.arm_value_check(clock::now());
+        self.arm_lightweight_trigger(clock::now(), unix);
         if let Err(e) = self.store.save_events(self.agent.queue()) {
             error!("cannot persist events: {e}");
         }

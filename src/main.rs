@@ -35,7 +35,10 @@ Usage: icwmpd [OPTIONS]
 
 fn options() -> getopts::Options {
     let mut opts = getopts::Options::new();
-    opts.optflag("b", "boot-event", "")
+    // Everything after the first free word (the data model command, the
+    // Kicked arguments) is taken as it is: `set_value Device.X -5` sets -5.
+    opts.parsing_style(getopts::ParsingStyle::StopAtFirstFree)
+        .optflag("b", "boot-event", "")
         .optflag("g", "get-rpc-methods", "")
         .optflag("c", "command-input", "")
         .optopt("m", "shell-cli", "", "RPC")
@@ -59,7 +62,13 @@ fn options() -> getopts::Options {
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args = match icwmp::cli::utf8_arguments(std::env::args_os().skip(1)) {
+        Ok(args) => args,
+        Err(e) => {
+            eprintln!("icwmpd: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let matches = match options().parse(&args) {
         Ok(m) => m,
         Err(e) => {

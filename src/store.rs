@@ -8,7 +8,10 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::cwmp::events::{EventError, EventQueue};
-use crate::fsutil::{atomic_write, set_aside};
+use crate::cwmp::notified_values::NotifiedValues;
+use crate::cwmp::schedule::{scheduled_informs_from_bytes, scheduled_informs_to_bytes};
+use crate::fsutil::{atomic_write, secure_state_dir, set_aside};
+use crate::records::RecordError;
 
 /// File names inside the state directory.
 pub mod names {
@@ -24,6 +27,10 @@ pub mod names {
     pub const DATAMODEL: &str = "datamodel";
     /// The newest accepted UDP connection request and recent ids (replays stay refused).
     pub const UDP_CONN_REQUESTS: &str = "udp_conn_requests";
+    /// The values notifications compare against, and changes not yet reported.
+    pub const NOTIFIED_VALUES: &str = "notified_values";
+    /// Acknowledged ScheduleInforms not yet due.
+    pub const SCHEDULED_INFORMS: &str = "scheduled_informs";
 }
 
 /// The state directory.
@@ -51,9 +58,10 @@ impl std::fmt::Display for CorruptFile {
 }
 
 impl Store {
-    /// The store in `dir`, created if missing.
+    /// The store in `dir`, created if missing; the directory is made 0700
+    /// (its files hold credentials).
     pub fn open(dir: &Path) -> io::Result<Store> {
-        fs::create_dir_all(dir)?;
+        secure_state_dir(dir)?;
         Ok(Store {
             dir: dir.to_path_buf(),
         })
@@ -66,7 +74,7 @@ impl Store {
 
     /// A small text value, trimmed; `None` if absent or unreadable.
     pub fn read_text(&self, name: &str) -> Option<String> {
-        fs::read_to_string(self.path(name))
+        crate::fsutil::read_text(&self.path(name))
             .ok()
             .map(|s| s.trim().to_owned())
     }
@@ -101,7 +109,7 @@ impl Store {
     /// the queue then starts empty (the caller logs the loss loudly).
     pub fn load_events(&self) -> (EventQueue, Option<CorruptFile>) {
         let path = self.path(names::EVENTS);
-        let bytes = match fs::read(&path) {
+        let bytes = match crate::fsutil::read_file(&path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return (EventQueue::new(), None),
             Err(e) => {
@@ -126,6 +134,61 @@ impl Store {
             moved_to,
             reason: error.to_string(),
         }
+    }
+
+    /// The persisted ScheduleInforms (due time, CommandKey). A file that
+    /// cannot be read is set aside and reported; the list then starts empty.
+    pub fn load_scheduled_informs(&self) -> (Vec<(i64, String)>, Option<CorruptFile>) {
+        self.load_record(names::SCHEDULED_INFORMS, scheduled_informs_from_bytes)
+    }
+
+    /// Reads a record file with `parse`: absent gives the default, and a file
+    /// that cannot be read or parsed is set aside and reported.
+    fn load_record<T: Default>(
+        &self,
+        name: &str,
+        parse: impl Fn(&[u8]) -> Result<T, RecordError>,
+    ) -> (T, Option<CorruptFile>) {
+        let path = self.path(name);
+        let parsed = match crate::fsutil::read_file(&path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return (T::default(), None),
+            Err(e) => Err(e.to_string()),
+            Ok(bytes) => parse(&bytes).map_err(|e| e.to_string()),
+        };
+        match parsed {
+            Ok(record) => (record, None),
+            Err(reason) => {
+                let moved_to = set_aside(&path).ok();
+                let corrupt = CorruptFile {
+                    path,
+                    moved_to,
+                    reason,
+                };
+                (T::default(), Some(corrupt))
+            }
+        }
+    }
+
+    /// The persisted notification baseline and unreported changes. A file
+    /// that cannot be read is set aside and reported; the record then starts empty.
+    pub fn load_notified_values(&self) -> (NotifiedValues, Option<CorruptFile>) {
+        self.load_record(names::NOTIFIED_VALUES, NotifiedValues::from_bytes)
+    }
+
+    /// Persists the notification baseline and unreported changes.
+    pub fn save_notified_values(&self, record: &NotifiedValues) -> io::Result<()> {
+        self.write(names::NOTIFIED_VALUES, &record.to_bytes())
+    }
+
+    /// Persists the pending ScheduleInforms.
+    pub fn save_scheduled_informs<'a>(
+        &self,
+        informs: impl Iterator<Item = (i64, &'a str)>,
+    ) -> io::Result<()> {
+        self.write(
+            names::SCHEDULED_INFORMS,
+            &scheduled_informs_to_bytes(informs),
+        )
     }
 
     /// Persists the event queue.

@@ -261,3 +261,123 @@ fn lightweight_notifications_validate_against_their_schema() {
     let (failed, report) = validate_against("cwmp-UDPLightweightNotification-1-0.xsd", &[file]);
     assert!(failed.is_empty(), "{report}");
 }
+
+/// Answers each ACS request with the sample response of its method, and
+/// lists a queued Upload among the transfers.
+struct SampleHandler;
+
+impl icwmp::cwmp::session::AcsRequestHandler for SampleHandler {
+    fn handle(&mut self, request: Rpc) -> Result<Rpc, icwmp::cwmp::fault::Fault> {
+        let wanted = format!("{}Response", request.method_name());
+        let mut response = soap_samples::cpe_messages()
+            .into_iter()
+            .find(|rpc| rpc.method_name() == wanted)
+            .unwrap_or_else(|| panic!("no sample {wanted}"));
+        if let Rpc::GetAllQueuedTransfersResponse { transfer_list } = &mut response {
+            let mut upload = transfer_list[0].clone();
+            upload.is_download = false;
+            upload.file_type = "2 Vendor Log File".to_owned();
+            transfer_list.push(upload);
+        }
+        Ok(response)
+    }
+}
+
+/// Every POST of a whole session at `version` in which the CPE has every
+/// sample request to send and the ACS asks every sample request.
+fn session_posts(version: CwmpVersion) -> Vec<Vec<u8>> {
+    use icwmp::cwmp::session::{Action, Session};
+    use icwmp::wire::soap::Limits;
+    let cpe = soap_samples::cpe_messages();
+    let inform = cpe
+        .iter()
+        .find_map(|rpc| match rpc {
+            Rpc::Inform(inform) => Some(inform.clone()),
+            _ => None,
+        })
+        .expect("an Inform sample");
+    let requests: Vec<Rpc> = cpe
+        .iter()
+        .filter(|rpc| {
+            matches!(
+                rpc,
+                Rpc::GetRpcMethods
+                    | Rpc::TransferComplete(_)
+                    | Rpc::AutonomousTransferComplete(_)
+                    | Rpc::DuStateChangeComplete(_)
+                    | Rpc::AutonomousDuStateChangeComplete { .. }
+                    | Rpc::RequestDownload { .. }
+                    | Rpc::Kicked(_)
+            )
+        })
+        .cloned()
+        .collect();
+    let mut acs_requests: Vec<Rpc> = soap_samples::acs_messages()
+        .into_iter()
+        .filter(|rpc| !rpc.method_name().ends_with("Response") && rpc.method_name() != "Fault")
+        .collect();
+    acs_requests.reverse();
+    let acs_responses = soap_samples::acs_messages();
+    let (mut session, mut action) =
+        Session::start(inform, requests, version, Some(60), Limits::default());
+    let mut posts = Vec::new();
+    let mut handler = SampleHandler;
+    // The ACS answers in the negotiated version's namespace.
+    let reply = |rpc: Rpc| envelope_bytes(&Envelope::new("acs", rpc), version);
+    let mut informed = false;
+    for _ in 0..200 {
+        let body = match action {
+            Action::Post(body) => body,
+            Action::Done(result) => {
+                assert!(result.is_ok(), "{result:?}");
+                return posts;
+            }
+        };
+        let answer = if body.is_empty() {
+            acs_requests.pop().map(reply)
+        } else {
+            let envelope = icwmp::wire::soap::parse(&body, &Limits::default()).expect("parses");
+            posts.push(body);
+            let name = envelope.body.as_ref().map_or("", Rpc::method_name);
+            if !informed {
+                informed = true;
+                Some(reply(Rpc::InformResponse { max_envelopes: 1 }))
+            } else if let Some(response) = acs_responses
+                .iter()
+                .find(|r| r.method_name() == format!("{name}Response"))
+            {
+                Some(reply(response.clone()))
+            } else {
+                // The CPE answered an ACS request: the ACS sends the next one.
+                acs_requests.pop().map(reply)
+            }
+        };
+        let mut acks = Vec::new();
+        action = match answer {
+            Some(answer) => session.on_response(200, &answer, &mut handler, &mut acks),
+            None => session.on_response(204, b"", &mut handler, &mut acks),
+        };
+    }
+    panic!("the session did not end");
+}
+
+#[test]
+fn every_message_of_a_session_validates_whatever_version_was_negotiated() {
+    if !xmllint_available() {
+        return;
+    }
+    let scratch = Scratch::new("session-versions");
+    let mut files = Vec::new();
+    for version in [CwmpVersion::V1_0, CwmpVersion::V1_1, CwmpVersion::V1_2] {
+        for (index, post) in session_posts(version).into_iter().enumerate() {
+            let file = scratch
+                .0
+                .join(format!("{}-{index:02}.xml", version.as_str()));
+            std::fs::write(&file, post).expect("write");
+            files.push(file);
+        }
+    }
+    assert!(files.len() > 60, "only {} messages", files.len());
+    let (failed, report) = validate(&files);
+    assert!(failed.is_empty(), "invalid: {failed:#?}\n{report}");
+}

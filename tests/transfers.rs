@@ -26,11 +26,13 @@ fn one_session(requests: Vec<Rpc>) -> AcsOptions {
     }
 }
 
-/// A config whose apply and upload commands are plain shell commands in `dir`.
+/// A config whose apply and upload commands are plain shell commands in `dir`,
+/// speaking CWMP 1.4 (ScheduleDownload and CancelTransfer are 1.2 methods).
 fn configure(dir: &Path, acs: &TestAcs, acs_extra: &str) {
     let d = dir.display();
     let cpe = format!(
-        "\toption exec_download '1'\n\
+        "\toption amd_version '5'\n\
+         \toption exec_download '1'\n\
          \toption firmware_apply_command 'cp {{file}} {d}/flashed'\n\
          \toption vendor_config_apply_command 'cp {{file}} {d}/config-applied'\n\
          \toption config_upload_command 'printf config-backup > {{file}}'\n\

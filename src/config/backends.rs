@@ -60,7 +60,7 @@ impl CwmpStore {
 }
 
 fn read_uci(path: &Path) -> Option<UciFile> {
-    let text = std::fs::read_to_string(path).ok()?;
+    let text = crate::fsutil::read_text(path).ok()?;
     UciFile::parse(&path.display().to_string(), &text).ok()
 }
 

@@ -12,8 +12,9 @@ pub mod uci;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use crate::cwmp::datetime::parse_unix_or_datetime;
 use crate::fsutil::atomic_write;
-use uci::{EditError, UciError, UciFile};
+use uci::{shown, EditError, UciError, UciFile};
 
 /// A secret (password) whose `Debug` output is redacted.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -267,6 +268,13 @@ pub struct LwnConfig {
     pub enable: bool,
     pub hostname: String,
     pub port: u16,
+    /// ManagementServer.LightweightNotificationTriggerInterval, seconds
+    /// between sends of pending passive lightweight notifications (0: only
+    /// with an active one).
+    pub trigger_interval: u32,
+    /// ManagementServer.LightweightNotificationTriggerTime, unix seconds
+    /// (0 or the Unknown Time: the CPE picks the phase).
+    pub trigger_time: i64,
 }
 
 /// The `stun` section: STUN and UDP connection requests (TR-111 Part 2, TR-069 Annex G).
@@ -414,7 +422,7 @@ impl SectionReader<'_> {
     fn boolean(&self, option: &str, target: &mut bool) -> Result<(), ConfigError> {
         if let Some(v) = self.raw(option) {
             *target = parse_bool(v)
-                .ok_or_else(|| self.error(option, format!("'{v}' is not a boolean")))?;
+                .ok_or_else(|| self.error(option, format!("{} is not a boolean", shown(v))))?;
         }
         Ok(())
     }
@@ -432,7 +440,7 @@ impl SectionReader<'_> {
         };
         let n: i64 = v
             .parse()
-            .map_err(|_| self.error(option, format!("'{v}' is not a number")))?;
+            .map_err(|_| self.error(option, format!("{} is not a number", shown(v))))?;
         if n < min || n > max {
             return Err(self.error(option, format!("{n} is outside {min}..{max}")));
         }
@@ -455,7 +463,10 @@ impl SectionReader<'_> {
             .map(|&(_, value)| value)
             .ok_or_else(|| {
                 let names: Vec<&str> = choices.iter().map(|(n, _)| *n).collect();
-                self.error(option, format!("'{v}' is not one of {}", names.join(", ")))
+                self.error(
+                    option,
+                    format!("{} is not one of {}", shown(v), names.join(", ")),
+                )
             })?;
         Ok(())
     }
@@ -484,6 +495,10 @@ impl Config {
         };
         let a = &mut config.acs;
         acs.string("url", &mut a.url);
+        if !a.url.is_empty() && crate::transport::http_client::check_url(&a.url).is_err() {
+            let reason = format!("{} is not an http:// or https:// URL", shown(&a.url));
+            return Err(acs.error("url", reason));
+        }
         acs.string("userid", &mut a.userid);
         acs.secret("passwd", &mut a.passwd);
         acs.boolean("periodic_inform_enable", &mut a.periodic_inform_enable)?;
@@ -498,8 +513,8 @@ impl Config {
             .map(str::trim)
             .filter(|v| !v.is_empty())
         {
-            a.periodic_inform_time = parse_time_option(v).ok_or_else(|| {
-                let reason = format!("'{v}' is neither unix seconds nor a dateTime");
+            a.periodic_inform_time = parse_unix_or_datetime(v).ok_or_else(|| {
+                let reason = format!("{} is neither unix seconds nor a dateTime", shown(v));
                 acs.error("periodic_inform_time", reason)
             })?;
         }
@@ -546,7 +561,7 @@ impl Config {
         cpe.boolean("log_to_file", &mut c.log_to_file)?;
         if let Some(v) = cpe.raw("log_severity").filter(|v| !v.is_empty()) {
             c.log_severity = Severity::parse(v).ok_or_else(|| {
-                cpe.error("log_severity", format!("'{v}' is not one of EMERG, ALERT, CRITIC, ERROR, WARNING, NOTICE, INFO, DEBUG"))
+                cpe.error("log_severity", format!("{} is not one of EMERG, ALERT, CRITIC, ERROR, WARNING, NOTICE, INFO, DEBUG", shown(v)))
             })?;
         }
         cpe.path("log_file_name", &mut c.log_file_name);
@@ -612,6 +627,22 @@ impl Config {
         lwn.boolean("enable", &mut l.enable)?;
         lwn.string("hostname", &mut l.hostname);
         lwn.number("port", 0, 65535, &mut l.port)?;
+        lwn.number(
+            "trigger_interval",
+            0,
+            u32::MAX.into(),
+            &mut l.trigger_interval,
+        )?;
+        if let Some(v) = lwn
+            .raw("trigger_time")
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+        {
+            l.trigger_time = parse_unix_or_datetime(v).ok_or_else(|| {
+                let reason = format!("{} is neither unix seconds nor a dateTime", shown(v));
+                lwn.error("trigger_time", reason)
+            })?;
+        }
 
         let stun = SectionReader {
             uci,
@@ -644,15 +675,6 @@ impl Config {
     }
 }
 
-/// `periodic_inform_time` as unix seconds: an integer, or a dateTime such as
-/// `2024-01-01T00:00:00Z` (the form ManagementServer.PeriodicInformTime takes).
-fn parse_time_option(text: &str) -> Option<i64> {
-    match text.parse::<i64>() {
-        Ok(n) => Some(n),
-        Err(_) => crate::cwmp::datetime::parse(text).ok().map(|t| t.unix_secs),
-    }
-}
-
 /// The configuration file on disk: load, and write back single values.
 #[derive(Clone, Debug)]
 pub struct ConfigFile {
@@ -672,7 +694,7 @@ impl ConfigFile {
     }
 
     fn read(&self) -> Result<UciFile, ConfigError> {
-        let text = std::fs::read_to_string(&self.path)
+        let text = crate::fsutil::read_text(&self.path)
             .map_err(|e| ConfigError::Io(self.path.clone(), e))?;
         Ok(UciFile::parse(&self.path.display().to_string(), &text)?)
     }
@@ -777,8 +799,15 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_line() {
-        let err = load("config cwmp acs\n\toption url x\n\toption periodic_inform_enable maybe\n")
-            .expect_err("bad boolean");
+        let err = load("config cwmp acs\n\toption url gopher://[::1\n").expect_err("bad URL");
+        assert_eq!(
+            err.to_string(),
+            "cwmp:2: option acs.url: 'gopher://[::1' is not an http:// or https:// URL"
+        );
+        let err = load(
+            "config cwmp acs\n\toption url http://x/\n\toption periodic_inform_enable maybe\n",
+        )
+        .expect_err("bad boolean");
         assert_eq!(
             err.to_string(),
             "cwmp:3: option acs.periodic_inform_enable: 'maybe' is not a boolean"

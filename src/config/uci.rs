@@ -29,6 +29,29 @@ impl fmt::Display for UciError {
 
 impl std::error::Error for UciError {}
 
+/// The most characters of a file's text an error message quotes.
+const SHOWN_CHARS: usize = 64;
+
+/// `text` quoted for an error message: at most [`SHOWN_CHARS`] characters
+/// (a hostile file's 4 MB token must not become a 4 MB log line), with
+/// control characters escaped.
+pub fn shown(text: &str) -> String {
+    let mut out = String::from("'");
+    for (i, c) in text.chars().enumerate() {
+        if i == SHOWN_CHARS {
+            out.push_str(&format!("…' ({} bytes)", text.len()));
+            return out;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out.push('\'');
+    out
+}
+
 /// Why an edit was refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EditError {
@@ -40,9 +63,11 @@ pub enum EditError {
 impl fmt::Display for EditError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            EditError::NoSuchSection(s) => write!(f, "no section '{s}'"),
-            EditError::InvalidName(s) => write!(f, "invalid UCI name '{s}'"),
-            EditError::InvalidValue(s) => write!(f, "value of '{s}' cannot be stored in UCI"),
+            EditError::NoSuchSection(s) => write!(f, "no section {}", shown(s)),
+            EditError::InvalidName(s) => write!(f, "invalid UCI name {}", shown(s)),
+            EditError::InvalidValue(s) => {
+                write!(f, "value of {} cannot be stored in UCI", shown(s))
+            }
         }
     }
 }
@@ -264,11 +289,11 @@ impl UciFile {
                         _ => return Err(err("'config' takes a type and an optional name".into())),
                     };
                     if !valid_type(&stype) {
-                        return Err(err(format!("invalid section type '{stype}'")));
+                        return Err(err(format!("invalid section type {}", shown(&stype))));
                     }
                     if let Some(n) = &name {
                         if !valid_name(n) {
-                            return Err(err(format!("invalid section name '{n}'")));
+                            return Err(err(format!("invalid section name {}", shown(n))));
                         }
                     }
                     // A named section that appears twice is merged into the first, as libuci does.
@@ -297,7 +322,7 @@ impl UciFile {
                         return Err(err(format!("'{kw}' outside of a 'config' section")));
                     }
                     if !valid_name(&name) {
-                        return Err(err(format!("invalid option name '{name}'")));
+                        return Err(err(format!("invalid option name {}", shown(&name))));
                     }
                     if kw == "option" {
                         Stmt::Option { name, value }
@@ -305,7 +330,7 @@ impl UciFile {
                         Stmt::List { name, value }
                     }
                 }
-                Some(other) => return Err(err(format!("unknown keyword '{other}'"))),
+                Some(other) => return Err(err(format!("unknown keyword {}", shown(other)))),
             };
             let section = if stmt == Stmt::Other {
                 None
@@ -689,6 +714,19 @@ config wifi-iface
             ("config\n", 1, "takes a type"),
             ("frobnicate\n", 1, "unknown keyword"),
         ];
+        let huge = format!("config cwmp acs\n\t{} x\n", "k".repeat(4 << 20));
+        let err = UciFile::parse("/etc/config/cwmp", &huge).expect_err("huge keyword");
+        assert!(
+            err.to_string().len() < 200,
+            "{} bytes",
+            err.to_string().len()
+        );
+        assert!(
+            err.message.ends_with("…' (4194304 bytes)"),
+            "{}",
+            err.message
+        );
+        assert_eq!(shown("a\nb"), "'a\\nb'");
         for (text, line, what) in cases {
             let err = UciFile::parse("/etc/config/cwmp", text).expect_err(text);
             assert_eq!(err.line, line, "{text:?}");

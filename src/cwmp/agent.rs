@@ -58,6 +58,8 @@ pub struct Agent {
     /// `-g` or ubus asked for GetRPCMethods in the next session.
     get_rpc_methods: bool,
     stats: SessionStats,
+    /// The pending ScheduleInforms changed since [`Agent::take_schedule_changed`].
+    schedule_changed: bool,
 }
 
 impl Agent {
@@ -78,6 +80,7 @@ impl Agent {
             in_session: false,
             start_asap,
             get_rpc_methods: false,
+            schedule_changed: false,
             stats: SessionStats {
                 started_at: now,
                 ..SessionStats::default()
@@ -162,12 +165,40 @@ impl Agent {
         due: i64,
         command_key: &str,
     ) -> Result<(), crate::cwmp::fault::FaultCode> {
-        self.schedule.add_scheduled_inform(due, command_key)
+        self.schedule.add_scheduled_inform(due, command_key)?;
+        self.schedule_changed = true;
+        Ok(())
+    }
+
+    /// Takes up the ScheduleInforms persisted before a restart; those whose
+    /// time passed meanwhile come due at the next [`Agent::take_due`].
+    pub fn restore_scheduled_informs(&mut self, informs: Vec<(i64, String)>) {
+        for (due, command_key) in informs {
+            if self
+                .schedule
+                .add_scheduled_inform(due, &command_key)
+                .is_err()
+            {
+                break;
+            }
+        }
+    }
+
+    /// The pending ScheduleInforms (due time, CommandKey), for persistence.
+    pub fn scheduled_informs(&self) -> impl Iterator<Item = (i64, &str)> {
+        self.schedule.scheduled_informs()
+    }
+
+    /// Whether the pending ScheduleInforms changed (one was accepted, came
+    /// due or was cancelled) since the last call: the caller persists them.
+    pub fn take_schedule_changed(&mut self) -> bool {
+        std::mem::take(&mut self.schedule_changed)
     }
 
     /// Drops what the previous ACS asked to be done later (its URL changed).
     pub fn forget_acs_requests(&mut self) {
         self.schedule.cancel_scheduled_informs();
+        self.schedule_changed = true;
     }
 
     /// When the daemon must next call [`Agent::take_due`] (unix seconds).
@@ -197,6 +228,7 @@ impl Agent {
                     self.queue
                         .add(Event::with_key(EventCode::MScheduleInform, &command_key));
                     self.start_asap = true;
+                    self.schedule_changed = true;
                 }
                 Trigger::Retry => self.start_asap = true,
                 Trigger::Notification => {
@@ -380,6 +412,36 @@ mod tests {
         let events = a.begin_session(130);
         assert_eq!(codes(&events), ["3 SCHEDULED", "M ScheduleInform"]);
         assert!(events.iter().any(|e| e.command_key == "key-1"));
+    }
+
+    #[test]
+    fn scheduled_informs_outlive_a_restart() {
+        let mut before = agent(EventQueue::new(), no_periodic(), 100);
+        assert!(!before.take_schedule_changed());
+        before.schedule_inform(130, "late").expect("scheduled");
+        before.schedule_inform(500, "later").expect("scheduled");
+        assert!(
+            before.take_schedule_changed(),
+            "an accepted one is to be saved"
+        );
+        let saved: Vec<(i64, String)> = before
+            .scheduled_informs()
+            .map(|(t, k)| (t, k.to_owned()))
+            .collect();
+        // The daemon was down from 110 to 200: the first one's time passed.
+        let mut after = agent(EventQueue::new(), no_periodic(), 200);
+        after.restore_scheduled_informs(saved);
+        assert!(!after.take_schedule_changed());
+        assert_eq!(after.poll_at(200), Some(130), "due at once");
+        assert!(after.take_due(200).start_session);
+        assert!(after.take_schedule_changed(), "a fired one is to be saved");
+        let events = after.begin_session(200);
+        assert_eq!(codes(&events), ["3 SCHEDULED", "M ScheduleInform"]);
+        assert_eq!(events[1].command_key, "late");
+        assert_eq!(
+            after.scheduled_informs().collect::<Vec<_>>(),
+            [(500, "later")]
+        );
     }
 
     #[test]

@@ -97,7 +97,7 @@ pub fn request_from_bytes(bytes: &[u8]) -> Result<Rpc, records::RecordError> {
 pub fn submit(state_dir: &Path, rpc: &Rpc) -> io::Result<PathBuf> {
     let bytes = request_to_bytes(rpc).ok_or(io::ErrorKind::InvalidInput)?;
     let dir = state_dir.join(REQUESTS_DIR);
-    fs::create_dir_all(&dir)?;
+    crate::fsutil::create_private_dir(&dir)?;
     let unique = format!("{}-{}.req", crate::clock::unix_now(), std::process::id());
     let path = dir.join(unique);
     atomic_write(&path, &bytes)?;
@@ -107,7 +107,7 @@ pub fn submit(state_dir: &Path, rpc: &Rpc) -> io::Result<PathBuf> {
 /// Sends `signal` to the daemon named by the pid file (SIGUSR1: pick up
 /// request files; SIGHUP: reload the configuration).
 pub fn signal_daemon(state_dir: &Path, signal: libc::c_int) -> io::Result<()> {
-    let text = fs::read_to_string(state_dir.join(PID_FILE))?;
+    let text = crate::fsutil::read_text(&state_dir.join(PID_FILE))?;
     let pid: i32 = text
         .trim()
         .parse()
@@ -206,7 +206,7 @@ impl CpeRequests {
 
 /// A request file's RPC; a corrupt one is set aside and reported.
 fn read_request(path: &Path) -> Option<Rpc> {
-    let bytes = fs::read(path).ok()?;
+    let bytes = crate::fsutil::read_file(path).ok()?;
     match request_from_bytes(&bytes) {
         Ok(rpc) => Some(rpc),
         Err(e) => {
@@ -248,6 +248,10 @@ pub fn run_dhcp_option43_cli(
     let options = crate::cwmp::dhcp::parse_option43(hex).map_err(|e| e.to_string())?;
     let mut settings = Vec::new();
     if let Some(url) = &options.url {
+        if crate::transport::http_client::check_url(url).is_err() {
+            let url = crate::config::uci::shown(url);
+            return Err(format!("DHCP option 43 names no usable ACS URL: {url}"));
+        }
         settings.push(("acs", "dhcp_url", url.clone()));
     }
     if let Some(code) = &options.provisioning_code {

@@ -232,6 +232,24 @@ impl Cursor<'_> {
     }
 }
 
+/// A configured time (`periodic_inform_time`, PeriodicInformTime, the
+/// lightweight notification trigger time) as unix seconds: the integer icwmp
+/// writes, or an xsd:dateTime. `None` when it is neither; 0 and the Unknown
+/// Time stand for "not set" ([`configured_time`] says which).
+pub fn parse_unix_or_datetime(text: &str) -> Option<i64> {
+    let text = text.trim();
+    match text.parse::<i64>() {
+        Ok(n) => Some(n),
+        Err(_) => parse(text).ok().map(|t| t.unix_secs),
+    }
+}
+
+/// A configured time that is set: `None` for empty, 0, the Unknown Time, or
+/// text that is no time at all.
+pub fn configured_time(text: &str) -> Option<i64> {
+    parse_unix_or_datetime(text).filter(|&secs| secs != 0 && secs != UNKNOWN_TIME)
+}
+
 /// Parses an xsd:dateTime: `YYYY-MM-DDThh:mm:ss[.f+][Z|±hh:mm]`, years
 /// 0001..=9999 (the range CWMP uses), `24:00:00` as the end of the day
 /// (xsd 1.0), fractions of any length. Surrounding whitespace is allowed
@@ -316,6 +334,20 @@ pub fn parse(text: &str) -> Result<DateTime, DateTimeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn configured_times_take_both_forms() {
+        assert_eq!(parse_unix_or_datetime("1704067200"), Some(1_704_067_200));
+        assert_eq!(
+            parse_unix_or_datetime(" 2024-01-01T00:00:00Z "),
+            Some(1_704_067_200)
+        );
+        assert_eq!(parse_unix_or_datetime("soon"), None);
+        assert_eq!(configured_time("2024-01-01T00:00:00Z"), Some(1_704_067_200));
+        for unset in ["", "0", "0001-01-01T00:00:00Z", "soon"] {
+            assert_eq!(configured_time(unset), None, "{unset}");
+        }
+    }
 
     #[test]
     fn formats_utc_known_instants() {

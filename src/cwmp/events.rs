@@ -252,6 +252,9 @@ pub struct Event {
     pub command_key: String,
 }
 
+/// The longest CommandKey an EventStruct carries (cwmp schema: string(32)).
+pub const MAX_COMMAND_KEY_CHARS: usize = 32;
+
 impl Event {
     /// An event without a CommandKey.
     pub fn new(code: EventCode) -> Event {
@@ -261,11 +264,18 @@ impl Event {
         }
     }
 
-    /// An event carrying the CommandKey of the method it reports.
+    /// An event carrying the CommandKey of the method it reports. The schema
+    /// allows [`MAX_COMMAND_KEY_CHARS`] characters and the SOAP parser takes
+    /// no more from the ACS, so a longer key can only come from a damaged
+    /// state file (`reboot_key`): it is cut there, and every Inform stays valid.
     pub fn with_key(code: EventCode, command_key: &str) -> Event {
+        let end = command_key
+            .char_indices()
+            .nth(MAX_COMMAND_KEY_CHARS)
+            .map_or(command_key.len(), |(at, _)| at);
         Event {
             code,
-            command_key: command_key.to_owned(),
+            command_key: command_key.get(..end).unwrap_or_default().to_owned(),
         }
     }
 }
@@ -633,6 +643,9 @@ impl EventQueue {
                 EventCode::parse(&unescape(code).ok_or_else(|| bad("bad %-escape in code"))?)
                     .map_err(|_| bad("unknown event code"))?;
             let command_key = unescape(key).ok_or_else(|| bad("bad %-escape in command key"))?;
+            if command_key.chars().count() > MAX_COMMAND_KEY_CHARS {
+                return Err(bad("command key longer than 32 characters"));
+            }
             let outstanding: u32 = owed.parse().map_err(|_| bad("bad response count"))?;
             // Counted codes owe at least one response, all others none.
             if Self::is_counted(&code) != (outstanding > 0) {
@@ -1042,6 +1055,35 @@ mod tests {
         // 15 single codes and M Reboot, less the four lost on reboot.
         assert_eq!(queue.len(), 15 + 1 - 4);
         assert!(queue.needs_session());
+    }
+
+    #[test]
+    fn command_keys_are_bounded_as_the_schema_says() {
+        let long = "é".repeat(1 << 20);
+        let event = Event::with_key(EventCode::MReboot, &long);
+        assert_eq!(event.command_key, "é".repeat(MAX_COMMAND_KEY_CHARS));
+        let start = start_events(&StartFacts {
+            last_bootstrap_url: Some("http://acs/"),
+            acs_url: "http://acs/",
+            system_boot: false,
+            reboot_command_key: Some(&long),
+        });
+        assert!(start
+            .events
+            .iter()
+            .all(|e| e.command_key.chars().count() <= MAX_COMMAND_KEY_CHARS));
+        let mut queue = EventQueue::new();
+        queue.add(Event::with_key(EventCode::MReboot, &"k".repeat(32)));
+        let fits = String::from_utf8(queue.to_bytes()).expect("text");
+        assert!(EventQueue::from_bytes(fits.as_bytes()).is_ok(), "{fits}");
+        let file = fits.replace(&"k".repeat(32), &"k".repeat(33));
+        assert!(
+            matches!(
+                EventQueue::from_bytes(file.as_bytes()),
+                Err(EventError::BadLine { reason, .. }) if reason.contains("longer than 32")
+            ),
+            "{file}"
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod dhcp;
 pub mod events;
 pub mod fault;
 pub mod handlers;
+pub mod notified_values;
 pub mod params;
 pub mod retry;
 pub mod schedule;

@@ -5,7 +5,9 @@
 //! reads a clock.
 
 use crate::cwmp::datetime::UNKNOWN_TIME;
+use crate::cwmp::events::MAX_COMMAND_KEY_CHARS;
 use crate::cwmp::fault::FaultCode;
+use crate::records::{parse_lines, push_line, RecordError};
 
 /// The most ScheduleInform requests kept at once; more are refused with
 /// 9004 Resources exceeded rather than grown without bound.
@@ -58,6 +60,20 @@ impl PeriodicInform {
     }
 }
 
+/// When pending passive lightweight notifications go out next (TR-069
+/// Annex M; TR-181 ManagementServer.LightweightNotificationTrigger*): the
+/// first `trigger_time + k·interval` strictly after `now`, the time setting
+/// only the phase; 0 or the Unknown Time lets the CPE pick it (one interval
+/// from `now`). `None` when the interval is 0 (they then wait for an active one).
+pub fn lightweight_trigger_after(interval_secs: u32, trigger_time: i64, now: i64) -> Option<i64> {
+    PeriodicInform {
+        enable: true,
+        interval_secs,
+        reference: PeriodicInform::reference_from_unix(trigger_time),
+    }
+    .next_after(now)
+}
+
 /// The due time of a ScheduleInform (TR-069 A.4.1.4): `DelaySeconds` from
 /// now. DelaySeconds is unsignedInt[1:], so 0 is a 9003 Invalid arguments fault.
 pub fn scheduled_inform_due(now: i64, delay_secs: u32) -> Result<i64, FaultCode> {
@@ -65,6 +81,41 @@ pub fn scheduled_inform_due(now: i64, delay_secs: u32) -> Result<i64, FaultCode>
         return Err(FaultCode::InvalidArguments);
     }
     Ok(now.saturating_add(i64::from(delay_secs)))
+}
+
+/// The header of the persisted ScheduleInform list.
+const SCHEDULED_INFORMS_HEADER: &str = "icwmp-scheduled-informs 1";
+
+/// The pending ScheduleInforms as versioned text: a header line, then
+/// `due unix seconds<TAB>CommandKey` per line, so an acknowledged
+/// ScheduleInform survives a restart or a crash.
+pub fn scheduled_informs_to_bytes<'a>(informs: impl Iterator<Item = (i64, &'a str)>) -> Vec<u8> {
+    let mut text = String::from(SCHEDULED_INFORMS_HEADER);
+    text.push('\n');
+    for (due, key) in informs {
+        push_line(&mut text, &[&due.to_string(), key]);
+    }
+    text.into_bytes()
+}
+
+/// Reads [`scheduled_informs_to_bytes`] back; a line that the ACS could
+/// not have caused (bad time, over-long key, too many entries) makes the
+/// whole file unreadable.
+pub fn scheduled_informs_from_bytes(bytes: &[u8]) -> Result<Vec<(i64, String)>, RecordError> {
+    let mut informs = Vec::new();
+    for (line, fields) in parse_lines(bytes, SCHEDULED_INFORMS_HEADER)? {
+        let bad = |reason| RecordError::BadLine { line, reason };
+        let [due, key] = <[String; 2]>::try_from(fields).map_err(|_| bad("expected two fields"))?;
+        let due = due.parse::<i64>().map_err(|_| bad("bad due time"))?;
+        if key.chars().count() > MAX_COMMAND_KEY_CHARS {
+            return Err(bad("command key longer than 32 characters"));
+        }
+        if informs.len() >= MAX_SCHEDULED_INFORMS {
+            return Err(bad("more scheduled informs than are kept"));
+        }
+        informs.push((due, key));
+    }
+    Ok(informs)
 }
 
 /// Why a session is due.
@@ -312,6 +363,47 @@ mod tests {
         assert_eq!(PeriodicInform::reference_from_unix(0), None);
         assert_eq!(PeriodicInform::reference_from_unix(UNKNOWN_TIME), None);
         assert_eq!(PeriodicInform::reference_from_unix(86_400), Some(86_400));
+    }
+
+    #[test]
+    fn scheduled_informs_round_trip_and_damage_is_refused() {
+        let mut schedule = Schedule::new(periodic(HOUR, None), 0);
+        schedule.add_scheduled_inform(200, "b\tkey").expect("add");
+        schedule.add_scheduled_inform(100, "").expect("add");
+        let bytes = scheduled_informs_to_bytes(schedule.scheduled_informs());
+        assert_eq!(
+            scheduled_informs_from_bytes(&bytes).expect("read back"),
+            [(100, String::new()), (200, "b\tkey".to_owned())]
+        );
+        let header = SCHEDULED_INFORMS_HEADER;
+        for bad in [
+            format!("{header}\nsoon\tk\n"),
+            format!("{header}\n5\n"),
+            format!("{header}\n5\t{}\n", "k".repeat(33)),
+            format!("{header}\n{}", "1\tk\n".repeat(MAX_SCHEDULED_INFORMS + 1)),
+            "other 1\n".to_owned(),
+        ] {
+            assert!(
+                scheduled_informs_from_bytes(bad.as_bytes()).is_err(),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn lightweight_triggers_follow_interval_and_phase() {
+        assert_eq!(lightweight_trigger_after(0, 0, 1000), None, "disabled");
+        assert_eq!(lightweight_trigger_after(60, 0, 1000), Some(1060));
+        assert_eq!(
+            lightweight_trigger_after(60, UNKNOWN_TIME, 1000),
+            Some(1060)
+        );
+        // Midnight phase, daily: the very next midnight, even for a future reference.
+        let midnight = 1_700_006_400;
+        assert_eq!(
+            lightweight_trigger_after(86_400, midnight + 10 * 86_400, midnight + 5),
+            Some(midnight + 86_400)
+        );
     }
 
     #[test]

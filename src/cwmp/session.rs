@@ -99,6 +99,8 @@ pub struct Session {
     limits: Limits,
     awaiting: Awaiting,
     cpe_requests: VecDeque<Rpc>,
+    /// CPE requests the negotiated version does not define: kept for a later session.
+    held_back: Vec<Rpc>,
     hold_requests: bool,
     /// An empty POST was sent and no CPE request was sent since.
     cpe_done: bool,
@@ -121,6 +123,7 @@ impl Session {
             limits,
             awaiting: Awaiting::InformResponse,
             cpe_requests: cpe_requests.into(),
+            held_back: Vec::new(),
             hold_requests: false,
             cpe_done: false,
             next_id: 1,
@@ -144,7 +147,9 @@ impl Session {
 
     /// The CPE requests not sent (the ACS held them to the end): they wait for the next session.
     pub fn take_unsent(&mut self) -> Vec<Rpc> {
-        self.cpe_requests.drain(..).collect()
+        let mut unsent: Vec<Rpc> = self.held_back.drain(..).collect();
+        unsent.extend(self.cpe_requests.drain(..));
+        unsent
     }
 
     /// Whether the ACS currently holds the CPE's requests.
@@ -169,6 +174,17 @@ impl Session {
     /// The next CPE request if the ACS lets the CPE send it, else the empty POST.
     fn send_next(&mut self) -> Action {
         if !self.hold_requests {
+            // A method newer than the negotiated version has no element in the
+            // session's namespace (TR-069: every message uses the negotiated one).
+            while self
+                .cpe_requests
+                .front()
+                .is_some_and(|r| r.min_version() > self.version)
+            {
+                if let Some(request) = self.cpe_requests.pop_front() {
+                    self.held_back.push(request);
+                }
+            }
             if let Some(request) = self.cpe_requests.pop_front() {
                 let name = request.method_name();
                 info!("Preparing the {name} RPC message to send to the ACS");
@@ -297,12 +313,20 @@ impl Session {
                 "a message that is no request to the CPE",
             )));
         }
-        let reply = handler.handle(request).unwrap_or_else(Rpc::Fault);
+        // A method the negotiated version does not define is not supported in
+        // this session.
+        let reply = if request.min_version() > self.version {
+            Rpc::Fault(Fault::new(FaultCode::MethodNotSupported))
+        } else {
+            handler.handle(request).unwrap_or_else(Rpc::Fault)
+        };
         self.reply(id, reply)
     }
 
-    /// Posts the answer to the ACS request with cwmp:ID `id`.
+    /// Posts the answer to the ACS request with cwmp:ID `id`, written in what
+    /// the negotiated version defines.
     fn reply(&mut self, id: Option<String>, reply: Rpc) -> Action {
+        let reply = for_version(reply, self.version);
         let name = reply.method_name();
         info!("Preparing the {name} message");
         let envelope = Envelope::new(id.unwrap_or_default(), reply);
@@ -367,6 +391,38 @@ fn is_request_to_cpe(rpc: &Rpc) -> bool {
             | Rpc::SetVouchers { .. }
             | Rpc::GetOptions { .. }
     )
+}
+
+/// Adapts a reply to what the session's version defines: GetRPCMethods lists
+/// only the methods of that version, and before 1.2 (whose schema takes any
+/// FileType) a queued Upload is listed under the names the 1.1 schema gives
+/// uploads in AllQueuedTransferStruct (`3 Vendor Configuration File`, `4
+/// Vendor Log File`), other upload types being left out.
+fn for_version(reply: Rpc, version: CwmpVersion) -> Rpc {
+    match reply {
+        Rpc::GetRpcMethodsResponse { mut method_list } => {
+            method_list.retain(|m| CwmpVersion::of_method(m) <= version);
+            Rpc::GetRpcMethodsResponse { method_list }
+        }
+        Rpc::GetAllQueuedTransfersResponse { transfer_list } if version < CwmpVersion::V1_2 => {
+            let transfer_list = transfer_list
+                .into_iter()
+                .filter_map(|mut t| {
+                    if !t.is_download {
+                        t.file_type = match t.file_type.as_str() {
+                            "1 Vendor Configuration File" => "3 Vendor Configuration File",
+                            "2 Vendor Log File" => "4 Vendor Log File",
+                            _ => return None,
+                        }
+                        .to_owned();
+                    }
+                    Some(t)
+                })
+                .collect();
+            Rpc::GetAllQueuedTransfersResponse { transfer_list }
+        }
+        other => other,
+    }
 }
 
 /// Whether `response` is the response message of `request`.
@@ -630,6 +686,97 @@ mod tests {
         .expect("encodes");
         s.on_response(200, &reply, &mut handler, &mut acks);
         assert_eq!(s.version(), CwmpVersion::V1_0);
+    }
+
+    /// Answers GetRPCMethods and GetAllQueuedTransfers as the daemon does.
+    struct Lister;
+
+    impl AcsRequestHandler for Lister {
+        fn handle(&mut self, request: Rpc) -> Result<Rpc, Fault> {
+            let queued = |file_type: &str, is_download| crate::wire::soap::AllQueuedTransfer {
+                command_key: "k".into(),
+                state: crate::wire::soap::TransferState::NotYetStarted,
+                is_download,
+                file_type: file_type.into(),
+                file_size: 0,
+                target_file_name: String::new(),
+            };
+            match request {
+                Rpc::GetRpcMethods => Ok(Rpc::GetRpcMethodsResponse {
+                    method_list: ["GetRPCMethods", "ScheduleDownload", "GetAllQueuedTransfers"]
+                        .map(str::to_owned)
+                        .to_vec(),
+                }),
+                Rpc::GetAllQueuedTransfers => Ok(Rpc::GetAllQueuedTransfersResponse {
+                    transfer_list: vec![
+                        queued("1 Firmware Upgrade Image", true),
+                        queued("1 Vendor Configuration File", false),
+                        queued("2 Vendor Log File", false),
+                        queued("3 Vendor Configuration File 2", false),
+                    ],
+                }),
+                other => panic!("not asked: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_session_speaks_only_what_its_version_defines() {
+        let du = Rpc::DuStateChangeComplete(crate::wire::soap::DuStateChangeComplete {
+            results: Vec::new(),
+            command_key: "du".into(),
+        });
+        let tc = Rpc::TransferComplete(TransferComplete::default());
+        let (mut s, _) = Session::start(
+            inform(),
+            vec![du.clone(), tc],
+            CwmpVersion::V1_1,
+            None,
+            Limits::default(),
+        );
+        let mut acks = Vec::new();
+        let reply = acs(Envelope::new("1", Rpc::InformResponse { max_envelopes: 1 }));
+        let action = s.on_response(200, &reply, &mut Lister, &mut acks);
+        let first = sent(&action).expect("a CPE request");
+        assert_eq!(first.cwmp_version, Some(CwmpVersion::V1_1));
+        assert!(
+            matches!(first.body, Some(Rpc::TransferComplete(_))),
+            "DUStateChangeComplete (1.2) waits: {first:?}"
+        );
+        let ack = acs(Envelope::new("2", Rpc::TransferCompleteResponse));
+        assert!(sent(&s.on_response(200, &ack, &mut Lister, &mut acks)).is_none());
+        let ask = |s: &mut Session, rpc: Rpc| {
+            let mut acks = Vec::new();
+            let action = s.on_response(200, &acs(Envelope::new("a", rpc)), &mut Lister, &mut acks);
+            sent(&action).and_then(|e| e.body).expect("an answer")
+        };
+        let cancel = Rpc::CancelTransfer {
+            command_key: "k".into(),
+        };
+        assert!(
+            matches!(ask(&mut s, cancel), Rpc::Fault(f) if f.code == FaultCode::MethodNotSupported)
+        );
+        assert_eq!(
+            ask(&mut s, Rpc::GetRpcMethods),
+            Rpc::GetRpcMethodsResponse {
+                method_list: vec!["GetRPCMethods".into(), "GetAllQueuedTransfers".into()]
+            }
+        );
+        match ask(&mut s, Rpc::GetAllQueuedTransfers) {
+            Rpc::GetAllQueuedTransfersResponse { transfer_list } => {
+                let types: Vec<&str> = transfer_list.iter().map(|t| t.file_type.as_str()).collect();
+                assert_eq!(
+                    types,
+                    [
+                        "1 Firmware Upgrade Image",
+                        "3 Vendor Configuration File",
+                        "4 Vendor Log File"
+                    ]
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(s.take_unsent(), [du], "kept for a session that speaks 1.2");
     }
 
     #[test]

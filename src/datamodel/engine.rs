@@ -170,6 +170,8 @@ pub struct DataModel {
     last_values: HashMap<String, String>,
     /// The nodes of [`FORCED_ACTIVE_EXTRAS`] in this schema.
     forced_active: Vec<NodeId>,
+    /// `last_values` changed since [`DataModel::take_baseline_changed`].
+    baseline_changed: bool,
 }
 
 impl DataModel {
@@ -190,6 +192,7 @@ impl DataModel {
             state,
             last_values: HashMap::new(),
             forced_active,
+            baseline_changed: false,
         }
     }
 
@@ -787,6 +790,7 @@ impl DataModel {
             if self.effective_notification(*node, internal) != 0 {
                 if let Some(now) = self.get_raw(*node, internal) {
                     self.last_values.insert(internal.clone(), now);
+                    self.baseline_changed = true;
                 }
             }
         }
@@ -923,6 +927,7 @@ impl DataModel {
                 if attr.notification != 0 {
                     if let Some(now) = self.get_raw(item.node, &item.internal) {
                         self.last_values.insert(item.internal.clone(), now);
+                        self.baseline_changed = true;
                     }
                 }
             }
@@ -1041,12 +1046,31 @@ impl DataModel {
         self.state.forget_below(&target.internal);
         self.last_values
             .retain(|p, _| !p.starts_with(target.internal.as_str()));
+        self.baseline_changed = true;
         self.save_state()?;
         Ok(status.max(self.set_parameter_key(parameter_key)))
     }
 
+    /// The value last seen of each parameter with notification on (by
+    /// internal path): what [`DataModel::check_changes`] compares against.
+    pub fn notification_baseline(&self) -> &HashMap<String, String> {
+        &self.last_values
+    }
+
+    /// Takes up a baseline persisted before a restart, so the next check
+    /// reports what changed while the daemon was down.
+    pub fn restore_notification_baseline(&mut self, baseline: HashMap<String, String>) {
+        self.last_values = baseline;
+    }
+
+    /// Whether the baseline changed (a check, or the ACS setting values or
+    /// notifications) since the last call: the caller persists it.
+    pub fn take_baseline_changed(&mut self) -> bool {
+        std::mem::take(&mut self.baseline_changed)
+    }
+
     /// Compares every parameter with notification on against the value seen
-    /// last time. The first call only records values; values the ACS set are
+    /// last time. A parameter not seen before is only recorded; values the ACS set are
     /// recorded when set and so never reported back.
     pub fn check_changes(&mut self) -> ValueChanges {
         let mut changes = ValueChanges::default();
@@ -1088,7 +1112,10 @@ impl DataModel {
             }
             seen.insert(item.internal, value);
         }
-        self.last_values = seen;
+        if seen != self.last_values {
+            self.last_values = seen;
+            self.baseline_changed = true;
+        }
         changes
     }
 

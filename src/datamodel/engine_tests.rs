@@ -537,6 +537,34 @@ fn value_changes_skip_acs_sets() {
 }
 
 #[test]
+fn a_restored_baseline_reports_what_changed_meanwhile() {
+    let (mut dm, device, _) = model();
+    dm.set_attributes(&[spa("Device.Time.Status", 1)])
+        .expect("spa");
+    assert!(dm.take_baseline_changed(), "a new notification is recorded");
+    // The first check records the parameters notified by default too.
+    assert!(dm.check_changes().is_empty());
+    dm.take_baseline_changed();
+    assert!(dm.check_changes().is_empty());
+    assert!(!dm.take_baseline_changed(), "nothing moved");
+    let saved = dm.notification_baseline().clone();
+    // The daemon restarts; the value changed while it was down.
+    let (mut after, device_after, _) = model();
+    drop(device);
+    after
+        .set_attributes(&[spa("Device.Time.Status", 1)])
+        .expect("spa");
+    after.restore_notification_baseline(saved);
+    device_after
+        .0
+        .borrow_mut()
+        .insert("Device.Time.Status", "Error");
+    let changes = after.check_changes();
+    assert_eq!(changes.passive[0].name, "Device.Time.Status");
+    assert!(after.take_baseline_changed());
+}
+
+#[test]
 fn inform_parameters_follow_icwmp_list() {
     let (mut dm, _, _) = model();
     let names: Vec<_> = dm.inform_parameters().into_iter().map(|v| v.name).collect();

@@ -5,6 +5,7 @@ use crate::cwmp::fault::{Fault, FaultCode};
 use crate::datamodel::config::SharedConfig;
 use crate::datamodel::provider::{ApplyStatus, Provider};
 use crate::sys;
+use crate::transport::http_client::check_url;
 
 /// How a configuration option appears as a parameter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -16,6 +17,8 @@ enum Shape {
     Flag,
     /// Stored as Unix seconds, shown as xsd:dateTime.
     Time,
+    /// An ACS URL: set only to one the ACS client can use (`http(s)://host[:port]/…`).
+    Url,
 }
 
 /// A ManagementServer parameter kept in the configuration.
@@ -50,7 +53,7 @@ const fn m(
 /// STUN runtime results such as NATDetected are written by the STUN client).
 static MAPPED: &[Mapped] = &[
     m("EnableCWMP", "cpe", "enable", "1", Shape::Flag, true),
-    m("URL", "acs", "url", "", Shape::Text, true),
+    m("URL", "acs", "url", "", Shape::Url, true),
     m("Username", "acs", "userid", "", Shape::Text, true),
     m("Password", "acs", "passwd", "", Shape::Secret, true),
     m(
@@ -209,6 +212,22 @@ static MAPPED: &[Mapped] = &[
         true,
     ),
     m(
+        "LightweightNotificationTriggerInterval",
+        "lwn",
+        "trigger_interval",
+        "0",
+        Shape::Text,
+        true,
+    ),
+    m(
+        "LightweightNotificationTriggerTime",
+        "lwn",
+        "trigger_time",
+        "",
+        Shape::Time,
+        true,
+    ),
+    m(
         "ConnReqJabberID",
         "xmpp",
         "jabber_id",
@@ -315,12 +334,13 @@ impl Provider for ManagementServerProvider {
         let stored = self.option(mapped.section, mapped.option);
         let value = stored.as_deref().unwrap_or(mapped.default);
         Some(match mapped.shape {
-            Shape::Text => value.to_owned(),
+            Shape::Text | Shape::Url => value.to_owned(),
             Shape::Secret => String::new(),
             Shape::Flag => flag(is_true(value)),
-            Shape::Time => match value.parse::<i64>() {
-                Ok(secs) if secs > 0 => datetime::format_utc(secs),
-                _ => datetime::UNKNOWN_TIME_TEXT.to_owned(),
+            // The configuration holds unix seconds (as icwmp writes them) or a dateTime.
+            Shape::Time => match datetime::configured_time(value) {
+                Some(secs) => datetime::format_utc(secs),
+                None => datetime::UNKNOWN_TIME_TEXT.to_owned(),
             },
         })
     }
@@ -340,7 +360,11 @@ impl Provider for ManagementServerProvider {
                 .map(|s| s.max(0).to_string())
                 .ok_or(FaultCode::InvalidParameterValue)?,
             Shape::Flag => flag(is_true(value)),
-            Shape::Text | Shape::Secret => value.to_owned(),
+            // Empty is allowed: the URL learned by DHCP applies then.
+            Shape::Url if !value.is_empty() && check_url(value).is_err() => {
+                return Err(FaultCode::InvalidParameterValue)
+            }
+            Shape::Text | Shape::Secret | Shape::Url => value.to_owned(),
         };
         self.staged.push((mapped, stored));
         Ok(())
@@ -416,5 +440,34 @@ mod tests {
             Some("60")
         );
         assert_eq!(c.get("acs", "periodic_inform_time").as_deref(), Some("60"));
+    }
+
+    #[test]
+    fn the_acs_url_must_be_usable() {
+        let config = MemoryConfig::with(&[("acs", "url", "http://acs/")]).shared();
+        let mut p = ManagementServerProvider::new(config);
+        for bad in ["http://acs/\nx", "gopher://[::1", "acs"] {
+            assert_eq!(
+                p.set("Device.ManagementServer.URL", bad),
+                Err(FaultCode::InvalidParameterValue),
+                "{bad:?}"
+            );
+        }
+        p.set("Device.ManagementServer.URL", "https://[::1]:7547/acs")
+            .expect("a good URL");
+        p.set("Device.ManagementServer.URL", "")
+            .expect("empty: DHCP's URL");
+    }
+
+    #[test]
+    fn a_configured_datetime_is_shown_as_it_is() {
+        let config =
+            MemoryConfig::with(&[("acs", "periodic_inform_time", "2024-01-01T00:00:00Z")]).shared();
+        let mut p = ManagementServerProvider::new(config);
+        assert_eq!(
+            p.get("Device.ManagementServer.PeriodicInformTime")
+                .as_deref(),
+            Some("2024-01-01T00:00:00Z")
+        );
     }
 }

@@ -44,7 +44,7 @@ pub fn open(
     let uci = Rc::new(RefCell::new(UciDir::new(uci_dir)));
     super::register_standard_providers(&mut dm, cwmp_store, uci.clone(), &config.cpe.state_dir)
         .map_err(|e| format!("data model providers: {e}"))?;
-    match std::fs::read_to_string(&config.cpe.uci_map_file) {
+    match crate::fsutil::read_text(&config.cpe.uci_map_file) {
         Ok(text) => super::ucimap::register_uci_map(&mut dm, &text, uci)
             .map_err(|e| format!("{}: {e}", config.cpe.uci_map_file.display()))?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

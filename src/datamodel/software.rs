@@ -43,7 +43,7 @@ impl SoftwareModulesProvider {
         }
         self.seen = stamp;
         // An unreadable file shows no units; the daemon reports and sets it aside.
-        self.inventory = fs::read(&self.file)
+        self.inventory = crate::fsutil::read_file(&self.file)
             .ok()
             .and_then(|bytes| Inventory::from_bytes(&bytes).ok())
             .unwrap_or_default();

@@ -74,7 +74,7 @@ impl DmState {
     /// aside (kept for inspection) and reported; the caller may go on with an
     /// empty state bound to the same file.
     pub fn load(file: &Path) -> Result<DmState, StateError> {
-        let text = match std::fs::read_to_string(file) {
+        let text = match crate::fsutil::read_text(file) {
             Ok(text) => text,
             Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
             Err(e) if e.kind() == io::ErrorKind::InvalidData => {

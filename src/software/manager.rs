@@ -16,7 +16,6 @@
 //! each ChangeDUState and after each session. The very first list only
 //! records a baseline: nothing is reported for it.
 
-use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -26,7 +25,7 @@ use log::{error, info, warn};
 
 use crate::cwmp::events::{Event, EventCode};
 use crate::cwmp::fault::{Fault, FaultCode};
-use crate::fsutil::{atomic_write, set_aside};
+use crate::fsutil::{atomic_write, create_private_file, set_aside};
 use crate::wire::soap::{
     AutonomousOpResult, ChangeDuState, DateTime, DuState, DuStateChangeComplete, OpResult,
     OptionInfo, Rpc,
@@ -143,7 +142,7 @@ pub struct SoftwareManager {
 }
 
 fn load<T>(path: &Path, parse: impl FnOnce(&[u8]) -> Result<T, String>) -> Option<T> {
-    let bytes = match fs::read(path) {
+    let bytes = match crate::fsutil::read_file(path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return None,
         Err(e) => {
@@ -212,7 +211,7 @@ fn autonomous_from_bytes(bytes: &[u8]) -> Result<Vec<AutonomousOpResult>, String
 
 /// The last non-empty line of a command's output file, for a fault text.
 fn last_line(path: &Path) -> String {
-    let text = fs::read_to_string(path).unwrap_or_default();
+    let text = crate::fsutil::read_text(path).unwrap_or_default();
     let line = text
         .lines()
         .rev()
@@ -520,8 +519,8 @@ impl SoftwareManager {
         unix: i64,
         events: &mut Vec<SoftwareEvent>,
     ) {
-        let files = File::create(self.dir.join(names::OUTPUT))
-            .and_then(|out| Ok((out, File::create(self.dir.join(names::ERRORS))?)));
+        let files = create_private_file(&self.dir.join(names::OUTPUT))
+            .and_then(|out| Ok((out, create_private_file(&self.dir.join(names::ERRORS))?)));
         let spawned = files.and_then(|(out, err)| {
             Command::new("/bin/sh")
                 .arg("-c")
@@ -649,7 +648,7 @@ impl SoftwareManager {
             warn!("installed list unavailable: {e}");
             return None;
         }
-        match fs::read_to_string(self.dir.join(names::OUTPUT)) {
+        match crate::fsutil::read_text(&self.dir.join(names::OUTPUT)) {
             Ok(text) => Some(parse_installed(&text)),
             Err(e) => {
                 warn!("installed list unreadable: {e}");

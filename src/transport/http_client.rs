@@ -43,6 +43,9 @@ const CHUNK: usize = 16 * 1024;
 pub const READ_BUDGET: usize = 256 * 1024;
 /// A response head larger than this is refused.
 const MAX_RESPONSE_HEAD: usize = 64 * 1024;
+/// Interim (1xx) responses accepted before a final one; a server that keeps
+/// sending them is refused rather than followed for ever.
+const MAX_INTERIM_RESPONSES: u32 = 8;
 /// Body of a 401 or redirect that we read and throw away; more is refused.
 const MAX_DISCARDED_BODY: u64 = 64 * 1024;
 
@@ -54,6 +57,10 @@ pub struct HttpConfig {
     pub connect_timeout: Duration,
     /// Longest silence of the server while an exchange is under way.
     pub idle_timeout: Duration,
+    /// Longest time one exchange (request, authentication and redirects
+    /// included, until the whole response is in) may take, however steadily
+    /// the server trickles bytes; `None`: no bound beyond `idle_timeout`.
+    pub exchange_timeout: Option<Duration>,
     /// UCI `ssl_capath`: a PEM bundle file or a directory of PEM files.
     pub ssl_capath: Option<PathBuf>,
     /// UCI `insecure_enable`: 1 means do not verify the server certificate (see `tls`).
@@ -78,6 +85,7 @@ impl Default for HttpConfig {
             ipv6_enable: false,
             connect_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(30),
+            exchange_timeout: None,
             ssl_capath: None,
             insecure_enable: false,
             http_disable_100continue: false,
@@ -301,7 +309,18 @@ fn parse_url(url: &str) -> Result<Target, HttpError> {
     if host.is_empty() {
         return Err(invalid());
     }
-    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+    // `Uri::port` hides a port out of range (`:99999`); read the authority's text.
+    let authority = uri.authority().map_or("", |a| a.as_str());
+    let host_and_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let port_text = match host_and_port.strip_prefix('[') {
+        Some(v6) => v6.split_once(']').map_or("", |(_, rest)| rest),
+        None => host_and_port.split_once(':').map_or("", |(_, port)| port),
+    };
+    let port = match port_text.strip_prefix(':').unwrap_or(port_text) {
+        "" if https => 443,
+        "" => 80,
+        digits => digits.parse::<u16>().map_err(|_| invalid())?,
+    };
     let path = uri
         .path_and_query()
         .map(|pq| pq.as_str())
@@ -317,6 +336,13 @@ fn parse_url(url: &str) -> Result<Target, HttpError> {
         uri,
         path,
     })
+}
+
+/// Whether `url` is one this client can reach: `http://` or `https://`, a
+/// host, an optional numeric port, and nothing a request line cannot carry
+/// (spaces, control characters such as a newline).
+pub fn check_url(url: &str) -> Result<(), HttpError> {
+    parse_url(url).map(|_| ())
 }
 
 /// Resolve a `Location` header against the URL that answered.
@@ -707,6 +733,10 @@ struct Exchange {
     sink: Sink,
     io_deadline: Instant,
     continue_deadline: Option<Instant>,
+    /// When the exchange as a whole must be over (`exchange_timeout`).
+    overall_deadline: Option<Instant>,
+    /// Interim (1xx) responses received so far.
+    interim_responses: u32,
 }
 
 /// The non-blocking HTTP client; see the module documentation.
@@ -812,6 +842,8 @@ impl HttpClient {
             sink: Sink::Discard(0),
             io_deadline: now,
             continue_deadline: None,
+            overall_deadline: self.config.exchange_timeout.map(|t| now + t),
+            interim_responses: 0,
         });
         if let Err(err) = self.begin_attempt(registry, now) {
             self.exchange = None;
@@ -826,13 +858,16 @@ impl HttpClient {
             return self.last_now;
         }
         let exchange = self.exchange.as_ref()?;
+        let io_deadline = exchange
+            .overall_deadline
+            .map_or(exchange.io_deadline, |t| t.min(exchange.io_deadline));
         if self.lookup.is_some() {
             let next_check = self.last_now.map(|t| t + LOOKUP_POLL);
-            return Some(next_check.map_or(exchange.io_deadline, |t| t.min(exchange.io_deadline)));
+            return Some(next_check.map_or(io_deadline, |t| t.min(io_deadline)));
         }
         Some(match exchange.continue_deadline {
-            Some(deadline) => deadline.min(exchange.io_deadline),
-            None => exchange.io_deadline,
+            Some(deadline) => deadline.min(io_deadline),
+            None => io_deadline,
         })
     }
 
@@ -852,10 +887,19 @@ impl HttpClient {
     /// Run due timers (connect, idle, 100-continue) and pending work.
     pub fn handle_timeout(&mut self, registry: &Registry, now: Instant) -> Option<HttpOutcome> {
         self.last_now = Some(now);
-        if self.lookup.is_some() {
+        let within_overall = self
+            .exchange
+            .as_ref()
+            .and_then(|e| e.overall_deadline)
+            .is_none_or(|t| now < t);
+        if self.lookup.is_some() && within_overall {
             return self.poll_lookup(registry, now);
         }
         let exchange = self.exchange.as_mut()?;
+        if exchange.overall_deadline.is_some_and(|t| now >= t) {
+            self.lookup = None;
+            return self.fail(registry, now, HttpError::Timeout("completing the exchange"));
+        }
         if let Some(deadline) = exchange.continue_deadline {
             if now >= deadline {
                 exchange.continue_deadline = None;
@@ -1329,12 +1373,18 @@ impl HttpClient {
                 }
             }
             Phase::RecvHead(mut call) => {
-                // 1xx responses are consumed without a result: loop past them.
+                // 1xx responses are consumed without a result: loop past a few of them.
                 let head = loop {
                     let (used, response) = call.try_response(&self.in_buf, false)?;
                     self.in_buf.drain(..used.min(self.in_buf.len()));
                     if response.is_some() || used == 0 {
                         break response;
+                    }
+                    exchange.interim_responses += 1;
+                    if exchange.interim_responses > MAX_INTERIM_RESPONSES {
+                        return Err(HttpError::Protocol(format!(
+                            "more than {MAX_INTERIM_RESPONSES} interim (1xx) responses"
+                        )));
                     }
                 };
                 match head {
@@ -1682,8 +1732,20 @@ mod tests {
         assert_eq!(target.origin.port, 80);
         assert_eq!(target.origin.host, "acs.example");
         assert_eq!(target.path, "/");
-        for bad in ["", "ftp://x/", "acs.example/path", "http://", "http://[/x"] {
-            assert!(parse_url(bad).is_err(), "{bad}");
+        for bad in [
+            "",
+            "ftp://x/",
+            "acs.example/path",
+            "http://",
+            "http://[/x",
+            "gopher://[::1",
+            "http://[::1",
+            "http://acs.example/\nx",
+            "http://acs.example\n/",
+            "http://acs example/",
+            "http://acs.example:99999/",
+        ] {
+            assert!(check_url(bad).is_err(), "{bad:?}");
         }
     }
 

@@ -222,7 +222,7 @@ fn corrupt(path: &Path, reason: String, moved: bool) -> CorruptFile {
 
 /// Loads the persisted queue; a corrupt file is set aside and reported.
 fn load_queue(path: &Path) -> (TransferQueue, Option<CorruptFile>) {
-    match fs::read(path) {
+    match crate::fsutil::read_file(path) {
         Ok(bytes) => match TransferQueue::from_bytes(&bytes) {
             Ok(queue) => (queue, None),
             Err(e @ (TransferError::BadHeader | TransferError::BadLine { .. })) => {
@@ -339,7 +339,7 @@ impl Transfers {
     /// firmware Download of the ACS behind it, is reported as an
     /// AutonomousTransferComplete (times and URL unknown). Returns its event.
     pub fn note_software_version(&mut self, version: &str, system_boot: bool) -> Option<Event> {
-        let previous = fs::read_to_string(&self.version_path)
+        let previous = crate::fsutil::read_text(&self.version_path)
             .ok()
             .map(|v| v.trim().to_owned());
         if previous.as_deref() != Some(version) {

@@ -640,3 +640,19 @@ impl Rpc {
         }
     }
 }
+
+impl CwmpVersion {
+    /// The first version whose schema defines the method named `name` (as
+    /// GetRPCMethodsResponse lists it); the names [`Rpc::min_version`] dates.
+    pub fn of_method(name: &str) -> CwmpVersion {
+        match name {
+            "GetAllQueuedTransfers" | "AutonomousTransferComplete" => CwmpVersion::V1_1,
+            "ScheduleDownload"
+            | "CancelTransfer"
+            | "ChangeDUState"
+            | "DUStateChangeComplete"
+            | "AutonomousDUStateChangeComplete" => CwmpVersion::V1_2,
+            _ => CwmpVersion::V1_0,
+        }
+    }
+}
