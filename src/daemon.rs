@@ -20,7 +20,7 @@ use mio::{Events, Interest, Poll};
 
 use crate::clock;
 use crate::config::backends::CwmpStore;
-use crate::config::{Config, ConfigFile};
+use crate::config::{Compression, Config, ConfigFile};
 use crate::cwmp::agent::{Agent, SessionResult};
 use crate::cwmp::cpe_requests::{self, CpeRequests};
 use crate::cwmp::events::{start_events, CompletionRpc, Event, EventCode, StartFacts};
@@ -46,6 +46,7 @@ use crate::transport::ubus::{
     self as ubus, Tr069Call, Tr069Command, UbusClient, UbusConfig, UbusInput,
 };
 use crate::wire::blobmsg::Value;
+use crate::wire::content_coding::ContentCoding;
 use crate::wire::digest::Credentials;
 use crate::wire::soap::{self, CwmpVersion, DateTime, Rpc};
 use crate::wire::ubus::UbusStatus;
@@ -180,6 +181,11 @@ fn http_config_of(config: &Config) -> HttpConfig {
             username: acs.userid.clone(),
             password: acs.passwd.as_str().to_owned(),
         }),
+        compression: match acs.compression {
+            Compression::Disabled => None,
+            Compression::Gzip => Some(ContentCoding::Gzip),
+            Compression::Deflate => Some(ContentCoding::Deflate),
+        },
         ..HttpConfig::default()
     }
 }
