@@ -18,6 +18,7 @@ use log::{error, info, warn};
 use mio::unix::pipe;
 use mio::{Events, Interest, Poll};
 
+use crate::bulkdata::collector::BulkDataCollector;
 use crate::clock;
 use crate::config::backends::CwmpStore;
 use crate::config::{Compression, Config, ConfigFile};
@@ -360,6 +361,8 @@ impl Daemon {
             uci_dir,
         )
         .map_err(StartError::Setup)?;
+        let bulk_store = crate::datamodel::bulkdata::register(&mut dm, &config.cpe.state_dir)
+            .map_err(|e| StartError::Setup(format!("BulkData provider: {e}")))?;
         // The first check records the values notifications compare against.
         dm.check_changes();
         let acs = AcsLink::new(http_config_of(&config), tokens::ACS)
@@ -387,10 +390,14 @@ impl Daemon {
         )?;
         let mut ubus = UbusClient::new(UbusConfig::with_socket(&config.cpe.ubus_socket));
         ubus.register(poll.registry(), tokens::UBUS, clock::now());
-        let services: Vec<Box<dyn Service>> = vec![Box::new(HttpConnRequests::new(
+        let mut services: Vec<Box<dyn Service>> = vec![Box::new(HttpConnRequests::new(
             Tokens::of_service(0),
             cwmp_store.clone(),
         ))];
+        if let Some(store) = bulk_store {
+            let tokens = Tokens::of_service(services.len());
+            services.push(Box::new(BulkDataCollector::new(tokens, store)));
+        }
         let uci_dir = uci_dir.to_path_buf();
         let mut daemon = Daemon {
             services,
