@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod acs;
+pub mod collector;
 pub mod daemon;
 pub mod files;
 pub mod http_server;
