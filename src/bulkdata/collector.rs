@@ -32,6 +32,8 @@ use crate::wire::digest::Credentials;
 
 /// Parameters encoded per loop turn.
 pub const ENCODE_SLICE: usize = 2_000;
+/// Body bytes compressed per loop turn.
+const PACK_SLICE: usize = 64 * 1024;
 /// Retained reports kept per profile when `NumberOfRetainedFailedReports` is -1.
 const MAX_RETAINED: usize = 64;
 const REPORTS_FILE: &str = "bulkdata_reports";
@@ -69,6 +71,16 @@ struct Build {
     encoded: usize,
 }
 
+/// A report body being compressed, a slice per loop turn, before it is sent.
+struct Packing {
+    profile: u32,
+    body: Vec<u8>,
+    done: usize,
+    /// `None`: sent as it is.
+    encoder: Option<Encoder>,
+    packed: Vec<u8>,
+}
+
 /// The BulkData collector; see the module documentation.
 pub struct BulkDataCollector {
     tokens: Tokens,
@@ -77,6 +89,7 @@ pub struct BulkDataCollector {
     enabled: bool,
     runs: BTreeMap<u32, ProfileRun>,
     build: Option<Build>,
+    packing: Option<Packing>,
     http: Option<HttpClient>,
     /// The profile whose report is in flight.
     sending: Option<u32>,
@@ -95,6 +108,7 @@ impl BulkDataCollector {
             enabled: false,
             runs: BTreeMap::new(),
             build: None,
+            packing: None,
             http: None,
             sending: None,
             reports_file: None,
@@ -192,7 +206,11 @@ impl BulkDataCollector {
         let due = self
             .runs
             .iter()
-            .filter(|(number, run)| run.next_report <= unix && self.sending != Some(**number))
+            .filter(|(number, run)| {
+                run.next_report <= unix
+                    && self.sending != Some(**number)
+                    && self.packing.as_ref().map(|p| p.profile) != Some(**number)
+            })
             .map(|(number, _)| *number)
             .next();
         let Some(number) = due else {
@@ -282,28 +300,59 @@ impl BulkDataCollector {
         }
     }
 
-    /// Sends the next report that is due, if the client is free.
+    /// Prepares and sends the next report that is due, if the client is free:
+    /// the body is compressed a slice per turn, then the request starts.
     fn send_due(&mut self, cx: &mut Context) {
         if self.sending.is_some() {
             return;
         }
         let unix = cx.unix;
-        let Some(number) = self
-            .runs
-            .iter()
-            .find(|(_, run)| run.outbox.as_ref().is_some_and(|o| o.due <= unix))
-            .map(|(n, _)| *n)
-        else {
+        if self.packing.is_none() {
+            let Some((number, run)) = self
+                .runs
+                .iter()
+                .find(|(_, run)| run.outbox.as_ref().is_some_and(|o| o.due <= unix))
+            else {
+                return;
+            };
+            let items = run.outbox.as_ref().map_or(&[][..], |o| &o.items);
+            self.packing = Some(Packing {
+                profile: *number,
+                body: report::assemble(&run.profile.encoding, items),
+                done: 0,
+                encoder: run.profile.http.compression.map(Encoder::new),
+                packed: Vec::new(),
+            });
+        }
+        let Some(packing) = self.packing.as_mut() else {
             return;
+        };
+        if let Some(encoder) = packing.encoder.as_mut() {
+            let end = (packing.done + PACK_SLICE).min(packing.body.len());
+            encoder.write(
+                packing.body.get(packing.done..end).unwrap_or(&[]),
+                &mut packing.packed,
+            );
+            packing.done = end;
+            if end < packing.body.len() {
+                return;
+            }
+        }
+        let Some(mut packing) = self.packing.take() else {
+            return;
+        };
+        let number = packing.profile;
+        let body = match packing.encoder.take() {
+            Some(encoder) => {
+                encoder.finish(&mut packing.packed);
+                packing.packed
+            }
+            None => packing.body,
         };
         let Some(run) = self.runs.get(&number) else {
             return;
         };
-        let request = report_request(
-            cx,
-            &run.profile,
-            run.outbox.as_ref().map_or(&[], |o| &o.items),
-        );
+        let request = report_request(cx, &run.profile, body);
         let Some(http) = self.http.as_mut() else {
             return;
         };
@@ -566,8 +615,8 @@ fn collect(
 }
 
 /// The HTTP request of a report: method, URL with its Request-URI
-/// parameters (N.2.1), headers (N.2.2), and the body compressed as configured.
-fn report_request(cx: &mut Context, profile: &Profile, items: &[Item]) -> Request {
+/// parameters (N.2.1), headers (N.2.2), and the body (already compressed as configured).
+fn report_request(cx: &mut Context, profile: &Profile, body: Vec<u8>) -> Request {
     let http = &profile.http;
     let mut url = http.url.clone();
     for parameter in &http.uri_parameters {
@@ -588,7 +637,6 @@ fn report_request(cx: &mut Context, profile: &Profile, items: &[Item]) -> Reques
         url.push('=');
         url.push_str(&percent_encode(&value));
     }
-    let body = report::assemble(&profile.encoding, items);
     let mut headers = vec![(
         "BBF-Report-Format".to_owned(),
         profile.encoding.report_format().to_owned(),
@@ -596,19 +644,9 @@ fn report_request(cx: &mut Context, profile: &Profile, items: &[Item]) -> Reques
     if http.use_date_header {
         headers.push(("Date".to_owned(), http_date(cx.unix)));
     }
-    let body = match http.compression {
-        Some(coding) => {
-            headers.push(("Content-Encoding".to_owned(), coding.token().to_owned()));
-            let mut packed = Vec::with_capacity(body.len() / 4 + 64);
-            let mut encoder = Encoder::new(coding);
-            for piece in body.chunks(64 * 1024) {
-                encoder.write(piece, &mut packed);
-            }
-            encoder.finish(&mut packed);
-            packed
-        }
-        None => body,
-    };
+    if let Some(coding) = http.compression {
+        headers.push(("Content-Encoding".to_owned(), coding.token().to_owned()));
+    }
     Request {
         method: if http.put { Method::Put } else { Method::Post },
         url,
@@ -697,7 +735,7 @@ impl Service for BulkDataCollector {
 
     fn poll_at(&self) -> Option<Instant> {
         let (now, _) = self.clock?;
-        if self.build.is_some() {
+        if self.build.is_some() || self.packing.is_some() {
             return Some(now);
         }
         let mut earliest = self.http.as_ref().and_then(HttpClient::poll_at);
@@ -734,7 +772,21 @@ impl Service for BulkDataCollector {
         self.refresh(cx.unix);
         if !self.enabled {
             self.build = None;
+            self.packing = None;
             return;
+        }
+        // A clock set back: report times more than an interval ahead are recomputed.
+        for run in self.runs.values_mut() {
+            let interval = i64::from(run.profile.reporting_interval);
+            if run.next_report > cx.unix.saturating_add(interval) {
+                run.started = cx.unix;
+                run.next_report = schedule::next_report(
+                    cx.unix,
+                    run.profile.reporting_interval,
+                    run.profile.time_reference,
+                    cx.unix,
+                );
+            }
         }
         self.build_step(cx);
         self.start_due_report(cx.unix);
