@@ -7,6 +7,7 @@ use crate::bulkdata::profile::{
     self, BulkStore, MAX_PARAMETER_REFERENCES, MAX_PROFILES, MIN_REPORTING_INTERVAL,
 };
 use crate::cwmp::fault::{Fault, FaultCode};
+use crate::cwmp::params::XsdType;
 use crate::datamodel::provider::{ApplyStatus, Provider};
 use crate::datamodel::schema::{Schema, INSTANCE};
 
@@ -91,7 +92,19 @@ impl BulkDataProvider {
         for child in self.schema.children(node) {
             let name = self.schema.name(child);
             if self.schema.is_parameter(child) {
-                let value = self.schema.constraints(child).default_value().unwrap_or("");
+                let value = match (node_path.ends_with(".CSVEncoding."), name) {
+                    // The BBF default is `&#10;` (a line feed); the spec file as
+                    // shipped here carries it as a space, which would make every
+                    // report one line.
+                    (true, "RowSeparator") => "\n",
+                    _ => self.schema.constraints(child).default_value().unwrap_or(""),
+                };
+                // Booleans are kept canonical, as SetParameterValues stores them.
+                let value = match (self.schema.xsd_type(child), value) {
+                    (XsdType::Boolean, "true") => "1",
+                    (XsdType::Boolean, "false") => "0",
+                    (_, value) => value,
+                };
                 out.push((format!("{instance}{name}"), Some(value.to_owned())));
             } else if self.schema.child(child, INSTANCE).is_none() && name != INSTANCE {
                 // A single-instance sub-object (CSVEncoding., HTTP., …).
@@ -220,4 +233,98 @@ pub fn register(
         Box::new(BulkDataProvider::new(schema, store.clone())),
     )?;
     Ok(Some(store))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::datamodel::engine::{DataModel, Options};
+    use crate::datamodel::schema::ModelKind;
+    use crate::datamodel::state::DmState;
+
+    fn model() -> (DataModel, Rc<RefCell<BulkStore>>) {
+        let schema = Schema::new(ModelKind::Tr181);
+        let mut dm = DataModel::new(schema, Options::default(), DmState::in_memory());
+        let store = Rc::new(RefCell::new(BulkStore::in_memory()));
+        dm.register(
+            &[ROOT],
+            Box::new(BulkDataProvider::new(schema, store.clone())),
+        )
+        .unwrap();
+        (dm, store)
+    }
+
+    fn get(dm: &mut DataModel, name: &str) -> String {
+        let path = format!("{ROOT}{name}");
+        dm.get_values(&[path.as_str()]).unwrap()[0].value.clone()
+    }
+
+    #[test]
+    fn add_object_fills_defaults_and_limits_profiles() {
+        let (mut dm, store) = model();
+        assert_eq!(get(&mut dm, "Status"), "Disabled");
+        assert_eq!(get(&mut dm, "EncodingTypes"), "CSV,JSON");
+        let (number, _) = dm.add_object("Device.BulkData.Profile.", "k").unwrap();
+        assert_eq!(number, 1);
+        assert_eq!(get(&mut dm, "Profile.1.CSVEncoding.RowSeparator"), "\n");
+        assert_eq!(get(&mut dm, "Profile.1.CSVEncoding.FieldSeparator"), ",");
+        assert_eq!(get(&mut dm, "Profile.1.ReportingInterval"), "86400");
+        assert_eq!(get(&mut dm, "Profile.1.HTTP.Method"), "POST");
+        assert_eq!(get(&mut dm, "Profile.1.HTTP.MethodsSupported"), "POST,PUT");
+        assert_eq!(get(&mut dm, "ProfileNumberOfEntries"), "1");
+        dm.add_object("Device.BulkData.Profile.1.Parameter.", "k")
+            .unwrap();
+        assert_eq!(get(&mut dm, "Profile.1.ParameterNumberOfEntries"), "1");
+        assert_eq!(get(&mut dm, "Profile.1.Parameter.1.Exclude"), "0");
+        for _ in 1..MAX_PROFILES {
+            dm.add_object("Device.BulkData.Profile.", "k").unwrap();
+        }
+        let refused = dm.add_object("Device.BulkData.Profile.", "k").unwrap_err();
+        assert_eq!(refused.code, FaultCode::ResourcesExceeded);
+        dm.delete_object("Device.BulkData.Profile.2.", "k").unwrap();
+        assert_eq!(
+            get(&mut dm, "ProfileNumberOfEntries"),
+            MAX_PROFILES.saturating_sub(1).to_string()
+        );
+        assert!(store.borrow().generation > 0);
+    }
+
+    #[test]
+    fn hides_the_password_and_refuses_unsupported_values() {
+        use crate::datamodel::engine::SetValue;
+        let (mut dm, store) = model();
+        dm.add_object("Device.BulkData.Profile.", "k").unwrap();
+        let set = |dm: &mut DataModel, name: &str, value: &str| {
+            let path = format!("{ROOT}{name}");
+            dm.set_values(
+                &[SetValue {
+                    name: &path,
+                    value,
+                    xsd_type: None,
+                }],
+                "k",
+            )
+        };
+        set(&mut dm, "Profile.1.HTTP.Password", "secret").unwrap();
+        assert_eq!(get(&mut dm, "Profile.1.HTTP.Password"), "");
+        assert_eq!(
+            store.borrow().get("Profile.1.HTTP.Password"),
+            Some("secret")
+        );
+        for (name, value) in [
+            ("Profile.1.Protocol", "MQTT"),
+            ("Profile.1.EncodingType", "XDR"),
+            ("Profile.1.HTTP.Compression", "Compress"),
+            ("Profile.1.HTTP.URL", "ftp://collector/"),
+        ] {
+            let fault = set(&mut dm, name, value).unwrap_err();
+            assert_eq!(
+                fault.parameter_faults[0].code,
+                FaultCode::InvalidParameterValue,
+                "{name}"
+            );
+        }
+        set(&mut dm, "Enable", "1").unwrap();
+        assert_eq!(get(&mut dm, "Status"), "Enabled");
+    }
 }
