@@ -476,3 +476,40 @@ fn the_acs_configures_a_profile_and_bad_values_get_faults() {
     );
     assert!(daemon.stop().success());
 }
+
+#[test]
+fn a_report_of_the_whole_model_goes_out_compressed_in_slices() {
+    let collector = Collector::start(0, None, &[]);
+    let dir = temp_dir("bulkdata-whole");
+    let mut lines = profile(
+        1,
+        &[
+            ("EncodingType", "CSV"),
+            ("CSVEncoding.ReportFormat", "ParameterPerRow"),
+            ("CSVEncoding.RowTimestamp", "ISO-8601"),
+            ("Parameter.1.Reference", "Device."),
+            ("HTTP.Compression", "GZIP"),
+        ],
+    );
+    lines.push(format!("Profile.1.HTTP.URL {}", collector.url("/whole")));
+    write_settings(&dir, &lines);
+    let daemon = start_daemon(&dir);
+    let reports = collector.wait_reports("/whole", 1, WAIT);
+    assert!(daemon.stop().success());
+    let report = reports.first().expect("report");
+    let text = report.text();
+    assert!(
+        text.starts_with("ReportTimestamp,ParameterName,ParameterValue,ParameterType\n"),
+        "{text}"
+    );
+    let rows: Vec<&str> = text.lines().skip(1).collect();
+    assert!(rows.len() > 500, "{} rows", rows.len());
+    let stamped = rows
+        .iter()
+        .filter(|r| r.len() > 22 && r.as_bytes()[20] == b',')
+        .count();
+    assert!(stamped > 500, "{stamped} rows start with an ISO-8601 stamp");
+    assert!(text.contains(",Device.BulkData.Protocols,HTTP,string\n"));
+    assert!(text.contains(",Device.DeviceInfo.UpTime,"));
+    assert!(report.raw.len() * 4 < report.body.len(), "compressed");
+}

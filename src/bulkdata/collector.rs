@@ -714,6 +714,10 @@ impl Service for BulkDataCollector {
             }
         }
         self.clock = Some((cx.now, cx.unix));
+        // Settings changed with the `icwmp` CLI take effect at a reload.
+        if self.store.borrow_mut().reload_if_changed() {
+            log::info!("BulkData settings reread from the state directory");
+        }
         let first = self.reports_file.is_none();
         self.reports_file = Some(cx.config.cpe.state_dir.join(REPORTS_FILE));
         self.refresh(cx.unix);

@@ -38,6 +38,8 @@ pub struct BulkStore {
     pub generation: u64,
     /// Set by the collector: a profile could not be collected or sent.
     pub error: bool,
+    /// The file's text as last read or written (to notice edits by others).
+    file_text: String,
 }
 
 impl BulkStore {
@@ -61,6 +63,7 @@ impl BulkStore {
         match parse(&text) {
             Ok(values) => {
                 store.values = values;
+                store.file_text = text;
                 (store, None)
             }
             Err(line) => {
@@ -71,6 +74,35 @@ impl BulkStore {
                     aside.map_or_else(|| "-".into(), |p| p.display().to_string())
                 );
                 (store, Some(note))
+            }
+        }
+    }
+
+    /// Rereads the file if someone else (the `icwmp` CLI) changed it since
+    /// this store last read or wrote it; `true` if the values changed.
+    pub fn reload_if_changed(&mut self) -> bool {
+        let Some(file) = &self.file else {
+            return false;
+        };
+        let Ok(text) = std::fs::read_to_string(file) else {
+            return false;
+        };
+        if text == self.file_text {
+            return false;
+        }
+        match parse(&text) {
+            Ok(values) => {
+                self.values = values;
+                self.file_text = text;
+                self.generation += 1;
+                true
+            }
+            Err(line) => {
+                log::error!(
+                    "{}: line {line} does not parse; kept the running settings",
+                    file.display()
+                );
+                false
             }
         }
     }
@@ -113,7 +145,7 @@ impl BulkStore {
         self.save()
     }
 
-    fn save(&self) -> io::Result<()> {
+    fn save(&mut self) -> io::Result<()> {
         let Some(file) = &self.file else {
             return Ok(());
         };
@@ -125,7 +157,9 @@ impl BulkStore {
             text.push_str(&escape(value));
             text.push('\n');
         }
-        fsutil::atomic_write(file, text.as_bytes())
+        fsutil::atomic_write(file, text.as_bytes())?;
+        self.file_text = text;
+        Ok(())
     }
 }
 
@@ -473,8 +507,18 @@ mod tests {
             ])
             .unwrap();
         store.apply(vec![("Profile.3.".into(), None)]).unwrap();
-        let (again, note) = BulkStore::load(&file);
+        let (mut again, note) = BulkStore::load(&file);
         assert!(note.is_none());
+        assert!(!again.reload_if_changed(), "nothing changed");
+        // Another writer (the CLI) changes the file: the store notices.
+        let edited = std::fs::read_to_string(&file).unwrap() + "Enable 1\n";
+        std::fs::write(&file, edited).unwrap();
+        let generation = again.generation;
+        assert!(again.reload_if_changed());
+        assert_eq!(
+            (again.get("Enable"), again.generation),
+            (Some("1"), generation + 1)
+        );
         assert_eq!(again.instances("Profile."), vec![1]);
         assert_eq!(
             again.get("Profile.1.CSVEncoding.RowSeparator"),
