@@ -36,6 +36,8 @@ pub const ENCODE_SLICE: usize = 2_000;
 const PACK_SLICE: usize = 64 * 1024;
 /// Retained reports kept per profile when `NumberOfRetainedFailedReports` is -1.
 const MAX_RETAINED: usize = 64;
+/// Bytes of retained reports kept per profile; past it the oldest go first.
+const MAX_RETAINED_BYTES: usize = 4 << 20;
 const REPORTS_FILE: &str = "bulkdata_reports";
 const REPORTS_HEADER: &str = "icwmp-bulkdata-reports 1";
 
@@ -536,13 +538,21 @@ fn retain_limit(configured: i32) -> usize {
     usize::try_from(configured).map_or(MAX_RETAINED, |n| n.min(MAX_RETAINED))
 }
 
-/// Keeps the newest `NumberOfRetainedFailedReports` of `items` for the next report.
+/// Keeps the newest `NumberOfRetainedFailedReports` of `items` for the next
+/// report, and no more than [`MAX_RETAINED_BYTES`] of them.
 fn retain(run: &mut ProfileRun, items: Vec<Item>) {
     let limit = retain_limit(run.profile.retained);
     run.retained.extend(items);
-    while run.retained.len() > limit {
-        run.retained.pop_front();
+    let mut bytes: usize = run.retained.iter().map(item_bytes).sum();
+    while run.retained.len() > limit || (bytes > MAX_RETAINED_BYTES && !run.retained.is_empty()) {
+        if let Some(dropped) = run.retained.pop_front() {
+            bytes = bytes.saturating_sub(item_bytes(&dropped));
+        }
     }
+}
+
+fn item_bytes(item: &Item) -> usize {
+    item.header.len() + item.body.len()
 }
 
 /// Whether `path` is selected by `reference` (`*` stands for one instance
@@ -709,7 +719,11 @@ impl Service for BulkDataCollector {
         };
         if self.sending.is_none() {
             match HttpClient::new(config) {
-                Ok(client) => self.http = Some(client),
+                Ok(client) => {
+                    if let Some(mut old) = self.http.replace(client) {
+                        old.close(cx.registry);
+                    }
+                }
                 Err(e) => log::error!("BulkData HTTP client: {e}"),
             }
         }
@@ -880,6 +894,33 @@ mod tests {
         assert_eq!(retain_limit(-1), MAX_RETAINED);
         assert_eq!(retain_limit(0), 0);
         assert_eq!(retain_limit(3), 3);
+        let mut profile = Profile::read(&BulkStore::in_memory(), 1);
+        profile.retained = -1;
+        let mut run = ProfileRun {
+            profile,
+            started: 0,
+            next_report: 0,
+            retained: VecDeque::new(),
+            outbox: None,
+        };
+        let item = |n: usize, len: usize| Item {
+            header: String::new(),
+            body: format!("{n}{}", " ".repeat(len)),
+        };
+        retain(&mut run, (0..3).map(|n| item(n, 10)).collect());
+        assert_eq!(run.retained.len(), 3);
+        // Big reports: only the newest that fit in the byte budget stay.
+        retain(&mut run, (3..8).map(|n| item(n, 1 << 20)).collect());
+        let kept: Vec<String> = run
+            .retained
+            .iter()
+            .map(|i| i.body.trim().to_owned())
+            .collect();
+        assert_eq!(kept, ["5", "6", "7"]);
+        run.profile.retained = 1;
+        retain(&mut run, vec![item(8, 10)]);
+        assert_eq!(run.retained.len(), 1);
+        assert_eq!(run.retained[0].body.trim(), "8");
         assert_eq!(
             unescape_tab(&escape_tab("a\tb\\n")),
             profile::escape("a\tb\\n")
