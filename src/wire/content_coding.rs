@@ -360,9 +360,11 @@ impl Decoder {
         }
     }
 
-    /// The whole body has been fed: it must have been a complete stream.
+    /// The whole body has been fed: it must have been a complete stream, or
+    /// nothing at all (servers label empty bodies with a coding too).
     pub fn finish(&self) -> Result<(), CodingError> {
-        if self.stage == Stage::Done {
+        let empty = self.stage == Stage::Header && self.pending.is_empty();
+        if self.stage == Stage::Done || empty {
             Ok(())
         } else {
             Err(CodingError::Corrupt("truncated"))
@@ -571,6 +573,8 @@ mod tests {
             Err(CodingError::Corrupt("truncated"))
         );
         assert!(decompress(ContentCoding::Gzip, b"not gzip at all", u64::MAX).is_err());
+        assert_eq!(decompress(ContentCoding::Gzip, b"", 10), Ok(Vec::new()));
+        assert!(decompress(ContentCoding::Gzip, &packed[..5], u64::MAX).is_err());
         let mut trailing = packed.clone();
         trailing.push(0);
         assert!(decompress(ContentCoding::Gzip, &trailing, u64::MAX).is_err());
