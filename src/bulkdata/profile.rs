@@ -125,7 +125,6 @@ impl BulkStore {
             .keys_under(table)
             .filter_map(|k| k.get(table.len()..)?.split('.').next()?.parse().ok())
             .collect();
-        numbers.dedup();
         numbers.sort_unstable();
         numbers.dedup();
         numbers
@@ -212,8 +211,7 @@ fn parse(text: &str) -> Result<BTreeMap<String, String>, usize> {
     Ok(values)
 }
 
-/// The last segment of a relative key (`Profile.1.HTTP.URL` → `HTTP.URL` is
-/// the profile-relative name; this gives the whole tail after the instance).
+/// The part of a key after its profile instance (`Profile.1.HTTP.URL` → `HTTP.URL`).
 fn profile_relative(key: &str) -> Option<&str> {
     let rest = key.strip_prefix("Profile.")?;
     let (_, tail) = rest.split_once('.')?;
@@ -345,13 +343,12 @@ impl Profile {
             None => default,
         };
         let number_or = |name: &str, default: u32| get(name).parse().unwrap_or(default);
+        // An absent key has the default; a present one, even empty, is its value.
         let text_or = |name: &str, default: &str| {
-            let v = get(name);
-            if v.is_empty() && store.get(&format!("{base}{name}")).is_none() {
-                default.to_owned()
-            } else {
-                v.to_owned()
-            }
+            store
+                .get(&format!("{base}{name}"))
+                .unwrap_or(default)
+                .to_owned()
         };
         let timestamp =
             |name: &str| Timestamp::from_name(get(name)).unwrap_or(Timestamp::UnixEpoch);

@@ -246,15 +246,6 @@ impl ItemEncoder {
         self.item
     }
 
-    /// Bytes encoded so far (for memory figures).
-    pub fn len(&self) -> usize {
-        self.item.header.len() + self.item.body.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     fn member_separator(&mut self) {
         if !self.first_member {
             self.item.body.push(',');

@@ -237,11 +237,6 @@ impl Decoder {
         }
     }
 
-    /// Decoded bytes so far.
-    pub fn produced(&self) -> u64 {
-        self.produced
-    }
-
     /// Decodes from `input`, appending to `out` until this call has added at
     /// least one chunk or the input is used up. Returns how many input bytes
     /// were taken; call again with the rest (after taking what `out` holds).
