@@ -61,6 +61,8 @@ pub fn run_data_model_cli(
         cwmp_store,
         uci_dir,
     )?;
+    crate::datamodel::bulkdata::register(&mut dm, &config.cpe.state_dir)
+        .map_err(|e| format!("BulkData provider: {e}"))?;
     let lines: Vec<Vec<String>> = match &cli.commands {
         Commands::Single(words) => vec![words.clone()],
         Commands::Stdin => {

@@ -18,9 +18,10 @@ use log::{error, info, warn};
 use mio::unix::pipe;
 use mio::{Events, Interest, Poll};
 
+use crate::bulkdata::collector::BulkDataCollector;
 use crate::clock;
 use crate::config::backends::CwmpStore;
-use crate::config::{Config, ConfigFile};
+use crate::config::{Compression, Config, ConfigFile};
 use crate::cwmp::agent::{Agent, SessionResult};
 use crate::cwmp::conn_request_limit::{Admission, ConnRequestLimit};
 use crate::cwmp::cpe_requests::{self, CpeRequests};
@@ -51,6 +52,7 @@ use crate::transport::ubus::{
     self as ubus, Tr069Call, Tr069Command, UbusClient, UbusConfig, UbusInput,
 };
 use crate::wire::blobmsg::Value;
+use crate::wire::content_coding::ContentCoding;
 use crate::wire::digest::Credentials;
 use crate::wire::soap::{self, CwmpVersion, DateTime, Rpc};
 use crate::wire::ubus::UbusStatus;
@@ -194,6 +196,11 @@ fn http_config_of(config: &Config) -> HttpConfig {
             username: acs.userid.clone(),
             password: acs.passwd.as_str().to_owned(),
         }),
+        compression: match acs.compression {
+            Compression::Disabled => None,
+            Compression::Gzip => Some(ContentCoding::Gzip),
+            Compression::Deflate => Some(ContentCoding::Deflate),
+        },
         ..HttpConfig::default()
     }
 }
@@ -392,6 +399,8 @@ impl Daemon {
             uci_dir,
         )
         .map_err(StartError::Setup)?;
+        let bulk_store = crate::datamodel::bulkdata::register(&mut dm, &config.cpe.state_dir)
+            .map_err(|e| StartError::Setup(format!("BulkData provider: {e}")))?;
         // Notifications compare against the values of before the restart, so a
         // change made while the daemon was down is reported.
         let (notified, corrupt) = store.load_notified_values();
@@ -426,7 +435,7 @@ impl Daemon {
         let mut ubus = UbusClient::new(UbusConfig::with_socket(&config.cpe.ubus_socket));
         ubus.register(poll.registry(), tokens::UBUS, clock::now());
         let conn_request_limit = Rc::new(RefCell::new(ConnRequestLimit::default()));
-        let services: Vec<Box<dyn Service>> = vec![
+        let mut services: Vec<Box<dyn Service>> = vec![
             Box::new(HttpConnRequests::new(
                 Tokens::of_service(0),
                 cwmp_store.clone(),
@@ -434,6 +443,10 @@ impl Daemon {
             )),
             Box::new(StunService::new(Tokens::of_service(1), cwmp_store.clone())),
         ];
+        if let Some(store) = bulk_store {
+            let tokens = Tokens::of_service(services.len());
+            services.push(Box::new(BulkDataCollector::new(tokens, store)));
+        }
         let uci_dir = uci_dir.to_path_buf();
         let mut daemon = Daemon {
             services,

@@ -4,6 +4,7 @@
 //! thin I/O shells that drive them from one mio poll loop; see README.md.
 #![deny(unsafe_code)]
 
+pub mod bulkdata;
 pub mod cli;
 pub mod clock;
 pub mod config;

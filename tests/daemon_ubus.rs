@@ -42,6 +42,18 @@ fn tr069_object_answers_like_the_seed() {
         "tr069 registered"
     );
 
+    // The ACS counts its session complete when it answers 204; the daemon
+    // ends it once it has read that answer, which may come a moment later.
+    let last_status = |client: &mut CliClient| {
+        let status = call(client, "status", "{}");
+        let last = status.get("last_session").and_then(|l| l.get("status"));
+        last.and_then(Value::as_str).map(str::to_owned)
+    };
+    assert!(
+        wait_until(WAIT, || last_status(&mut client).as_deref()
+            != Some("running")),
+        "the session ended"
+    );
     let status = call(&mut client, "status", "{}");
     let cwmp = status.get("cwmp").expect("cwmp");
     assert_eq!(cwmp.get("status").and_then(Value::as_str), Some("up"));

@@ -220,6 +220,14 @@ static MAPPED: &[Mapped] = &[
         true,
     ),
     m(
+        "HTTPCompression",
+        "acs",
+        "compression",
+        "Disabled",
+        Shape::Text,
+        true,
+    ),
+    m(
         "LightweightNotificationTriggerTime",
         "lwn",
         "trigger_time",
@@ -296,6 +304,7 @@ impl ManagementServerProvider {
                 flag(amendment >= 5)
             }
             "SupportedConnReqMethods" => "HTTP,STUN".to_owned(),
+            "HTTPCompressionSupported" => "GZIP,Deflate".to_owned(),
             "LightweightNotificationProtocolsSupported" => "UDP".to_owned(),
             "LightweightNotificationProtocolsUsed" => {
                 let on = self.option("lwn", "enable").is_some_and(|v| is_true(&v));
@@ -353,6 +362,9 @@ impl Provider for ManagementServerProvider {
         let mapped = param_name(path)
             .and_then(find)
             .ok_or(FaultCode::NonWritableParameter)?;
+        if mapped.name == "HTTPCompression" && !["Disabled", "GZIP", "Deflate"].contains(&value) {
+            return Err(FaultCode::InvalidParameterValue);
+        }
         let stored = match mapped.shape {
             Shape::Time => datetime::parse(value)
                 .ok()
@@ -424,6 +436,17 @@ mod tests {
         );
         assert_eq!(get(&mut p, "NoSuchThing"), None);
         assert!(!p.writable("Device.ManagementServer.ParameterKey"));
+        assert_eq!(get(&mut p, "HTTPCompression").as_deref(), Some("Disabled"));
+        assert_eq!(
+            get(&mut p, "HTTPCompressionSupported").as_deref(),
+            Some("GZIP,Deflate")
+        );
+        assert_eq!(
+            p.set("Device.ManagementServer.HTTPCompression", "Compress"),
+            Err(FaultCode::InvalidParameterValue)
+        );
+        p.set("Device.ManagementServer.HTTPCompression", "GZIP")
+            .expect("stage");
 
         p.set("Device.ManagementServer.PeriodicInformInterval", "60")
             .expect("stage");
@@ -440,6 +463,7 @@ mod tests {
             Some("60")
         );
         assert_eq!(c.get("acs", "periodic_inform_time").as_deref(), Some("60"));
+        assert_eq!(c.get("acs", "compression").as_deref(), Some("GZIP"));
     }
 
     #[test]

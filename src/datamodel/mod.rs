@@ -1,5 +1,6 @@
 //! The TR-069 data model: generated schema, paths, providers and the RPC semantics engine.
 
+pub mod bulkdata;
 pub mod cli;
 pub mod config;
 pub mod engine;

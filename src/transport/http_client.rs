@@ -35,6 +35,7 @@ use ureq_proto::BodyMode;
 use super::cookie_jar::CookieJar;
 use super::{random16, tls};
 use crate::redact;
+use crate::wire::content_coding::{self, CodingError, ContentCoding, Decoder};
 use crate::wire::digest::{self, Challenge, Credentials, DigestClient};
 
 /// Size of the output and body scratch buffers (one TLS record's worth).
@@ -77,6 +78,10 @@ pub struct HttpConfig {
     pub user_agent: String,
     /// ACS user name and password, answered to Basic or Digest challenges.
     pub credentials: Option<Credentials>,
+    /// UCI `acs.compression`: in-memory request bodies go out compressed with
+    /// this coding (`Content-Encoding`), and `Accept-Encoding` offers gzip and
+    /// deflate. Compressed responses are decoded whatever this says.
+    pub compression: Option<ContentCoding>,
 }
 
 impl Default for HttpConfig {
@@ -95,6 +100,7 @@ impl Default for HttpConfig {
             max_redirects: 5,
             user_agent: concat!("icwmp-rs/", env!("CARGO_PKG_VERSION")).to_string(),
             credentials: None,
+            compression: None,
         }
     }
 }
@@ -227,6 +233,8 @@ pub enum HttpError {
     AuthFailed,
     TooManyRedirects,
     ResponseTooLarge,
+    /// A compressed response body that is corrupt or of an unknown coding.
+    Coding(CodingError),
     Io(String),
 }
 
@@ -243,6 +251,7 @@ impl fmt::Display for HttpError {
             HttpError::AuthFailed => write!(f, "authentication failed"),
             HttpError::TooManyRedirects => write!(f, "too many redirects"),
             HttpError::ResponseTooLarge => write!(f, "response body too large"),
+            HttpError::Coding(err) => write!(f, "{err}"),
             HttpError::Io(detail) => write!(f, "I/O error: {detail}"),
         }
     }
@@ -265,6 +274,16 @@ impl From<io::Error> for HttpError {
         {
             Some(tls_err) => HttpError::Tls(tls_err.to_string()),
             None => HttpError::Io(err.to_string()),
+        }
+    }
+}
+
+impl From<CodingError> for HttpError {
+    fn from(err: CodingError) -> Self {
+        match err {
+            // Expanding past the cap is the same refusal as a plain body past it.
+            CodingError::TooLarge => HttpError::ResponseTooLarge,
+            other => HttpError::Coding(other),
         }
     }
 }
@@ -731,6 +750,8 @@ struct Exchange {
     headers: Vec<(String, String)>,
     after: AfterResponse,
     sink: Sink,
+    /// Undoes the response's `Content-Encoding` before the sink.
+    decoder: Option<Decoder>,
     io_deadline: Instant,
     continue_deadline: Option<Instant>,
     /// When the exchange as a whole must be over (`exchange_timeout`).
@@ -819,6 +840,7 @@ impl HttpClient {
             return Err(HttpError::Busy);
         }
         let target = parse_url(&request.url)?;
+        let request = compress_request(request, self.config.compression);
         if token != self.token {
             if let Some(conn) = self.conn.take() {
                 conn.close(registry);
@@ -840,6 +862,7 @@ impl HttpClient {
             headers: Vec::new(),
             after: AfterResponse::Deliver,
             sink: Sink::Discard(0),
+            decoder: None,
             io_deadline: now,
             continue_deadline: None,
             overall_deadline: self.config.exchange_timeout.map(|t| now + t),
@@ -1019,6 +1042,7 @@ impl HttpClient {
         exchange.headers.clear();
         exchange.after = AfterResponse::Deliver;
         exchange.sink = Sink::Discard(0);
+        exchange.decoder = None;
         exchange.continue_deadline = None;
 
         let call = build_call(&self.config, exchange, &self.cookies, self.auth.as_mut())?;
@@ -1433,7 +1457,7 @@ impl HttpClient {
                     let (used, produced) = call.read(&self.in_buf, &mut self.scratch)?;
                     self.in_buf.drain(..used.min(self.in_buf.len()));
                     let data = self.scratch.get(..produced).unwrap_or(&[]);
-                    exchange.sink.accept(data, self.config.max_response_body)?;
+                    accept_body(exchange, data, self.config.max_response_body)?;
                     if used == 0 && produced == 0 {
                         break;
                     }
@@ -1444,6 +1468,9 @@ impl HttpClient {
                     call.can_proceed()
                 };
                 if ended {
+                    if let Some(decoder) = &exchange.decoder {
+                        decoder.finish()?;
+                    }
                     let must_close = match call.proceed() {
                         Some(RecvBodyResult::Redirect(call)) => call.must_close_connection(),
                         Some(RecvBodyResult::Cleanup(call)) => call.must_close_connection(),
@@ -1599,6 +1626,18 @@ fn on_response_head(
         }
     }
     exchange.after = AfterResponse::Deliver;
+    let coding = match response.headers().get(http::header::CONTENT_ENCODING) {
+        Some(value) => ContentCoding::from_header(&String::from_utf8_lossy(value.as_bytes()))?,
+        None => None,
+    };
+    exchange.decoder = coding.map(|coding| {
+        // A decoded body in memory obeys the same cap as a plain one.
+        let limit = match exchange.request.sink {
+            BodySink::Memory => config.max_response_body as u64,
+            BodySink::File(_) => u64::MAX,
+        };
+        Decoder::new(coding, limit)
+    });
     exchange.sink = match &exchange.request.sink {
         BodySink::Memory => Sink::Memory(Vec::new()),
         BodySink::File(path) => Sink::File {
@@ -1639,12 +1678,13 @@ fn build_call(
         if let Some(content_type) = &request.content_type {
             call.header("content-type", content_type.as_str())?;
         }
-        // `compression`: no gzip/deflate codec is linked in, so nothing is
-        // advertised and bodies go out as they are (identity).
         if !config.http_disable_100continue && exchange.body_len >= config.expect_continue_min_body
         {
             call.header("expect", "100-continue")?;
         }
+    }
+    if config.compression.is_some() {
+        call.header("accept-encoding", "gzip, deflate")?;
     }
     for (name, value) in &request.headers {
         call.header(name.as_str(), value.as_str())?;
@@ -1688,6 +1728,41 @@ fn build_call(
         }
     }
     Ok(call)
+}
+
+/// The request with its in-memory body compressed (and `Content-Encoding`
+/// set) when a coding is configured; other requests as they are.
+fn compress_request(mut request: Request, coding: Option<ContentCoding>) -> Request {
+    if let (Some(coding), RequestBody::Memory(body)) = (coding, &request.body) {
+        if !body.is_empty() {
+            request.body = RequestBody::Memory(content_coding::compress(coding, body));
+            request
+                .headers
+                .push(("Content-Encoding".to_string(), coding.token().to_string()));
+        }
+    }
+    request
+}
+
+/// Passes received body bytes to the sink, through the decoder when the
+/// response has a `Content-Encoding`.
+fn accept_body(exchange: &mut Exchange, data: &[u8], memory_cap: usize) -> Result<(), HttpError> {
+    let Some(decoder) = exchange.decoder.as_mut() else {
+        return exchange.sink.accept(data, memory_cap);
+    };
+    let mut decoded = Vec::new();
+    let mut used = 0;
+    // Each turn takes input or yields output; a stalled decoder ends the loop.
+    loop {
+        let taken = decoder.feed(data.get(used..).unwrap_or(&[]), &mut decoded)?;
+        used += taken;
+        exchange.sink.accept(&decoded, memory_cap)?;
+        let stalled = taken == 0 && decoded.is_empty();
+        decoded.clear();
+        if stalled {
+            return Ok(());
+        }
+    }
 }
 
 /// Prepare the next piece of request body: for files, read it into `scratch`.

@@ -1,6 +1,7 @@
 //! Wire formats: pure codecs that turn bytes into typed messages and back, with no I/O.
 
 pub mod blobmsg;
+pub mod content_coding;
 pub mod digest;
 pub mod ftp;
 pub mod lwn;

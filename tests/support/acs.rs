@@ -5,7 +5,9 @@
 //! the CPE's own requests, then sends the script's requests one per empty
 //! POST or response, and ends the session with HTTP 204. Sessions beyond the
 //! script get a plain InformResponse and 204. It can demand Basic or Digest
-//! authentication, set and require a cookie, redirect, and serve TLS.
+//! authentication, set and require a cookie, redirect, and serve TLS. Like a
+//! real ACS it decodes a request's `Content-Encoding` (gzip, deflate) and
+//! compresses its answers with the first coding the CPE's `Accept-Encoding` offers.
 //! Blocking sockets on threads are fine here: this is the far end of the
 //! tests, not part of the daemon.
 #![allow(dead_code)]
@@ -19,6 +21,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use icwmp::cwmp::fault::{Fault, FaultCode};
+use icwmp::wire::content_coding::{self, ContentCoding};
 use icwmp::wire::digest::{basic_authorization, Credentials, DigestServer, Verdict};
 use icwmp::wire::soap::{self, CwmpVersion, Envelope, Limits, Rpc};
 
@@ -300,6 +303,55 @@ fn read_request(reader: &mut impl BufRead) -> Option<HttpRequest> {
     Some(request)
 }
 
+/// The coding to answer with: the first of gzip/deflate that `Accept-Encoding` lists.
+fn response_coding(request: &HttpRequest) -> Option<ContentCoding> {
+    let offered = request.header("accept-encoding")?;
+    offered.split(',').find_map(|item| {
+        let token = item.split(';').next().unwrap_or("").trim();
+        ContentCoding::from_header(token).ok().flatten()
+    })
+}
+
+/// Undoes the request's `Content-Encoding`; `false` if the body does not decode.
+fn decode_request(request: &mut HttpRequest) -> bool {
+    let Some(value) = request.header("content-encoding") else {
+        return true;
+    };
+    match ContentCoding::from_header(value) {
+        Ok(None) => true,
+        Ok(Some(coding)) => match content_coding::decompress(coding, &request.body, 64 << 20) {
+            Ok(body) => {
+                request.body = body;
+                true
+            }
+            Err(_) => false,
+        },
+        Err(_) => false,
+    }
+}
+
+fn respond_coded(
+    stream: &mut dyn Write,
+    status: u16,
+    extra: &[String],
+    body: &[u8],
+    coding: Option<ContentCoding>,
+) -> bool {
+    match coding.filter(|_| !body.is_empty()) {
+        Some(coding) => {
+            let mut extra = extra.to_vec();
+            extra.push(format!("Content-Encoding: {}", coding.token()));
+            respond(
+                stream,
+                status,
+                &extra,
+                &content_coding::compress(coding, body),
+            )
+        }
+        None => respond(stream, status, extra, body),
+    }
+}
+
 fn respond(stream: &mut dyn Write, status: u16, extra: &[String], body: &[u8]) -> bool {
     let reason = match status {
         200 => "OK",
@@ -381,11 +433,18 @@ impl Server {
             None => Box::new(conn),
         };
         let mut reader = BufReader::new(stream);
-        while let Some(request) = read_request(&mut reader) {
+        while let Some(mut request) = read_request(&mut reader) {
             if self.stop.load(Ordering::SeqCst) {
                 break;
             }
             let writer = reader.get_mut();
+            if !decode_request(&mut request) {
+                if !respond(writer, 400, &[], b"") {
+                    break;
+                }
+                continue;
+            }
+            let coding = response_coding(&request);
             if let Err(challenge) = self.authorize(&request) {
                 if !respond(writer, 401, &challenge, b"") {
                     break;
@@ -408,7 +467,7 @@ impl Server {
                     let mut body = Vec::new();
                     soap::emit(&envelope, CwmpVersion::V1_2, &mut body)
                         .expect("ACS envelope encodes");
-                    respond(writer, 200, &headers, &body)
+                    respond_coded(writer, 200, &headers, &body, coding)
                 }
                 Answer::Done => respond(writer, 204, &[], b""),
                 Answer::Status(status) => respond(writer, status, &[], b""),

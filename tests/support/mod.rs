@@ -1,7 +1,8 @@
-//! Shared support of the integration tests: the loopback test ACS, coturn as STUN server, the daemon runner, the ubus test broker, an HTTP(S) test server and test PKI, file servers for transfers.
+//! Shared support of the integration tests: the loopback test ACS, a BulkData collector, coturn as STUN server, the daemon runner, the ubus test broker, an HTTP(S) test server and test PKI, file servers for transfers.
 #![allow(dead_code)]
 
 pub mod acs;
+pub mod collector;
 pub mod coturn;
 pub mod daemon;
 pub mod files;
