@@ -1,9 +1,12 @@
 //! Wire formats: pure codecs that turn bytes into typed messages and back, with no I/O.
 
+pub mod allowed_list;
 pub mod blobmsg;
 pub mod digest;
 pub mod ftp;
 pub mod lwn;
 pub mod md5;
 pub mod soap;
+pub mod twamp;
 pub mod ubus;
+pub mod udp_echo;
