@@ -30,9 +30,11 @@ use crate::cwmp::retry::RetryPolicy;
 use crate::cwmp::schedule::PeriodicInform;
 use crate::cwmp::session::Acknowledged;
 use crate::datamodel::engine::DataModel;
+use crate::datamodel::reflectors;
 use crate::datamodel::setup;
 use crate::logging::{self, LogSettings};
 use crate::service::{Context, Request, Service, Tokens};
+use crate::slices;
 use crate::software::manager::{SoftwareEvent, SoftwareManager, SoftwareSettings};
 use crate::software::vouchers::DeviceIdentity;
 use crate::store::{names, Store};
@@ -42,9 +44,11 @@ use crate::transport::acs::{AcsLink, SessionOpening};
 use crate::transport::conn_request::HttpConnRequests;
 use crate::transport::http_client::HttpConfig;
 use crate::transport::transfer::{TransferSettings, TransferTokens, Transfers};
+use crate::transport::twamp::TwampReflectors;
 use crate::transport::ubus::{
     self as ubus, Tr069Call, Tr069Command, UbusClient, UbusConfig, UbusInput,
 };
+use crate::transport::udp_echo::UdpEchoServer;
 use crate::wire::blobmsg::Value;
 use crate::wire::digest::Credentials;
 use crate::wire::soap::{self, CwmpVersion, DateTime, Rpc};
@@ -354,6 +358,8 @@ impl Daemon {
             uci_dir,
         )
         .map_err(StartError::Setup)?;
+        let reflector_state = reflectors::register(&mut dm, uci_dir)
+            .map_err(|e| StartError::Setup(format!("data model providers: {e}")))?;
         // The first check records the values notifications compare against.
         dm.check_changes();
         let acs = AcsLink::new(http_config_of(&config), tokens::ACS)
@@ -381,10 +387,18 @@ impl Daemon {
         )?;
         let mut ubus = UbusClient::new(UbusConfig::with_socket(&config.cpe.ubus_socket));
         ubus.register(poll.registry(), tokens::UBUS, clock::now());
-        let services: Vec<Box<dyn Service>> = vec![Box::new(HttpConnRequests::new(
-            Tokens::of_service(0),
-            cwmp_store.clone(),
-        ))];
+        let services: Vec<Box<dyn Service>> = vec![
+            Box::new(HttpConnRequests::new(
+                Tokens::of_service(0),
+                cwmp_store.clone(),
+            )),
+            Box::new(TwampReflectors::new(
+                Tokens::of_service(1),
+                reflector_state.clone(),
+            )),
+            Box::new(UdpEchoServer::new(Tokens::of_service(2), reflector_state)),
+        ];
+        slices::install(services.iter().filter_map(|s| s.urgent()).collect());
         let uci_dir = uci_dir.to_path_buf();
         let mut daemon = Daemon {
             services,

@@ -14,6 +14,7 @@ pub mod fsutil;
 pub mod logging;
 pub mod records;
 pub mod service;
+pub mod slices;
 pub mod software;
 pub mod store;
 pub mod sys;
