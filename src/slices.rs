@@ -26,13 +26,9 @@ pub type SharedUrgent = Rc<RefCell<dyn Urgent>>;
 /// How long long work runs before the urgent handlers get their turn.
 pub const SLICE: Duration = Duration::from_micros(200);
 
-/// Pause points between two looks at the clock (the items are small).
-const CALLS_PER_CLOCK_READ: u32 = 8;
-
 struct Slices {
     handlers: Vec<SharedUrgent>,
     last_served: Option<Instant>,
-    calls: u32,
 }
 
 thread_local! {
@@ -40,7 +36,6 @@ thread_local! {
         RefCell::new(Slices {
             handlers: Vec::new(),
             last_served: None,
-            calls: 0,
         })
     };
 }
@@ -56,18 +51,14 @@ pub fn install(handlers: Vec<SharedUrgent>) {
 }
 
 /// A point where long work may pause: once a slice has passed, runs the
-/// urgent handlers. Cheap when nothing is due (a counter, and every few
-/// calls a monotonic clock read).
+/// urgent handlers. Cheap when nothing is due (one monotonic clock read,
+/// which items of long work may take tens of microseconds each to justify).
 pub fn pause_point() {
     let due: Vec<SharedUrgent> = SLICES.with(|s| {
         let Ok(mut s) = s.try_borrow_mut() else {
             return Vec::new();
         };
         if s.handlers.is_empty() {
-            return Vec::new();
-        }
-        s.calls = s.calls.wrapping_add(1);
-        if s.calls % CALLS_PER_CLOCK_READ != 0 {
             return Vec::new();
         }
         let now = Instant::now();
@@ -101,25 +92,17 @@ mod tests {
     fn handlers_run_once_a_slice_has_passed() {
         let counter = Rc::new(RefCell::new(Counter(0)));
         install(vec![counter.clone()]);
-        for _ in 0..CALLS_PER_CLOCK_READ {
-            pause_point();
-        }
+        pause_point();
         assert_eq!(counter.borrow().0, 1, "the first pause point serves");
-        for _ in 0..CALLS_PER_CLOCK_READ {
-            pause_point();
-        }
+        pause_point();
         assert_eq!(counter.borrow().0, 1, "the slice has not passed yet");
         std::thread::sleep(SLICE * 2);
-        for _ in 0..CALLS_PER_CLOCK_READ {
-            pause_point();
-        }
+        pause_point();
         assert_eq!(counter.borrow().0, 2);
         // A handler that is running is not entered again.
         let guard = counter.borrow_mut();
         std::thread::sleep(SLICE * 2);
-        for _ in 0..CALLS_PER_CLOCK_READ {
-            pause_point();
-        }
+        pause_point();
         drop(guard);
         assert_eq!(counter.borrow().0, 2);
         install(Vec::new());
