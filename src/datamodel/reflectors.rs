@@ -11,7 +11,9 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::rc::Rc;
+use std::time::{Duration, Instant};
 
 use crate::config::backends::UciDir;
 use crate::cwmp::datetime;
@@ -107,6 +109,7 @@ pub fn twamp_settings(uci: &dyn UciBackend) -> Vec<TwampSettings> {
         .into_iter()
         .filter(|s| s.section_type == TWAMP_SECTION_TYPE)
         .map(|s| {
+            crate::slices::pause_point();
             let get = |option: &str| uci.get(TWAMP_PACKAGE, &s.name, option);
             TwampSettings {
                 enable: flag(get("enable"), true),
@@ -182,6 +185,11 @@ pub fn register(
                 ],
                 Box::new(TwampProvider {
                     uci: uci.clone(),
+                    file: uci_dir.join(TWAMP_PACKAGE),
+                    rows: Vec::new(),
+                    stamp: None,
+                    interfaces: None,
+                    numbering: HashMap::new(),
                     state: state.clone(),
                     staged: Vec::new(),
                 }),
@@ -216,56 +224,156 @@ fn twamp_path(path: &str) -> Option<(u32, &str)> {
     Some((number.parse().ok()?, rest.strip_prefix("TWAMPReflector")?))
 }
 
+/// Options of a `twamp_reflector` section the provider reads.
+const TWAMP_READ_OPTIONS: [&str; 8] = [
+    "enable",
+    "interface",
+    "port",
+    "max_ttl",
+    "ip_list",
+    "port_list",
+    "twamp_inst",
+    "twamp_alias",
+];
+
+/// How long the list of IP interfaces is reused between reads of /sys.
+const INTERFACE_LIST_LIFETIME: Duration = Duration::from_secs(1);
+
+/// One `twamp_reflector` section as last read.
+struct Row {
+    section: String,
+    /// Values of [`TWAMP_READ_OPTIONS`], in that order.
+    options: [Option<String>; 8],
+}
+
+impl Row {
+    fn get(&self, option: &str) -> Option<String> {
+        let index = TWAMP_READ_OPTIONS.iter().position(|o| *o == option)?;
+        self.options.get(index)?.clone()
+    }
+}
+
+/// The file identity a snapshot was read from: modification time, length, inode.
+type FileStamp = (std::time::SystemTime, u64, u64);
+
+fn stamp_of(path: &std::path::Path) -> Option<FileStamp> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.modified().ok()?, meta.len(), meta.ino()))
+}
+
 /// Serves `Device.IP.Interface.{i}.TWAMPReflector.{i}.` from UCI `twamp`.
+///
+/// The package is read once per change of its file (a GetParameterValues of
+/// many reflectors must not parse it once per value).
 struct TwampProvider {
     uci: SharedUci,
+    file: PathBuf,
+    rows: Vec<Row>,
+    stamp: Option<FileStamp>,
+    interfaces: Option<(Instant, Vec<host::NetInterface>)>,
+    /// `numbered` per IP interface, for the rows and interfaces as read now.
+    numbering: HashMap<u32, Vec<(u32, usize)>>,
     state: SharedReflectorState,
     /// (section, option, value) to write on commit.
     staged: Vec<(String, String, String)>,
 }
 
 impl TwampProvider {
-    /// The reflector sections of IP interface `interface`, with their instance
-    /// numbers: `twamp_inst` where set, else numbers after the highest, in file order.
-    fn numbered(&self, interface: u32) -> Vec<(u32, String)> {
-        let Some(name) = ip_interface_name(interface) else {
-            return Vec::new();
-        };
+    fn refresh(&mut self) {
+        let stamp = stamp_of(&self.file);
+        if stamp.is_some() && stamp == self.stamp {
+            return;
+        }
         let uci = self.uci.borrow();
-        let sections: Vec<(Option<u32>, String)> = uci
+        self.rows = uci
             .sections(TWAMP_PACKAGE)
             .into_iter()
             .filter(|s| s.section_type == TWAMP_SECTION_TYPE)
-            .filter(|s| uci.get(TWAMP_PACKAGE, &s.name, "interface").as_deref() == Some(&name))
-            .map(|s| {
-                let number = uci
-                    .get(TWAMP_PACKAGE, &s.name, "twamp_inst")
-                    .and_then(|n| n.parse().ok())
-                    .filter(|n| *n > 0);
-                (number, s.name)
+            .inspect(|_| crate::slices::pause_point())
+            .map(|s| Row {
+                options: TWAMP_READ_OPTIONS.map(|o| uci.get(TWAMP_PACKAGE, &s.name, o)),
+                section: s.name,
             })
             .collect();
-        let mut next = sections.iter().filter_map(|(n, _)| *n).max().unwrap_or(0);
-        let mut out: Vec<(u32, String)> = Vec::with_capacity(sections.len());
-        for (number, section) in sections {
+        self.stamp = stamp;
+        self.numbering.clear();
+    }
+
+    fn interface_name(&mut self, number: u32) -> Option<String> {
+        let now = Instant::now();
+        let fresh = self
+            .interfaces
+            .as_ref()
+            .is_some_and(|(at, _)| now.duration_since(*at) < INTERFACE_LIST_LIFETIME);
+        if !fresh {
+            self.interfaces = Some((now, host::net_interfaces()));
+            self.numbering.clear();
+        }
+        let (_, list) = self.interfaces.as_ref()?;
+        list.iter()
+            .find(|i| i.ifindex == number)
+            .map(|i| i.name.clone())
+    }
+
+    /// The reflector rows of IP interface `interface`, with their instance
+    /// numbers: `twamp_inst` where set, else numbers after the highest, in file order.
+    fn numbered(&mut self, interface: u32) -> Vec<(u32, usize)> {
+        self.number_rows(interface);
+        self.numbering.get(&interface).cloned().unwrap_or_default()
+    }
+
+    /// Fills `numbering` for `interface` unless it is current.
+    fn number_rows(&mut self, interface: u32) {
+        let Some(name) = self.interface_name(interface) else {
+            self.numbering.remove(&interface);
+            return;
+        };
+        self.refresh();
+        if self.numbering.contains_key(&interface) {
+            return;
+        }
+        let rows: Vec<(Option<u32>, usize)> = self
+            .rows
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.get("interface").as_deref() == Some(name.as_str()))
+            .map(|(i, r)| {
+                let number = r
+                    .get("twamp_inst")
+                    .and_then(|n| n.parse().ok())
+                    .filter(|n| *n > 0);
+                (number, i)
+            })
+            .collect();
+        let mut next = rows.iter().filter_map(|(n, _)| *n).max().unwrap_or(0);
+        let mut taken = std::collections::HashSet::with_capacity(rows.len());
+        let mut out: Vec<(u32, usize)> = Vec::with_capacity(rows.len());
+        for (number, row) in rows {
             let number = match number {
-                Some(n) if !out.iter().any(|(m, _)| *m == n) => n,
+                Some(n) if taken.insert(n) => n,
                 _ => {
                     next += 1;
+                    taken.insert(next);
                     next
                 }
             };
-            out.push((number, section));
+            out.push((number, row));
         }
         out.sort_unstable();
-        out
+        self.numbering.insert(interface, out);
     }
 
-    fn section_of(&self, interface: u32, instance: u32) -> Option<String> {
-        self.numbered(interface)
-            .into_iter()
-            .find(|(n, _)| *n == instance)
-            .map(|(_, s)| s)
+    fn row_of(&mut self, interface: u32, instance: u32) -> Option<&Row> {
+        self.number_rows(interface);
+        let numbered = self.numbering.get(&interface)?;
+        let at = numbered.binary_search_by_key(&instance, |(n, _)| *n).ok()?;
+        let index = numbered.get(at)?.1;
+        self.rows.get(index)
+    }
+
+    fn section_of(&mut self, interface: u32, instance: u32) -> Option<String> {
+        self.row_of(interface, instance).map(|r| r.section.clone())
     }
 
     /// (interface, instance, parameter) of a parameter path.
@@ -300,16 +408,16 @@ impl Provider for TwampProvider {
             return Some(self.numbered(interface).len().to_string());
         }
         let (_, instance, param) = Self::parts(path)?;
-        let section = self.section_of(interface, instance)?;
-        let uci = self.uci.borrow();
-        let get = |option: &str| uci.get(TWAMP_PACKAGE, &section, option);
+        let state = self.state.clone();
+        let row = self.row_of(interface, instance)?;
+        let get = |option: &str| row.get(option);
         Some(match param {
             "Enable" => if flag(get("enable"), true) { "1" } else { "0" }.to_owned(),
             "Status" => {
                 if !flag(get("enable"), true) {
                     "Disabled".to_owned()
                 } else {
-                    match self.state.borrow().twamp.get(&section) {
+                    match state.borrow().twamp.get(&row.section) {
                         Some(RunState::Active) => "Active",
                         Some(RunState::Error(_)) => "Error",
                         None => "Disabled",
