@@ -106,9 +106,10 @@ impl ConfigStore for CwmpStore {
 
 /// The identity of a file's contents as the file system tells it:
 /// modification time, length and inode (an atomic rewrite changes the inode).
-type FileStamp = (std::time::SystemTime, u64, u64);
+pub type FileStamp = (std::time::SystemTime, u64, u64);
 
-fn stamp_of(path: &Path) -> Option<FileStamp> {
+/// The stamp of the file at `path`; `None` if it cannot be read.
+pub fn stamp_of(path: &Path) -> Option<FileStamp> {
     use std::os::unix::fs::MetadataExt;
     let meta = std::fs::metadata(path).ok()?;
     Some((meta.modified().ok()?, meta.len(), meta.ino()))

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use crate::config::backends::UciDir;
+use crate::config::backends::{stamp_of, FileStamp, UciDir};
 use crate::cwmp::datetime;
 use crate::cwmp::fault::{Fault, FaultCode};
 use crate::datamodel::config::{SharedUci, UciBackend};
@@ -251,15 +251,6 @@ impl Row {
         let index = TWAMP_READ_OPTIONS.iter().position(|o| *o == option)?;
         self.options.get(index)?.clone()
     }
-}
-
-/// The file identity a snapshot was read from: modification time, length, inode.
-type FileStamp = (std::time::SystemTime, u64, u64);
-
-fn stamp_of(path: &std::path::Path) -> Option<FileStamp> {
-    use std::os::unix::fs::MetadataExt;
-    let meta = std::fs::metadata(path).ok()?;
-    Some((meta.modified().ok()?, meta.len(), meta.ino()))
 }
 
 /// Serves `Device.IP.Interface.{i}.TWAMPReflector.{i}.` from UCI `twamp`.

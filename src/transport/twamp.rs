@@ -20,8 +20,10 @@ use mio::{Interest, Registry};
 
 use super::probe_socket::{self, Read, MAX_DATAGRAM};
 use crate::clock;
-use crate::config::backends::UciDir;
-use crate::datamodel::reflectors::{twamp_settings, RunState, SharedReflectorState, TwampSettings};
+use crate::config::backends::{stamp_of, FileStamp, UciDir};
+use crate::datamodel::reflectors::{
+    twamp_settings, RunState, SharedReflectorState, TwampSettings, TWAMP_PACKAGE,
+};
 use crate::service::{Context, Service, Tokens};
 use crate::slices::{SharedUrgent, Urgent};
 use crate::sys;
@@ -129,6 +131,8 @@ pub struct TwampReflectors {
     state: SharedReflectorState,
     core: Rc<RefCell<Core>>,
     retry_at: Option<Instant>,
+    /// The `twamp` package as last read, and the stamp of its file then.
+    read: Option<(FileStamp, Vec<TwampSettings>)>,
 }
 
 impl TwampReflectors {
@@ -143,7 +147,21 @@ impl TwampReflectors {
                 backlog: false,
             })),
             retry_at: None,
+            read: None,
         }
+    }
+
+    /// The reflectors the `twamp` package asks for (read again only when its file changed).
+    fn wanted(&mut self, uci_dir: &std::path::Path) -> Vec<TwampSettings> {
+        let stamp = stamp_of(&uci_dir.join(TWAMP_PACKAGE));
+        if let (Some(stamp), Some((seen, settings))) = (stamp, &self.read) {
+            if stamp == *seen {
+                return settings.clone();
+            }
+        }
+        let settings = twamp_settings(&UciDir::new(uci_dir));
+        self.read = stamp.map(|s| (s, settings.clone()));
+        settings
     }
 
     /// Starts one reflector in a free slot.
@@ -193,7 +211,7 @@ impl Service for TwampReflectors {
     }
 
     fn configure(&mut self, cx: &mut Context) {
-        let wanted = twamp_settings(&UciDir::new(cx.uci_dir));
+        let wanted = self.wanted(cx.uci_dir);
         let mut core = self.core.borrow_mut();
         let mut states = HashMap::new();
         // Stop what changed or went away.
