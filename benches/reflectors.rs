@@ -32,6 +32,8 @@ const INTERVAL: Duration = Duration::from_micros(200);
 const LOSS_TIMEOUT: Duration = Duration::from_millis(100);
 /// TWAMPReflector rows that make the GetParameterValues answer 10,010 values.
 const GPV_ROWS: usize = 1_430;
+/// GetParameterValues per session: enough to last the probing.
+const GPVS_PER_SESSION: usize = 40;
 const CR_USER: &str = "bench";
 const CR_PASS: &str = "bench-pass";
 const WAIT: Duration = Duration::from_secs(30);
@@ -129,11 +131,22 @@ fn answer_number(kind: Kind, bytes: &[u8]) -> Option<u32> {
     }
 }
 
-/// Sends `PROBES` probes one at a time to `target`, each waiting for its answer.
-fn probe(kind: Kind, target: SocketAddr) -> Figures {
+/// How long a TWAMP answer says the reflector held the packet: transmit minus receive timestamp.
+fn held(answer: &[u8]) -> Option<Duration> {
+    let packet = twamp::parse_reflector_packet(answer).ok()?;
+    let (rs, rn) = packet.reflection.receive.to_unix();
+    let (ts, tn) = packet.reflection.transmit.to_unix();
+    let nanos = (ts - rs) * 1_000_000_000 + i64::from(tn) - i64::from(rn);
+    u64::try_from(nanos).ok().map(Duration::from_nanos)
+}
+
+/// Sends `PROBES` probes one at a time to `target`, each waiting for its
+/// answer; also the reflector's own holding times (TWAMP answers of the daemon).
+fn probe(kind: Kind, target: SocketAddr) -> (Figures, Vec<Duration>) {
     let socket = UdpSocket::bind("127.0.0.1:0").expect("prober");
     socket.set_ttl(255).expect("ttl");
     let mut rtts = Vec::with_capacity(PROBES);
+    let mut holds = Vec::new();
     let mut buf = [0u8; 2048];
     let mut next = Instant::now();
     for n in 0..PROBES as u32 {
@@ -154,6 +167,9 @@ fn probe(kind: Kind, target: SocketAddr) -> Figures {
             match socket.recv(&mut buf) {
                 Ok(len) if answer_number(kind, &buf[..len]) == Some(n) => {
                     rtts.push(sent.elapsed());
+                    if kind == Kind::Twamp {
+                        holds.extend(held(&buf[..len]));
+                    }
                     break;
                 }
                 Ok(_) => continue,
@@ -163,7 +179,7 @@ fn probe(kind: Kind, target: SocketAddr) -> Figures {
         // Late answers are skipped by the number check; keep the pace after a loss.
         next = next.max(Instant::now());
     }
-    figures(rtts, PROBES)
+    (figures(rtts, PROBES), holds)
 }
 
 /// The floor: a minimal reflector of `kind` on its own socket and thread.
@@ -348,7 +364,7 @@ fn scripts(scenario: Scenario, file_url: &str) -> Vec<SessionScript> {
     let mut sessions = vec![SessionScript::default()];
     match scenario {
         Scenario::Gpv => sessions.extend((0..20).map(|_| SessionScript {
-            requests: vec![gpv.clone(); 10],
+            requests: vec![gpv.clone(); GPVS_PER_SESSION],
             ..SessionScript::default()
         })),
         Scenario::Downloads => sessions.extend((0..40).map(|s| SessionScript {
@@ -425,10 +441,10 @@ fn run(scenario: Scenario) {
             ]
         })
         .collect();
-    let results: Vec<Figures> = probers
+    let (results, holds): (Vec<Figures>, Vec<Vec<Duration>>) = probers
         .into_iter()
         .map(|p| p.join().expect("prober"))
-        .collect();
+        .unzip();
     stop.store(true, Ordering::Relaxed);
     let flood_requests: usize = flooders.into_iter().map(|f| f.join().unwrap_or(0)).sum();
     for (i, (name, _, _, _)) in targets.iter().enumerate() {
@@ -451,9 +467,19 @@ fn run(scenario: Scenario) {
             d.p99.as_secs_f64() / f.p99.as_secs_f64().max(1e-9),
         );
     }
+    if let Some(held) = holds.first().filter(|h| !h.is_empty()) {
+        let h = figures(held.clone(), held.len());
+        println!(
+            "  twamp, {}: the daemon held packets (kernel receive time to transmit timestamp) p50 {:.3} ms, p99 {:.3} ms, worst {:.3} ms",
+            scenario.label(),
+            ms(h.p50),
+            ms(h.p99),
+            ms(h.worst)
+        );
+    }
     match scenario {
         Scenario::Gpv => println!(
-            "  load: {} sessions of 10 GetParameterValues of 10,010 values each were under way",
+            "  load: {} sessions of {GPVS_PER_SESSION} GetParameterValues of 10,010 values each were under way",
             acs.sessions().len().saturating_sub(1)
         ),
         Scenario::Downloads => println!(

@@ -24,7 +24,7 @@ pub trait Urgent {
 pub type SharedUrgent = Rc<RefCell<dyn Urgent>>;
 
 /// How long long work runs before the urgent handlers get their turn.
-pub const SLICE: Duration = Duration::from_micros(200);
+pub const SLICE: Duration = Duration::from_micros(100);
 
 struct Slices {
     handlers: Vec<SharedUrgent>,
