@@ -19,8 +19,8 @@ pub struct EchoPlusHeader {
 }
 
 fn word(bytes: &[u8], at: usize) -> Option<u32> {
-    let b = bytes.get(at..at + 4)?;
-    Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    let b: [u8; 4] = bytes.get(at..at + 4)?.try_into().ok()?;
+    Some(u32::from_be_bytes(b))
 }
 
 /// Parses the header at the start of a payload; `None` when the payload is
