@@ -394,6 +394,16 @@ fn twamp_reflectors_are_managed_through_the_data_model() {
                 requests: vec![gpv(&[table])],
                 ..Default::default()
             },
+            SessionScript {
+                requests: vec![
+                    Rpc::DeleteObject {
+                        object_name: format!("{table}2."),
+                        parameter_key: "k4".into(),
+                    },
+                    gpv(&["Device.IP.Interface.1.TWAMPReflectorNumberOfEntries"]),
+                ],
+                ..Default::default()
+            },
         ],
         ..Default::default()
     });
@@ -455,6 +465,18 @@ fn twamp_reflectors_are_managed_through_the_data_model() {
     let twamp = std::fs::read_to_string(dir.join("twamp")).expect("twamp package");
     assert!(twamp.contains("option twamp_inst '2'"), "{twamp}");
     assert!(twamp.contains("option interface 'lo'"), "{twamp}");
+
+    // DeleteObject stops the reflector after the session.
+    let got = values(&run_session(&acs, 4));
+    assert_eq!(
+        value(&got, "Device.IP.Interface.1.TWAMPReflectorNumberOfEntries"),
+        "1"
+    );
+    assert!(wait_until(WAIT, || daemon
+        .log()
+        .contains("TWAMP reflector @twamp_reflector[1] stopped")));
+    let twamp = std::fs::read_to_string(dir.join("twamp")).expect("twamp package");
+    assert!(!twamp.contains("option twamp_inst '2'"), "{twamp}");
     drop(busy);
     daemon.stop();
 }
@@ -562,5 +584,84 @@ fn udp_echo_plus_fills_the_header_and_counts() {
         value(&got, &format!("{config}TimeFirstPacketReceived"))
             <= value(&got, &format!("{config}TimeLastPacketReceived"))
     );
+    daemon.stop();
+}
+
+#[test]
+fn tr098_has_udp_echo_config_at_the_root() {
+    let config = "InternetGatewayDevice.UDPEchoConfig.";
+    let port = free_udp_port().to_string();
+    let acs = TestAcs::start(AcsOptions {
+        sessions: vec![
+            SessionScript::default(),
+            SessionScript {
+                requests: vec![
+                    Rpc::SetParameterValues {
+                        parameter_list: vec![ParameterValue::new(
+                            format!("{config}Interface"),
+                            "InternetGatewayDevice.WANDevice.1.WANConnectionDevice.1.WANIPConnection.1",
+                            XsdType::String,
+                        )],
+                        parameter_key: "k1".into(),
+                    },
+                    Rpc::SetParameterValues {
+                        parameter_list: vec![
+                            ParameterValue::new(format!("{config}Enable"), "1", XsdType::Boolean),
+                            ParameterValue::new(format!("{config}UDPPort"), port.clone(), XsdType::UnsignedInt),
+                        ],
+                        parameter_key: "k2".into(),
+                    },
+                    gpv(&[config]),
+                ],
+                ..Default::default()
+            },
+        ],
+        ..Default::default()
+    });
+    let dir = temp_dir("udp-echo-tr098");
+    write_config(
+        &dir,
+        &acs.url(),
+        "",
+        &format!(
+            "\toption userid '{CR_USER}'\n\toption passwd '{CR_PASS}'\n\toption datamodel 'tr098'"
+        ),
+    );
+    let daemon = TestDaemon::start(&dir, &[]);
+    assert!(acs.wait_sessions(1, WAIT), "bootstrap session");
+    let url = acs.sessions()[0]
+        .inform()
+        .and_then(|i| {
+            i.parameter_list
+                .iter()
+                .find(|p| p.name == "InternetGatewayDevice.ManagementServer.ConnectionRequestURL")
+        })
+        .map(|p| p.value.clone())
+        .expect("ConnectionRequestURL");
+    let cr_port: u16 = url
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.trim_end_matches('/').parse().ok())
+        .expect("port");
+    assert!(wait_until(WAIT, || connection_request(cr_port) == 200));
+    assert!(acs.wait_sessions(2, WAIT));
+    let responses = acs.sessions()[1].responses.clone();
+    assert!(
+        matches!(responses.first(), Some(Rpc::Fault(_))),
+        "TR-098 echoes on every interface: {responses:?}"
+    );
+    let got = values(&responses);
+    assert_eq!(value(&got, &format!("{config}Enable")), "1");
+    assert_eq!(value(&got, &format!("{config}Interface")), "");
+    assert_eq!(value(&got, &format!("{config}UDPPort")), port);
+    assert_eq!(value(&got, &format!("{config}PacketsReceived")), "0");
+    let package = std::fs::read_to_string(dir.join("udpechoserver")).expect("package written");
+    assert!(
+        package.contains(&format!("option server_port '{port}'")),
+        "{package}"
+    );
+    assert!(wait_until(WAIT, || daemon.log().contains(&format!(
+        "UDP echo server listening on 0.0.0.0:{port}"
+    ))));
     daemon.stop();
 }
