@@ -1,13 +1,16 @@
 //! CWMP sessions against the loopback test ACS, driven by the daemon's own ACS link in a mio loop
 //! that also echoes UDP: sessions per second, RPC round trip, a 10,000-parameter GPV through a
-//! session, and the worst wait of the UDP socket while all that runs.
+//! session, and the worst wait of the UDP socket while all that runs (served between slices of
+//! long work, as the daemon serves its reflectors).
 
 #[path = "../tests/support/acs.rs"]
 mod acs;
 #[path = "support/synthetic.rs"]
 mod synthetic;
 
+use std::cell::RefCell;
 use std::net::UdpSocket as StdUdp;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,6 +18,7 @@ use std::time::{Duration, Instant};
 use icwmp::cwmp::fault::{Fault, FaultCode};
 use icwmp::cwmp::session::{Acknowledged, AcsRequestHandler};
 use icwmp::datamodel::engine::DataModel;
+use icwmp::slices::{self, Urgent};
 use icwmp::transport::acs::{AcsLink, SessionOpening};
 use icwmp::transport::http_client::HttpConfig;
 use icwmp::wire::soap::{CwmpVersion, DateTime, DeviceId, Event, Inform, Rpc};
@@ -61,14 +65,40 @@ fn inform() -> Inform {
     }
 }
 
+/// The UDP echo socket; also served between slices of long work, as the daemon's reflectors are.
+struct Echo {
+    udp: UdpSocket,
+    epoch: Instant,
+    worst_udp_wait: Duration,
+}
+
+impl Urgent for Echo {
+    /// Echoes every waiting datagram, noting how long the oldest one waited.
+    fn serve_now(&mut self) {
+        let mut buf = [0u8; 64];
+        while let Ok((n, from)) = self.udp.recv_from(&mut buf) {
+            if let Some(sent) = buf
+                .get(..8)
+                .and_then(|b| b.try_into().ok())
+                .map(u64::from_le_bytes)
+            {
+                let waited = self
+                    .epoch
+                    .elapsed()
+                    .saturating_sub(Duration::from_nanos(sent));
+                self.worst_udp_wait = self.worst_udp_wait.max(waited);
+            }
+            let _ = self.udp.send_to(buf.get(..n).unwrap_or(&[]), from);
+        }
+    }
+}
+
 /// The loop under test: the ACS link and a UDP echo socket in one Poll.
 struct Loop {
     poll: Poll,
     link: AcsLink,
-    udp: UdpSocket,
+    echo: Rc<RefCell<Echo>>,
     handler: Handler,
-    epoch: Instant,
-    worst_udp_wait: Duration,
 }
 
 impl Loop {
@@ -138,23 +168,8 @@ impl Loop {
         false
     }
 
-    /// Echoes every waiting datagram, noting how long the oldest one waited.
     fn echo(&mut self) {
-        let mut buf = [0u8; 64];
-        while let Ok((n, from)) = self.udp.recv_from(&mut buf) {
-            if let Some(sent) = buf
-                .get(..8)
-                .and_then(|b| b.try_into().ok())
-                .map(u64::from_le_bytes)
-            {
-                let waited = self
-                    .epoch
-                    .elapsed()
-                    .saturating_sub(Duration::from_nanos(sent));
-                self.worst_udp_wait = self.worst_udp_wait.max(waited);
-            }
-            let _ = self.udp.send_to(buf.get(..n).unwrap_or(&[]), from);
-        }
+        self.echo.borrow_mut().serve_now();
     }
 }
 
@@ -203,15 +218,19 @@ fn main() {
         })
     };
     let link = AcsLink::new(HttpConfig::default(), ACS).expect("link");
+    let echo = Rc::new(RefCell::new(Echo {
+        udp,
+        epoch,
+        worst_udp_wait: Duration::ZERO,
+    }));
+    slices::install(vec![echo.clone()]);
     let mut lp = Loop {
         poll,
         link,
-        udp,
+        echo,
         handler: Handler {
             dm: synthetic::data_model(),
         },
-        epoch,
-        worst_udp_wait: Duration::ZERO,
     };
 
     let start = Instant::now();
@@ -245,7 +264,7 @@ fn main() {
     );
     println!(
         "worst UDP echo wait during the sessions: {:.2} ms",
-        lp.worst_udp_wait.as_secs_f64() * 1000.0
+        lp.echo.borrow().worst_udp_wait.as_secs_f64() * 1000.0
     );
     stop.store(true, Ordering::Relaxed);
     let _ = pinger.join();

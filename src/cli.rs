@@ -63,6 +63,9 @@ pub fn run_data_model_cli(
     )?;
     crate::datamodel::bulkdata::register(&mut dm, &config.cpe.state_dir)
         .map_err(|e| format!("BulkData provider: {e}"))?;
+    // Run-time figures (Status, counters) belong to the daemon; this process shows its configuration.
+    crate::datamodel::reflectors::register(&mut dm, uci_dir)
+        .map_err(|e| format!("data model providers: {e}"))?;
     let lines: Vec<Vec<String>> = match &cli.commands {
         Commands::Single(words) => vec![words.clone()],
         Commands::Stdin => {

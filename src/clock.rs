@@ -14,3 +14,11 @@ pub fn unix_now() -> i64 {
         Err(e) => -(e.duration().as_secs() as i64),
     }
 }
+
+/// Wall-clock time as unix seconds and nanoseconds, for timestamps sent in packets.
+pub fn unix_now_precise() -> (i64, u32) {
+    match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(d) => (d.as_secs() as i64, d.subsec_nanos()),
+        Err(_) => (0, 0),
+    }
+}

@@ -33,11 +33,13 @@ use crate::cwmp::retry::RetryPolicy;
 use crate::cwmp::schedule::{lightweight_trigger_after, PeriodicInform};
 use crate::cwmp::session::Acknowledged;
 use crate::datamodel::engine::{DataModel, ValueChanges};
+use crate::datamodel::reflectors;
 use crate::datamodel::setup;
 use crate::fsutil;
 use crate::logging::{self, LogSettings};
 use crate::redact;
 use crate::service::{Context, Request, Service, Tokens};
+use crate::slices;
 use crate::software::manager::{SoftwareEvent, SoftwareManager, SoftwareSettings};
 use crate::software::vouchers::DeviceIdentity;
 use crate::store::{names, Store};
@@ -48,9 +50,11 @@ use crate::transport::conn_request::HttpConnRequests;
 use crate::transport::http_client::HttpConfig;
 use crate::transport::stun::StunService;
 use crate::transport::transfer::{TransferSettings, TransferTokens, Transfers};
+use crate::transport::twamp::TwampReflectors;
 use crate::transport::ubus::{
     self as ubus, Tr069Call, Tr069Command, UbusClient, UbusConfig, UbusInput,
 };
+use crate::transport::udp_echo::UdpEchoServer;
 use crate::wire::blobmsg::Value;
 use crate::wire::content_coding::ContentCoding;
 use crate::wire::digest::Credentials;
@@ -401,6 +405,8 @@ impl Daemon {
         .map_err(StartError::Setup)?;
         let bulk_store = crate::datamodel::bulkdata::register(&mut dm, &config.cpe.state_dir)
             .map_err(|e| StartError::Setup(format!("BulkData provider: {e}")))?;
+        let reflector_state = reflectors::register(&mut dm, uci_dir)
+            .map_err(|e| StartError::Setup(format!("data model providers: {e}")))?;
         // Notifications compare against the values of before the restart, so a
         // change made while the daemon was down is reported.
         let (notified, corrupt) = store.load_notified_values();
@@ -442,11 +448,17 @@ impl Daemon {
                 conn_request_limit.clone(),
             )),
             Box::new(StunService::new(Tokens::of_service(1), cwmp_store.clone())),
+            Box::new(TwampReflectors::new(
+                Tokens::of_service(2),
+                reflector_state.clone(),
+            )),
+            Box::new(UdpEchoServer::new(Tokens::of_service(3), reflector_state)),
         ];
         if let Some(store) = bulk_store {
             let tokens = Tokens::of_service(services.len());
             services.push(Box::new(BulkDataCollector::new(tokens, store)));
         }
+        slices::install(services.iter().filter_map(|s| s.urgent()).collect());
         let uci_dir = uci_dir.to_path_buf();
         let mut daemon = Daemon {
             services,

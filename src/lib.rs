@@ -16,6 +16,7 @@ pub mod logging;
 pub mod records;
 pub mod redact;
 pub mod service;
+pub mod slices;
 pub mod software;
 pub mod store;
 pub mod sys;

@@ -23,6 +23,7 @@ use mio::{Registry, Token};
 use crate::config::Config;
 use crate::cwmp::events::Event;
 use crate::datamodel::engine::DataModel;
+use crate::slices::SharedUrgent;
 
 /// Tokens below this belong to the daemon's own sockets (signals, ACS, ubus, transfers).
 const FIRST_SERVICE_TOKEN: usize = 1 << 16;
@@ -151,6 +152,13 @@ pub trait Service {
 
     /// A CWMP session has just ended (changes the ACS made are committed).
     fn session_ended(&mut self, _cx: &mut Context) {}
+
+    /// The handler that serves this service's latency-critical sockets
+    /// between slices of long work (`slices`), for services whose answers
+    /// must not wait (the reflectors); asked once, when the loop starts.
+    fn urgent(&self) -> Option<SharedUrgent> {
+        None
+    }
 }
 
 #[cfg(test)]

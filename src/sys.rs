@@ -1,4 +1,4 @@
-//! The one module that calls libc directly: signal delivery into the poll loop, local time, interface addresses, clock state, free disk space.
+//! The one module that calls libc directly: signal delivery into the poll loop, local time, interface addresses, clock state, free disk space, datagrams with their kernel receive time and TTL.
 //!
 //! Everything else in the crate is `unsafe`-free; each function here keeps its
 //! unsafe block to the single libc call it wraps.
@@ -6,7 +6,7 @@
 
 use std::ffi::CStr;
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicI32, Ordering};
 
@@ -151,14 +151,178 @@ unsafe fn sockaddr_v4(addr: *const libc::sockaddr) -> Ipv4Addr {
 /// Whether the kernel clock is synchronised (adjtimex(2) state other than
 /// TIME_ERROR); `None` if the call fails.
 pub fn clock_synchronized() -> Option<bool> {
+    clock_state().map(|s| s.synchronized)
+}
+
+/// The kernel clock's synchronisation state and estimated error (adjtimex(2)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClockState {
+    /// Not in TIME_ERROR state (an NTP daemon disciplines the clock).
+    pub synchronized: bool,
+    /// The kernel's estimated error in microseconds.
+    pub error_us: u64,
+}
+
+/// The clock's state; `None` if adjtimex fails.
+pub fn clock_state() -> Option<ClockState> {
     // SAFETY: an all-zero timex with modes 0 only reads the kernel state.
     let mut tx: libc::timex = unsafe { std::mem::zeroed() };
     // SAFETY: tx is a valid, exclusively borrowed timex.
     let state = unsafe { libc::adjtimex(&mut tx) };
     if state < 0 {
-        None
+        return None;
+    }
+    let synchronized = state != libc::TIME_ERROR;
+    let error = if synchronized {
+        tx.esterror
     } else {
-        Some(state != libc::TIME_ERROR)
+        tx.maxerror
+    };
+    Some(ClockState {
+        synchronized,
+        error_us: u64::try_from(error).unwrap_or(0),
+    })
+}
+
+/// One datagram read by [`recv_datagram`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Datagram {
+    /// Bytes copied into the buffer.
+    pub len: usize,
+    /// The datagram was longer than the buffer (the rest is lost).
+    pub truncated: bool,
+    pub from: SocketAddr,
+    /// The kernel's receive time (SO_TIMESTAMPNS) as unix seconds and nanoseconds.
+    pub received: Option<(i64, u32)>,
+    /// The IPv4 TTL or IPv6 hop limit the datagram arrived with.
+    pub ttl: Option<u8>,
+}
+
+fn set_int_option(
+    fd: RawFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> io::Result<()> {
+    // SAFETY: value lives across the call and its size is passed.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Asks the kernel to attach the receive time and the TTL (hop limit) to
+/// every datagram of a UDP socket, for [`recv_datagram`].
+pub fn enable_datagram_metadata(fd: RawFd, ipv6: bool) -> io::Result<()> {
+    set_int_option(fd, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, 1)?;
+    if ipv6 {
+        set_int_option(fd, libc::IPPROTO_IPV6, libc::IPV6_RECVHOPLIMIT, 1)
+    } else {
+        set_int_option(fd, libc::IPPROTO_IP, libc::IP_RECVTTL, 1)
+    }
+}
+
+/// Reads one datagram of a non-blocking UDP socket with recvmsg(2), with
+/// the metadata [`enable_datagram_metadata`] asked for.
+pub fn recv_datagram(fd: RawFd, buf: &mut [u8]) -> io::Result<Datagram> {
+    // Room for a timespec and an int control message, 8-byte aligned.
+    let mut control = [0u64; 16];
+    // SAFETY: zeroed sockaddr_storage and msghdr are valid.
+    let mut name: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_name = (&mut name as *mut libc::sockaddr_storage).cast();
+    msg.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&control) as _;
+    // SAFETY: every pointer in msg refers to a live buffer of the stated length.
+    let n = unsafe { libc::recvmsg(fd, &mut msg, 0) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let from = sockaddr_to_std(&name).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            "datagram from an unknown address family",
+        )
+    })?;
+    let mut received = None;
+    let mut ttl = None;
+    // SAFETY: msg was filled by recvmsg; CMSG_FIRSTHDR/CMSG_NXTHDR stay within msg_controllen.
+    let mut cmsg = unsafe { libc::CMSG_FIRSTHDR(&msg) };
+    while !cmsg.is_null() {
+        // SAFETY: cmsg points to a complete header inside the control buffer.
+        let header = unsafe { std::ptr::read_unaligned(cmsg) };
+        // SAFETY: the data of a header the kernel wrote follows it.
+        let data = unsafe { libc::CMSG_DATA(cmsg) };
+        match (header.cmsg_level, header.cmsg_type) {
+            (libc::SOL_SOCKET, libc::SO_TIMESTAMPNS) => {
+                // SAFETY: SCM_TIMESTAMPNS carries a timespec.
+                let ts = unsafe { std::ptr::read_unaligned(data as *const libc::timespec) };
+                received = Some((ts.tv_sec as i64, ts.tv_nsec as u32));
+            }
+            (libc::IPPROTO_IP, libc::IP_TTL) | (libc::IPPROTO_IPV6, libc::IPV6_HOPLIMIT) => {
+                // SAFETY: IP_TTL and IPV6_HOPLIMIT carry an int.
+                let value = unsafe { std::ptr::read_unaligned(data as *const libc::c_int) };
+                ttl = u8::try_from(value).ok();
+            }
+            _ => {}
+        }
+        // SAFETY: as above, the next header or null.
+        cmsg = unsafe { libc::CMSG_NXTHDR(&msg, cmsg) };
+    }
+    Ok(Datagram {
+        len: usize::try_from(n).unwrap_or(0).min(buf.len()),
+        truncated: msg.msg_flags & libc::MSG_TRUNC != 0,
+        from,
+        received,
+        ttl,
+    })
+}
+
+fn sockaddr_to_std(name: &libc::sockaddr_storage) -> Option<SocketAddr> {
+    match i32::from(name.ss_family) {
+        libc::AF_INET => {
+            // SAFETY: an AF_INET sockaddr_storage holds a sockaddr_in.
+            let sin = unsafe {
+                std::ptr::read_unaligned(
+                    (name as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>(),
+                )
+            };
+            Some(SocketAddr::from((
+                Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)),
+                u16::from_be(sin.sin_port),
+            )))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: an AF_INET6 sockaddr_storage holds a sockaddr_in6.
+            let sin6 = unsafe {
+                std::ptr::read_unaligned(
+                    (name as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>(),
+                )
+            };
+            Some(SocketAddr::V6(std::net::SocketAddrV6::new(
+                std::net::Ipv6Addr::from(sin6.sin6_addr.s6_addr),
+                u16::from_be(sin6.sin6_port),
+                sin6.sin6_flowinfo,
+                sin6.sin6_scope_id,
+            )))
+        }
+        _ => None,
     }
 }
 
@@ -212,6 +376,35 @@ mod tests {
             .iter()
             .any(|a| a.interface == "lo" && a.address == Ipv4Addr::LOCALHOST));
         assert!(clock_synchronized().is_some());
+    }
+
+    #[test]
+    fn datagrams_carry_receive_time_and_ttl() {
+        use std::os::fd::AsRawFd;
+        let receiver = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+        receiver.set_nonblocking(true).expect("nonblocking");
+        enable_datagram_metadata(receiver.as_raw_fd(), false).expect("metadata");
+        let sender = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind sender");
+        sender.set_ttl(200).expect("ttl");
+        sender
+            .send_to(b"hello world", receiver.local_addr().expect("addr"))
+            .expect("send");
+        let mut buf = [0u8; 5];
+        let got = loop {
+            match recv_datagram(receiver.as_raw_fd(), &mut buf) {
+                Ok(d) => break d,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::yield_now(),
+                Err(e) => panic!("{e}"),
+            }
+        };
+        assert_eq!(got.len, 5);
+        assert!(got.truncated);
+        assert_eq!(&buf, b"hello");
+        assert_eq!(got.from, sender.local_addr().expect("sender addr"));
+        assert_eq!(got.ttl, Some(200));
+        let (secs, nanos) = got.received.expect("kernel timestamp");
+        assert!(secs > 1_600_000_000 && nanos < 1_000_000_000);
+        assert!(clock_state().is_some());
     }
 
     #[test]

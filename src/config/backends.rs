@@ -4,8 +4,10 @@
 //! of each file as it was; a set of the `cwmp` package marks the daemon's
 //! configuration as changed so it reloads after the session.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use super::uci::UciFile;
 use super::ConfigFile;
@@ -102,12 +104,28 @@ impl ConfigStore for CwmpStore {
     }
 }
 
+/// The identity of a file's contents as the file system tells it:
+/// modification time, length and inode (an atomic rewrite changes the inode).
+pub type FileStamp = (std::time::SystemTime, u64, u64);
+
+/// The stamp of the file at `path`; `None` if it cannot be read.
+pub fn stamp_of(path: &Path) -> Option<FileStamp> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.modified().ok()?, meta.len(), meta.ino()))
+}
+
 /// `UciBackend` over a directory of UCI packages (`/etc/config`).
+///
+/// A package is parsed once per change of its file, not once per read: a
+/// GetParameterValues of a large mapped table reads it thousands of times.
 #[derive(Debug)]
 pub struct UciDir {
     dir: PathBuf,
     /// Packages with uncommitted edits.
     edited: HashMap<String, UciFile>,
+    /// Parsed packages and the file stamp they were read at.
+    parsed: RefCell<HashMap<String, (FileStamp, Rc<UciFile>)>>,
 }
 
 impl UciDir {
@@ -115,6 +133,7 @@ impl UciDir {
         UciDir {
             dir: dir.to_path_buf(),
             edited: HashMap::new(),
+            parsed: RefCell::new(HashMap::new()),
         }
     }
 
@@ -126,11 +145,22 @@ impl UciDir {
         valid.then(|| self.dir.join(package))
     }
 
-    fn load(&self, package: &str) -> Option<UciFile> {
+    fn load(&self, package: &str) -> Option<Rc<UciFile>> {
         if let Some(uci) = self.edited.get(package) {
-            return Some(uci.clone());
+            return Some(Rc::new(uci.clone()));
         }
-        read_uci(&self.path(package)?)
+        let path = self.path(package)?;
+        let stamp = stamp_of(&path)?;
+        if let Some((seen, uci)) = self.parsed.borrow().get(package) {
+            if *seen == stamp {
+                return Some(uci.clone());
+            }
+        }
+        let uci = Rc::new(read_uci(&path)?);
+        self.parsed
+            .borrow_mut()
+            .insert(package.to_owned(), (stamp, uci.clone()));
+        Some(uci)
     }
 
     fn edit<T>(

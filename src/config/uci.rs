@@ -265,6 +265,8 @@ impl UciFile {
         let mut line_no = 1;
         let mut current_section: Option<usize> = None;
         while !rest.is_empty() {
+            // Parsing is pure; a large package lets the reflectors answer between lines.
+            crate::slices::pause_point();
             let err = |message: String| UciError {
                 file: file.to_owned(),
                 line: line_no,

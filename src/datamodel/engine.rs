@@ -15,8 +15,23 @@ use crate::datamodel::state::{DmState, StateError};
 
 const NO_OWNER: u8 = u8::MAX;
 const UNLIMITED: u32 = u32::MAX;
+/// Most entries one GetParameterValues, GetParameterNames or
+/// GetParameterAttributes response may hold; a request that would give
+/// more is refused with 9004 (Resources exceeded).
+pub const MAX_RESPONSE_ENTRIES: usize = 32_768;
 /// The only AccessList entry TR-069 defines.
 pub const SUBSCRIBER: &str = "Subscriber";
+
+/// 9004 when a response would hold more than [`MAX_RESPONSE_ENTRIES`] entries.
+fn check_response_size(entries: usize) -> Result<(), Fault> {
+    if entries > MAX_RESPONSE_ENTRIES {
+        return Err(Fault::with_text(
+            FaultCode::ResourcesExceeded,
+            format!("more than {MAX_RESPONSE_ENTRIES} entries in one response"),
+        ));
+    }
+    Ok(())
+}
 
 /// How instances appear in the names the engine returns (TR-069 3.6.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -440,6 +455,7 @@ impl DataModel {
                 return;
             };
             for number in self.instances(node, internal) {
+                crate::slices::pause_point();
                 let (ilen, elen) = (internal.len(), external.len());
                 internal.push_str(&number.to_string());
                 internal.push('.');
@@ -461,6 +477,7 @@ impl DataModel {
             if !self.is_live(child) {
                 continue;
             }
+            crate::slices::pause_point();
             let name = self.schema.name(child);
             let (ilen, elen) = (internal.len(), external.len());
             internal.push_str(name);
@@ -529,10 +546,16 @@ impl DataModel {
     }
 
     /// GetParameterValues: full names give one value, partial names every
-    /// served parameter below; any unknown or unserved name faults the call with 9005.
+    /// served parameter below; any unknown or unserved name faults the call
+    /// with 9005. A name given twice is answered once; more than
+    /// [`MAX_RESPONSE_ENTRIES`] values fault it with 9004.
     pub fn get_values(&mut self, names: &[&str]) -> Result<Vec<ParameterValue>, Fault> {
         let mut values = Vec::new();
+        let mut asked = std::collections::HashSet::with_capacity(names.len());
         for name in names {
+            if !asked.insert(*name) {
+                continue;
+            }
             let target = self.resolve_str(name)?;
             if self.schema.is_parameter(target.node) {
                 let item = Item {
@@ -544,13 +567,15 @@ impl DataModel {
                     .value_of(item)
                     .ok_or(Fault::new(FaultCode::InvalidParameterName))?;
                 values.push(value);
-                continue;
-            }
-            for item in self.parameters_of(target, true) {
-                if let Some(value) = self.value_of(item) {
-                    values.push(value);
+            } else {
+                for item in self.parameters_of(target, true) {
+                    crate::slices::pause_point();
+                    if let Some(value) = self.value_of(item) {
+                        values.push(value);
+                    }
                 }
             }
+            check_response_size(values.len())?;
         }
         Ok(values)
     }
@@ -623,8 +648,10 @@ impl DataModel {
                 items.extend(self.parameters_of(target, false));
             }
         }
+        check_response_size(items.len())?;
         let mut infos = Vec::with_capacity(items.len());
         for item in items {
+            crate::slices::pause_point();
             let is_param = self.schema.is_parameter(item.node);
             match self.info_of(item) {
                 Some(info) => infos.push(info),
@@ -855,7 +882,12 @@ impl DataModel {
     /// GetParameterAttributes; partial names give every parameter below.
     pub fn get_attributes(&mut self, names: &[&str]) -> Result<Vec<ParameterAttribute>, Fault> {
         let mut out = Vec::new();
+        let mut asked = std::collections::HashSet::with_capacity(names.len());
         for name in names {
+            if !asked.insert(*name) {
+                continue;
+            }
+            check_response_size(out.len())?;
             let target = self.resolve_str(name)?;
             let named_param = self.schema.is_parameter(target.node);
             for item in self.parameters_of(target, true) {
@@ -878,6 +910,7 @@ impl DataModel {
                 });
             }
         }
+        check_response_size(out.len())?;
         Ok(out)
     }
 

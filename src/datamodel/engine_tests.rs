@@ -611,3 +611,58 @@ fn udp_connection_request_address_is_informed_and_forced_active() {
         .collect();
     assert_eq!(active, [address, nat]);
 }
+
+#[test]
+fn gpv_answers_a_repeated_name_once() {
+    let (mut dm, _, _) = model();
+    let once = dm.get_values(&["Device.DeviceInfo."]).expect("once");
+    let names = vec!["Device.DeviceInfo."; 300];
+    let repeated = dm.get_values(&names).expect("repeated");
+    assert_eq!(repeated, once);
+    let attrs = dm
+        .get_attributes(&["Device.DeviceInfo.", "Device.DeviceInfo."])
+        .expect("attributes");
+    assert_eq!(attrs.len(), once.len());
+}
+
+/// Serves a `Device.Hosts.Host.` table of `instances` rows, computed on demand.
+struct Hosts {
+    instances: u32,
+}
+
+impl Provider for Hosts {
+    fn get(&mut self, path: &str) -> Option<String> {
+        path.starts_with("Device.Hosts.Host.")
+            .then(|| "x".to_owned())
+    }
+    fn instances(&mut self, table: &str) -> Vec<u32> {
+        if table == "Device.Hosts.Host." {
+            (1..=self.instances).collect()
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+#[test]
+fn responses_past_the_limit_are_9004() {
+    use crate::datamodel::engine::MAX_RESPONSE_ENTRIES;
+    let hosts = |instances: u32| {
+        let mut dm = DataModel::new(schema(), Options::default(), DmState::in_memory());
+        dm.register(&["Device.Hosts."], Box::new(Hosts { instances }))
+            .expect("register");
+        dm
+    };
+    let per_row = hosts(1)
+        .get_values(&["Device.Hosts.Host.1."])
+        .expect("one row")
+        .len();
+    let rows = u32::try_from(MAX_RESPONSE_ENTRIES / per_row + 1).expect("rows");
+    let mut dm = hosts(rows);
+    assert_eq!(code(dm.get_values(&["Device.Hosts.Host."])), 9004);
+    assert_eq!(code(dm.get_names("Device.Hosts.", false)), 9004);
+    assert_eq!(code(dm.get_attributes(&["Device.Hosts.Host."])), 9004);
+    // One row under the limit is answered.
+    let one = dm.get_values(&["Device.Hosts.Host.1."]).expect("one row");
+    assert_eq!(one.len(), per_row);
+}

@@ -8,6 +8,7 @@ pub mod host;
 pub mod mgmt;
 pub mod path;
 pub mod provider;
+pub mod reflectors;
 pub mod schema;
 pub mod setup;
 pub mod software;

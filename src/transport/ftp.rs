@@ -329,6 +329,7 @@ impl FtpClient {
                         self.run_again = Some(now);
                         return Ok(());
                     }
+                    crate::slices::pause_point();
                     match data.read(&mut buf) {
                         Ok(0) => {
                             self.data_done = true;
@@ -377,6 +378,7 @@ impl FtpClient {
                         self.run_again = Some(now);
                         return Ok(());
                     }
+                    crate::slices::pause_point();
                     let chunk = self.pending.get(self.pending_pos..).unwrap_or_default();
                     match data.write(chunk) {
                         Ok(n) => {

@@ -1349,6 +1349,7 @@ impl HttpClient {
         };
         let mut total = 0;
         while !conn.eof && self.in_buf.len() < MAX_RESPONSE_HEAD && total < READ_BUDGET {
+            crate::slices::pause_point();
             match conn.read(&mut self.scratch) {
                 Ok(0) => conn.eof = true,
                 Ok(n) => {
@@ -1454,6 +1455,7 @@ impl HttpClient {
             Phase::RecvBody(mut call) => {
                 let close_delimited = matches!(call.body_mode(), BodyMode::CloseDelimited);
                 loop {
+                    crate::slices::pause_point();
                     let (used, produced) = call.read(&self.in_buf, &mut self.scratch)?;
                     self.in_buf.drain(..used.min(self.in_buf.len()));
                     let data = self.scratch.get(..produced).unwrap_or(&[]);

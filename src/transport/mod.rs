@@ -1,14 +1,17 @@
-//! Network transports driven from the daemon's mio loop: ACS HTTP client, connection-request server, STUN, ubus, file transfers.
+//! Network transports driven from the daemon's mio loop: ACS HTTP client, connection-request server, STUN, ubus, file transfers, TWAMP and UDP echo reflectors.
 
 pub mod acs;
 pub mod conn_request;
 mod cookie_jar;
 pub mod ftp;
 pub mod http_client;
+mod probe_socket;
 pub mod stun;
 pub mod tls;
 pub mod transfer;
+pub mod twamp;
 pub mod ubus;
+pub mod udp_echo;
 
 pub use cookie_jar::CookieJar;
 

@@ -1,5 +1,6 @@
 //! Wire formats: pure codecs that turn bytes into typed messages and back, with no I/O.
 
+pub mod allowed_list;
 pub mod blobmsg;
 pub mod content_coding;
 pub mod digest;
@@ -9,5 +10,7 @@ pub mod md5;
 pub mod soap;
 pub mod stun;
 pub mod stun_binding;
+pub mod twamp;
 pub mod ubus;
 pub mod udp_conn_request;
+pub mod udp_echo;

@@ -487,6 +487,8 @@ impl Writer<'_> {
     fn parameter_values(&mut self, list: &[ParameterValue]) -> Emitted {
         self.array_open("ParameterList", "cwmp:ParameterValueStruct", list.len());
         for pv in list {
+            // Encoding is pure; the pause point only lets the reflectors answer between parameters.
+            crate::slices::pause_point();
             self.raw("<ParameterValueStruct><Name>");
             self.escaped("Name", &pv.name)?;
             self.raw("</Name><Value xsi:type=\"");
@@ -505,6 +507,7 @@ impl Writer<'_> {
     fn parameter_infos(&mut self, list: &[ParameterInfo]) -> Emitted {
         self.array_open("ParameterList", "cwmp:ParameterInfoStruct", list.len());
         for info in list {
+            crate::slices::pause_point();
             self.raw("<ParameterInfoStruct><Name>");
             self.escaped("Name", &info.name)?;
             self.raw("</Name>");
