@@ -582,7 +582,8 @@ impl Daemon {
             error!("cannot persist events before the session: {e}");
         }
         info!("Preparing the Inform RPC message to send to the ACS");
-        let mut parameter_list = self.dm.inform_parameters();
+        let codes: Vec<&str> = events.iter().map(|e| e.code.as_str()).collect();
+        let mut parameter_list = self.dm.inform_parameters_for(&codes);
         for changed in std::mem::take(&mut self.changed_values) {
             if !parameter_list.iter().any(|p| p.name == changed.name) {
                 parameter_list.push(changed);

@@ -547,8 +547,14 @@ impl DataModel {
     fn writable_item(&mut self, node: NodeId, internal: &str) -> bool {
         match self.schema.node_kind(node) {
             NodeKind::Object => false,
-            NodeKind::Table | NodeKind::Instance => {
-                self.schema.writable(node) && self.owner_of(node).is_some()
+            NodeKind::Table => {
+                self.schema.writable(node)
+                    && self.provider(node).is_some_and(|p| p.creatable(internal))
+            }
+            NodeKind::Instance => {
+                let table = table_of(internal);
+                self.schema.writable(node)
+                    && self.provider(node).is_some_and(|p| p.creatable(table))
             }
             NodeKind::Parameter => {
                 self.schema.writable(node)
@@ -1111,6 +1117,80 @@ impl DataModel {
         values
     }
 
+    /// The Inform's ParameterList for a session delivering `events`: the
+    /// parameters of `inform_parameters` plus those the ACS listed in
+    /// ManagementServer.InformParameter.{i} for one of these events.
+    pub fn inform_parameters_for(&mut self, events: &[&str]) -> Vec<ParameterValue> {
+        let mut values = self.inform_parameters();
+        let table = format!(
+            "{}.ManagementServer.InformParameter.",
+            self.schema.root_name()
+        );
+        let Some(table_node) = self.schema_node_of(&table) else {
+            return values;
+        };
+        let Some(template) = self.instance_template(table_node) else {
+            return values;
+        };
+        let mut patterns = Vec::new();
+        for n in self.instances(table_node, &table) {
+            let mut field = |name: &str| {
+                let node = self.schema.child(template, name)?;
+                self.get_raw(node, &format!("{table}{n}.{name}"))
+            };
+            let enabled = field("Enable").is_some_and(|v| v == "1" || v == "true");
+            let pattern = field("ParameterName").unwrap_or_default();
+            let list = field("EventList").unwrap_or_default();
+            let wanted: Vec<&str> = list
+                .split(',')
+                .map(str::trim)
+                .filter(|e| !e.is_empty())
+                .collect();
+            let due = if wanted.is_empty() {
+                events.iter().any(|e| *e != "4 VALUE CHANGE")
+            } else {
+                wanted.iter().any(|w| events.contains(w))
+            };
+            if enabled && due && !pattern.is_empty() {
+                patterns.push(pattern);
+            }
+        }
+        for pattern in patterns {
+            for value in self.matching_values(&pattern) {
+                if !values.iter().any(|v| v.name == value.name) {
+                    values.push(value);
+                }
+            }
+        }
+        values
+    }
+
+    /// The values an InformParameter pattern names: a path (partial or not)
+    /// whose instance numbers may be `*`. A pattern naming nothing gives nothing.
+    fn matching_values(&mut self, pattern: &str) -> Vec<ParameterValue> {
+        let Some(star) = pattern.find(".*.").or_else(|| pattern.find(".*")) else {
+            return self.get_values(&[pattern]).unwrap_or_default();
+        };
+        let prefix = pattern.get(..=star).unwrap_or(pattern);
+        let wanted: Vec<&str> = pattern.split('.').collect();
+        let partial = pattern.ends_with('.');
+        let mut found = self.get_values(&[prefix]).unwrap_or_default();
+        found.retain(|v| {
+            let got: Vec<&str> = v.name.split('.').collect();
+            let fits = if partial {
+                got.len() >= wanted.len()
+            } else {
+                got.len() == wanted.len()
+            };
+            fits && wanted.iter().zip(&got).all(|(w, g)| {
+                w == g
+                    || (*w == "*" && !g.is_empty() && g.bytes().all(|b| b.is_ascii_digit()))
+                    || (partial && w.is_empty())
+            })
+        });
+        found
+    }
+
     /// The `DeviceIdStruct` fields from DeviceInfo (empty when not served).
     pub fn device_id(&mut self) -> DeviceId {
         let root = self.schema.root_name();
@@ -1132,7 +1212,7 @@ impl DataModel {
 
 /// Parameters added to the Inform besides the schema's forcedInform ones
 /// (icwmp's list: DeviceIdStruct fields and the ACS connection parameters).
-const INFORM_EXTRAS: [&str; 9] = [
+pub const INFORM_EXTRAS: [&str; 9] = [
     "DeviceInfo.Manufacturer",
     "DeviceInfo.ManufacturerOUI",
     "DeviceInfo.ModelName",

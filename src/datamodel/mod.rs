@@ -11,6 +11,7 @@ pub mod schema;
 pub mod setup;
 pub mod software;
 pub mod state;
+pub mod stored;
 pub mod ucimap;
 
 #[cfg(test)]
@@ -20,6 +21,35 @@ use config::{SharedConfig, SharedUci};
 use engine::{DataModel, RegisterError};
 use provider::MemoryProvider;
 use schema::ModelKind;
+
+/// The file under `state_dir` that keeps the ACS's InformParameter and Location tables.
+pub const STORED_TABLES_FILE: &str = "tables";
+
+/// Serves ManagementServer.InformParameter.{i} and DeviceInfo.Location.{i}
+/// (where the schema has them) from `state_dir/tables`.
+fn register_stored_tables(
+    dm: &mut DataModel,
+    state_dir: &std::path::Path,
+) -> Result<(), RegisterError> {
+    let schema = dm.schema();
+    let root = schema.root_name();
+    let tables: Vec<String> = ["ManagementServer.InformParameter.", "DeviceInfo.Location."]
+        .iter()
+        .map(|t| format!("{root}.{t}"))
+        .filter(|t| schema.lookup(t).is_some())
+        .collect();
+    let refs: Vec<&str> = tables.iter().map(String::as_str).collect();
+    let file = state_dir.join(STORED_TABLES_FILE);
+    let file = state_dir.is_dir().then_some(file.as_path());
+    let (stored, problem) =
+        stored::StoredTables::open(schema, &refs, file, Some(mgmt::check_inform_parameter));
+    if let Some(problem) = problem {
+        log::error!("{problem}; the InformParameter and Location tables start empty");
+    }
+    let prefixes = stored.prefixes();
+    let refs: Vec<&str> = prefixes.iter().map(String::as_str).collect();
+    dm.register(&refs, Box::new(stored))
+}
 
 /// Registers the built-in providers for the engine's root data model:
 /// DeviceInfo, ManagementServer and Time for both models; Ethernet, IP and
@@ -47,6 +77,7 @@ pub fn register_standard_providers(
         Box::new(mgmt::ManagementServerProvider::new(config)),
     )?;
     dm.register(&[&at("Time.")], Box::new(host::TimeProvider::new(uci)))?;
+    register_stored_tables(dm, state_dir)?;
     if schema.kind() == ModelKind::Tr181 {
         dm.register(
             &[

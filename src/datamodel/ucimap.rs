@@ -301,6 +301,10 @@ impl Provider for UciMapProvider {
         self.map.params.contains_key(&pattern) || pattern.ends_with("{i}.Alias")
     }
 
+    fn creatable(&self, table: &str) -> bool {
+        self.table_entry(table).is_some()
+    }
+
     fn set(&mut self, path: &str, value: &str) -> Result<(), FaultCode> {
         let (pattern, number) = pattern_of(path);
         let (package, section, option) = match self.map.params.get(&pattern) {
