@@ -767,6 +767,15 @@ impl Daemon {
         if self.cwmp_store.borrow_mut().take_changed() {
             self.reload();
         }
+        for package in self.dm.take_changed_packages() {
+            info!("Applying the changes of UCI package {package}");
+            let command = self
+                .config
+                .cpe
+                .uci_reload_command
+                .replace("{package}", &package);
+            self.spawn_shell(&command);
+        }
         for work in std::mem::take(&mut self.deferred) {
             self.run_deferred(work);
         }

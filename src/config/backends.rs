@@ -4,8 +4,10 @@
 //! of each file as it was; a set of the `cwmp` package marks the daemon's
 //! configuration as changed so it reloads after the session.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use super::uci::UciFile;
 use super::ConfigFile;
@@ -108,6 +110,10 @@ pub struct UciDir {
     dir: PathBuf,
     /// Packages with uncommitted edits.
     edited: HashMap<String, UciFile>,
+    /// Packages committed and not yet taken for reloading.
+    committed: Vec<String>,
+    /// The last parse of each package and the file's (modification time, length) it came from.
+    cache: RefCell<HashMap<String, (SystemTime, u64, UciFile)>>,
 }
 
 impl UciDir {
@@ -115,6 +121,8 @@ impl UciDir {
         UciDir {
             dir: dir.to_path_buf(),
             edited: HashMap::new(),
+            committed: Vec::new(),
+            cache: RefCell::new(HashMap::new()),
         }
     }
 
@@ -126,11 +134,25 @@ impl UciDir {
         valid.then(|| self.dir.join(package))
     }
 
+    /// The package as it is now: with this session's edits, else the file
+    /// (parsed again only when its modification time or length changed, so
+    /// a change made with `uci` or LuCI is seen at the next read).
     fn load(&self, package: &str) -> Option<UciFile> {
         if let Some(uci) = self.edited.get(package) {
             return Some(uci.clone());
         }
-        read_uci(&self.path(package)?)
+        let path = self.path(package)?;
+        let meta = std::fs::metadata(&path).ok()?;
+        let stamp = (meta.modified().ok()?, meta.len());
+        let mut cache = self.cache.borrow_mut();
+        if let Some((time, len, uci)) = cache.get(package) {
+            if (*time, *len) == stamp {
+                return Some(uci.clone());
+            }
+        }
+        let uci = read_uci(&path)?;
+        cache.insert(package.to_owned(), (stamp.0, stamp.1, uci.clone()));
+        Some(uci)
     }
 
     fn edit<T>(
@@ -216,6 +238,36 @@ impl UciBackend for UciDir {
         })
     }
 
+    fn set_list(
+        &mut self,
+        package: &str,
+        section: &str,
+        option: &str,
+        values: &[&str],
+    ) -> Result<(), String> {
+        self.edit(package, |uci| {
+            if !uci.has_section(section) {
+                return Err(format!("no section '{section}'"));
+            }
+            uci.delete_option(section, option);
+            for value in values {
+                uci.add_list(section, option, value)
+                    .map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        })
+    }
+
+    fn delete_option(&mut self, package: &str, section: &str, option: &str) -> Result<(), String> {
+        self.edit(package, |uci| {
+            if !uci.has_section(section) {
+                return Err(format!("no section '{section}'"));
+            }
+            uci.delete_option(section, option);
+            Ok(())
+        })
+    }
+
     fn commit(&mut self, package: &str) -> Result<(), String> {
         let Some(uci) = self.edited.remove(package) else {
             return Ok(());
@@ -223,8 +275,29 @@ impl UciBackend for UciDir {
         let path = self
             .path(package)
             .ok_or_else(|| format!("invalid package '{package}'"))?;
+        // A file holding credentials (wireless keys, PPP passwords) keeps its mode.
+        let mode = std::fs::metadata(&path)
+            .ok()
+            .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()));
         atomic_write(&path, uci.to_text().as_bytes())
-            .map_err(|e| format!("{}: {e}", path.display()))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        if let Some(mode) = mode {
+            let permissions = std::os::unix::fs::PermissionsExt::from_mode(mode & 0o7777);
+            std::fs::set_permissions(&path, permissions)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+        if !self.committed.iter().any(|p| p == package) {
+            self.committed.push(package.to_owned());
+        }
+        Ok(())
+    }
+
+    fn revert(&mut self, package: &str) {
+        self.edited.remove(package);
+    }
+
+    fn take_committed(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.committed)
     }
 }
 

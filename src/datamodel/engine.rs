@@ -8,6 +8,7 @@ use crate::cwmp::fault::{Fault, FaultCode, ParameterFault};
 use crate::cwmp::params::{
     Notification, ParameterAttribute, ParameterInfo, ParameterValue, SetParameterAttribute, XsdType,
 };
+use crate::datamodel::config::SharedUci;
 use crate::datamodel::path::{self, Segment};
 use crate::datamodel::provider::{ApplyStatus, Provider};
 use crate::datamodel::schema::{ActiveNotify, NodeId, NodeKind, Schema};
@@ -168,6 +169,8 @@ pub struct DataModel {
     live: Vec<bool>,
     state: DmState,
     last_values: HashMap<String, String>,
+    /// The UCI packages behind the providers, whose commits need a reload.
+    uci: Option<SharedUci>,
 }
 
 impl DataModel {
@@ -182,6 +185,7 @@ impl DataModel {
             live: vec![false; nodes],
             state,
             last_values: HashMap::new(),
+            uci: None,
         }
     }
 
@@ -203,6 +207,21 @@ impl DataModel {
 
     pub fn schema(&self) -> Schema {
         self.schema
+    }
+
+    /// Names the UCI backend the providers write through, so that
+    /// `take_changed_packages` can tell which services to reload.
+    pub fn attach_uci(&mut self, uci: SharedUci) {
+        self.uci = Some(uci);
+    }
+
+    /// The UCI packages committed since the last call, each once: after a
+    /// session the daemon reloads each package's service once.
+    pub fn take_changed_packages(&mut self) -> Vec<String> {
+        match &self.uci {
+            Some(uci) => uci.borrow_mut().take_committed(),
+            None => Vec::new(),
+        }
     }
 
     pub fn options(&self) -> Options {

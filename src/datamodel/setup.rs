@@ -42,6 +42,7 @@ pub fn open(
         error!("data model state unreadable, set aside and started empty: {e}");
     }
     let uci = Rc::new(RefCell::new(UciDir::new(uci_dir)));
+    dm.attach_uci(uci.clone());
     super::register_standard_providers(&mut dm, cwmp_store, uci.clone(), &config.cpe.state_dir)
         .map_err(|e| format!("data model providers: {e}"))?;
     match std::fs::read_to_string(&config.cpe.uci_map_file) {
