@@ -5,7 +5,7 @@ mod support;
 use std::time::Duration;
 
 use icwmp::cwmp::params::{ParameterValue, XsdType};
-use icwmp::wire::soap::Rpc;
+use icwmp::wire::soap::{Rpc, Status};
 use support::acs::{AcsOptions, SessionScript, TestAcs};
 use support::daemon::{temp_dir, write_config, TestDaemon};
 
@@ -118,4 +118,349 @@ fn inform_parameters_the_acs_adds_are_in_the_next_inform_and_stored() {
         "{stored}"
     );
     assert!(stored.contains("InformParameter.1.ParameterName\tDevice.Time.Status"));
+}
+
+const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/openwrt");
+const UCI_MAP: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/files/etc/icwmp/uci-map");
+
+/// A config directory holding the fixture router's UCI packages, the
+/// shipped uci-map, its lease file, and a cwmp config whose reload command
+/// records each package it is run for in `reloads`.
+fn fixture_device(tag: &str, acs_url: &str, cpe_extra: &str) -> std::path::PathBuf {
+    let dir = temp_dir(tag);
+    for entry in std::fs::read_dir(FIXTURE).expect("fixture dir") {
+        let entry = entry.expect("entry");
+        std::fs::copy(entry.path(), dir.join(entry.file_name())).expect("copy fixture");
+    }
+    let dhcp = std::fs::read_to_string(dir.join("dhcp")).expect("dhcp");
+    let leases = dir.join("dhcp.leases");
+    std::fs::write(
+        dir.join("dhcp"),
+        dhcp.replace("/tmp/dhcp.leases", &leases.display().to_string()),
+    )
+    .expect("dhcp");
+    std::fs::copy(UCI_MAP, dir.join("uci-map")).expect("uci-map");
+    let reloads = dir.join("reloads");
+    let cpe = format!(
+        "\toption uci_reload_command 'echo {{package}} >> {}'\n{cpe_extra}",
+        reloads.display()
+    );
+    write_config(&dir, acs_url, "", &cpe);
+    dir
+}
+
+fn gpv(names: &[&str]) -> Rpc {
+    Rpc::GetParameterValues {
+        parameter_names: names.iter().map(|n| (*n).to_owned()).collect(),
+    }
+}
+
+fn values_of(rpc: &Rpc) -> Vec<(String, String)> {
+    match rpc {
+        Rpc::GetParameterValuesResponse { parameter_list } => parameter_list
+            .iter()
+            .map(|p| (p.name.clone(), p.value.clone()))
+            .collect(),
+        other => panic!("not a GPV response: {other:?}"),
+    }
+}
+
+fn value<'a>(list: &'a [(String, String)], name: &str) -> &'a str {
+    list.iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_else(|| panic!("{name} missing from {list:#?}"))
+}
+
+fn fault_codes(rpc: &Rpc) -> Vec<u32> {
+    match rpc {
+        Rpc::Fault(f) if f.parameter_faults.is_empty() => vec![f.code.code()],
+        Rpc::Fault(f) => f.parameter_faults.iter().map(|p| p.code.code()).collect(),
+        other => panic!("not a fault: {other:?}"),
+    }
+}
+
+#[test]
+fn the_fixture_router_is_provisioned_through_uci_and_reloaded_once_per_package() {
+    let requests = vec![
+        gpv(&[
+            "Device.WiFi.",
+            "Device.DHCPv4.Server.Pool.1.",
+            "Device.NAT.PortMapping.",
+            "Device.NAT.PortMappingNumberOfEntries",
+            "Device.Hosts.",
+            "Device.Time.Client.1.Servers",
+            "Device.Routing.Router.1.IPv4Forwarding.",
+            "Device.PPP.Interface.",
+            "Device.Users.User.",
+            "Device.Bridging.Bridge.",
+        ]),
+        // Ten Wi-Fi parameters in one SPV: one wireless reload.
+        spv(&[
+            ("Device.WiFi.SSID.1.SSID", "Provisioned", XsdType::String),
+            (
+                "Device.WiFi.AccessPoint.1.Security.KeyPassphrase",
+                "new passphrase 123",
+                XsdType::String,
+            ),
+            (
+                "Device.WiFi.AccessPoint.1.Security.ModeEnabled",
+                "WPA3-Personal",
+                XsdType::String,
+            ),
+            ("Device.WiFi.Radio.1.Channel", "6", XsdType::UnsignedInt),
+            ("Device.WiFi.Radio.2.Enable", "0", XsdType::Boolean),
+            ("Device.WiFi.SSID.3.Enable", "1", XsdType::Boolean),
+            (
+                "Device.WiFi.AccessPoint.3.SSIDAdvertisementEnabled",
+                "1",
+                XsdType::Boolean,
+            ),
+            (
+                "Device.WiFi.AccessPoint.2.Security.ModeEnabled",
+                "WPA2-Personal",
+                XsdType::String,
+            ),
+            ("Device.WiFi.AccessPoint.1.WMMEnable", "0", XsdType::Boolean),
+            (
+                "Device.WiFi.AccessPoint.3.IsolationEnable",
+                "1",
+                XsdType::Boolean,
+            ),
+        ]),
+        Rpc::AddObject {
+            object_name: "Device.NAT.PortMapping.".into(),
+            parameter_key: "k".into(),
+        },
+        spv(&[
+            (
+                "Device.NAT.PortMapping.3.ExternalPort",
+                "2222",
+                XsdType::UnsignedInt,
+            ),
+            (
+                "Device.NAT.PortMapping.3.InternalPort",
+                "22",
+                XsdType::UnsignedInt,
+            ),
+            (
+                "Device.NAT.PortMapping.3.InternalClient",
+                "192.168.1.20",
+                XsdType::String,
+            ),
+            (
+                "Device.NAT.PortMapping.3.Description",
+                "ssh",
+                XsdType::String,
+            ),
+            ("Device.NAT.PortMapping.3.Enable", "1", XsdType::Boolean),
+        ]),
+        Rpc::DeleteObject {
+            object_name: "Device.NAT.PortMapping.2.".into(),
+            parameter_key: "k".into(),
+        },
+        spv(&[(
+            "Device.DHCPv4.Server.Pool.1.MinAddress",
+            "192.168.1.50",
+            XsdType::String,
+        )]),
+        spv(&[(
+            "Device.Time.Client.1.Servers",
+            "ntp1.example.net,ntp2.example.net",
+            XsdType::String,
+        )]),
+        // Faults: a value outside the enumeration map, a read-only
+        // parameter, a parameter this device does not have.
+        spv(&[(
+            "Device.WiFi.AccessPoint.1.Security.ModeEnabled",
+            "WEP-64",
+            XsdType::String,
+        )]),
+        spv(&[(
+            "Device.DHCPv4.Server.Pool.1.Status",
+            "Disabled",
+            XsdType::String,
+        )]),
+        gpv(&["Device.WiFi.SSID.1.BSSID"]),
+        Rpc::GetParameterNames {
+            parameter_path: "Device.".into(),
+            next_level: false,
+        },
+    ];
+    let acs = TestAcs::start(AcsOptions {
+        sessions: vec![script(requests)],
+        ..AcsOptions::default()
+    });
+    let dir = fixture_device("fixture181", &acs.url(), "");
+    let daemon = TestDaemon::start(&dir, &[]);
+    assert!(acs.wait_sessions(1, WAIT), "{}", daemon.log());
+    let reloads = dir.join("reloads");
+    assert!(
+        support::daemon::wait_until(WAIT, || std::fs::read_to_string(&reloads)
+            .is_ok_and(|r| r.lines().count() >= 4)),
+        "reloads: {:?}\n{}",
+        std::fs::read_to_string(&reloads),
+        daemon.log()
+    );
+    let responses = acs.sessions()[0].responses.clone();
+    assert_eq!(responses.len(), 11, "{responses:#?}");
+
+    let got = values_of(&responses[0]);
+    assert_eq!(value(&got, "Device.WiFi.RadioNumberOfEntries"), "2");
+    assert_eq!(value(&got, "Device.WiFi.SSIDNumberOfEntries"), "3");
+    assert_eq!(value(&got, "Device.WiFi.Radio.1.Channel"), "1");
+    assert_eq!(value(&got, "Device.WiFi.Radio.1.AutoChannelEnable"), "0");
+    assert_eq!(value(&got, "Device.WiFi.Radio.2.AutoChannelEnable"), "1");
+    assert!(!got.iter().any(|(n, _)| n == "Device.WiFi.Radio.2.Channel"));
+    assert_eq!(
+        value(&got, "Device.WiFi.Radio.2.OperatingFrequencyBand"),
+        "5GHz"
+    );
+    assert_eq!(value(&got, "Device.WiFi.SSID.1.SSID"), "OpenWrt-Home");
+    assert_eq!(
+        value(&got, "Device.WiFi.SSID.2.LowerLayers"),
+        "Device.WiFi.Radio.2"
+    );
+    assert_eq!(value(&got, "Device.WiFi.SSID.3.Enable"), "0");
+    assert_eq!(
+        value(&got, "Device.WiFi.AccessPoint.3.SSIDReference"),
+        "Device.WiFi.SSID.3"
+    );
+    assert_eq!(
+        value(&got, "Device.WiFi.AccessPoint.3.SSIDAdvertisementEnabled"),
+        "0"
+    );
+    assert_eq!(
+        value(&got, "Device.WiFi.AccessPoint.1.Security.ModeEnabled"),
+        "WPA2-Personal"
+    );
+    assert_eq!(
+        value(&got, "Device.WiFi.AccessPoint.2.Security.ModeEnabled"),
+        "WPA3-Personal-Transition"
+    );
+    assert_eq!(
+        value(&got, "Device.WiFi.AccessPoint.1.Security.KeyPassphrase"),
+        ""
+    );
+    assert_eq!(
+        value(&got, "Device.DHCPv4.Server.Pool.1.MinAddress"),
+        "192.168.1.100"
+    );
+    assert_eq!(
+        value(&got, "Device.DHCPv4.Server.Pool.1.MaxAddress"),
+        "192.168.1.249"
+    );
+    assert_eq!(
+        value(&got, "Device.DHCPv4.Server.Pool.1.SubnetMask"),
+        "255.255.255.0"
+    );
+    assert_eq!(
+        value(&got, "Device.DHCPv4.Server.Pool.1.LeaseTime"),
+        "43200"
+    );
+    assert_eq!(
+        value(&got, "Device.DHCPv4.Server.Pool.1.DNSServers"),
+        "192.168.1.1"
+    );
+    assert_eq!(value(&got, "Device.NAT.PortMappingNumberOfEntries"), "2");
+    assert_eq!(value(&got, "Device.NAT.PortMapping.1.ExternalPort"), "8080");
+    assert_eq!(value(&got, "Device.NAT.PortMapping.1.Protocol"), "TCP");
+    assert_eq!(value(&got, "Device.NAT.PortMapping.2.Enable"), "0");
+    assert_eq!(value(&got, "Device.NAT.PortMapping.2.Protocol"), "UDP");
+    // The three leases, and whatever this test machine's neighbour table holds.
+    let hosts: usize = value(&got, "Device.Hosts.HostNumberOfEntries")
+        .parse()
+        .expect("count");
+    assert!(hosts >= 3, "{hosts}");
+    assert!(got
+        .iter()
+        .any(|(n, v)| n.ends_with(".PhysAddress") && v == "02:00:00:00:00:21"));
+    assert!(got
+        .iter()
+        .any(|(n, v)| n.ends_with(".HostName") && v == "laptop"));
+    assert_eq!(
+        value(&got, "Device.Time.Client.1.Servers"),
+        "0.openwrt.pool.ntp.org,1.openwrt.pool.ntp.org,2.openwrt.pool.ntp.org,3.openwrt.pool.ntp.org"
+    );
+    assert_eq!(
+        value(
+            &got,
+            "Device.Routing.Router.1.IPv4Forwarding.1.GatewayIPAddress"
+        ),
+        "192.168.1.254"
+    );
+    assert_eq!(
+        value(&got, "Device.PPP.Interface.1.Username"),
+        "subscriber@isp.example"
+    );
+    assert_eq!(value(&got, "Device.PPP.Interface.1.Password"), "");
+    assert_eq!(value(&got, "Device.Users.User.1.Username"), "root");
+    assert_eq!(value(&got, "Device.Bridging.Bridge.1.Name"), "br-lan");
+
+    for (i, what) in [(1, "wifi"), (3, "portmapping"), (5, "pool"), (6, "ntp")] {
+        assert!(
+            matches!(
+                responses[i],
+                Rpc::SetParameterValuesResponse {
+                    status: Status::Pending
+                }
+            ),
+            "{what}: {:?}",
+            responses[i]
+        );
+    }
+    assert!(
+        matches!(
+            responses[2],
+            Rpc::AddObjectResponse {
+                instance_number: 3,
+                status: Status::Pending
+            }
+        ),
+        "{:?}",
+        responses[2]
+    );
+    assert!(matches!(
+        responses[4],
+        Rpc::DeleteObjectResponse {
+            status: Status::Pending
+        }
+    ));
+    assert_eq!(fault_codes(&responses[7]), [9007]);
+    assert_eq!(fault_codes(&responses[8]), [9008]);
+    assert_eq!(fault_codes(&responses[9]), [9005]);
+    let Rpc::GetParameterNamesResponse { parameter_list } = &responses[10] else {
+        panic!("GPN: {:?}", responses[10]);
+    };
+    let writable = |name: &str| {
+        parameter_list
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| p.writable)
+    };
+    assert_eq!(writable("Device.NAT.PortMapping."), Some(true));
+    assert_eq!(writable("Device.WiFi.SSID."), Some(true));
+    assert_eq!(writable("Device.PPP.Interface."), Some(false));
+    assert_eq!(writable("Device.Users.User."), Some(false));
+    assert_eq!(writable("Device.WiFi.SSID.1.SSID"), Some(true));
+    assert_eq!(writable("Device.WiFi.SSID.1.Name"), None);
+    assert_eq!(writable("Device.DHCPv4.Server.Pool.1.Status"), Some(false));
+    println!(
+        "GPN Device. on the fixture device: {} names",
+        parameter_list.len()
+    );
+
+    // Each changed package was written once and its service reloaded once.
+    let reloaded = std::fs::read_to_string(&reloads).expect("reloads");
+    let mut packages: Vec<&str> = reloaded.lines().collect();
+    packages.sort_unstable();
+    assert_eq!(packages, ["dhcp", "firewall", "system", "wireless"]);
+    assert!(daemon.stop().success());
+    for package in ["wireless", "firewall", "dhcp", "system"] {
+        let got = std::fs::read_to_string(dir.join(package)).expect(package);
+        let expected_file = format!("{FIXTURE}-provisioned/{package}");
+        let expected = std::fs::read_to_string(&expected_file).expect(&expected_file);
+        let expected = expected.replace("@LEASES@", &dir.join("dhcp.leases").display().to_string());
+        assert_eq!(got, expected, "{package}");
+    }
 }

@@ -247,11 +247,17 @@ impl DataModel {
             .filter(|i| *i != NO_OWNER)
             .ok_or(RegisterError::TooManyProviders)?;
         let mut marks = Vec::new();
+        let mut prefixes = prefixes.to_vec();
+        prefixes.sort_by_key(|p| p.len());
         for prefix in prefixes {
             let (ancestors, node) = self.schema_chain(prefix)?;
+            // A table this same registration serves counts as served.
             let table_unserved = ancestors.iter().any(|a| {
                 self.schema.node_kind(*a) == NodeKind::Table
                     && self.owner.get(a.0 as usize) == Some(&NO_OWNER)
+                    && !marks.iter().any(|(_, n): &(Vec<NodeId>, NodeId)| {
+                        self.schema.subtree(*n).contains(&(a.0 as usize))
+                    })
             });
             if table_unserved {
                 return Err(RegisterError::UnservedTable((*prefix).to_owned()));
@@ -1231,7 +1237,8 @@ impl DataModel {
 
 /// Parameters added to the Inform besides the schema's forcedInform ones
 /// (icwmp's list: DeviceIdStruct fields and the ACS connection parameters).
-pub const INFORM_EXTRAS: [&str; 9] = [
+/// TR-098's default WAN connection address, which TR-098 ACSs read first.
+pub const INFORM_EXTRAS: [&str; 10] = [
     "DeviceInfo.Manufacturer",
     "DeviceInfo.ManufacturerOUI",
     "DeviceInfo.ModelName",
@@ -1241,6 +1248,7 @@ pub const INFORM_EXTRAS: [&str; 9] = [
     "ManagementServer.ConnReqJabberID",
     "ManagementServer.ConnReqXMPPConnection",
     "ManagementServer.ParameterKey",
+    "WANDevice.1.WANConnectionDevice.1.WANIPConnection.1.ExternalIPAddress",
 ];
 
 /// The table path of an instance path (`A.T.3.` → `A.T.`).

@@ -368,6 +368,8 @@ pub fn posix_tz_offset(tz: &str) -> i64 {
 pub struct TimeProvider {
     uci: SharedUci,
     staged: Vec<(String, String, String)>,
+    /// The NTP server list as staged by Client.1.Servers or NTPServer1..5.
+    staged_servers: Option<Vec<String>>,
 }
 
 impl TimeProvider {
@@ -375,6 +377,7 @@ impl TimeProvider {
         TimeProvider {
             uci,
             staged: Vec::new(),
+            staged_servers: None,
         }
     }
 
@@ -489,10 +492,39 @@ impl Provider for TimeProvider {
     }
 
     fn writable(&self, path: &str) -> bool {
-        path.ends_with(".Time.Enable") || path.ends_with(".Time.LocalTimeZone")
+        path.ends_with(".Time.Enable")
+            || path.ends_with(".Time.LocalTimeZone")
+            || path.ends_with(".Time.Client.1.Servers")
+            || ntp_server_index(path).is_some()
     }
 
     fn set(&mut self, path: &str, value: &str) -> Result<(), FaultCode> {
+        let whole = path.ends_with(".Time.Client.1.Servers");
+        if whole || ntp_server_index(path).is_some() {
+            if self.ntp_section().is_none() {
+                return Err(FaultCode::RequestDenied);
+            }
+            let mut servers = match self.staged_servers.take() {
+                Some(list) => list,
+                None => self.servers(),
+            };
+            if let Some(i) = ntp_server_index(path) {
+                if servers.len() <= i {
+                    servers.resize(i + 1, String::new());
+                }
+                if let Some(slot) = servers.get_mut(i) {
+                    *slot = value.trim().to_owned();
+                }
+            } else {
+                servers = value
+                    .split(',')
+                    .map(|v| v.trim().to_owned())
+                    .filter(|v| !v.is_empty())
+                    .collect();
+            }
+            self.staged_servers = Some(servers);
+            return Ok(());
+        }
         let (section, option) = if path.ends_with(".Time.Enable") {
             (self.ntp_section(), "enabled")
         } else if path.ends_with(".Time.LocalTimeZone") {
@@ -508,23 +540,48 @@ impl Provider for TimeProvider {
 
     fn commit(&mut self) -> Result<ApplyStatus, Fault> {
         let staged = std::mem::take(&mut self.staged);
-        if staged.is_empty() {
+        let servers = self.staged_servers.take();
+        if staged.is_empty() && servers.is_none() {
             return Ok(ApplyStatus::Applied);
         }
+        let ntp = self.ntp_section();
         let mut uci = self.uci.borrow_mut();
+        let denied = |e: String| Fault::with_text(FaultCode::RequestDenied, e);
+        let mut result = Ok(());
         for (section, option, value) in staged {
-            uci.set("system", &section, &option, &value)
-                .map_err(|e| Fault::with_text(FaultCode::InternalError, e))?;
+            result = result.and_then(|()| uci.set("system", &section, &option, &value));
         }
-        uci.commit("system")
-            .map_err(|e| Fault::with_text(FaultCode::InternalError, e))?;
+        if let (Some(servers), Some(ntp)) = (servers, ntp) {
+            let list: Vec<&str> = servers
+                .iter()
+                .map(String::as_str)
+                .filter(|s| !s.is_empty())
+                .collect();
+            result = result.and_then(|()| uci.set_list("system", &ntp, "server", &list));
+        }
+        if let Err(e) = result {
+            uci.revert("system");
+            return Err(denied(e));
+        }
+        if let Err(e) = uci.commit("system") {
+            uci.revert("system");
+            return Err(denied(e));
+        }
         // The NTP client and the time zone are reloaded by the system service.
         Ok(ApplyStatus::Pending)
     }
 
     fn abort(&mut self) {
         self.staged.clear();
+        self.staged_servers = None;
     }
+}
+
+/// The list index of TR-098's `Time.NTPServer1`..`5`.
+fn ntp_server_index(path: &str) -> Option<usize> {
+    let (_, name) = path.split_once(".Time.NTPServer")?;
+    let n: usize = name.parse().ok()?;
+    (1..=5).contains(&n).then(|| n - 1)
 }
 
 /// A network interface of /sys/class/net.

@@ -4,6 +4,7 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod host;
+pub mod lan;
 pub mod mgmt;
 pub mod path;
 pub mod provider;
@@ -76,7 +77,10 @@ pub fn register_standard_providers(
         &[&at("ManagementServer.")],
         Box::new(mgmt::ManagementServerProvider::new(config)),
     )?;
-    dm.register(&[&at("Time.")], Box::new(host::TimeProvider::new(uci)))?;
+    dm.register(
+        &[&at("Time.")],
+        Box::new(host::TimeProvider::new(uci.clone())),
+    )?;
     register_stored_tables(dm, state_dir)?;
     if schema.kind() == ModelKind::Tr181 {
         dm.register(
@@ -99,9 +103,38 @@ pub fn register_standard_providers(
         )?;
         dm.register(&["Device.DNS.Client."], Box::new(host::DnsProvider))?;
         dm.register(
+            &["Device.Hosts.Host.", "Device.Hosts.HostNumberOfEntries"],
+            Box::new(lan::HostsProvider::new(uci.clone())),
+        )?;
+        dm.register(
             &["Device.SoftwareModules."],
             Box::new(software::SoftwareModulesProvider::new(state_dir)),
         )?;
     }
     Ok(())
+}
+
+/// Registers the run-time providers of TR-098 objects whose tables the UCI
+/// map serves (`LANDevice.1.Hosts.`, the WAN connection's address and
+/// status); without those tables in the map there is nothing to add to.
+pub fn register_tr098_runtime(dm: &mut DataModel, config: SharedConfig, uci: SharedUci) {
+    if dm.schema().kind() != ModelKind::Tr098 {
+        return;
+    }
+    let hosts = [
+        "InternetGatewayDevice.LANDevice.{i}.Hosts.Host.",
+        "InternetGatewayDevice.LANDevice.{i}.Hosts.HostNumberOfEntries",
+    ];
+    if let Err(e) = dm.register(&hosts, Box::new(lan::HostsProvider::new(uci.clone()))) {
+        log::debug!("LANDevice hosts not served: {e}");
+    }
+    let wan = "InternetGatewayDevice.WANDevice.{i}.WANConnectionDevice.{i}.WANIPConnection.{i}.";
+    let wan_params = [
+        format!("{wan}ExternalIPAddress"),
+        format!("{wan}ConnectionStatus"),
+    ];
+    let refs: Vec<&str> = wan_params.iter().map(String::as_str).collect();
+    if let Err(e) = dm.register(&refs, Box::new(lan::WanProvider::new(config, uci))) {
+        log::debug!("WAN connection state not served: {e}");
+    }
 }

@@ -57,6 +57,17 @@ enum Transform {
     Seconds,
     PoolMin,
     PoolMax,
+    /// The subnet mask of the pool's `interface` (read only).
+    PoolMask,
+    /// One DHCP option of a `dhcp_option` list (`6,192.0.2.1,192.0.2.2`),
+    /// comma-separated values in the model.
+    DhcpOption(u8),
+    /// A section name shown as the path of its instance in a mapped table.
+    Ref(String),
+    /// The instance of the same number in another table on the same sections (read only).
+    Same(String),
+    /// A fixed value (read only; the location may be `-`).
+    Const(String),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,17 +78,28 @@ struct Target {
     transform: Transform,
     default: Option<String>,
     read_only: bool,
+    /// Reads as the empty string (TR-069 A.3.2.2: passwords and keys).
+    secret: bool,
+    /// An absent option makes the parameter absent rather than empty.
+    optional: bool,
+    /// Raw values that count as an absent option (`auto` for a channel).
+    absent: Vec<String>,
 }
 
 /// The sections of one type that make a table.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct Table {
+    /// A table with exactly one instance (number 1) that holds others or
+    /// named sections, such as TR-098's `LANDevice.1`.
+    single: bool,
     package: String,
     section_type: String,
     /// (option, accepted values; `""` matches an absent option).
     filter: Vec<(String, Vec<String>)>,
     /// Options a section made by AddObject starts with.
     initial: Vec<(String, String)>,
+    /// Sections are only read and written, never added or deleted.
+    fixed: bool,
 }
 
 /// A bad line of the mapping file.
@@ -103,6 +125,14 @@ pub struct UciMap {
     tables: BTreeMap<String, Table>,
     /// `…NumberOfEntries` schema path → the table it counts.
     counters: BTreeMap<String, String>,
+}
+
+/// `@type[N]`: the N-th section of a type, for packages whose main section is anonymous.
+fn is_indexed_ref(s: &str) -> bool {
+    s.strip_prefix('@')
+        .and_then(|r| r.strip_suffix(']'))
+        .and_then(|r| r.split_once('['))
+        .is_some_and(|(t, n)| is_uci_name(t) && n.parse::<u32>().is_ok())
 }
 
 fn is_uci_name(s: &str) -> bool {
@@ -166,6 +196,20 @@ fn subnet(uci: &dyn UciBackend, interface: &str) -> Option<(u32, u32)> {
     Some((u32::from(addr) & mask, prefix))
 }
 
+/// Whether every `{i}` in `prefix` belongs to a table already declared `single`.
+fn outer_tables_single(map: &UciMap, prefix: &str) -> bool {
+    let body = prefix;
+    let mut at = 0;
+    while let Some(found) = body.get(at..).and_then(|rest| rest.find("{i}.")) {
+        let table = body.get(..at + found).unwrap_or_default();
+        if !map.tables.get(table).is_some_and(|t| t.single) {
+            return false;
+        }
+        at += found + INSTANCE.len() + 1;
+    }
+    true
+}
+
 impl UciMap {
     /// Parses the file text, checking every path against the schema.
     pub fn parse(text: &str, schema: Schema) -> Result<UciMap, MapError> {
@@ -184,17 +228,47 @@ impl UciMap {
                 .split_once('=')
                 .map(|(p, l)| (p.trim(), l.trim()))
                 .ok_or_else(|| err("expected `path = package.section.option`".into()))?;
+            // One file serves both models: lines of the other one are skipped.
+            let other_root = match schema.kind() {
+                crate::datamodel::schema::ModelKind::Tr181 => "InternetGatewayDevice.",
+                crate::datamodel::schema::ModelKind::Tr098 => "Device.",
+            };
+            if path.starts_with(other_root) {
+                continue;
+            }
             let mut words = right.split_whitespace();
             let location = words.next().unwrap_or_default();
             let modifiers: Vec<&str> = words.collect();
-            let levels = path.matches(INSTANCE).count();
-            if levels > 1 {
-                return Err(err("only one {i} level is supported".into()));
+            let outer = path.rsplit_once("{i}.").map_or("", |(t, _)| t);
+            if !outer_tables_single(&map, outer) {
+                return Err(err(format!(
+                    "{path}: only the innermost {{i}} may be a table of sections; declare the others `single` first"
+                )));
             }
+            // The instance levels that map to sections (0 or 1).
+            let levels = match path.rsplit_once("{i}.") {
+                Some((table, _)) if !map.tables.get(table).is_some_and(|t| t.single) => 1,
+                _ => 0,
+            };
             if let Some(table) = path.strip_suffix("{i}.") {
                 let table = table.to_owned();
                 if schema.lookup(&table).map(|t| schema.node_kind(t)) != Some(NodeKind::Table) {
                     return Err(err(format!("{table} is not a table")));
+                }
+                if location == "single" && modifiers.is_empty() {
+                    let entry = Table {
+                        single: true,
+                        ..Table::default()
+                    };
+                    if map.tables.insert(table.clone(), entry).is_some() {
+                        return Err(err(format!("{table} is mapped twice")));
+                    }
+                    continue;
+                }
+                if !outer_tables_single(&map, &table) {
+                    return Err(err(format!(
+                        "{table}: the tables above it must be declared `single` first"
+                    )));
                 }
                 let (package, stype) = location
                     .split_once(".@")
@@ -214,6 +288,8 @@ impl UciMap {
                             .ok_or_else(|| err(format!("{m}: expected where:option=value")))?;
                         let values = values.split('|').map(str::to_owned).collect();
                         entry.filter.push((option.to_owned(), values));
+                    } else if m == "fixed" {
+                        entry.fixed = true;
                     } else if let Some(list) = m.strip_prefix("add:") {
                         let list = pairs(list)
                             .filter(|l| l.iter().all(|(k, _)| is_uci_name(k)))
@@ -229,11 +305,35 @@ impl UciMap {
             if !schema.lookup(path).is_some_and(|n| schema.is_parameter(n)) {
                 return Err(err(format!("{path} is not a parameter of the schema")));
             }
+            let constant = modifiers.iter().find_map(|m| {
+                m.strip_prefix("const:")
+                    .map(|v| Transform::Const(v.to_owned()))
+                    .or_else(|| {
+                        m.strip_prefix("same:")
+                            .map(|t| Transform::Same(t.to_owned()))
+                    })
+            });
             let mut parts = location.splitn(3, '.');
             let (package, section, option) = match (parts.next(), parts.next(), parts.next()) {
                 (Some(p), Some(s), Some(o)) => (p, s, o),
+                _ if location == "-" && constant.is_some() => ("-", "-", "-"),
                 _ => return Err(err(format!("{location}: expected package.section.option"))),
             };
+            if let (Some(transform), "-") = (constant, location) {
+                let target = Target {
+                    package: String::new(),
+                    section: Section::Named(String::new()),
+                    option: String::new(),
+                    transform,
+                    default: None,
+                    read_only: true,
+                    secret: false,
+                    optional: false,
+                    absent: Vec::new(),
+                };
+                map.params.insert(path.to_owned(), target);
+                continue;
+            }
             let section = match section
                 .strip_prefix('@')
                 .and_then(|s| s.strip_suffix("[{i}]"))
@@ -241,7 +341,9 @@ impl UciMap {
                 Some(stype) if levels == 1 && is_uci_name(stype) => {
                     Section::Typed(stype.to_owned())
                 }
-                None if levels == 0 && is_uci_name(section) => Section::Named(section.to_owned()),
+                None if levels == 0 && (is_uci_name(section) || is_indexed_ref(section)) => {
+                    Section::Named(section.to_owned())
+                }
                 _ => {
                     return Err(err(format!(
                         "{location}: section does not match the path's instances"
@@ -258,15 +360,27 @@ impl UciMap {
                 transform: Transform::Text,
                 default: None,
                 read_only: false,
+                secret: false,
+                optional: false,
+                absent: Vec::new(),
             };
             for m in modifiers {
                 let transform = match m {
+                    "secret" => {
+                        target.secret = true;
+                        continue;
+                    }
+                    "optional" => {
+                        target.optional = true;
+                        continue;
+                    }
                     "bool" => Transform::Bool { inverted: false },
                     "!bool" => Transform::Bool { inverted: true },
                     "list" => Transform::List,
                     "seconds" => Transform::Seconds,
                     "dhcp-min" if option == "start" => Transform::PoolMin,
                     "dhcp-max" if option == "limit" => Transform::PoolMax,
+                    "dhcp-mask" if option == "interface" => Transform::PoolMask,
                     "ro" => {
                         target.read_only = true;
                         continue;
@@ -274,6 +388,31 @@ impl UciMap {
                     _ => {
                         if let Some(value) = m.strip_prefix("default:") {
                             target.default = Some(value.to_owned());
+                            continue;
+                        }
+                        if let Some(code) = m.strip_prefix("dhcp-option:") {
+                            let code = code
+                                .parse()
+                                .map_err(|_| err(format!("{m}: expected a DHCP option number")))?;
+                            target.transform = Transform::DhcpOption(code);
+                            continue;
+                        }
+                        if let Some(table) = m.strip_prefix("ref:") {
+                            target.transform = Transform::Ref(table.to_owned());
+                            continue;
+                        }
+                        if let Some(table) = m.strip_prefix("same:") {
+                            target.transform = Transform::Same(table.to_owned());
+                            target.read_only = true;
+                            continue;
+                        }
+                        if let Some(value) = m.strip_prefix("const:") {
+                            target.transform = Transform::Const(value.to_owned());
+                            target.read_only = true;
+                            continue;
+                        }
+                        if let Some(values) = m.strip_prefix("absent:") {
+                            target.absent = values.split('|').map(str::to_owned).collect();
                             continue;
                         }
                         match m.strip_prefix("enum:").and_then(pairs) {
@@ -286,7 +425,7 @@ impl UciMap {
             }
             if let Section::Typed(stype) = &target.section {
                 let table = path
-                    .split_once("{i}.")
+                    .rsplit_once("{i}.")
                     .map(|(t, _)| t.to_owned())
                     .unwrap_or_default();
                 if schema.lookup(&table).map(|t| schema.node_kind(t)) != Some(NodeKind::Table) {
@@ -297,7 +436,7 @@ impl UciMap {
                     section_type: stype.clone(),
                     ..Table::default()
                 });
-                if entry.package != package || entry.section_type != *stype {
+                if entry.single || entry.package != package || entry.section_type != *stype {
                     return Err(err(format!("{table} is mapped to two section types")));
                 }
             }
@@ -314,6 +453,16 @@ impl UciMap {
                 });
             }
             map.tables.insert(table, entry);
+        }
+        for (path, target) in &map.params {
+            if let Transform::Ref(table) | Transform::Same(table) = &target.transform {
+                if !map.tables.contains_key(table) {
+                    return Err(MapError {
+                        line: 0,
+                        reason: format!("{path}: {table} is not a mapped table"),
+                    });
+                }
+            }
         }
         for table in map.tables.keys() {
             let counter = format!("{}NumberOfEntries", table.trim_end_matches('.'));
@@ -448,7 +597,7 @@ impl UciMapProvider {
     }
 
     fn table_of_pattern(&self, pattern: &str) -> Option<&Table> {
-        let table = pattern.split_once("{i}.").map(|(t, _)| t)?;
+        let table = pattern.rsplit_once("{i}.").map(|(t, _)| t)?;
         self.map.tables.get(table)
     }
 
@@ -489,13 +638,56 @@ impl UciMapProvider {
         Some((first, last, network, prefix))
     }
 
+    /// The instance number of a section in a mapped table.
+    fn number_in(&self, table: &str, section: &str) -> Option<u32> {
+        let table = self.map.tables.get(table)?;
+        self.numbered_sections(table)
+            .into_iter()
+            .find(|(_, s)| s == section)
+            .map(|(n, _)| n)
+    }
+
     fn read(&self, pattern: &str, target: &Target, number: Option<u32>) -> Option<String> {
+        match &target.transform {
+            Transform::Const(value) => return Some(value.clone()),
+            Transform::Same(table) => return Some(format!("{table}{}", number?)),
+            _ => {}
+        }
         let section = self.section_of(pattern, target, number)?;
         let raw = self
             .uci
             .borrow()
-            .get(&target.package, &section, &target.option);
+            .get(&target.package, &section, &target.option)
+            .filter(|v| !target.absent.contains(v));
+        if target.secret {
+            return Some(String::new());
+        }
+        if raw.is_none() && target.optional {
+            return None;
+        }
         let value = match (&target.transform, raw) {
+            (Transform::PoolMask, _) => {
+                let (.., prefix) = self.pool_range(&target.package, &section)?;
+                return Some(Ipv4Addr::from(u32::MAX << (32 - prefix)).to_string());
+            }
+            (Transform::DhcpOption(code), raw) => {
+                let prefix = format!("{code},");
+                let found = raw.unwrap_or_default();
+                let item = found.split_whitespace().find(|i| i.starts_with(&prefix));
+                return Some(
+                    item.and_then(|i| i.get(prefix.len()..))
+                        .map(str::to_owned)
+                        .or_else(|| target.default.clone())
+                        .unwrap_or_default(),
+                );
+            }
+            (Transform::Ref(table), Some(name)) => {
+                return Some(
+                    self.number_in(table, &name)
+                        .map(|n| format!("{table}{n}"))
+                        .unwrap_or_default(),
+                );
+            }
             (Transform::PoolMin | Transform::PoolMax, _) => {
                 let (first, last, ..) = self.pool_range(&target.package, &section)?;
                 let address = if target.transform == Transform::PoolMin {
@@ -518,6 +710,7 @@ impl UciMapProvider {
             Transform::Enum(list) => list
                 .iter()
                 .find(|(u, _)| *u == value)
+                .or_else(|| list.iter().find(|(u, _)| u == "*"))
                 .map_or(value, |(_, m)| m.clone()),
             Transform::List => value.split_whitespace().collect::<Vec<_>>().join(","),
             Transform::Seconds => uci_seconds(&value).map_or(value, |s| s.to_string()),
@@ -532,14 +725,20 @@ impl Provider for UciMapProvider {
         if let Some(target) = self.map.params.get(&pattern) {
             return self.read(&pattern, target, number);
         }
-        if let Some(table) = self.map.counters.get(path) {
+        if let Some(table) = self.map.counters.get(&pattern) {
             let table = self.map.tables.get(table)?;
+            if table.single {
+                return Some("1".to_owned());
+            }
             return Some(self.numbered_sections(table).len().to_string());
         }
         // An unmapped Alias of a mapped table lives in the section itself.
         let table = pattern.strip_suffix("{i}.Alias")?;
         let table = self.map.tables.get(table)?;
         let number = number?;
+        if table.single {
+            return Some(format!("cpe-{number}"));
+        }
         let section = self
             .numbered_sections(table)
             .into_iter()
@@ -554,6 +753,7 @@ impl Provider for UciMapProvider {
 
     fn instances(&mut self, table: &str) -> Vec<u32> {
         match self.table_entry(table) {
+            Some(table) if table.single => vec![1],
             Some(table) => self
                 .numbered_sections(&table)
                 .into_iter()
@@ -567,12 +767,16 @@ impl Provider for UciMapProvider {
         let (pattern, _) = pattern_of(path);
         match self.map.params.get(&pattern) {
             Some(target) => !target.read_only,
-            None => pattern.ends_with("{i}.Alias"),
+            None => pattern
+                .strip_suffix("{i}.Alias")
+                .and_then(|t| self.map.tables.get(t))
+                .is_some_and(|t| !t.single),
         }
     }
 
     fn creatable(&self, table: &str) -> bool {
-        self.table_entry(table).is_some()
+        self.table_entry(table)
+            .is_some_and(|t| !t.single && !t.fixed)
     }
 
     fn set(&mut self, path: &str, value: &str) -> Result<(), FaultCode> {
@@ -581,6 +785,7 @@ impl Provider for UciMapProvider {
             let table = pattern
                 .strip_suffix("{i}.Alias")
                 .and_then(|t| self.map.tables.get(t))
+                .filter(|t| !t.single)
                 .ok_or(FaultCode::NonWritableParameter)?;
             let section = number
                 .and_then(|n| {
@@ -617,7 +822,7 @@ impl Provider for UciMapProvider {
             ),
             Transform::Enum(list) => list
                 .iter()
-                .find(|(_, m)| m == value)
+                .find(|(u, m)| m == value && u != "*")
                 .map(|(u, _)| Write::Set(u.clone()))
                 .ok_or(FaultCode::InvalidParameterValue)?,
             Transform::List => Write::List(
@@ -633,6 +838,50 @@ impl Provider for UciMapProvider {
                 Ok(n) if n >= 0 => Write::Set(n.to_string()),
                 _ => return Err(FaultCode::InvalidParameterValue),
             },
+            Transform::PoolMask | Transform::Same(_) | Transform::Const(_) => {
+                return Err(FaultCode::NonWritableParameter)
+            }
+            Transform::DhcpOption(code) => {
+                let prefix = format!("{code},");
+                let current = self
+                    .uci
+                    .borrow()
+                    .get(&target.package, &section, &target.option)
+                    .unwrap_or_default();
+                let mut items: Vec<String> = current
+                    .split_whitespace()
+                    .filter(|i| !i.starts_with(&prefix))
+                    .map(str::to_owned)
+                    .collect();
+                let values: Vec<&str> = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty())
+                    .collect();
+                if !values.is_empty() {
+                    items.push(format!("{code},{}", values.join(",")));
+                }
+                Write::List(items)
+            }
+            Transform::Ref(table) => {
+                let number = value
+                    .strip_prefix(table.as_str())
+                    .and_then(|n| n.trim_end_matches('.').parse::<u32>().ok());
+                let entry = self.map.tables.get(table);
+                let name = match (number, entry) {
+                    (Some(n), Some(entry)) => self
+                        .numbered_sections(entry)
+                        .into_iter()
+                        .find(|(m, _)| *m == n)
+                        .map(|(_, s)| s),
+                    _ => None,
+                };
+                // Only named sections can be referred to from another section.
+                match name.filter(|n| !n.starts_with('@')) {
+                    Some(name) => Write::Set(name),
+                    None => return Err(FaultCode::InvalidParameterValue),
+                }
+            }
             Transform::PoolMin | Transform::PoolMax => {
                 let address: Ipv4Addr = value
                     .parse()
@@ -1208,6 +1457,21 @@ Device.DHCPv4.Server.Pool.{i}.Status = dhcp.@dhcp[{i}].ignore enum:0=Enabled,1=D
             ("", None),
         ] {
             assert_eq!(uci_seconds(text), seconds, "{text}");
+        }
+    }
+
+    #[test]
+    fn the_shipped_map_parses_for_both_models() {
+        let text = include_str!("../../files/etc/icwmp/uci-map");
+        for kind in [ModelKind::Tr181, ModelKind::Tr098] {
+            let map = UciMap::parse(text, Schema::new(kind));
+            assert!(
+                map.as_ref().is_ok_and(|m| !m.is_empty()),
+                "{kind:?}: {map:?}"
+            );
+            let mut dm =
+                DataModel::new(Schema::new(kind), Options::default(), DmState::in_memory());
+            register_uci_map(&mut dm, text, MemoryUci::default().shared()).expect("register");
         }
     }
 }

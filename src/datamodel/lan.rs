@@ -1,0 +1,291 @@
+//! Run-time LAN and WAN state from OpenWrt's own files: hosts from dnsmasq's leases and the kernel's neighbour table, and the WAN connection's address.
+//!
+//! Everything is read on demand with plain file reads (the leases file named
+//! by `dhcp.@dnsmasq[0].leasefile`, `/proc/net/arp`) and from the WAN
+//! address netifd reported over ubus, so a GetParameterValues never waits
+//! on another process.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::datamodel::config::{SharedConfig, SharedUci};
+use crate::datamodel::provider::Provider;
+use crate::sys;
+
+/// dnsmasq's default lease file.
+const DEFAULT_LEASE_FILE: &str = "/tmp/dhcp.leases";
+/// The kernel's IPv4 neighbour table.
+const ARP_TABLE: &str = "/proc/net/arp";
+
+/// One line of dnsmasq's lease file: `<expiry> <mac> <ip> <name|*> <client-id|*>`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lease {
+    /// Unix time the lease ends; 0 for an infinite lease.
+    pub expiry: i64,
+    pub mac: String,
+    pub ip: Ipv4Addr,
+    pub hostname: Option<String>,
+}
+
+/// Parses a lease file; malformed lines are skipped.
+pub fn parse_leases(text: &str) -> Vec<Lease> {
+    text.lines()
+        .filter_map(|line| {
+            let mut f = line.split_whitespace();
+            let expiry = f.next()?.parse().ok()?;
+            let mac = f.next()?.to_ascii_lowercase();
+            let ip = f.next()?.parse().ok()?;
+            let hostname = f.next().filter(|h| *h != "*").map(str::to_owned);
+            Some(Lease {
+                expiry,
+                mac,
+                ip,
+                hostname,
+            })
+        })
+        .collect()
+}
+
+/// (IP address, MAC address, interface) of the complete entries of `/proc/net/arp`.
+pub fn parse_arp(text: &str) -> Vec<(Ipv4Addr, String, String)> {
+    text.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let ip = f.first()?.parse().ok()?;
+            let flags = u32::from_str_radix(f.get(2)?.trim_start_matches("0x"), 16).ok()?;
+            // ATF_COM: the entry is complete (the neighbour answered).
+            if flags & 0x2 == 0 {
+                return None;
+            }
+            Some((ip, f.get(3)?.to_ascii_lowercase(), (*f.get(5)?).to_owned()))
+        })
+        .collect()
+}
+
+/// A device seen on the LAN.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Host {
+    mac: String,
+    ip: Ipv4Addr,
+    hostname: String,
+    /// Answering in the neighbour table now.
+    active: bool,
+    /// The address came from a DHCP lease.
+    dhcp: bool,
+    expiry: i64,
+}
+
+/// Serves `Device.Hosts.` (TR-181) or `InternetGatewayDevice.LANDevice.1.Hosts.`
+/// (TR-098). Instance numbers follow the MAC address for the life of the
+/// process: a host keeps its number while it stays known.
+pub struct HostsProvider {
+    uci: SharedUci,
+    arp_table: PathBuf,
+    numbers: BTreeMap<String, u32>,
+    next: u32,
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+impl HostsProvider {
+    pub fn new(uci: SharedUci) -> HostsProvider {
+        HostsProvider::with_arp_table(uci, Path::new(ARP_TABLE))
+    }
+
+    /// A provider reading another neighbour table (tests).
+    pub fn with_arp_table(uci: SharedUci, arp_table: &Path) -> HostsProvider {
+        HostsProvider {
+            uci,
+            arp_table: arp_table.to_path_buf(),
+            numbers: BTreeMap::new(),
+            next: 0,
+        }
+    }
+
+    fn lease_file(&self) -> PathBuf {
+        let uci = self.uci.borrow();
+        let file = uci.get("dhcp", "@dnsmasq[0]", "leasefile");
+        PathBuf::from(file.unwrap_or_else(|| DEFAULT_LEASE_FILE.to_owned()))
+    }
+
+    /// The hosts now known, by instance number.
+    fn hosts(&mut self) -> BTreeMap<u32, Host> {
+        let leases = std::fs::read_to_string(self.lease_file())
+            .map(|t| parse_leases(&t))
+            .unwrap_or_default();
+        let arp = std::fs::read_to_string(&self.arp_table)
+            .map(|t| parse_arp(&t))
+            .unwrap_or_default();
+        let mut by_mac: BTreeMap<String, Host> = BTreeMap::new();
+        for lease in leases {
+            let active = arp
+                .iter()
+                .any(|(ip, mac, _)| *ip == lease.ip && *mac == lease.mac);
+            by_mac.insert(
+                lease.mac.clone(),
+                Host {
+                    mac: lease.mac,
+                    ip: lease.ip,
+                    hostname: lease.hostname.unwrap_or_default(),
+                    active,
+                    dhcp: true,
+                    expiry: lease.expiry,
+                },
+            );
+        }
+        for (ip, mac, _) in arp {
+            by_mac.entry(mac.clone()).or_insert(Host {
+                mac,
+                ip,
+                hostname: String::new(),
+                active: true,
+                dhcp: false,
+                expiry: 0,
+            });
+        }
+        self.numbers.retain(|mac, _| by_mac.contains_key(mac));
+        let mut out = BTreeMap::new();
+        for (mac, host) in by_mac {
+            let number = match self.numbers.get(&mac) {
+                Some(n) => *n,
+                None => {
+                    self.next = self.next.saturating_add(1);
+                    self.numbers.insert(mac, self.next);
+                    self.next
+                }
+            };
+            out.insert(number, host);
+        }
+        out
+    }
+}
+
+impl Provider for HostsProvider {
+    fn get(&mut self, path: &str) -> Option<String> {
+        let (_, rest) = path.split_once(".Hosts.")?;
+        if rest == "HostNumberOfEntries" {
+            return Some(self.hosts().len().to_string());
+        }
+        let (number, field) = rest.strip_prefix("Host.")?.split_once('.')?;
+        let number: u32 = number.parse().ok()?;
+        let hosts = self.hosts();
+        let host = hosts.get(&number)?;
+        let flag = |on: bool| if on { "1" } else { "0" }.to_owned();
+        Some(match field {
+            "Alias" => format!("cpe-{number}"),
+            "PhysAddress" | "MACAddress" => host.mac.clone(),
+            "IPAddress" => host.ip.to_string(),
+            "HostName" => host.hostname.clone(),
+            "Active" => flag(host.active),
+            "AddressSource" => if host.dhcp { "DHCP" } else { "Static" }.to_owned(),
+            "LeaseTimeRemaining" => match (host.dhcp, host.expiry) {
+                (false, _) => "0".to_owned(),
+                (true, 0) => "-1".to_owned(),
+                (true, expiry) => (expiry - now()).max(0).to_string(),
+            },
+            "InterfaceType" => "Ethernet".to_owned(),
+            "IPv4AddressNumberOfEntries" => "1".to_owned(),
+            "IPv6AddressNumberOfEntries" => "0".to_owned(),
+            "IPv4Address.1.IPAddress" => host.ip.to_string(),
+            _ => return None,
+        })
+    }
+
+    fn instances(&mut self, table: &str) -> Vec<u32> {
+        if table.ends_with(".Hosts.Host.") {
+            return self.hosts().into_keys().collect();
+        }
+        if table.ends_with(".IPv4Address.") {
+            let known = table
+                .split_once(".Hosts.Host.")
+                .and_then(|(_, r)| r.split('.').next()?.parse::<u32>().ok())
+                .is_some_and(|n| self.hosts().contains_key(&n));
+            return if known { vec![1] } else { Vec::new() };
+        }
+        Vec::new()
+    }
+}
+
+/// Serves the run-time state of TR-098's default WAN connection
+/// (`WANDevice.1.WANConnectionDevice.1.WANIPConnection.1.`): the address
+/// netifd reported for the WAN interface, else the IPv4 address of the
+/// device `network.wan.device` names.
+pub struct WanProvider {
+    config: SharedConfig,
+    uci: SharedUci,
+}
+
+impl WanProvider {
+    pub fn new(config: SharedConfig, uci: SharedUci) -> WanProvider {
+        WanProvider { config, uci }
+    }
+
+    fn address(&self) -> Option<Ipv4Addr> {
+        let reported = self
+            .config
+            .borrow()
+            .get("cpe", "connection_request_host")
+            .and_then(|h| h.parse().ok());
+        if reported.is_some() {
+            return reported;
+        }
+        let device = self.uci.borrow().get("network", "wan", "device")?;
+        sys::ipv4_addresses()
+            .into_iter()
+            .find(|a| a.interface == device)
+            .map(|a| a.address)
+    }
+}
+
+impl Provider for WanProvider {
+    fn get(&mut self, path: &str) -> Option<String> {
+        let (_, field) = path.rsplit_once('.')?;
+        let address = self.address();
+        Some(match field {
+            "ExternalIPAddress" => address.map_or_else(String::new, |a| a.to_string()),
+            "ConnectionStatus" => if address.is_some() {
+                "Connected"
+            } else {
+                "Disconnected"
+            }
+            .to_owned(),
+            _ => return None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leases_and_neighbours_parse() {
+        let leases = parse_leases(
+            "1893456000 02:00:00:00:00:10 192.168.1.10 printer 01:02\nbad line\n0 02:00:00:00:00:AA 192.168.1.5 * *\n",
+        );
+        assert_eq!(leases.len(), 2);
+        assert_eq!(leases[0].hostname.as_deref(), Some("printer"));
+        assert_eq!(leases[1].mac, "02:00:00:00:00:aa");
+        assert_eq!(leases[1].hostname, None);
+        let arp = parse_arp(
+            "IP address       HW type     Flags       HW address            Mask     Device\n\
+             192.168.1.10     0x1         0x2         02:00:00:00:00:10     *        br-lan\n\
+             192.168.1.99     0x1         0x0         00:00:00:00:00:00     *        br-lan\n",
+        );
+        assert_eq!(
+            arp,
+            [(
+                Ipv4Addr::new(192, 168, 1, 10),
+                "02:00:00:00:00:10".to_owned(),
+                "br-lan".to_owned()
+            )]
+        );
+    }
+}
