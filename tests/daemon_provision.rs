@@ -464,3 +464,216 @@ fn the_fixture_router_is_provisioned_through_uci_and_reloaded_once_per_package()
         assert_eq!(got, expected, "{package}");
     }
 }
+
+/// netifd's `network.interface.wan status`, with a documentation-range address.
+fn netifd_wan(
+    method: &str,
+    _args: &[(String, icwmp::wire::blobmsg::Value)],
+) -> (
+    icwmp::wire::ubus::UbusStatus,
+    Option<support::ubus_broker::Fields>,
+) {
+    use icwmp::wire::blobmsg::{parse_json, Value};
+    let reply = r#"{"up": true, "l3_device": "wan", "ipv4-address": [{"address": "198.51.100.7", "mask": 24}]}"#;
+    match (method, parse_json(reply)) {
+        ("status", Ok(Value::Table(fields))) => (icwmp::wire::ubus::UbusStatus::Ok, Some(fields)),
+        _ => (icwmp::wire::ubus::UbusStatus::MethodNotFound, None),
+    }
+}
+
+#[test]
+fn tr098_mirror_serves_lan_and_wan_and_informs_the_external_address() {
+    let igd = "InternetGatewayDevice";
+    let lan = format!("{igd}.LANDevice.1.");
+    let wan = format!("{igd}.WANDevice.1.WANConnectionDevice.1.");
+    let requests = vec![
+        gpv(&[
+            &format!("{lan}LANHostConfigManagement."),
+            &format!("{lan}WLANConfiguration."),
+            &format!("{lan}Hosts."),
+            &format!("{wan}WANPPPConnection.1.Username"),
+            &format!("{wan}WANIPConnection.1.PortMapping."),
+            &format!("{igd}.Layer3Forwarding.Forwarding.1.GatewayIPAddress"),
+            &format!("{igd}.Time.NTPServer2"),
+        ]),
+        spv(&[
+            (
+                &format!("{lan}WLANConfiguration.1.BeaconType"),
+                "WPAand11i",
+                XsdType::String,
+            ),
+            (
+                &format!("{igd}.Time.NTPServer5"),
+                "ntp5.example.net",
+                XsdType::String,
+            ),
+        ]),
+        Rpc::AddObject {
+            object_name: format!("{lan}LANHostConfigManagement.DHCPStaticAddress."),
+            parameter_key: "k".into(),
+        },
+    ];
+    let acs = TestAcs::start(AcsOptions {
+        sessions: vec![script(requests)],
+        ..AcsOptions::default()
+    });
+    let dir = fixture_device(
+        "fixture098",
+        &acs.url(),
+        "\toption datamodel 'tr098'\n\toption userid 'cr'\n\toption passwd 'cr'\n",
+    );
+    let broker = support::ubus_broker::Broker::start(&dir.join("no-ubus.sock"));
+    let signature = match icwmp::wire::blobmsg::parse_json(r#"{"status": {}}"#) {
+        Ok(icwmp::wire::blobmsg::Value::Table(fields)) => fields,
+        other => panic!("{other:?}"),
+    };
+    broker.add_fake_object(
+        "network.interface.wan",
+        signature,
+        std::sync::Arc::new(netifd_wan),
+    );
+    let daemon = TestDaemon::start(&dir, &[]);
+    // The bootstrap, then the value change netifd's address causes.
+    assert!(acs.wait_sessions(2, WAIT), "{}", daemon.log());
+    let sessions = acs.sessions();
+    let external = format!("{wan}WANIPConnection.1.ExternalIPAddress");
+    let informed = sessions.iter().filter_map(|s| s.inform()).any(|i| {
+        i.parameter_list
+            .iter()
+            .any(|p| p.name == external && p.value == "198.51.100.7")
+    });
+    assert!(informed, "{sessions:#?}");
+
+    let responses = &sessions[0].responses;
+    let got = values_of(&responses[0]);
+    let host = format!("{lan}LANHostConfigManagement.");
+    assert_eq!(value(&got, &format!("{host}MinAddress")), "192.168.1.100");
+    assert_eq!(value(&got, &format!("{host}MaxAddress")), "192.168.1.249");
+    assert_eq!(value(&got, &format!("{host}DHCPServerEnable")), "1");
+    assert_eq!(
+        value(&got, &format!("{host}DHCPStaticAddress.2.Yiaddr")),
+        "192.168.1.11"
+    );
+    assert_eq!(
+        value(&got, &format!("{lan}WLANConfiguration.2.SSID")),
+        "OpenWrt-Home-5G"
+    );
+    assert_eq!(
+        value(&got, &format!("{lan}WLANConfiguration.1.BeaconType")),
+        "11i"
+    );
+    assert_eq!(
+        value(&got, &format!("{lan}WLANConfiguration.1.KeyPassphrase")),
+        ""
+    );
+    assert!(got
+        .iter()
+        .any(|(n, v)| n.starts_with(&format!("{lan}Hosts.Host.")) && v == "printer"));
+    assert_eq!(
+        value(&got, &format!("{wan}WANPPPConnection.1.Username")),
+        "subscriber@isp.example"
+    );
+    assert_eq!(
+        value(
+            &got,
+            &format!("{wan}WANIPConnection.1.PortMapping.1.ExternalPort")
+        ),
+        "8080"
+    );
+    assert_eq!(
+        value(
+            &got,
+            &format!("{igd}.Layer3Forwarding.Forwarding.1.GatewayIPAddress")
+        ),
+        "192.168.1.254"
+    );
+    assert_eq!(
+        value(&got, &format!("{igd}.Time.NTPServer2")),
+        "1.openwrt.pool.ntp.org"
+    );
+    assert!(
+        matches!(
+            responses[1],
+            Rpc::SetParameterValuesResponse {
+                status: Status::Pending
+            }
+        ),
+        "{:?}",
+        responses[1]
+    );
+    assert!(
+        matches!(
+            responses[2],
+            Rpc::AddObjectResponse {
+                instance_number: 3,
+                ..
+            }
+        ),
+        "{:?}",
+        responses[2]
+    );
+    assert!(daemon.stop().success());
+    broker.stop();
+    let wireless = std::fs::read_to_string(dir.join("wireless")).expect("wireless");
+    assert!(
+        wireless.contains("option encryption 'psk-mixed'"),
+        "{wireless}"
+    );
+    let system = std::fs::read_to_string(dir.join("system")).expect("system");
+    assert!(
+        system.contains("list server '3.openwrt.pool.ntp.org'\n\tlist server 'ntp5.example.net'"),
+        "{system}"
+    );
+}
+
+#[test]
+fn a_change_made_outside_cwmp_is_read_and_reported() {
+    let spa = Rpc::SetParameterAttributes {
+        parameter_list: vec![icwmp::cwmp::params::SetParameterAttribute {
+            name: "Device.WiFi.SSID.1.SSID".into(),
+            notification_change: true,
+            notification: 2,
+            access_list_change: false,
+            access_list: Vec::new(),
+        }],
+    };
+    let acs = TestAcs::start(AcsOptions {
+        sessions: vec![script(vec![spa])],
+        ..AcsOptions::default()
+    });
+    let dir = fixture_device("outside", &acs.url(), "\toption value_check_interval '1'\n");
+    let daemon = TestDaemon::start(&dir, &[]);
+    assert!(acs.wait_sessions(1, WAIT), "{}", daemon.log());
+    assert!(
+        matches!(
+            acs.sessions()[0].responses.as_slice(),
+            [Rpc::SetParameterAttributesResponse]
+        ),
+        "{:?}",
+        acs.sessions()[0].responses
+    );
+    // The end of the session takes the new baseline; change after it.
+    assert!(support::daemon::wait_until(WAIT, || daemon
+        .log()
+        .contains("Waiting the next session")));
+    // What `uci set wireless.default_radio0.ssid=…; uci commit` does: a new file.
+    let wireless = dir.join("wireless");
+    let text = std::fs::read_to_string(&wireless).expect("wireless");
+    let staged = dir.join("wireless.luci");
+    std::fs::write(&staged, text.replace("'OpenWrt-Home'", "'Changed-In-LuCI'")).expect("write");
+    std::fs::rename(&staged, &wireless).expect("rename");
+    assert!(acs.wait_sessions(2, WAIT), "{}", daemon.log());
+    let sessions = acs.sessions();
+    let inform = sessions[1].inform().expect("inform");
+    assert_eq!(sessions[1].event_codes(), ["4 VALUE CHANGE"]);
+    assert!(
+        inform
+            .parameter_list
+            .iter()
+            .any(|p| p.name == "Device.WiFi.SSID.1.SSID" && p.value == "Changed-In-LuCI"),
+        "{inform:?}"
+    );
+    assert!(daemon.stop().success());
+    // Nothing the ACS set, so nothing to reload.
+    assert!(!dir.join("reloads").exists());
+}

@@ -1474,4 +1474,62 @@ Device.DHCPv4.Server.Pool.{i}.Status = dhcp.@dhcp[{i}].ignore enum:0=Enabled,1=D
             register_uci_map(&mut dm, text, MemoryUci::default().shared()).expect("register");
         }
     }
+
+    /// A backend whose files cannot be written (a full or read-only flash).
+    struct UnwritableUci(MemoryUci);
+
+    impl UciBackend for UnwritableUci {
+        fn sections(&self, package: &str) -> Vec<crate::datamodel::config::UciSection> {
+            self.0.sections(package)
+        }
+        fn get(&self, package: &str, section: &str, option: &str) -> Option<String> {
+            self.0.get(package, section, option)
+        }
+        fn set(&mut self, p: &str, s: &str, o: &str, v: &str) -> Result<(), String> {
+            self.0.set(p, s, o, v)
+        }
+        fn set_list(&mut self, p: &str, s: &str, o: &str, v: &[&str]) -> Result<(), String> {
+            self.0.set_list(p, s, o, v)
+        }
+        fn delete_option(&mut self, p: &str, s: &str, o: &str) -> Result<(), String> {
+            self.0.delete_option(p, s, o)
+        }
+        fn add_section(&mut self, p: &str, t: &str) -> Result<String, String> {
+            self.0.add_section(p, t)
+        }
+        fn delete_section(&mut self, p: &str, s: &str) -> Result<(), String> {
+            self.0.delete_section(p, s)
+        }
+        fn commit(&mut self, package: &str) -> Result<(), String> {
+            Err(format!("/etc/config/{package}: No space left on device"))
+        }
+        fn revert(&mut self, _package: &str) {}
+        fn take_committed(&mut self) -> Vec<String> {
+            Vec::new()
+        }
+    }
+
+    #[test]
+    fn a_failed_uci_write_is_9001_and_nothing_is_reloaded() {
+        let mut uci = MemoryUci::default();
+        uci.add("wireless", "wifi-iface", "", &[("ssid", "home")]);
+        let uci: SharedUci = std::rc::Rc::new(std::cell::RefCell::new(UnwritableUci(uci)));
+        let mut dm = DataModel::new(
+            Schema::new(ModelKind::Tr181),
+            Options::default(),
+            DmState::in_memory(),
+        );
+        dm.attach_uci(uci.clone());
+        register_uci_map(&mut dm, MAP, uci).expect("map");
+        assert_eq!(
+            spv(&mut dm, &[("Device.WiFi.SSID.1.SSID", "other")]),
+            Err(vec![9001])
+        );
+        assert_eq!(
+            dm.add_object("Device.WiFi.SSID.", "k")
+                .map_err(|f| f.code.code()),
+            Err(9001)
+        );
+        assert!(dm.take_changed_packages().is_empty());
+    }
 }
