@@ -29,6 +29,7 @@ use crate::cwmp::schedule::PeriodicInform;
 use crate::cwmp::session::Acknowledged;
 use crate::datamodel::engine::DataModel;
 use crate::datamodel::setup;
+use crate::datamodel::wifi::WifiRefresh;
 use crate::logging::{self, LogSettings};
 use crate::software::manager::{SoftwareEvent, SoftwareManager, SoftwareSettings};
 use crate::software::vouchers::DeviceIdentity;
@@ -115,6 +116,8 @@ pub struct Daemon {
     conn_request: Option<ConnRequestServer>,
     /// The settings it was bound with, to rebind only when they change.
     conn_request_settings: Option<(u16, String, String)>,
+    /// The Wi-Fi state asked from ubus for the data model.
+    wifi_refresh: WifiRefresh,
     /// The WAN address netifd reported over ubus, for ConnectionRequestURL.
     wan_address: Option<String>,
     /// The URL of the running session (for BOOTSTRAP bookkeeping).
@@ -385,6 +388,7 @@ impl Daemon {
             conn_request: None,
             conn_request_settings: None,
             ubus,
+            wifi_refresh: WifiRefresh::default(),
             wan_address: None,
             poll,
             config_file,
@@ -554,6 +558,7 @@ impl Daemon {
         while let Some(timer) = self.timers.pop_due(now) {
             match timer {
                 DaemonTimer::ValueCheck => {
+                    self.refresh_wifi();
                     self.check_value_changes(clock::unix_now());
                     self.arm_value_check(now);
                 }
@@ -581,6 +586,7 @@ impl Daemon {
         if let Err(e) = self.store.save_events(self.agent.queue()) {
             error!("cannot persist events before the session: {e}");
         }
+        self.refresh_wifi();
         info!("Preparing the Inform RPC message to send to the ACS");
         let codes: Vec<&str> = events.iter().map(|e| e.code.as_str()).collect();
         let mut parameter_list = self.dm.inform_parameters_for(&codes);
@@ -971,6 +977,7 @@ impl Daemon {
             match input {
                 UbusInput::Registered => {
                     info!("ubus: tr069 object registered");
+                    self.refresh_wifi();
                     let wan = self.config.cpe.default_wan_interface.clone();
                     if !wan.is_empty() {
                         if let Err(e) = self.ubus.request_interface_status(&wan, clock::now()) {
@@ -978,7 +985,23 @@ impl Daemon {
                         }
                     }
                 }
-                UbusInput::Disconnected => warn!("ubus: connection lost, reconnecting"),
+                UbusInput::Disconnected => {
+                    warn!("ubus: connection lost, reconnecting");
+                    self.wifi_refresh.reset();
+                }
+                UbusInput::CallResult {
+                    request,
+                    object,
+                    result,
+                    ..
+                } => {
+                    if let Some(state) = self.dm.wifi_state() {
+                        let ubus = &mut self.ubus;
+                        let now = clock::now();
+                        self.wifi_refresh
+                            .on_result(ubus, &state, request, &object, result, now);
+                    }
+                }
                 UbusInput::Call { handle, call } => {
                     let reply = self.on_tr069_call(call);
                     if let Err(e) = self.ubus.reply(handle, UbusStatus::Ok, reply) {
@@ -1004,6 +1027,13 @@ impl Daemon {
                     }
                 }
             }
+        }
+    }
+
+    /// Asks ubus for the Wi-Fi state the data model serves (when it serves any).
+    fn refresh_wifi(&mut self) {
+        if self.dm.wifi_state().is_some() && self.ubus.is_registered() {
+            self.wifi_refresh.start(&mut self.ubus, clock::now());
         }
     }
 

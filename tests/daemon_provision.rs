@@ -677,3 +677,164 @@ fn a_change_made_outside_cwmp_is_read_and_reported() {
     // Nothing the ACS set, so nothing to reload.
     assert!(!dir.join("reloads").exists());
 }
+
+fn json_table(json: &str) -> support::ubus_broker::Fields {
+    match icwmp::wire::blobmsg::parse_json(json) {
+        Ok(icwmp::wire::blobmsg::Value::Table(fields)) => fields,
+        other => panic!("test JSON: {other:?}"),
+    }
+}
+
+type Answer = (
+    icwmp::wire::ubus::UbusStatus,
+    Option<support::ubus_broker::Fields>,
+);
+
+/// netifd's `network.wireless status`: radio0 up with two interfaces, radio1 down.
+fn netifd_wireless(method: &str, _args: &[(String, icwmp::wire::blobmsg::Value)]) -> Answer {
+    use icwmp::wire::ubus::UbusStatus;
+    match method {
+        "status" => (
+            UbusStatus::Ok,
+            Some(json_table(
+                r#"{"radio0": {"up": true, "pending": false, "autostart": true, "disabled": false,
+                     "interfaces": [{"section": "default_radio0", "ifname": "phy0-ap0", "config": {"mode": "ap"}},
+                                    {"section": "guest", "ifname": "phy0-ap1", "config": {"mode": "ap"}}]},
+                    "radio1": {"up": false, "pending": false, "autostart": true, "disabled": true, "interfaces": []}}"#,
+            )),
+        ),
+        _ => (UbusStatus::MethodNotFound, None),
+    }
+}
+
+/// rpcd-mod-iwinfo's `iwinfo info`: refuses a call without `device`, as its policy does.
+fn iwinfo(method: &str, args: &[(String, icwmp::wire::blobmsg::Value)]) -> Answer {
+    use icwmp::wire::ubus::UbusStatus;
+    let device = args
+        .iter()
+        .find(|(k, _)| k == "device")
+        .and_then(|(_, v)| v.as_str());
+    match (method, device) {
+        ("info", Some("phy0-ap0")) => (
+            UbusStatus::Ok,
+            Some(json_table(
+                r#"{"phy": "phy0", "ssid": "OpenWrt-Home", "bssid": "02:AA:00:00:00:01", "country": "SE",
+                    "mode": "Master", "channel": 1, "frequency": 2412, "txpower": 20, "signal": -60,
+                    "noise": -95, "bitrate": 286700, "hwmodes": ["b", "g", "n", "ax"], "htmode": "HE20"}"#,
+            )),
+        ),
+        ("info", Some(_)) => (UbusStatus::NotFound, None),
+        ("info", None) => (UbusStatus::InvalidArgument, None),
+        _ => (UbusStatus::MethodNotFound, None),
+    }
+}
+
+/// hostapd's `get_clients` on phy0-ap0: two stations.
+fn hostapd_ap0(method: &str, _args: &[(String, icwmp::wire::blobmsg::Value)]) -> Answer {
+    use icwmp::wire::ubus::UbusStatus;
+    match method {
+        "get_clients" => (
+            UbusStatus::Ok,
+            Some(json_table(
+                r#"{"freq": 2412, "clients": {
+                    "02:00:00:00:00:20": {"auth": true, "assoc": true, "authorized": true, "signal": -48,
+                        "rate": {"rx": 144400, "tx": 286700}, "bytes": {"rx": 1000, "tx": 2000}},
+                    "02:00:00:00:00:21": {"auth": true, "assoc": true, "authorized": false, "signal": -71,
+                        "rate": {"rx": 6000, "tx": 24000}, "bytes": {"rx": 10, "tx": 20}}}}"#,
+            )),
+        ),
+        _ => (UbusStatus::MethodNotFound, None),
+    }
+}
+
+#[test]
+fn wifi_run_time_state_comes_from_netifd_iwinfo_and_hostapd_over_ubus() {
+    let acs = TestAcs::start(AcsOptions {
+        sessions: vec![
+            script(Vec::new()),
+            script(vec![gpv(&[
+                "Device.WiFi.Radio.1.Status",
+                "Device.WiFi.Radio.2.Status",
+                "Device.WiFi.SSID.1.",
+                "Device.WiFi.SSID.3.Status",
+                "Device.WiFi.AccessPoint.1.",
+                "Device.WiFi.AccessPoint.3.AssociatedDeviceNumberOfEntries",
+            ])]),
+        ],
+        ..AcsOptions::default()
+    });
+    let dir = fixture_device("wifi-runtime", &acs.url(), "");
+    let broker = support::ubus_broker::Broker::start(&dir.join("no-ubus.sock"));
+    let status_signature = json_table(r#"{"status": {}}"#);
+    broker.add_fake_object(
+        "network.wireless",
+        status_signature,
+        std::sync::Arc::new(netifd_wireless),
+    );
+    broker.add_fake_object(
+        "iwinfo",
+        json_table(r#"{"info": {"device": "string"}}"#),
+        std::sync::Arc::new(iwinfo),
+    );
+    broker.add_fake_object(
+        "hostapd.phy0-ap0",
+        json_table(r#"{"get_clients": {}}"#),
+        std::sync::Arc::new(hostapd_ap0),
+    );
+    let daemon = TestDaemon::start(&dir, &[]);
+    assert!(acs.wait_sessions(1, WAIT), "{}", daemon.log());
+    // The second session, once ubus is registered, reads what the replies said.
+    let mut client =
+        support::ubus_broker::CliClient::connect(&dir.join("no-ubus.sock")).expect("ubus client");
+    assert!(support::daemon::wait_until(WAIT, || matches!(
+        client.list("tr069"),
+        Ok(Ok(found)) if !found.is_empty()
+    )));
+    let reply = client
+        .call(
+            "tr069",
+            "inform",
+            json_table(r#"{"event": "6 CONNECTION REQUEST"}"#),
+        )
+        .expect("ubus I/O");
+    assert!(matches!(reply, Ok(Some(_))), "{reply:?}");
+    assert!(acs.wait_sessions(2, WAIT), "{}", daemon.log());
+    let got = values_of(&acs.sessions()[1].responses[0]);
+    assert_eq!(value(&got, "Device.WiFi.Radio.1.Status"), "Up");
+    assert_eq!(value(&got, "Device.WiFi.Radio.2.Status"), "Down");
+    assert_eq!(value(&got, "Device.WiFi.SSID.1.Status"), "Up");
+    assert_eq!(value(&got, "Device.WiFi.SSID.1.BSSID"), "02:aa:00:00:00:01");
+    assert_eq!(value(&got, "Device.WiFi.SSID.1.Name"), "phy0-ap0");
+    assert_eq!(value(&got, "Device.WiFi.SSID.1.Stats.BytesSent"), "0");
+    // phy0-ap1 has no iwinfo answer: down.
+    assert_eq!(value(&got, "Device.WiFi.SSID.3.Status"), "Down");
+    assert_eq!(value(&got, "Device.WiFi.AccessPoint.1.Status"), "Enabled");
+    assert_eq!(
+        value(
+            &got,
+            "Device.WiFi.AccessPoint.1.AssociatedDeviceNumberOfEntries"
+        ),
+        "2"
+    );
+    let ap = "Device.WiFi.AccessPoint.1.AssociatedDevice.";
+    assert_eq!(
+        value(&got, &format!("{ap}1.MACAddress")),
+        "02:00:00:00:00:20"
+    );
+    assert_eq!(value(&got, &format!("{ap}1.SignalStrength")), "-48");
+    assert_eq!(
+        value(&got, &format!("{ap}1.LastDataDownlinkRate")),
+        "286700"
+    );
+    assert_eq!(value(&got, &format!("{ap}1.LastDataUplinkRate")), "144400");
+    assert_eq!(value(&got, &format!("{ap}2.AuthenticationState")), "0");
+    assert_eq!(
+        value(
+            &got,
+            "Device.WiFi.AccessPoint.3.AssociatedDeviceNumberOfEntries"
+        ),
+        "0"
+    );
+    assert!(daemon.stop().success());
+    broker.stop();
+}

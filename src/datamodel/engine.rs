@@ -13,6 +13,7 @@ use crate::datamodel::path::{self, Segment};
 use crate::datamodel::provider::{ApplyStatus, Provider};
 use crate::datamodel::schema::{ActiveNotify, NodeId, NodeKind, Schema};
 use crate::datamodel::state::{DmState, StateError};
+use crate::datamodel::wifi::SharedWifi;
 
 const NO_OWNER: u8 = u8::MAX;
 const UNLIMITED: u32 = u32::MAX;
@@ -171,6 +172,8 @@ pub struct DataModel {
     last_values: HashMap<String, String>,
     /// The UCI packages behind the providers, whose commits need a reload.
     uci: Option<SharedUci>,
+    /// The Wi-Fi run-time cache the daemon fills from ubus replies.
+    wifi: Option<SharedWifi>,
 }
 
 impl DataModel {
@@ -186,6 +189,7 @@ impl DataModel {
             state,
             last_values: HashMap::new(),
             uci: None,
+            wifi: None,
         }
     }
 
@@ -213,6 +217,16 @@ impl DataModel {
     /// `take_changed_packages` can tell which services to reload.
     pub fn attach_uci(&mut self, uci: SharedUci) {
         self.uci = Some(uci);
+    }
+
+    /// Names the Wi-Fi run-time cache a provider reads, for the daemon to fill.
+    pub fn attach_wifi(&mut self, wifi: SharedWifi) {
+        self.wifi = Some(wifi);
+    }
+
+    /// The Wi-Fi run-time cache, when the model serves Wi-Fi state.
+    pub fn wifi_state(&self) -> Option<SharedWifi> {
+        self.wifi.clone()
     }
 
     /// The UCI packages committed since the last call, each once: after a

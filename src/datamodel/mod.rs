@@ -14,6 +14,7 @@ pub mod software;
 pub mod state;
 pub mod stored;
 pub mod ucimap;
+pub mod wifi;
 
 #[cfg(test)]
 mod engine_tests;
@@ -136,5 +137,19 @@ pub fn register_tr098_runtime(dm: &mut DataModel, config: SharedConfig, uci: Sha
     let refs: Vec<&str> = wan_params.iter().map(String::as_str).collect();
     if let Err(e) = dm.register(&refs, Box::new(lan::WanProvider::new(config, uci))) {
         log::debug!("WAN connection state not served: {e}");
+    }
+}
+
+/// Registers the Wi-Fi run-time provider inside the uci-map's Wi-Fi tables
+/// (TR-181) and attaches its cache to the model for the daemon to fill.
+pub fn register_wifi_runtime(dm: &mut DataModel, uci: SharedUci) {
+    if dm.schema().kind() != ModelKind::Tr181 {
+        return;
+    }
+    let state = wifi::SharedWifi::default();
+    let provider = wifi::WifiRuntimeProvider::new(uci, state.clone());
+    match dm.register(&wifi::RUNTIME_PATHS, Box::new(provider)) {
+        Ok(()) => dm.attach_wifi(state),
+        Err(e) => log::debug!("Wi-Fi run-time state not served: {e}"),
     }
 }

@@ -56,6 +56,7 @@ pub fn open(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => warn!("{}: {e}", config.cpe.uci_map_file.display()),
     }
-    super::register_tr098_runtime(&mut dm, cwmp_store, uci);
+    super::register_tr098_runtime(&mut dm, cwmp_store, uci.clone());
+    super::register_wifi_runtime(&mut dm, uci);
     Ok(dm)
 }

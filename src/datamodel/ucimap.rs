@@ -494,6 +494,65 @@ impl UciMap {
     }
 }
 
+/// (instance number, section name) of every section of a table, ascending.
+fn numbered(uci: &dyn UciBackend, table: &Table) -> Vec<(u32, String)> {
+    let sections: Vec<_> = uci
+        .sections(&table.package)
+        .into_iter()
+        .filter(|s| s.section_type == table.section_type)
+        .filter(|s| {
+            table.filter.iter().all(|(option, values)| {
+                let value = uci.get(&table.package, &s.name, option).unwrap_or_default();
+                values.contains(&value)
+            })
+        })
+        .collect();
+    let stored: Vec<Option<u32>> = sections
+        .iter()
+        .map(|s| {
+            uci.get(&table.package, &s.name, INSTANCE_OPTION)
+                .and_then(|v| v.parse().ok())
+                .filter(|n| *n > 0)
+        })
+        .collect();
+    // Sections not created through AddObject take the lowest free numbers
+    // in file order; `materialize` stores them before any add or delete.
+    let used: Vec<u32> = stored.iter().flatten().copied().collect();
+    let mut next = 0;
+    let mut out: Vec<(u32, String)> = sections
+        .into_iter()
+        .zip(stored)
+        .map(|(s, n)| {
+            let n = n.unwrap_or_else(|| {
+                next += 1;
+                while used.contains(&next) {
+                    next += 1;
+                }
+                next
+            });
+            (n, s.name)
+        })
+        .collect();
+    out.sort();
+    out.dedup_by_key(|(n, _)| *n);
+    out
+}
+
+/// The instance numbers the map gives the sections of one type (without a
+/// `where:` filter): for run-time providers that serve parameters of a mapped table.
+pub fn section_numbers(
+    uci: &dyn UciBackend,
+    package: &str,
+    section_type: &str,
+) -> Vec<(u32, String)> {
+    let table = Table {
+        package: package.to_owned(),
+        section_type: section_type.to_owned(),
+        ..Table::default()
+    };
+    numbered(uci, &table)
+}
+
 /// One change staged by SetParameterValues.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Write {
@@ -539,47 +598,7 @@ impl UciMapProvider {
 
     /// (instance number, section name) of every section of a table.
     fn numbered_sections(&self, table: &Table) -> Vec<(u32, String)> {
-        let uci = self.uci.borrow();
-        let sections: Vec<_> = uci
-            .sections(&table.package)
-            .into_iter()
-            .filter(|s| s.section_type == table.section_type)
-            .filter(|s| {
-                table.filter.iter().all(|(option, values)| {
-                    let value = uci.get(&table.package, &s.name, option).unwrap_or_default();
-                    values.contains(&value)
-                })
-            })
-            .collect();
-        let stored: Vec<Option<u32>> = sections
-            .iter()
-            .map(|s| {
-                uci.get(&table.package, &s.name, INSTANCE_OPTION)
-                    .and_then(|v| v.parse().ok())
-                    .filter(|n| *n > 0)
-            })
-            .collect();
-        // Sections not created through AddObject take the lowest free numbers
-        // in file order; `materialize` stores them before any add or delete.
-        let used: Vec<u32> = stored.iter().flatten().copied().collect();
-        let mut next = 0;
-        let mut out: Vec<(u32, String)> = sections
-            .into_iter()
-            .zip(stored)
-            .map(|(s, n)| {
-                let n = n.unwrap_or_else(|| {
-                    next += 1;
-                    while used.contains(&next) {
-                        next += 1;
-                    }
-                    next
-                });
-                (n, s.name)
-            })
-            .collect();
-        out.sort();
-        out.dedup_by_key(|(n, _)| *n);
-        out
+        numbered(&*self.uci.borrow(), table)
     }
 
     /// Stores the computed instance number in every section lacking one, so
