@@ -194,6 +194,9 @@ fn the_fixture_router_is_provisioned_through_uci_and_reloaded_once_per_package()
             "Device.PPP.Interface.",
             "Device.Users.User.",
             "Device.Bridging.Bridge.",
+            "Device.Firewall.",
+            "Device.DHCPv6.Server.Pool.",
+            "Device.DHCPv4.Client.",
         ]),
         // Ten Wi-Fi parameters in one SPV: one wireless reload.
         spv(&[
@@ -396,6 +399,10 @@ fn the_fixture_router_is_provisioned_through_uci_and_reloaded_once_per_package()
     assert_eq!(value(&got, "Device.PPP.Interface.1.Password"), "");
     assert_eq!(value(&got, "Device.Users.User.1.Username"), "root");
     assert_eq!(value(&got, "Device.Bridging.Bridge.1.Name"), "br-lan");
+    assert_eq!(value(&got, "Device.Firewall.Config"), "Advanced");
+    assert_eq!(value(&got, "Device.DHCPv6.Server.Pool.1.Enable"), "1");
+    assert_eq!(value(&got, "Device.DHCPv6.Server.Pool.2.Enable"), "0");
+    assert_eq!(value(&got, "Device.DHCPv4.Client.1.Status"), "Enabled");
 
     for (i, what) in [(1, "wifi"), (3, "portmapping"), (5, "pool"), (6, "ntp")] {
         assert!(

@@ -231,6 +231,45 @@ fn pids() -> Vec<u32> {
     pids
 }
 
+/// The kernel's thermal zones with a readable temperature, in zone order.
+fn thermal_zones() -> Vec<String> {
+    let Ok(dir) = fs::read_dir("/sys/class/thermal") else {
+        return Vec::new();
+    };
+    let mut zones: Vec<(u32, String)> = dir
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_str()?.to_owned();
+            let n = name.strip_prefix("thermal_zone")?.parse().ok()?;
+            read(&format!("/sys/class/thermal/{name}/temp"))?;
+            Some((n, name))
+        })
+        .collect();
+    zones.sort();
+    zones.into_iter().map(|(_, name)| name).collect()
+}
+
+/// TemperatureSensor.{n} fields from the n-th thermal zone (millidegrees → °C).
+fn sensor_value(n: u32, field: &str) -> Option<String> {
+    let zone = thermal_zones().into_iter().nth((n as usize).checked_sub(1)?)?;
+    let base = format!("/sys/class/thermal/{zone}");
+    Some(match field {
+        "Alias" => format!("cpe-{n}"),
+        "Enable" => "1".to_owned(),
+        "Status" => "Enabled".to_owned(),
+        "Name" => read(&format!("{base}/type")).unwrap_or(zone),
+        "Value" => {
+            let milli: i64 = read(&format!("{base}/temp"))?.parse().ok()?;
+            (milli / 1000).to_string()
+        }
+        "LastUpdate" => {
+            let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs();
+            datetime::format_utc(i64::try_from(now).ok()?)
+        }
+        _ => return None,
+    })
+}
+
 /// The instance number and the rest of a path below `marker` (`….Process.` + `12.PID`).
 fn instance_rest<'a>(path: &'a str, marker: &str) -> Option<(u32, &'a str)> {
     let (_, tail) = path.split_once(marker)?;
@@ -298,7 +337,15 @@ impl Provider for DeviceInfoProvider {
             }
             "ProcessStatus.CPUUsage" => self.cpu_usage()?,
             "ProcessStatus.ProcessNumberOfEntries" => pids().len().to_string(),
+            "TemperatureStatus.TemperatureSensorNumberOfEntries" => {
+                thermal_zones().len().to_string()
+            }
             _ => {
+                if let Some((n, field)) =
+                    instance_rest(path, ".TemperatureStatus.TemperatureSensor.")
+                {
+                    return sensor_value(n, field);
+                }
                 let (pid, field) = instance_rest(path, ".ProcessStatus.Process.")?;
                 return process_value(pid, field);
             }
@@ -308,6 +355,8 @@ impl Provider for DeviceInfoProvider {
     fn instances(&mut self, table: &str) -> Vec<u32> {
         if table.ends_with(".ProcessStatus.Process.") {
             pids()
+        } else if table.ends_with(".TemperatureStatus.TemperatureSensor.") {
+            (1..=thermal_zones().len() as u32).collect()
         } else {
             Vec::new()
         }
