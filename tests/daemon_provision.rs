@@ -289,6 +289,27 @@ fn the_fixture_router_is_provisioned_through_uci_and_reloaded_once_per_package()
             parameter_path: "Device.".into(),
             next_level: false,
         },
+        Rpc::AddObject {
+            object_name: "Device.DHCPv4.Server.Pool.1.StaticAddress.".into(),
+            parameter_key: "k".into(),
+        },
+        spv(&[
+            (
+                "Device.DHCPv4.Server.Pool.1.StaticAddress.3.Chaddr",
+                "02:00:00:00:00:30",
+                XsdType::String,
+            ),
+            (
+                "Device.DHCPv4.Server.Pool.1.StaticAddress.3.Yiaddr",
+                "192.168.1.30",
+                XsdType::String,
+            ),
+        ]),
+        spv(&[(
+            "Device.DHCPv4.Server.Pool.1.StaticAddress.1.Yiaddr",
+            "10.0.0.1",
+            XsdType::String,
+        )]),
     ];
     let acs = TestAcs::start(AcsOptions {
         sessions: vec![script(requests)],
@@ -306,7 +327,7 @@ fn the_fixture_router_is_provisioned_through_uci_and_reloaded_once_per_package()
         daemon.log()
     );
     let responses = acs.sessions()[0].responses.clone();
-    assert_eq!(responses.len(), 11, "{responses:#?}");
+    assert_eq!(responses.len(), 14, "{responses:#?}");
 
     let got = values_of(&responses[0]);
     assert_eq!(value(&got, "Device.WiFi.RadioNumberOfEntries"), "2");
@@ -365,6 +386,25 @@ fn the_fixture_router_is_provisioned_through_uci_and_reloaded_once_per_package()
         value(&got, "Device.DHCPv4.Server.Pool.1.DNSServers"),
         "192.168.1.1"
     );
+    let pool = "Device.DHCPv4.Server.Pool.1.";
+    assert_eq!(
+        value(&got, &format!("{pool}StaticAddressNumberOfEntries")),
+        "2"
+    );
+    assert_eq!(
+        value(&got, &format!("{pool}StaticAddress.2.Yiaddr")),
+        "192.168.1.11"
+    );
+    assert_eq!(
+        value(&got, &format!("{pool}StaticAddress.1.Chaddr")),
+        "02:00:00:00:00:10"
+    );
+    assert_eq!(value(&got, &format!("{pool}ClientNumberOfEntries")), "3");
+    assert!(got
+        .iter()
+        .any(|(n, v)| n.starts_with(&format!("{pool}Client."))
+            && n.ends_with(".IPv4Address.1.LeaseTimeRemaining")
+            && v == "2030-01-01T00:00:00Z"));
     assert_eq!(value(&got, "Device.NAT.PortMappingNumberOfEntries"), "2");
     assert_eq!(value(&got, "Device.NAT.PortMapping.1.ExternalPort"), "8080");
     assert_eq!(value(&got, "Device.NAT.PortMapping.1.Protocol"), "TCP");
@@ -456,6 +496,24 @@ fn the_fixture_router_is_provisioned_through_uci_and_reloaded_once_per_package()
         "GPN Device. on the fixture device: {} names",
         parameter_list.len()
     );
+
+    assert!(
+        matches!(
+            responses[11],
+            Rpc::AddObjectResponse {
+                instance_number: 3,
+                status: Status::Pending
+            }
+        ),
+        "{:?}",
+        responses[11]
+    );
+    assert!(
+        matches!(responses[12], Rpc::SetParameterValuesResponse { .. }),
+        "{:?}",
+        responses[12]
+    );
+    assert_eq!(fault_codes(&responses[13]), [9007]);
 
     // Each changed package was written once and its service reloaded once.
     let reloaded = std::fs::read_to_string(&reloads).expect("reloads");
@@ -736,9 +794,13 @@ fn iwinfo(method: &str, args: &[(String, icwmp::wire::blobmsg::Value)]) -> Answe
     }
 }
 
+/// How many times the daemon asked hostapd for its clients.
+static HOSTAPD_CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// hostapd's `get_clients` on phy0-ap0: two stations.
 fn hostapd_ap0(method: &str, _args: &[(String, icwmp::wire::blobmsg::Value)]) -> Answer {
     use icwmp::wire::ubus::UbusStatus;
+    HOSTAPD_CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     match method {
         "get_clients" => (
             UbusStatus::Ok,
@@ -797,6 +859,10 @@ fn wifi_run_time_state_comes_from_netifd_iwinfo_and_hostapd_over_ubus() {
         client.list("tr069"),
         Ok(Ok(found)) if !found.is_empty()
     )));
+    // The last call of a refresh (iwinfo is asked before hostapd) has been answered.
+    assert!(support::daemon::wait_until(WAIT, || HOSTAPD_CALLS
+        .load(std::sync::atomic::Ordering::SeqCst)
+        > 0));
     let reply = client
         .call(
             "tr069",

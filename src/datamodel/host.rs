@@ -251,7 +251,9 @@ fn thermal_zones() -> Vec<String> {
 
 /// TemperatureSensor.{n} fields from the n-th thermal zone (millidegrees → °C).
 fn sensor_value(n: u32, field: &str) -> Option<String> {
-    let zone = thermal_zones().into_iter().nth((n as usize).checked_sub(1)?)?;
+    let zone = thermal_zones()
+        .into_iter()
+        .nth((n as usize).checked_sub(1)?)?;
     let base = format!("/sys/class/thermal/{zone}");
     Some(match field {
         "Alias" => format!("cpe-{n}"),

@@ -10,8 +10,12 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::cwmp::fault::{Fault, FaultCode};
 use crate::datamodel::config::{SharedConfig, SharedUci};
-use crate::datamodel::provider::Provider;
+use crate::datamodel::provider::{ApplyStatus, Provider};
+use crate::datamodel::ucimap::{
+    assign_numbers, section_numbers, subnet, ALIAS_OPTION, INSTANCE_OPTION,
+};
 use crate::sys;
 
 /// dnsmasq's default lease file.
@@ -212,6 +216,305 @@ impl Provider for HostsProvider {
         Vec::new()
     }
 }
+
+/// The option binding a static address made by AddObject to its pool
+/// (until it has an address in the pool's subnet).
+const POOL_OPTION: &str = "cwmp_pool";
+
+/// Serves `Device.DHCPv4.Server.Pool.{i}.StaticAddress.{i}` (the `dhcp.host`
+/// sections whose address lies in the pool's subnet, writable, AddObject and
+/// DeleteObject) and `Pool.{i}.Client.{i}` (the pool's dnsmasq leases).
+/// Pools are numbered as the uci-map numbers `dhcp.dhcp` sections.
+pub struct PoolChildrenProvider {
+    uci: SharedUci,
+    hosts: HostsProvider,
+    staged: Vec<(String, &'static str, String)>,
+}
+
+/// `Device.DHCPv4.Server.Pool.` + (pool number, rest).
+fn pool_rest(path: &str) -> Option<(u32, &str)> {
+    let (_, tail) = path.split_once(".DHCPv4.Server.Pool.")?;
+    let (n, rest) = tail.split_once('.')?;
+    Some((n.parse().ok()?, rest))
+}
+
+impl PoolChildrenProvider {
+    pub fn new(uci: SharedUci) -> PoolChildrenProvider {
+        PoolChildrenProvider {
+            hosts: HostsProvider::new(uci.clone()),
+            uci,
+            staged: Vec::new(),
+        }
+    }
+
+    /// The pool's section and (network, prefix length).
+    fn pool(&self, number: u32) -> Option<(String, (u32, u32))> {
+        let uci = self.uci.borrow();
+        let section = section_numbers(&*uci, "dhcp", "dhcp")
+            .into_iter()
+            .find(|(n, _)| *n == number)?
+            .1;
+        let interface = uci.get("dhcp", &section, "interface")?;
+        let net = subnet(&*uci, &interface)?;
+        Some((section, net))
+    }
+
+    /// The pool's static hosts: (instance number, section), ascending.
+    fn static_hosts(&self, pool: u32) -> Vec<(u32, String)> {
+        let Some((section, (network, prefix))) = self.pool(pool) else {
+            return Vec::new();
+        };
+        let uci = self.uci.borrow();
+        let members = uci
+            .sections("dhcp")
+            .into_iter()
+            .filter(|s| s.section_type == "host")
+            .filter(|s| match uci.get("dhcp", &s.name, POOL_OPTION) {
+                Some(bound) => bound == section,
+                None => uci
+                    .get("dhcp", &s.name, "ip")
+                    .and_then(|ip| ip.parse::<Ipv4Addr>().ok())
+                    .is_some_and(|ip| in_subnet(ip, network, prefix)),
+            })
+            .map(|s| {
+                let stored = uci
+                    .get("dhcp", &s.name, INSTANCE_OPTION)
+                    .and_then(|v| v.parse().ok())
+                    .filter(|n| *n > 0);
+                (s.name, stored)
+            })
+            .collect();
+        assign_numbers(members)
+    }
+
+    fn static_section(&self, pool: u32, number: u32) -> Option<String> {
+        self.static_hosts(pool)
+            .into_iter()
+            .find(|(n, _)| *n == number)
+            .map(|(_, s)| s)
+    }
+
+    /// The pool's leases: (instance number, lease), numbered like hosts.
+    fn clients(&mut self, pool: u32) -> Vec<(u32, Host)> {
+        let Some((_, (network, prefix))) = self.pool(pool) else {
+            return Vec::new();
+        };
+        self.hosts
+            .hosts()
+            .into_iter()
+            .filter(|(_, h)| h.dhcp && in_subnet(h.ip, network, prefix))
+            .collect()
+    }
+
+    /// Stores every member's computed number, so adding or deleting one does not renumber the others.
+    fn materialize(&self, pool: u32) -> Result<(), String> {
+        let members = self.static_hosts(pool);
+        let mut uci = self.uci.borrow_mut();
+        for (n, section) in members {
+            if uci.get("dhcp", &section, INSTANCE_OPTION).is_none() {
+                uci.set("dhcp", &section, INSTANCE_OPTION, &n.to_string())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn in_subnet(ip: Ipv4Addr, network: u32, prefix: u32) -> bool {
+    let mask = u32::MAX.checked_shl(32 - prefix).unwrap_or(0);
+    u32::from(ip) & mask == network
+}
+
+impl Provider for PoolChildrenProvider {
+    fn get(&mut self, path: &str) -> Option<String> {
+        let (pool, rest) = pool_rest(path)?;
+        match rest {
+            "StaticAddressNumberOfEntries" => {
+                return Some(self.static_hosts(pool).len().to_string())
+            }
+            "ClientNumberOfEntries" => return Some(self.clients(pool).len().to_string()),
+            _ => {}
+        }
+        if let Some((n, field)) = rest
+            .strip_prefix("StaticAddress.")
+            .and_then(|r| r.split_once('.'))
+        {
+            let n: u32 = n.parse().ok()?;
+            let section = self.static_section(pool, n)?;
+            let uci = self.uci.borrow();
+            let option = |o: &str| uci.get("dhcp", &section, o);
+            return Some(match field {
+                "Enable" => "1".to_owned(),
+                "Alias" => option(ALIAS_OPTION).unwrap_or_else(|| format!("cpe-{n}")),
+                "Chaddr" => option("mac")
+                    .and_then(|m| m.split_whitespace().next().map(str::to_ascii_lowercase))
+                    .unwrap_or_default(),
+                "Yiaddr" => option("ip").unwrap_or_default(),
+                _ => return None,
+            });
+        }
+        let (n, field) = rest.strip_prefix("Client.")?.split_once('.')?;
+        let n: u32 = n.parse().ok()?;
+        let clients = self.clients(pool);
+        let host = &clients.iter().find(|(m, _)| *m == n)?.1;
+        let flag = |on: bool| if on { "1" } else { "0" }.to_owned();
+        Some(match field {
+            "Alias" => format!("cpe-{n}"),
+            "Chaddr" => host.mac.clone(),
+            "Active" => flag(host.active),
+            "IPv4AddressNumberOfEntries" => "1".to_owned(),
+            "OptionNumberOfEntries" => "0".to_owned(),
+            "IPv4Address.1.IPAddress" => host.ip.to_string(),
+            "IPv4Address.1.LeaseTimeRemaining" => {
+                if host.expiry == 0 {
+                    "9999-12-31T23:59:59Z".to_owned()
+                } else {
+                    crate::cwmp::datetime::format_utc(host.expiry)
+                }
+            }
+            _ => return None,
+        })
+    }
+
+    fn instances(&mut self, table: &str) -> Vec<u32> {
+        let Some((pool, rest)) = pool_rest(table) else {
+            return Vec::new();
+        };
+        match rest {
+            "StaticAddress." => self
+                .static_hosts(pool)
+                .into_iter()
+                .map(|(n, _)| n)
+                .collect(),
+            "Client." => self.clients(pool).into_iter().map(|(n, _)| n).collect(),
+            _ => {
+                let known = rest
+                    .strip_prefix("Client.")
+                    .and_then(|r| r.strip_suffix(".IPv4Address."))
+                    .and_then(|n| n.parse::<u32>().ok())
+                    .is_some_and(|n| self.clients(pool).iter().any(|(m, _)| *m == n));
+                if known {
+                    vec![1]
+                } else {
+                    Vec::new()
+                }
+            }
+        }
+    }
+
+    fn writable(&self, path: &str) -> bool {
+        path.ends_with(".Chaddr") || path.ends_with(".Yiaddr") || path.ends_with(".Alias")
+    }
+
+    fn creatable(&self, table: &str) -> bool {
+        table.ends_with(".StaticAddress.")
+    }
+
+    fn set(&mut self, path: &str, value: &str) -> Result<(), FaultCode> {
+        let (pool, rest) = pool_rest(path).ok_or(FaultCode::InvalidParameterName)?;
+        let (n, field) = rest
+            .strip_prefix("StaticAddress.")
+            .and_then(|r| r.split_once('.'))
+            .ok_or(FaultCode::NonWritableParameter)?;
+        let n: u32 = n.parse().map_err(|_| FaultCode::InvalidParameterName)?;
+        let section = self
+            .static_section(pool, n)
+            .ok_or(FaultCode::InvalidParameterName)?;
+        let option = match field {
+            "Chaddr" => "mac",
+            "Yiaddr" => {
+                let (_, (network, prefix)) =
+                    self.pool(pool).ok_or(FaultCode::InvalidParameterValue)?;
+                let ip: Ipv4Addr = value
+                    .parse()
+                    .map_err(|_| FaultCode::InvalidParameterValue)?;
+                if !in_subnet(ip, network, prefix) {
+                    return Err(FaultCode::InvalidParameterValue);
+                }
+                "ip"
+            }
+            "Alias" => ALIAS_OPTION,
+            _ => return Err(FaultCode::NonWritableParameter),
+        };
+        self.staged.push((section, option, value.to_owned()));
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<ApplyStatus, Fault> {
+        let staged = std::mem::take(&mut self.staged);
+        if staged.is_empty() {
+            return Ok(ApplyStatus::Applied);
+        }
+        let mut uci = self.uci.borrow_mut();
+        let mut result = Ok(());
+        for (section, option, value) in &staged {
+            result = result.and_then(|()| uci.set("dhcp", section, option, value));
+        }
+        if let Err(e) = result.and_then(|()| uci.commit("dhcp")) {
+            uci.revert("dhcp");
+            return Err(Fault::with_text(FaultCode::RequestDenied, e));
+        }
+        Ok(ApplyStatus::Pending)
+    }
+
+    fn abort(&mut self) {
+        self.staged.clear();
+    }
+
+    fn add_instance(
+        &mut self,
+        table: &str,
+        number: u32,
+        alias: Option<&str>,
+    ) -> Result<ApplyStatus, FaultCode> {
+        let (pool, _) = pool_rest(table).ok_or(FaultCode::InvalidParameterName)?;
+        let (section, _) = self.pool(pool).ok_or(FaultCode::InvalidParameterName)?;
+        let result = self.materialize(pool).and_then(|()| {
+            let mut uci = self.uci.borrow_mut();
+            let host = uci.add_section("dhcp", "host")?;
+            uci.set("dhcp", &host, POOL_OPTION, &section)?;
+            uci.set("dhcp", &host, INSTANCE_OPTION, &number.to_string())?;
+            if let Some(alias) = alias {
+                uci.set("dhcp", &host, ALIAS_OPTION, alias)?;
+            }
+            uci.commit("dhcp")
+        });
+        if result.is_err() {
+            self.uci.borrow_mut().revert("dhcp");
+            return Err(FaultCode::RequestDenied);
+        }
+        Ok(ApplyStatus::Pending)
+    }
+
+    fn delete_instance(&mut self, instance: &str) -> Result<ApplyStatus, FaultCode> {
+        let (pool, rest) = pool_rest(instance).ok_or(FaultCode::InvalidParameterName)?;
+        let n: u32 = rest
+            .strip_prefix("StaticAddress.")
+            .and_then(|r| r.strip_suffix('.'))
+            .and_then(|n| n.parse().ok())
+            .ok_or(FaultCode::InvalidParameterName)?;
+        let result = self.materialize(pool).and_then(|()| {
+            let section = self
+                .static_section(pool, n)
+                .ok_or_else(|| "no such static address".to_owned())?;
+            let mut uci = self.uci.borrow_mut();
+            uci.delete_section("dhcp", &section)?;
+            uci.commit("dhcp")
+        });
+        if result.is_err() {
+            self.uci.borrow_mut().revert("dhcp");
+            return Err(FaultCode::RequestDenied);
+        }
+        Ok(ApplyStatus::Pending)
+    }
+}
+
+/// The paths `PoolChildrenProvider` serves, inside the uci-map's pool table.
+pub const POOL_CHILD_PATHS: [&str; 4] = [
+    "Device.DHCPv4.Server.Pool.{i}.StaticAddress.",
+    "Device.DHCPv4.Server.Pool.{i}.StaticAddressNumberOfEntries",
+    "Device.DHCPv4.Server.Pool.{i}.Client.",
+    "Device.DHCPv4.Server.Pool.{i}.ClientNumberOfEntries",
+];
 
 /// Serves the run-time state of TR-098's default WAN connection
 /// (`WANDevice.1.WANConnectionDevice.1.WANIPConnection.1.`): the address

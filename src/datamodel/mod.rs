@@ -140,11 +140,18 @@ pub fn register_tr098_runtime(dm: &mut DataModel, config: SharedConfig, uci: Sha
     }
 }
 
-/// Registers the Wi-Fi run-time provider inside the uci-map's Wi-Fi tables
-/// (TR-181) and attaches its cache to the model for the daemon to fill.
-pub fn register_wifi_runtime(dm: &mut DataModel, uci: SharedUci) {
+/// Registers the TR-181 providers that serve inside the uci-map's tables:
+/// DHCPv4 pool static addresses and clients, and the Wi-Fi run-time state
+/// (whose cache is attached to the model for the daemon to fill).
+pub fn register_map_runtime(dm: &mut DataModel, uci: SharedUci) {
     if dm.schema().kind() != ModelKind::Tr181 {
         return;
+    }
+    if let Err(e) = dm.register(
+        &lan::POOL_CHILD_PATHS,
+        Box::new(lan::PoolChildrenProvider::new(uci.clone())),
+    ) {
+        log::debug!("DHCPv4 pool clients and static addresses not served: {e}");
     }
     let state = wifi::SharedWifi::default();
     let provider = wifi::WifiRuntimeProvider::new(uci, state.clone());

@@ -57,6 +57,6 @@ pub fn open(
         Err(e) => warn!("{}: {e}", config.cpe.uci_map_file.display()),
     }
     super::register_tr098_runtime(&mut dm, cwmp_store, uci.clone());
-    super::register_wifi_runtime(&mut dm, uci);
+    super::register_map_runtime(&mut dm, uci);
     Ok(dm)
 }

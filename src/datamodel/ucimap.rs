@@ -33,8 +33,10 @@ use crate::datamodel::engine::{DataModel, RegisterError};
 use crate::datamodel::provider::{ApplyStatus, Provider};
 use crate::datamodel::schema::{NodeKind, Schema, INSTANCE};
 
-const INSTANCE_OPTION: &str = "cwmp_instance";
-const ALIAS_OPTION: &str = "cwmp_alias";
+/// The option a table's section keeps its instance number in.
+pub const INSTANCE_OPTION: &str = "cwmp_instance";
+/// The option a table's section keeps its Alias in.
+pub const ALIAS_OPTION: &str = "cwmp_alias";
 
 /// Where a parameter's value lives.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -179,7 +181,7 @@ fn uci_seconds(value: &str) -> Option<i64> {
 
 /// (network address, prefix length) of an OpenWrt interface's IPv4
 /// configuration: `ipaddr 'a.b.c.d/nn'` or `ipaddr` + `netmask`.
-fn subnet(uci: &dyn UciBackend, interface: &str) -> Option<(u32, u32)> {
+pub fn subnet(uci: &dyn UciBackend, interface: &str) -> Option<(u32, u32)> {
     let ipaddr = uci.get("network", interface, "ipaddr")?;
     let first = ipaddr.split_whitespace().next()?;
     let (addr, prefix) = match first.split_once('/') {
@@ -507,22 +509,28 @@ fn numbered(uci: &dyn UciBackend, table: &Table) -> Vec<(u32, String)> {
             })
         })
         .collect();
-    let stored: Vec<Option<u32>> = sections
-        .iter()
+    let named = sections
+        .into_iter()
         .map(|s| {
-            uci.get(&table.package, &s.name, INSTANCE_OPTION)
+            let stored = uci
+                .get(&table.package, &s.name, INSTANCE_OPTION)
                 .and_then(|v| v.parse().ok())
-                .filter(|n| *n > 0)
+                .filter(|n| *n > 0);
+            (s.name, stored)
         })
         .collect();
-    // Sections not created through AddObject take the lowest free numbers
-    // in file order; `materialize` stores them before any add or delete.
-    let used: Vec<u32> = stored.iter().flatten().copied().collect();
+    assign_numbers(named)
+}
+
+/// Instance numbers for sections in file order with the number each stores
+/// in `cwmp_instance` (if any): a section without one takes the lowest free
+/// number. Sorted by number; a number stored twice keeps its first section.
+pub fn assign_numbers(sections: Vec<(String, Option<u32>)>) -> Vec<(u32, String)> {
+    let used: Vec<u32> = sections.iter().filter_map(|(_, n)| *n).collect();
     let mut next = 0;
     let mut out: Vec<(u32, String)> = sections
         .into_iter()
-        .zip(stored)
-        .map(|(s, n)| {
+        .map(|(name, n)| {
             let n = n.unwrap_or_else(|| {
                 next += 1;
                 while used.contains(&next) {
@@ -530,7 +538,7 @@ fn numbered(uci: &dyn UciBackend, table: &Table) -> Vec<(u32, String)> {
                 }
                 next
             });
-            (n, s.name)
+            (n, name)
         })
         .collect();
     out.sort();
