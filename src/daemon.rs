@@ -28,8 +28,8 @@ use crate::cwmp::retry::RetryPolicy;
 use crate::cwmp::schedule::PeriodicInform;
 use crate::cwmp::session::Acknowledged;
 use crate::datamodel::engine::DataModel;
+use crate::datamodel::runtime::RuntimeRefresh;
 use crate::datamodel::setup;
-use crate::datamodel::wifi::WifiRefresh;
 use crate::logging::{self, LogSettings};
 use crate::software::manager::{SoftwareEvent, SoftwareManager, SoftwareSettings};
 use crate::software::vouchers::DeviceIdentity;
@@ -116,8 +116,8 @@ pub struct Daemon {
     conn_request: Option<ConnRequestServer>,
     /// The settings it was bound with, to rebind only when they change.
     conn_request_settings: Option<(u16, String, String)>,
-    /// The Wi-Fi state asked from ubus for the data model.
-    wifi_refresh: WifiRefresh,
+    /// The run-time state (Wi-Fi, netifd) asked from ubus for the data model.
+    runtime_refresh: RuntimeRefresh,
     /// The WAN address netifd reported over ubus, for ConnectionRequestURL.
     wan_address: Option<String>,
     /// The URL of the running session (for BOOTSTRAP bookkeeping).
@@ -388,7 +388,7 @@ impl Daemon {
             conn_request: None,
             conn_request_settings: None,
             ubus,
-            wifi_refresh: WifiRefresh::default(),
+            runtime_refresh: RuntimeRefresh::default(),
             wan_address: None,
             poll,
             config_file,
@@ -558,7 +558,7 @@ impl Daemon {
         while let Some(timer) = self.timers.pop_due(now) {
             match timer {
                 DaemonTimer::ValueCheck => {
-                    self.refresh_wifi();
+                    self.refresh_runtime();
                     self.check_value_changes(clock::unix_now());
                     self.arm_value_check(now);
                 }
@@ -586,7 +586,7 @@ impl Daemon {
         if let Err(e) = self.store.save_events(self.agent.queue()) {
             error!("cannot persist events before the session: {e}");
         }
-        self.refresh_wifi();
+        self.refresh_runtime();
         info!("Preparing the Inform RPC message to send to the ACS");
         let codes: Vec<&str> = events.iter().map(|e| e.code.as_str()).collect();
         let mut parameter_list = self.dm.inform_parameters_for(&codes);
@@ -977,7 +977,7 @@ impl Daemon {
             match input {
                 UbusInput::Registered => {
                     info!("ubus: tr069 object registered");
-                    self.refresh_wifi();
+                    self.refresh_runtime();
                     let wan = self.config.cpe.default_wan_interface.clone();
                     if !wan.is_empty() {
                         if let Err(e) = self.ubus.request_interface_status(&wan, clock::now()) {
@@ -987,7 +987,7 @@ impl Daemon {
                 }
                 UbusInput::Disconnected => {
                     warn!("ubus: connection lost, reconnecting");
-                    self.wifi_refresh.reset();
+                    self.runtime_refresh.reset();
                 }
                 UbusInput::CallResult {
                     request,
@@ -995,10 +995,10 @@ impl Daemon {
                     result,
                     ..
                 } => {
-                    if let Some(state) = self.dm.wifi_state() {
+                    if let Some(state) = self.dm.runtime_state() {
                         let ubus = &mut self.ubus;
                         let now = clock::now();
-                        self.wifi_refresh
+                        self.runtime_refresh
                             .on_result(ubus, &state, request, &object, result, now);
                     }
                 }
@@ -1030,10 +1030,10 @@ impl Daemon {
         }
     }
 
-    /// Asks ubus for the Wi-Fi state the data model serves (when it serves any).
-    fn refresh_wifi(&mut self) {
-        if self.dm.wifi_state().is_some() && self.ubus.is_registered() {
-            self.wifi_refresh.start(&mut self.ubus, clock::now());
+    /// Asks ubus for the run-time state the data model serves (when it serves any).
+    fn refresh_runtime(&mut self) {
+        if self.dm.runtime_state().is_some() && self.ubus.is_registered() {
+            self.runtime_refresh.start(&mut self.ubus, clock::now());
         }
     }
 

@@ -794,6 +794,30 @@ fn iwinfo(method: &str, args: &[(String, icwmp::wire::blobmsg::Value)]) -> Answe
     }
 }
 
+/// netifd's `network.interface dump`: the DHCP WAN and the PPPoE link up.
+fn netifd_dump(method: &str, _args: &[(String, icwmp::wire::blobmsg::Value)]) -> Answer {
+    use icwmp::wire::ubus::UbusStatus;
+    match method {
+        "dump" => (
+            UbusStatus::Ok,
+            Some(json_table(
+                r#"{"interface": [
+                    {"interface": "lan", "up": true, "proto": "static", "l3_device": "br-lan",
+                     "ipv4-address": [{"address": "192.168.1.1", "mask": 24}], "route": [], "dns-server": []},
+                    {"interface": "wan", "up": true, "proto": "dhcp", "l3_device": "wan",
+                     "ipv4-address": [{"address": "198.51.100.7", "mask": 24}],
+                     "route": [{"target": "0.0.0.0", "mask": 0, "nexthop": "198.51.100.1"}],
+                     "dns-server": ["198.51.100.53", "198.51.100.54"]},
+                    {"interface": "wanppp", "up": true, "proto": "pppoe", "l3_device": "pppoe-wanppp",
+                     "ipv4-address": [{"address": "203.0.113.9", "mask": 32}],
+                     "route": [{"target": "0.0.0.0", "mask": 0, "nexthop": "203.0.113.1"}],
+                     "dns-server": ["203.0.113.53"]}]}"#,
+            )),
+        ),
+        _ => (UbusStatus::MethodNotFound, None),
+    }
+}
+
 /// How many times the daemon asked hostapd for its clients.
 static HOSTAPD_CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
@@ -817,7 +841,7 @@ fn hostapd_ap0(method: &str, _args: &[(String, icwmp::wire::blobmsg::Value)]) ->
 }
 
 #[test]
-fn wifi_run_time_state_comes_from_netifd_iwinfo_and_hostapd_over_ubus() {
+fn run_time_state_comes_from_netifd_iwinfo_and_hostapd_over_ubus() {
     let acs = TestAcs::start(AcsOptions {
         sessions: vec![
             script(Vec::new()),
@@ -828,6 +852,8 @@ fn wifi_run_time_state_comes_from_netifd_iwinfo_and_hostapd_over_ubus() {
                 "Device.WiFi.SSID.3.Status",
                 "Device.WiFi.AccessPoint.1.",
                 "Device.WiFi.AccessPoint.3.AssociatedDeviceNumberOfEntries",
+                "Device.PPP.Interface.1.",
+                "Device.DHCPv4.Client.1.",
             ])]),
         ],
         ..AcsOptions::default()
@@ -839,6 +865,11 @@ fn wifi_run_time_state_comes_from_netifd_iwinfo_and_hostapd_over_ubus() {
         "network.wireless",
         status_signature,
         std::sync::Arc::new(netifd_wireless),
+    );
+    broker.add_fake_object(
+        "network.interface",
+        json_table(r#"{"dump": {}}"#),
+        std::sync::Arc::new(netifd_dump),
     );
     broker.add_fake_object(
         "iwinfo",
@@ -907,6 +938,36 @@ fn wifi_run_time_state_comes_from_netifd_iwinfo_and_hostapd_over_ubus() {
             "Device.WiFi.AccessPoint.3.AssociatedDeviceNumberOfEntries"
         ),
         "0"
+    );
+    // netifd's dump: the PPPoE link and the DHCP client.
+    assert_eq!(
+        value(&got, "Device.PPP.Interface.1.ConnectionStatus"),
+        "Connected"
+    );
+    assert_eq!(
+        value(&got, "Device.PPP.Interface.1.IPCP.LocalIPAddress"),
+        "203.0.113.9"
+    );
+    assert_eq!(
+        value(&got, "Device.PPP.Interface.1.IPCP.RemoteIPAddress"),
+        "203.0.113.1"
+    );
+    assert_eq!(value(&got, "Device.DHCPv4.Client.1.DHCPStatus"), "Bound");
+    assert_eq!(
+        value(&got, "Device.DHCPv4.Client.1.IPAddress"),
+        "198.51.100.7"
+    );
+    assert_eq!(
+        value(&got, "Device.DHCPv4.Client.1.SubnetMask"),
+        "255.255.255.0"
+    );
+    assert_eq!(
+        value(&got, "Device.DHCPv4.Client.1.IPRouters"),
+        "198.51.100.1"
+    );
+    assert_eq!(
+        value(&got, "Device.DHCPv4.Client.1.DNSServers"),
+        "198.51.100.53,198.51.100.54"
     );
     assert!(daemon.stop().success());
     broker.stop();

@@ -11,9 +11,9 @@ use crate::cwmp::params::{
 use crate::datamodel::config::SharedUci;
 use crate::datamodel::path::{self, Segment};
 use crate::datamodel::provider::{ApplyStatus, Provider};
+use crate::datamodel::runtime::SharedRuntime;
 use crate::datamodel::schema::{ActiveNotify, NodeId, NodeKind, Schema};
 use crate::datamodel::state::{DmState, StateError};
-use crate::datamodel::wifi::SharedWifi;
 
 const NO_OWNER: u8 = u8::MAX;
 const UNLIMITED: u32 = u32::MAX;
@@ -172,8 +172,8 @@ pub struct DataModel {
     last_values: HashMap<String, String>,
     /// The UCI packages behind the providers, whose commits need a reload.
     uci: Option<SharedUci>,
-    /// The Wi-Fi run-time cache the daemon fills from ubus replies.
-    wifi: Option<SharedWifi>,
+    /// The run-time cache the daemon fills from ubus replies.
+    runtime: Option<SharedRuntime>,
 }
 
 impl DataModel {
@@ -189,7 +189,7 @@ impl DataModel {
             state,
             last_values: HashMap::new(),
             uci: None,
-            wifi: None,
+            runtime: None,
         }
     }
 
@@ -219,14 +219,14 @@ impl DataModel {
         self.uci = Some(uci);
     }
 
-    /// Names the Wi-Fi run-time cache a provider reads, for the daemon to fill.
-    pub fn attach_wifi(&mut self, wifi: SharedWifi) {
-        self.wifi = Some(wifi);
+    /// Names the run-time cache providers read, for the daemon to fill.
+    pub fn attach_runtime(&mut self, runtime: SharedRuntime) {
+        self.runtime = Some(runtime);
     }
 
-    /// The Wi-Fi run-time cache, when the model serves Wi-Fi state.
-    pub fn wifi_state(&self) -> Option<SharedWifi> {
-        self.wifi.clone()
+    /// The run-time cache, when the model serves run-time state from ubus.
+    pub fn runtime_state(&self) -> Option<SharedRuntime> {
+        self.runtime.clone()
     }
 
     /// The UCI packages committed since the last call, each once: after a

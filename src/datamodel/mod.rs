@@ -6,8 +6,10 @@ pub mod engine;
 pub mod host;
 pub mod lan;
 pub mod mgmt;
+pub mod netifd;
 pub mod path;
 pub mod provider;
+pub mod runtime;
 pub mod schema;
 pub mod setup;
 pub mod software;
@@ -140,23 +142,36 @@ pub fn register_tr098_runtime(dm: &mut DataModel, config: SharedConfig, uci: Sha
     }
 }
 
-/// Registers the TR-181 providers that serve inside the uci-map's tables:
-/// DHCPv4 pool static addresses and clients, and the Wi-Fi run-time state
-/// (whose cache is attached to the model for the daemon to fill).
+/// Registers the providers that serve inside the uci-map's tables: TR-181
+/// DHCPv4 pool static addresses and clients and the Wi-Fi run-time state,
+/// and (both models) the netifd run-time state of PPP and DHCP links. The
+/// run-time cache is attached to the model for the daemon to fill.
 pub fn register_map_runtime(dm: &mut DataModel, uci: SharedUci) {
-    if dm.schema().kind() != ModelKind::Tr181 {
-        return;
+    let state = runtime::SharedRuntime::default();
+    let mut fed = false;
+    if dm.schema().kind() == ModelKind::Tr181 {
+        if let Err(e) = dm.register(
+            &lan::POOL_CHILD_PATHS,
+            Box::new(lan::PoolChildrenProvider::new(uci.clone())),
+        ) {
+            log::debug!("DHCPv4 pool clients and static addresses not served: {e}");
+        }
+        let provider = wifi::WifiRuntimeProvider::new(uci.clone(), state.clone());
+        match dm.register(&wifi::RUNTIME_PATHS, Box::new(provider)) {
+            Ok(()) => fed = true,
+            Err(e) => log::debug!("Wi-Fi run-time state not served: {e}"),
+        }
     }
-    if let Err(e) = dm.register(
-        &lan::POOL_CHILD_PATHS,
-        Box::new(lan::PoolChildrenProvider::new(uci.clone())),
-    ) {
-        log::debug!("DHCPv4 pool clients and static addresses not served: {e}");
+    let paths: &[&str] = match dm.schema().kind() {
+        ModelKind::Tr181 => &netifd::TR181_PATHS,
+        ModelKind::Tr098 => &netifd::TR098_PATHS,
+    };
+    let provider = netifd::NetRuntimeProvider::new(uci, state.clone());
+    match dm.register(paths, Box::new(provider)) {
+        Ok(()) => fed = true,
+        Err(e) => log::debug!("netifd run-time state not served: {e}"),
     }
-    let state = wifi::SharedWifi::default();
-    let provider = wifi::WifiRuntimeProvider::new(uci, state.clone());
-    match dm.register(&wifi::RUNTIME_PATHS, Box::new(provider)) {
-        Ok(()) => dm.attach_wifi(state),
-        Err(e) => log::debug!("Wi-Fi run-time state not served: {e}"),
+    if fed {
+        dm.attach_runtime(state);
     }
 }

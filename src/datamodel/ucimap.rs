@@ -561,6 +561,26 @@ pub fn section_numbers(
     numbered(uci, &table)
 }
 
+/// As `section_numbers`, for a table with `where:option=values`.
+pub fn section_numbers_where(
+    uci: &dyn UciBackend,
+    package: &str,
+    section_type: &str,
+    option: &str,
+    values: &[&str],
+) -> Vec<(u32, String)> {
+    let table = Table {
+        package: package.to_owned(),
+        section_type: section_type.to_owned(),
+        filter: vec![(
+            option.to_owned(),
+            values.iter().map(|v| (*v).to_owned()).collect(),
+        )],
+        ..Table::default()
+    };
+    numbered(uci, &table)
+}
+
 /// One change staged by SetParameterValues.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Write {

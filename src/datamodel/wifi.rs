@@ -7,17 +7,13 @@
 //! them, so `Device.WiFi.SSID.2.BSSID` is the BSSID of the same section as
 //! `Device.WiFi.SSID.2.SSID`.
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::rc::Rc;
-use std::time::Instant;
 
 use crate::datamodel::config::SharedUci;
 use crate::datamodel::provider::Provider;
+use crate::datamodel::runtime::SharedRuntime;
 use crate::datamodel::ucimap::section_numbers;
-use crate::transport::ubus::{RequestId, UbusClient};
 use crate::wire::blobmsg::Value;
-use crate::wire::ubus::UbusStatus;
 
 /// At most this many interfaces are followed (each costs two ubus calls per refresh).
 pub const MAX_INTERFACES: usize = 32;
@@ -46,9 +42,6 @@ pub struct WifiState {
     /// Interface → stations from `hostapd.<ifname> get_clients`.
     stations: BTreeMap<String, Vec<Station>>,
 }
-
-/// The cache shared by the daemon (writer) and the provider (reader).
-pub type SharedWifi = Rc<RefCell<WifiState>>;
 
 impl WifiState {
     /// Takes netifd's `network.wireless status` reply; returns the
@@ -128,7 +121,7 @@ impl WifiState {
 /// Serves the run-time parameters of `Device.WiFi.` the uci-map cannot.
 pub struct WifiRuntimeProvider {
     uci: SharedUci,
-    state: SharedWifi,
+    state: SharedRuntime,
 }
 
 fn counter(ifname: &str, file: &str) -> String {
@@ -138,7 +131,7 @@ fn counter(ifname: &str, file: &str) -> String {
 }
 
 impl WifiRuntimeProvider {
-    pub fn new(uci: SharedUci, state: SharedWifi) -> WifiRuntimeProvider {
+    pub fn new(uci: SharedUci, state: SharedRuntime) -> WifiRuntimeProvider {
         WifiRuntimeProvider { uci, state }
     }
 
@@ -152,7 +145,7 @@ impl WifiRuntimeProvider {
 
     fn ifname(&self, number: u32) -> Option<String> {
         let section = self.section("wifi-iface", number)?;
-        self.state.borrow().ifnames.get(&section).cloned()
+        self.state.borrow().wifi.ifnames.get(&section).cloned()
     }
 
     fn stations(&self, number: u32) -> Vec<Station> {
@@ -161,6 +154,7 @@ impl WifiRuntimeProvider {
         };
         self.state
             .borrow()
+            .wifi
             .stations
             .get(&ifname)
             .cloned()
@@ -179,7 +173,7 @@ impl Provider for WifiRuntimeProvider {
     fn get(&mut self, path: &str) -> Option<String> {
         if let Some((n, field)) = split(path, ".WiFi.Radio.") {
             let section = self.section("wifi-device", n)?;
-            let up = self.state.borrow().radios.get(&section).copied();
+            let up = self.state.borrow().wifi.radios.get(&section).copied();
             return match field {
                 "Status" => Some(if up == Some(true) { "Up" } else { "Down" }.to_owned()),
                 _ => None,
@@ -189,7 +183,7 @@ impl Provider for WifiRuntimeProvider {
             let ifname = self.ifname(n);
             let bssid = ifname
                 .as_ref()
-                .and_then(|i| self.state.borrow().bssids.get(i).cloned());
+                .and_then(|i| self.state.borrow().wifi.bssids.get(i).cloned());
             return match field {
                 "Status" => Some(if bssid.is_some() { "Up" } else { "Down" }.to_owned()),
                 "Name" => ifname,
@@ -215,7 +209,7 @@ impl Provider for WifiRuntimeProvider {
         if field == "Status" {
             let up = self
                 .ifname(n)
-                .is_some_and(|i| self.state.borrow().bssids.contains_key(&i));
+                .is_some_and(|i| self.state.borrow().wifi.bssids.contains_key(&i));
             return Some(if up { "Enabled" } else { "Disabled" }.to_owned());
         }
         if field == "AssociatedDeviceNumberOfEntries" {
@@ -258,76 +252,6 @@ pub const RUNTIME_PATHS: [&str; 9] = [
     "Device.WiFi.AccessPoint.{i}.AssociatedDeviceNumberOfEntries",
     "Device.WiFi.AccessPoint.{i}.AssociatedDevice.",
 ];
-
-/// Asks ubus for the Wi-Fi state and feeds the replies into the cache: one
-/// `network.wireless status`, then `iwinfo info` and `hostapd.<if> get_clients`
-/// for each interface it names. One refresh runs at a time.
-#[derive(Debug, Default)]
-pub struct WifiRefresh {
-    /// Requests in flight: the interface each one is about (empty for the status call).
-    pending: std::collections::HashMap<RequestId, String>,
-}
-
-impl WifiRefresh {
-    /// Starts a refresh unless one is still in flight.
-    pub fn start(&mut self, ubus: &mut UbusClient, now: Instant) {
-        if !self.pending.is_empty() {
-            return;
-        }
-        match ubus.request_call("network.wireless", "status", Vec::new(), now) {
-            Ok(request) => {
-                self.pending.insert(request, String::new());
-            }
-            Err(e) => log::debug!("ubus: cannot ask network.wireless for its status: {e}"),
-        }
-    }
-
-    /// Forgets the requests of a connection that is gone.
-    pub fn reset(&mut self) {
-        self.pending.clear();
-    }
-
-    /// Takes one call result; results of other requests are ignored.
-    pub fn on_result(
-        &mut self,
-        ubus: &mut UbusClient,
-        state: &SharedWifi,
-        request: RequestId,
-        object: &str,
-        result: Result<Vec<(String, Value)>, UbusStatus>,
-        now: Instant,
-    ) {
-        let Some(ifname) = self.pending.remove(&request) else {
-            return;
-        };
-        let reply = result.as_deref().ok();
-        if let Err(status) = &result {
-            log::debug!("ubus: {object}: {status:?}");
-        }
-        if ifname.is_empty() {
-            let interfaces = state.borrow_mut().on_wireless_status(reply.unwrap_or(&[]));
-            for ifname in interfaces {
-                let device = vec![("device".to_owned(), Value::String(ifname.clone()))];
-                let hostapd = format!("hostapd.{ifname}");
-                for (object, method, args) in [
-                    ("iwinfo", "info", device),
-                    (hostapd.as_str(), "get_clients", Vec::new()),
-                ] {
-                    match ubus.request_call(object, method, args, now) {
-                        Ok(request) => {
-                            self.pending.insert(request, ifname.clone());
-                        }
-                        Err(e) => log::debug!("ubus: cannot call {object} {method}: {e}"),
-                    }
-                }
-            }
-        } else if object == "iwinfo" {
-            state.borrow_mut().on_iwinfo(&ifname, reply);
-        } else {
-            state.borrow_mut().on_clients(&ifname, reply);
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests {
