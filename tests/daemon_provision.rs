@@ -556,6 +556,9 @@ fn tr098_mirror_serves_lan_and_wan_and_informs_the_external_address() {
             &format!("{lan}LANHostConfigManagement."),
             &format!("{lan}WLANConfiguration."),
             &format!("{lan}Hosts."),
+            &format!("{lan}LANEthernetInterfaceConfig.2.Name"),
+            &format!("{lan}LANEthernetInterfaceNumberOfEntries"),
+            &format!("{lan}LANWLANConfigurationNumberOfEntries"),
             &format!("{wan}WANPPPConnection.1.Username"),
             &format!("{wan}WANIPConnection.1.PortMapping."),
             &format!("{igd}.Layer3Forwarding.Forwarding.1.GatewayIPAddress"),
@@ -618,6 +621,18 @@ fn tr098_mirror_serves_lan_and_wan_and_informs_the_external_address() {
     assert_eq!(
         value(&got, &format!("{host}DHCPStaticAddress.2.Yiaddr")),
         "192.168.1.11"
+    );
+    assert_eq!(
+        value(&got, &format!("{lan}LANEthernetInterfaceConfig.2.Name")),
+        "lan2"
+    );
+    assert_eq!(
+        value(&got, &format!("{lan}LANEthernetInterfaceNumberOfEntries")),
+        "3"
+    );
+    assert_eq!(
+        value(&got, &format!("{lan}LANWLANConfigurationNumberOfEntries")),
+        "3"
     );
     assert_eq!(
         value(&got, &format!("{lan}WLANConfiguration.2.SSID")),

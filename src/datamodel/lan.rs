@@ -516,6 +516,89 @@ pub const POOL_CHILD_PATHS: [&str; 4] = [
     "Device.DHCPv4.Server.Pool.{i}.ClientNumberOfEntries",
 ];
 
+/// Serves TR-098's `LANDevice.1.LANEthernetInterfaceConfig.{i}`: the ports of
+/// the LAN bridge (`ports` of the `network.device` named by
+/// `network.lan.device`, or that device alone), with link state and counters
+/// from /sys/class/net.
+pub struct LanEthernetProvider {
+    uci: SharedUci,
+}
+
+fn sysfs(ifname: &str, file: &str) -> Option<String> {
+    let text = std::fs::read_to_string(format!("/sys/class/net/{ifname}/{file}")).ok()?;
+    Some(text.trim().to_owned())
+}
+
+impl LanEthernetProvider {
+    pub fn new(uci: SharedUci) -> LanEthernetProvider {
+        LanEthernetProvider { uci }
+    }
+
+    fn ports(&self) -> Vec<String> {
+        let uci = self.uci.borrow();
+        let Some(device) = uci.get("network", "lan", "device") else {
+            return Vec::new();
+        };
+        let bridge = uci
+            .sections("network")
+            .into_iter()
+            .filter(|s| s.section_type == "device")
+            .find(|s| uci.get("network", &s.name, "name").as_deref() == Some(device.as_str()));
+        let ports = bridge.and_then(|b| uci.get("network", &b.name, "ports"));
+        match ports {
+            Some(list) => list.split_whitespace().map(str::to_owned).collect(),
+            None => vec![device],
+        }
+    }
+}
+
+impl Provider for LanEthernetProvider {
+    fn get(&mut self, path: &str) -> Option<String> {
+        if path.ends_with(".LANEthernetInterfaceNumberOfEntries") {
+            return Some(self.ports().len().to_string());
+        }
+        let (_, tail) = path.split_once(".LANEthernetInterfaceConfig.")?;
+        let (n, field) = tail.split_once('.')?;
+        let n: usize = n.parse().ok()?;
+        let port = self.ports().into_iter().nth(n.checked_sub(1)?)?;
+        let up = sysfs(&port, "operstate").as_deref() == Some("up");
+        Some(match field {
+            "Enable" => "1".to_owned(),
+            "Status" => if up { "Up" } else { "NoLink" }.to_owned(),
+            "Name" => port,
+            "MACAddress" => sysfs(&port, "address").unwrap_or_default(),
+            "MaxBitRate" => match sysfs(&port, "speed").as_deref() {
+                Some(s @ ("10" | "100" | "1000" | "10000")) => s.to_owned(),
+                _ => "Auto".to_owned(),
+            },
+            "DuplexMode" => match sysfs(&port, "duplex").as_deref() {
+                Some("full") => "Full",
+                Some("half") => "Half",
+                _ => "Auto",
+            }
+            .to_owned(),
+            _ => {
+                let file = match field.strip_prefix("Stats.")? {
+                    "BytesSent" => "tx_bytes",
+                    "BytesReceived" => "rx_bytes",
+                    "PacketsSent" => "tx_packets",
+                    "PacketsReceived" => "rx_packets",
+                    _ => return None,
+                };
+                sysfs(&port, &format!("statistics/{file}")).unwrap_or_else(|| "0".to_owned())
+            }
+        })
+    }
+
+    fn instances(&mut self, table: &str) -> Vec<u32> {
+        if table.ends_with(".LANEthernetInterfaceConfig.") {
+            (1..=self.ports().len() as u32).collect()
+        } else {
+            Vec::new()
+        }
+    }
+}
+
 /// Serves the run-time state of TR-098's default WAN connection
 /// (`WANDevice.1.WANConnectionDevice.1.WANIPConnection.1.`): the address
 /// netifd reported for the WAN interface, else the IPv4 address of the
@@ -553,6 +636,10 @@ impl Provider for WanProvider {
         let address = self.address();
         Some(match field {
             "ExternalIPAddress" => address.map_or_else(String::new, |a| a.to_string()),
+            "MACAddress" => {
+                let device = self.uci.borrow().get("network", "wan", "device")?;
+                sysfs(&device, "address")?
+            }
             "ConnectionStatus" => if address.is_some() {
                 "Connected"
             } else {

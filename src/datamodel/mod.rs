@@ -131,10 +131,21 @@ pub fn register_tr098_runtime(dm: &mut DataModel, config: SharedConfig, uci: Sha
     if let Err(e) = dm.register(&hosts, Box::new(lan::HostsProvider::new(uci.clone()))) {
         log::debug!("LANDevice hosts not served: {e}");
     }
+    let ethernet = [
+        "InternetGatewayDevice.LANDevice.{i}.LANEthernetInterfaceConfig.",
+        "InternetGatewayDevice.LANDevice.{i}.LANEthernetInterfaceNumberOfEntries",
+    ];
+    if let Err(e) = dm.register(
+        &ethernet,
+        Box::new(lan::LanEthernetProvider::new(uci.clone())),
+    ) {
+        log::debug!("LANDevice Ethernet interfaces not served: {e}");
+    }
     let wan = "InternetGatewayDevice.WANDevice.{i}.WANConnectionDevice.{i}.WANIPConnection.{i}.";
     let wan_params = [
         format!("{wan}ExternalIPAddress"),
         format!("{wan}ConnectionStatus"),
+        format!("{wan}MACAddress"),
     ];
     let refs: Vec<&str> = wan_params.iter().map(String::as_str).collect();
     if let Err(e) = dm.register(&refs, Box::new(lan::WanProvider::new(config, uci))) {

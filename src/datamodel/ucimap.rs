@@ -70,6 +70,9 @@ enum Transform {
     Same(String),
     /// A fixed value (read only; the location may be `-`).
     Const(String),
+    /// The number of instances of a mapped table (read only; location `-`),
+    /// for counters whose names do not follow `<table>NumberOfEntries`.
+    Count(String),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -314,6 +317,10 @@ impl UciMap {
                         m.strip_prefix("same:")
                             .map(|t| Transform::Same(t.to_owned()))
                     })
+                    .or_else(|| {
+                        m.strip_prefix("count:")
+                            .map(|t| Transform::Count(t.to_owned()))
+                    })
             });
             let mut parts = location.splitn(3, '.');
             let (package, section, option) = match (parts.next(), parts.next(), parts.next()) {
@@ -457,7 +464,9 @@ impl UciMap {
             map.tables.insert(table, entry);
         }
         for (path, target) in &map.params {
-            if let Transform::Ref(table) | Transform::Same(table) = &target.transform {
+            if let Transform::Ref(table) | Transform::Same(table) | Transform::Count(table) =
+                &target.transform
+            {
                 if !map.tables.contains_key(table) {
                     return Err(MapError {
                         line: 0,
@@ -698,6 +707,13 @@ impl UciMapProvider {
         match &target.transform {
             Transform::Const(value) => return Some(value.clone()),
             Transform::Same(table) => return Some(format!("{table}{}", number?)),
+            Transform::Count(table) => {
+                let table = self.map.tables.get(table)?;
+                if table.single {
+                    return Some("1".to_owned());
+                }
+                return Some(self.numbered_sections(table).len().to_string());
+            }
             _ => {}
         }
         let section = self.section_of(pattern, target, number)?;
@@ -885,9 +901,10 @@ impl Provider for UciMapProvider {
                 Ok(n) if n >= 0 => Write::Set(n.to_string()),
                 _ => return Err(FaultCode::InvalidParameterValue),
             },
-            Transform::PoolMask | Transform::Same(_) | Transform::Const(_) => {
-                return Err(FaultCode::NonWritableParameter)
-            }
+            Transform::PoolMask
+            | Transform::Same(_)
+            | Transform::Const(_)
+            | Transform::Count(_) => return Err(FaultCode::NonWritableParameter),
             Transform::DhcpOption(code) => {
                 let prefix = format!("{code},");
                 let current = self
