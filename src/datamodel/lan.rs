@@ -80,6 +80,8 @@ struct Host {
     /// The address came from a DHCP lease.
     dhcp: bool,
     expiry: i64,
+    /// The kernel interface it was seen on (the neighbour table's device).
+    device: Option<String>,
 }
 
 /// Serves `Device.Hosts.` (TR-181) or `InternetGatewayDevice.LANDevice.1.Hosts.`
@@ -129,9 +131,11 @@ impl HostsProvider {
             .unwrap_or_default();
         let mut by_mac: BTreeMap<String, Host> = BTreeMap::new();
         for lease in leases {
-            let active = arp
+            let seen = arp
                 .iter()
-                .any(|(ip, mac, _)| *ip == lease.ip && *mac == lease.mac);
+                .find(|(ip, mac, _)| *ip == lease.ip && *mac == lease.mac);
+            let active = seen.is_some();
+            let device = seen.map(|(_, _, d)| d.clone());
             by_mac.insert(
                 lease.mac.clone(),
                 Host {
@@ -141,10 +145,11 @@ impl HostsProvider {
                     active,
                     dhcp: true,
                     expiry: lease.expiry,
+                    device,
                 },
             );
         }
-        for (ip, mac, _) in arp {
+        for (ip, mac, device) in arp {
             by_mac.entry(mac.clone()).or_insert(Host {
                 mac,
                 ip,
@@ -152,6 +157,7 @@ impl HostsProvider {
                 active: true,
                 dhcp: false,
                 expiry: 0,
+                device: Some(device),
             });
         }
         self.numbers.retain(|mac, _| by_mac.contains_key(mac));
@@ -195,6 +201,13 @@ impl Provider for HostsProvider {
                 (true, expiry) => (expiry - now()).max(0).to_string(),
             },
             "InterfaceType" => "Ethernet".to_owned(),
+            // IP.Interface instances are kernel ifindexes.
+            "Layer3Interface" => host
+                .device
+                .as_ref()
+                .and_then(|d| std::fs::read_to_string(format!("/sys/class/net/{d}/ifindex")).ok())
+                .map(|i| format!("Device.IP.Interface.{}", i.trim()))
+                .unwrap_or_default(),
             "IPv4AddressNumberOfEntries" => "1".to_owned(),
             "IPv6AddressNumberOfEntries" => "0".to_owned(),
             "IPv4Address.1.IPAddress" => host.ip.to_string(),

@@ -19,6 +19,8 @@ use crate::datamodel::schema::{NodeKind, Schema, INSTANCE};
 use crate::fsutil;
 
 const HEADER: &str = "icwmp-tables 1";
+/// Instances one table may hold: the ACS cannot grow the file and the Inform without bound.
+pub const MAX_ROWS: usize = 256;
 
 /// Checks a value before it is staged (beyond the schema's own checks).
 pub type ValueCheck = fn(Schema, &str, &str) -> Result<(), FaultCode>;
@@ -233,6 +235,9 @@ impl Provider for StoredTables {
         if !self.serves_table(table) {
             return Err(FaultCode::RequestDenied);
         }
+        if self.memory.instances(table).len() >= MAX_ROWS {
+            return Err(FaultCode::ResourcesExceeded);
+        }
         let before = self.memory.values().clone();
         self.memory.add_instance(table, number, alias)?;
         if self.save().is_err() {
@@ -423,6 +428,17 @@ mod tests {
             "1"
         );
         again.delete_object(base, "").expect("delete");
+        for _ in 1..MAX_ROWS {
+            again
+                .add_object("Device.DeviceInfo.Location.", "")
+                .expect("add");
+        }
+        assert_eq!(
+            again
+                .add_object("Device.DeviceInfo.Location.", "")
+                .map_err(|f| f.code.code()),
+            Err(9004)
+        );
         let mut third = host_model(&dir);
         assert_eq!(
             value(
