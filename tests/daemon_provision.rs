@@ -987,3 +987,52 @@ fn run_time_state_comes_from_netifd_iwinfo_and_hostapd_over_ubus() {
     assert!(daemon.stop().success());
     broker.stop();
 }
+
+/// `icwmpd --config dir -m 1 <args>`: the data model CLI of the real binary.
+fn cli(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_icwmpd"))
+        .arg("--config")
+        .arg(dir)
+        .arg("-m")
+        .arg("1")
+        .args(args)
+        .output()
+        .expect("run icwmpd -m");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn every_table_gpn_reports_writable_on_the_fixture_accepts_add_object() {
+    for (model, root) in [("tr181", "Device."), ("tr098", "InternetGatewayDevice.")] {
+        let dir = fixture_device(
+            &format!("writable-{model}"),
+            "http://127.0.0.1:9/",
+            &format!("\toption datamodel '{model}'\n"),
+        );
+        let names = cli(&dir, &["get_name", root, "0"]);
+        let tables: Vec<(String, bool)> = names
+            .lines()
+            .filter_map(|line| {
+                let name = line.split('"').nth(3)?;
+                let writable = line.ends_with("\"writable\": \"1\" }");
+                let last = name.strip_suffix('.')?.rsplit('.').next()?;
+                let instance = last.bytes().all(|b| b.is_ascii_digit());
+                (!instance).then(|| (name.to_owned(), writable))
+            })
+            .collect();
+        let writable: Vec<&String> = tables.iter().filter(|(_, w)| *w).map(|(n, _)| n).collect();
+        assert!(writable.len() >= 5, "{model}: {writable:?}");
+        for table in &writable {
+            let added = cli(&dir, &["add_object", table]);
+            assert!(added.contains("\"instance\""), "{model} {table}: {added}");
+        }
+        // A table GPN calls read-only refuses AddObject.
+        let refused = tables
+            .iter()
+            .find(|(n, w)| !*w && n.ends_with("Host."))
+            .map(|(n, _)| n.clone())
+            .expect("a read-only Hosts table");
+        let answer = cli(&dir, &["add_object", &refused]);
+        assert!(answer.contains("\"fault\""), "{refused}: {answer}");
+    }
+}

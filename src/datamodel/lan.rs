@@ -419,7 +419,9 @@ impl Provider for PoolChildrenProvider {
     }
 
     fn creatable(&self, table: &str) -> bool {
+        // Only a pool with a subnet can hold static addresses.
         table.ends_with(".StaticAddress.")
+            && pool_rest(table).is_some_and(|(pool, _)| self.pool(pool).is_some())
     }
 
     fn set(&mut self, path: &str, value: &str) -> Result<(), FaultCode> {
