@@ -310,6 +310,12 @@ fn the_fixture_router_is_provisioned_through_uci_and_reloaded_once_per_package()
             "10.0.0.1",
             XsdType::String,
         )]),
+        // Loopback (ifindex 1) is configured by the static `loopback` section.
+        spv(&[(
+            "Device.IP.Interface.1.IPv4Address.1.SubnetMask",
+            "255.255.0.0",
+            XsdType::String,
+        )]),
     ];
     let acs = TestAcs::start(AcsOptions {
         sessions: vec![script(requests)],
@@ -321,13 +327,13 @@ fn the_fixture_router_is_provisioned_through_uci_and_reloaded_once_per_package()
     let reloads = dir.join("reloads");
     assert!(
         support::daemon::wait_until(WAIT, || std::fs::read_to_string(&reloads)
-            .is_ok_and(|r| r.lines().count() >= 4)),
+            .is_ok_and(|r| r.lines().count() >= 5)),
         "reloads: {:?}\n{}",
         std::fs::read_to_string(&reloads),
         daemon.log()
     );
     let responses = acs.sessions()[0].responses.clone();
-    assert_eq!(responses.len(), 14, "{responses:#?}");
+    assert_eq!(responses.len(), 15, "{responses:#?}");
 
     let got = values_of(&responses[0]);
     assert_eq!(value(&got, "Device.WiFi.RadioNumberOfEntries"), "2");
@@ -514,13 +520,33 @@ fn the_fixture_router_is_provisioned_through_uci_and_reloaded_once_per_package()
         responses[12]
     );
     assert_eq!(fault_codes(&responses[13]), [9007]);
+    assert!(
+        matches!(
+            responses[14],
+            Rpc::SetParameterValuesResponse {
+                status: Status::Pending
+            }
+        ),
+        "{:?}",
+        responses[14]
+    );
+    assert_eq!(
+        writable("Device.IP.Interface.1.IPv4Address.1.IPAddress"),
+        Some(true)
+    );
+    assert_eq!(writable("Device.IP.Interface.1.Name"), Some(false));
 
     // Each changed package was written once and its service reloaded once.
     let reloaded = std::fs::read_to_string(&reloads).expect("reloads");
     let mut packages: Vec<&str> = reloaded.lines().collect();
     packages.sort_unstable();
-    assert_eq!(packages, ["dhcp", "firewall", "system", "wireless"]);
+    assert_eq!(
+        packages,
+        ["dhcp", "firewall", "network", "system", "wireless"]
+    );
     assert!(daemon.stop().success());
+    let network = std::fs::read_to_string(dir.join("network")).expect("network");
+    assert!(network.contains("option device 'lo'\n\toption proto 'static'\n\toption ipaddr '127.0.0.1'\n\toption netmask '255.255.0.0'"), "{network}");
     for package in ["wireless", "firewall", "dhcp", "system"] {
         let got = std::fs::read_to_string(dir.join(package)).expect(package);
         let expected_file = format!("{FIXTURE}-provisioned/{package}");

@@ -807,8 +807,48 @@ fn ipv4_of(name: &str) -> Vec<sys::InterfaceAddress> {
 }
 
 /// Serves `Device.IP.Interface.` (every kernel interface, numbered by
-/// ifindex) with its IPv4 and IPv6 addresses.
-pub struct IpProvider;
+/// ifindex) with its IPv4 and IPv6 addresses. The first IPv4 address of an
+/// interface that a static `network.interface` section configures (its
+/// `device` is the kernel interface) is writable there (`ipaddr`, `netmask`).
+pub struct IpProvider {
+    uci: SharedUci,
+    staged: Vec<(String, &'static str, String)>,
+}
+
+impl IpProvider {
+    pub fn new(uci: SharedUci) -> IpProvider {
+        IpProvider {
+            uci,
+            staged: Vec::new(),
+        }
+    }
+
+    /// The static `network.interface` section configuring kernel interface `n`.
+    fn static_section(&self, n: u32) -> Option<String> {
+        let list = net_interfaces();
+        let name = by_index(&list, n)?.name.clone();
+        let uci = self.uci.borrow();
+        uci.sections("network")
+            .into_iter()
+            .filter(|s| s.section_type == "interface")
+            .find(|s| {
+                uci.get("network", &s.name, "device").as_deref() == Some(name.as_str())
+                    && uci.get("network", &s.name, "proto").as_deref() == Some("static")
+            })
+            .map(|s| s.name)
+    }
+
+    /// `(interface number, UCI option)` of a writable address parameter.
+    fn address_option(path: &str) -> Option<(u32, &'static str)> {
+        let (n, field) = instance_rest(path, ".IP.Interface.")?;
+        let option = match field {
+            "IPv4Address.1.IPAddress" => "ipaddr",
+            "IPv4Address.1.SubnetMask" => "netmask",
+            _ => return None,
+        };
+        Some((n, option))
+    }
+}
 
 impl Provider for IpProvider {
     fn get(&mut self, path: &str) -> Option<String> {
@@ -886,6 +926,44 @@ impl Provider for IpProvider {
             "LowerLayers" if iface.link_type == 1 => format!("Device.Ethernet.Interface.{n}"),
             _ => common_interface(iface, n, field)?,
         })
+    }
+
+    fn writable(&self, path: &str) -> bool {
+        Self::address_option(path).is_some_and(|(n, _)| self.static_section(n).is_some())
+    }
+
+    fn set(&mut self, path: &str, value: &str) -> Result<(), FaultCode> {
+        let (n, option) = Self::address_option(path).ok_or(FaultCode::NonWritableParameter)?;
+        let section = self
+            .static_section(n)
+            .ok_or(FaultCode::NonWritableParameter)?;
+        if value.parse::<std::net::Ipv4Addr>().is_err() {
+            return Err(FaultCode::InvalidParameterValue);
+        }
+        self.staged.push((section, option, value.to_owned()));
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<ApplyStatus, Fault> {
+        let staged = std::mem::take(&mut self.staged);
+        if staged.is_empty() {
+            return Ok(ApplyStatus::Applied);
+        }
+        let mut uci = self.uci.borrow_mut();
+        let mut result = Ok(());
+        for (section, option, value) in &staged {
+            result = result.and_then(|()| uci.set("network", section, option, value));
+        }
+        if let Err(e) = result.and_then(|()| uci.commit("network")) {
+            uci.revert("network");
+            return Err(Fault::with_text(FaultCode::RequestDenied, e));
+        }
+        // netifd applies the address when the network service reloads after the session.
+        Ok(ApplyStatus::Pending)
+    }
+
+    fn abort(&mut self) {
+        self.staged.clear();
     }
 
     fn instances(&mut self, table: &str) -> Vec<u32> {

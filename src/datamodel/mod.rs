@@ -102,7 +102,7 @@ pub fn register_standard_providers(
                 "Device.IP.IPv6Capable",
                 "Device.IP.IPv6Enable",
             ],
-            Box::new(host::IpProvider),
+            Box::new(host::IpProvider::new(uci.clone())),
         )?;
         dm.register(&["Device.DNS.Client."], Box::new(host::DnsProvider))?;
         dm.register(
