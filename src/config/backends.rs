@@ -7,6 +7,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::time::SystemTime;
 
 use super::uci::UciFile;
@@ -104,6 +105,9 @@ impl ConfigStore for CwmpStore {
     }
 }
 
+/// A parsed package and the file's (modification time, length) it came from.
+type Parsed = (SystemTime, u64, Rc<UciFile>);
+
 /// `UciBackend` over a directory of UCI packages (`/etc/config`).
 #[derive(Debug)]
 pub struct UciDir {
@@ -113,7 +117,7 @@ pub struct UciDir {
     /// Packages committed and not yet taken for reloading.
     committed: Vec<String>,
     /// The last parse of each package and the file's (modification time, length) it came from.
-    cache: RefCell<HashMap<String, (SystemTime, u64, UciFile)>>,
+    cache: RefCell<HashMap<String, Parsed>>,
 }
 
 impl UciDir {
@@ -137,9 +141,9 @@ impl UciDir {
     /// The package as it is now: with this session's edits, else the file
     /// (parsed again only when its modification time or length changed, so
     /// a change made with `uci` or LuCI is seen at the next read).
-    fn load(&self, package: &str) -> Option<UciFile> {
+    fn load(&self, package: &str) -> Option<Rc<UciFile>> {
         if let Some(uci) = self.edited.get(package) {
-            return Some(uci.clone());
+            return Some(Rc::new(uci.clone()));
         }
         let path = self.path(package)?;
         let meta = std::fs::metadata(&path).ok()?;
@@ -147,11 +151,11 @@ impl UciDir {
         let mut cache = self.cache.borrow_mut();
         if let Some((time, len, uci)) = cache.get(package) {
             if (*time, *len) == stamp {
-                return Some(uci.clone());
+                return Some(Rc::clone(uci));
             }
         }
-        let uci = read_uci(&path)?;
-        cache.insert(package.to_owned(), (stamp.0, stamp.1, uci.clone()));
+        let uci = Rc::new(read_uci(&path)?);
+        cache.insert(package.to_owned(), (stamp.0, stamp.1, Rc::clone(&uci)));
         Some(uci)
     }
 

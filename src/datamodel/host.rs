@@ -681,6 +681,32 @@ fn ethernet_interfaces() -> Vec<NetInterface> {
     }
 }
 
+/// Kernel interfaces by ifindex, remembered between reads: an entry is
+/// used only while `/sys/class/net/<name>/ifindex` still says the same
+/// number (one small read instead of a directory scan per parameter).
+#[derive(Debug, Default)]
+pub struct InterfaceCache {
+    known: std::collections::BTreeMap<u32, NetInterface>,
+}
+
+impl InterfaceCache {
+    pub fn get(&mut self, number: u32) -> Option<NetInterface> {
+        if let Some(iface) = self.known.get(&number) {
+            let still = read(&format!("/sys/class/net/{}/ifindex", iface.name))
+                .and_then(|i| i.parse::<u32>().ok())
+                == Some(number);
+            if still {
+                return Some(iface.clone());
+            }
+        }
+        self.known = net_interfaces()
+            .into_iter()
+            .map(|i| (i.ifindex, i))
+            .collect();
+        self.known.get(&number).cloned()
+    }
+}
+
 fn by_index(list: &[NetInterface], number: u32) -> Option<&NetInterface> {
     list.iter().find(|i| i.ifindex == number)
 }
@@ -741,7 +767,10 @@ fn common_interface(iface: &NetInterface, n: u32, field: &str) -> Option<String>
 }
 
 /// Serves `Device.Ethernet.` from /sys/class/net; instance numbers are ifindexes.
-pub struct EthernetProvider;
+#[derive(Debug, Default)]
+pub struct EthernetProvider {
+    cache: InterfaceCache,
+}
 
 impl Provider for EthernetProvider {
     fn get(&mut self, path: &str) -> Option<String> {
@@ -749,8 +778,12 @@ impl Provider for EthernetProvider {
             return Some(ethernet_interfaces().len().to_string());
         }
         let (n, field) = instance_rest(path, ".Ethernet.Interface.")?;
-        let list = ethernet_interfaces();
-        let iface = by_index(&list, n)?;
+        let iface = match self.cache.get(n) {
+            Some(i) if i.link_type == 1 => i,
+            // Loopback stands in only when there is no Ethernet interface.
+            _ => by_index(&ethernet_interfaces(), n)?.clone(),
+        };
+        let iface = &iface;
         let name = iface.name.as_str();
         Some(match field {
             "MACAddress" => sysfs(name, "address").unwrap_or_default(),
@@ -813,6 +846,7 @@ fn ipv4_of(name: &str) -> Vec<sys::InterfaceAddress> {
 pub struct IpProvider {
     uci: SharedUci,
     staged: Vec<(String, &'static str, String)>,
+    cache: InterfaceCache,
 }
 
 impl IpProvider {
@@ -820,6 +854,7 @@ impl IpProvider {
         IpProvider {
             uci,
             staged: Vec::new(),
+            cache: InterfaceCache::default(),
         }
     }
 
@@ -863,8 +898,8 @@ impl Provider for IpProvider {
             return Some(flag(fs::metadata("/proc/net/if_inet6").is_ok()));
         }
         let (n, field) = instance_rest(path, ".IP.Interface.")?;
-        let list = net_interfaces();
-        let iface = by_index(&list, n)?;
+        let iface = self.cache.get(n)?;
+        let iface = &iface;
         let name = iface.name.as_str();
         let loopback = iface.link_type == 772;
         if let Some((k, f)) = field.strip_prefix("IPv4Address.").and_then(|r| {

@@ -91,7 +91,7 @@ pub fn register_standard_providers(
                 "Device.Ethernet.Interface.",
                 "Device.Ethernet.InterfaceNumberOfEntries",
             ],
-            Box::new(host::EthernetProvider),
+            Box::new(host::EthernetProvider::default()),
         )?;
         dm.register(
             &[
