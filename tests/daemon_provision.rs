@@ -445,6 +445,15 @@ fn the_fixture_router_is_provisioned_through_uci_and_reloaded_once_per_package()
     assert_eq!(value(&got, "Device.PPP.Interface.1.Password"), "");
     assert_eq!(value(&got, "Device.Users.User.1.Username"), "root");
     assert_eq!(value(&got, "Device.Bridging.Bridge.1.Name"), "br-lan");
+    assert_eq!(
+        value(&got, "Device.Bridging.Bridge.1.PortNumberOfEntries"),
+        "4"
+    );
+    assert_eq!(
+        value(&got, "Device.Bridging.Bridge.1.Port.1.ManagementPort"),
+        "1"
+    );
+    assert_eq!(value(&got, "Device.Bridging.Bridge.1.Port.2.Name"), "lan1");
     assert_eq!(value(&got, "Device.Firewall.Config"), "Advanced");
     assert_eq!(value(&got, "Device.DHCPv6.Server.Pool.1.Enable"), "1");
     assert_eq!(value(&got, "Device.DHCPv6.Server.Pool.2.Enable"), "0");

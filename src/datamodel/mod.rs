@@ -154,7 +154,7 @@ pub fn register_tr098_runtime(dm: &mut DataModel, config: SharedConfig, uci: Sha
 }
 
 /// Registers the providers that serve inside the uci-map's tables: TR-181
-/// DHCPv4 pool static addresses and clients and the Wi-Fi run-time state,
+/// DHCPv4 pool static addresses and clients, bridge ports and the Wi-Fi run-time state,
 /// and (both models) the netifd run-time state of PPP and DHCP links. The
 /// run-time cache is attached to the model for the daemon to fill.
 pub fn register_map_runtime(dm: &mut DataModel, uci: SharedUci) {
@@ -166,6 +166,12 @@ pub fn register_map_runtime(dm: &mut DataModel, uci: SharedUci) {
             Box::new(lan::PoolChildrenProvider::new(uci.clone())),
         ) {
             log::debug!("DHCPv4 pool clients and static addresses not served: {e}");
+        }
+        if let Err(e) = dm.register(
+            &lan::BRIDGE_PORT_PATHS,
+            Box::new(lan::BridgePortsProvider::new(uci.clone())),
+        ) {
+            log::debug!("bridge ports not served: {e}");
         }
         let provider = wifi::WifiRuntimeProvider::new(uci.clone(), state.clone());
         match dm.register(&wifi::RUNTIME_PATHS, Box::new(provider)) {
