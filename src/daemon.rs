@@ -34,6 +34,7 @@ use crate::cwmp::schedule::{lightweight_trigger_after, PeriodicInform};
 use crate::cwmp::session::Acknowledged;
 use crate::datamodel::engine::{DataModel, ValueChanges};
 use crate::datamodel::reflectors;
+use crate::datamodel::runtime::RuntimeRefresh;
 use crate::datamodel::setup;
 use crate::fsutil;
 use crate::logging::{self, LogSettings};
@@ -130,6 +131,8 @@ pub struct Daemon {
     conn_request_limit: Rc<RefCell<ConnRequestLimit>>,
     /// Where the UCI packages live, for the services' own packages.
     uci_dir: std::path::PathBuf,
+    /// The run-time state (Wi-Fi, netifd) asked from ubus for the data model.
+    runtime_refresh: RuntimeRefresh,
     /// The WAN address netifd reported over ubus, for ConnectionRequestURL.
     wan_address: Option<String>,
     /// The URL of the running session (for BOOTSTRAP bookkeeping).
@@ -465,6 +468,7 @@ impl Daemon {
             conn_request_limit,
             uci_dir,
             ubus,
+            runtime_refresh: RuntimeRefresh::default(),
             wan_address: None,
             poll,
             config_file,
@@ -633,6 +637,7 @@ impl Daemon {
         while let Some(timer) = self.timers.pop_due(now) {
             match timer {
                 DaemonTimer::ValueCheck => {
+                    self.refresh_runtime();
                     self.check_value_changes(clock::unix_now());
                     self.arm_value_check(now);
                 }
@@ -669,8 +674,10 @@ impl Daemon {
         if let Err(e) = self.store.save_events(self.agent.queue()) {
             error!("cannot persist events before the session: {e}");
         }
+        self.refresh_runtime();
         info!("Preparing the Inform RPC message to send to the ACS");
-        let mut parameter_list = self.dm.inform_parameters();
+        let codes: Vec<&str> = events.iter().map(|e| e.code.as_str()).collect();
+        let mut parameter_list = self.dm.inform_parameters_for(&codes);
         // They stay pending until the ACS acknowledges this Inform.
         self.inform_changes = self.changed_values.clone();
         for changed in &self.changed_values {
@@ -885,6 +892,15 @@ impl Daemon {
         if self.cwmp_store.borrow_mut().take_changed() {
             info!("Config reload: end session request");
             self.reload();
+        }
+        for package in self.dm.take_changed_packages() {
+            info!("Applying the changes of UCI package {package}");
+            let command = self
+                .config
+                .cpe
+                .uci_reload_command
+                .replace("{package}", &package);
+            self.spawn_shell(&command);
         }
         for work in std::mem::take(&mut self.deferred) {
             self.run_deferred(work);
@@ -1148,6 +1164,7 @@ impl Daemon {
             match input {
                 UbusInput::Registered => {
                     info!("ubus: tr069 object registered");
+                    self.refresh_runtime();
                     let wan = self.config.cpe.default_wan_interface.clone();
                     if !wan.is_empty() {
                         if let Err(e) = self.ubus.request_interface_status(&wan, clock::now()) {
@@ -1155,7 +1172,23 @@ impl Daemon {
                         }
                     }
                 }
-                UbusInput::Disconnected => warn!("ubus: connection lost, reconnecting"),
+                UbusInput::Disconnected => {
+                    warn!("ubus: connection lost, reconnecting");
+                    self.runtime_refresh.reset();
+                }
+                UbusInput::CallResult {
+                    request,
+                    object,
+                    result,
+                    ..
+                } => {
+                    if let Some(state) = self.dm.runtime_state() {
+                        let ubus = &mut self.ubus;
+                        let now = clock::now();
+                        self.runtime_refresh
+                            .on_result(ubus, &state, request, &object, result, now);
+                    }
+                }
                 UbusInput::Call { handle, call } => {
                     let reply = self.on_tr069_call(call);
                     if let Err(e) = self.ubus.reply(handle, UbusStatus::Ok, reply) {
@@ -1182,6 +1215,13 @@ impl Daemon {
                     }
                 }
             }
+        }
+    }
+
+    /// Asks ubus for the run-time state the data model serves (when it serves any).
+    fn refresh_runtime(&mut self) {
+        if self.dm.runtime_state().is_some() && self.ubus.is_registered() {
+            self.runtime_refresh.start(&mut self.ubus, clock::now());
         }
     }
 

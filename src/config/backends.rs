@@ -124,6 +124,8 @@ pub struct UciDir {
     dir: PathBuf,
     /// Packages with uncommitted edits.
     edited: HashMap<String, UciFile>,
+    /// Packages committed and not yet taken for reloading.
+    committed: Vec<String>,
     /// Parsed packages and the file stamp they were read at.
     parsed: RefCell<HashMap<String, (FileStamp, Rc<UciFile>)>>,
 }
@@ -133,6 +135,7 @@ impl UciDir {
         UciDir {
             dir: dir.to_path_buf(),
             edited: HashMap::new(),
+            committed: Vec::new(),
             parsed: RefCell::new(HashMap::new()),
         }
     }
@@ -145,6 +148,9 @@ impl UciDir {
         valid.then(|| self.dir.join(package))
     }
 
+    /// The package as it is now: with this session's edits, else the file
+    /// (parsed again only when its stamp changed, so a change made with
+    /// `uci` or LuCI is seen at the next read).
     fn load(&self, package: &str) -> Option<Rc<UciFile>> {
         if let Some(uci) = self.edited.get(package) {
             return Some(Rc::new(uci.clone()));
@@ -246,6 +252,36 @@ impl UciBackend for UciDir {
         })
     }
 
+    fn set_list(
+        &mut self,
+        package: &str,
+        section: &str,
+        option: &str,
+        values: &[&str],
+    ) -> Result<(), String> {
+        self.edit(package, |uci| {
+            if !uci.has_section(section) {
+                return Err(format!("no section '{section}'"));
+            }
+            uci.delete_option(section, option);
+            for value in values {
+                uci.add_list(section, option, value)
+                    .map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        })
+    }
+
+    fn delete_option(&mut self, package: &str, section: &str, option: &str) -> Result<(), String> {
+        self.edit(package, |uci| {
+            if !uci.has_section(section) {
+                return Err(format!("no section '{section}'"));
+            }
+            uci.delete_option(section, option);
+            Ok(())
+        })
+    }
+
     fn commit(&mut self, package: &str) -> Result<(), String> {
         let Some(uci) = self.edited.remove(package) else {
             return Ok(());
@@ -253,8 +289,29 @@ impl UciBackend for UciDir {
         let path = self
             .path(package)
             .ok_or_else(|| format!("invalid package '{package}'"))?;
+        // A file holding credentials (wireless keys, PPP passwords) keeps its mode.
+        let mode = std::fs::metadata(&path)
+            .ok()
+            .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()));
         atomic_write(&path, uci.to_text().as_bytes())
-            .map_err(|e| format!("{}: {e}", path.display()))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        if let Some(mode) = mode {
+            let permissions = std::os::unix::fs::PermissionsExt::from_mode(mode & 0o7777);
+            std::fs::set_permissions(&path, permissions)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+        if !self.committed.iter().any(|p| p == package) {
+            self.committed.push(package.to_owned());
+        }
+        Ok(())
+    }
+
+    fn revert(&mut self, package: &str) {
+        self.edited.remove(package);
+    }
+
+    fn take_committed(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.committed)
     }
 }
 

@@ -6,6 +6,10 @@
 //! [`ConfigFile::update`], which re-reads the file, edits only the touched
 //! statements and replaces it atomically.
 
+/// What OpenWrt's `reload_config` does for one changed package.
+pub const UCI_RELOAD_COMMAND: &str =
+    r#"ubus call service event '{"type":"config.change","data":{"package":"{package}"}}'"#;
+
 pub mod backends;
 pub mod uci;
 
@@ -184,6 +188,9 @@ pub struct CpeConfig {
     pub state_dir: PathBuf,
     /// The vendor's data model to UCI mapping (see files/etc/icwmp/uci-map).
     pub uci_map_file: PathBuf,
+    /// Shell command run once per UCI package the ACS changed, after the
+    /// session (`{package}` is the package name): procd's reload triggers.
+    pub uci_reload_command: String,
     /// Shell command that reboots the device (after a Reboot RPC's session).
     pub reboot_command: String,
     /// Shell command that resets the device to factory defaults (FactoryReset RPC).
@@ -242,6 +249,7 @@ impl Default for CpeConfig {
             exec_download: false,
             state_dir: PathBuf::from("/etc/icwmpd"),
             uci_map_file: PathBuf::from("/etc/icwmp/uci-map"),
+            uci_reload_command: UCI_RELOAD_COMMAND.into(),
             reboot_command: "reboot".into(),
             factory_reset_command: "firstboot -y && reboot".into(),
             du_install_command: "opkg install {url}".into(),
@@ -594,6 +602,7 @@ impl Config {
         cpe.boolean("exec_download", &mut c.exec_download)?;
         cpe.path("state_dir", &mut c.state_dir);
         cpe.path("uci_map_file", &mut c.uci_map_file);
+        cpe.string("uci_reload_command", &mut c.uci_reload_command);
         cpe.string("reboot_command", &mut c.reboot_command);
         cpe.string("factory_reset_command", &mut c.factory_reset_command);
         cpe.string("du_install_command", &mut c.du_install_command);

@@ -173,6 +173,11 @@ impl Provider for BulkDataProvider {
         self.staged.clear();
     }
 
+    /// Every table of `Device.BulkData.` the schema lets the ACS create is kept here.
+    fn creatable(&self, table: &str) -> bool {
+        relative(table).is_some()
+    }
+
     fn add_instance(
         &mut self,
         table: &str,

@@ -86,8 +86,23 @@ pub trait UciBackend {
     /// Adds a section of a type; returns its name.
     fn add_section(&mut self, package: &str, section_type: &str) -> Result<String, String>;
     fn delete_section(&mut self, package: &str, section: &str) -> Result<(), String>;
+    /// Replaces an option by a list of `values` (no option when empty).
+    fn set_list(
+        &mut self,
+        package: &str,
+        section: &str,
+        option: &str,
+        values: &[&str],
+    ) -> Result<(), String>;
+    /// Removes an option or list; removing an absent one is not an error.
+    fn delete_option(&mut self, package: &str, section: &str, option: &str) -> Result<(), String>;
     /// Writes the package's pending changes to its file.
     fn commit(&mut self, package: &str) -> Result<(), String>;
+    /// Drops the package's pending changes.
+    fn revert(&mut self, package: &str);
+    /// The packages committed since the last call, each once, in commit
+    /// order: the services to reload after the session.
+    fn take_committed(&mut self) -> Vec<String>;
 }
 
 /// The backend shared between the providers that map UCI.
@@ -208,8 +223,41 @@ impl UciBackend for MemoryUci {
         Ok(())
     }
 
+    fn set_list(
+        &mut self,
+        package: &str,
+        section: &str,
+        option: &str,
+        values: &[&str],
+    ) -> Result<(), String> {
+        if values.is_empty() {
+            return self.delete_option(package, section, option);
+        }
+        self.set(package, section, option, &values.join(" "))
+    }
+
+    fn delete_option(&mut self, package: &str, section: &str, option: &str) -> Result<(), String> {
+        let s = self
+            .section_mut(package, section)
+            .ok_or_else(|| format!("{package}.{section}: no such section"))?;
+        s.options.remove(option);
+        Ok(())
+    }
+
     fn commit(&mut self, package: &str) -> Result<(), String> {
         self.commits.push(package.to_owned());
         Ok(())
+    }
+
+    fn revert(&mut self, _package: &str) {}
+
+    fn take_committed(&mut self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for package in self.commits.drain(..) {
+            if !out.contains(&package) {
+                out.push(package);
+            }
+        }
+        out
     }
 }

@@ -8,8 +8,10 @@ use crate::cwmp::fault::{Fault, FaultCode, ParameterFault};
 use crate::cwmp::params::{
     Notification, ParameterAttribute, ParameterInfo, ParameterValue, SetParameterAttribute, XsdType,
 };
+use crate::datamodel::config::SharedUci;
 use crate::datamodel::path::{self, Segment};
 use crate::datamodel::provider::{ApplyStatus, Provider};
+use crate::datamodel::runtime::SharedRuntime;
 use crate::datamodel::schema::{ActiveNotify, NodeId, NodeKind, Schema};
 use crate::datamodel::state::{DmState, StateError};
 
@@ -187,6 +189,10 @@ pub struct DataModel {
     forced_active: Vec<NodeId>,
     /// `last_values` changed since [`DataModel::take_baseline_changed`].
     baseline_changed: bool,
+    /// The UCI packages behind the providers, whose commits need a reload.
+    uci: Option<SharedUci>,
+    /// The run-time cache the daemon fills from ubus replies.
+    runtime: Option<SharedRuntime>,
 }
 
 impl DataModel {
@@ -208,6 +214,8 @@ impl DataModel {
             last_values: HashMap::new(),
             forced_active,
             baseline_changed: false,
+            uci: None,
+            runtime: None,
         }
     }
 
@@ -229,6 +237,31 @@ impl DataModel {
 
     pub fn schema(&self) -> Schema {
         self.schema
+    }
+
+    /// Names the UCI backend the providers write through, so that
+    /// `take_changed_packages` can tell which services to reload.
+    pub fn attach_uci(&mut self, uci: SharedUci) {
+        self.uci = Some(uci);
+    }
+
+    /// Names the run-time cache providers read, for the daemon to fill.
+    pub fn attach_runtime(&mut self, runtime: SharedRuntime) {
+        self.runtime = Some(runtime);
+    }
+
+    /// The run-time cache, when the model serves run-time state from ubus.
+    pub fn runtime_state(&self) -> Option<SharedRuntime> {
+        self.runtime.clone()
+    }
+
+    /// The UCI packages committed since the last call, each once: after a
+    /// session the daemon reloads each package's service once.
+    pub fn take_changed_packages(&mut self) -> Vec<String> {
+        match &self.uci {
+            Some(uci) => uci.borrow_mut().take_committed(),
+            None => Vec::new(),
+        }
     }
 
     pub fn options(&self) -> Options {
@@ -254,11 +287,17 @@ impl DataModel {
             .filter(|i| *i != NO_OWNER)
             .ok_or(RegisterError::TooManyProviders)?;
         let mut marks = Vec::new();
+        let mut prefixes = prefixes.to_vec();
+        prefixes.sort_by_key(|p| p.len());
         for prefix in prefixes {
             let (ancestors, node) = self.schema_chain(prefix)?;
+            // A table this same registration serves counts as served.
             let table_unserved = ancestors.iter().any(|a| {
                 self.schema.node_kind(*a) == NodeKind::Table
                     && self.owner.get(a.0 as usize) == Some(&NO_OWNER)
+                    && !marks.iter().any(|(_, n): &(Vec<NodeId>, NodeId)| {
+                        self.schema.subtree(*n).contains(&(a.0 as usize))
+                    })
             });
             if table_unserved {
                 return Err(RegisterError::UnservedTable((*prefix).to_owned()));
@@ -583,8 +622,14 @@ impl DataModel {
     fn writable_item(&mut self, node: NodeId, internal: &str) -> bool {
         match self.schema.node_kind(node) {
             NodeKind::Object => false,
-            NodeKind::Table | NodeKind::Instance => {
-                self.schema.writable(node) && self.owner_of(node).is_some()
+            NodeKind::Table => {
+                self.schema.writable(node)
+                    && self.provider(node).is_some_and(|p| p.creatable(internal))
+            }
+            NodeKind::Instance => {
+                let table = table_of(internal);
+                self.schema.writable(node)
+                    && self.provider(node).is_some_and(|p| p.creatable(table))
             }
             NodeKind::Parameter => {
                 self.schema.writable(node)
@@ -1188,6 +1233,80 @@ impl DataModel {
         values
     }
 
+    /// The Inform's ParameterList for a session delivering `events`: the
+    /// parameters of `inform_parameters` plus those the ACS listed in
+    /// ManagementServer.InformParameter.{i} for one of these events.
+    pub fn inform_parameters_for(&mut self, events: &[&str]) -> Vec<ParameterValue> {
+        let mut values = self.inform_parameters();
+        let table = format!(
+            "{}.ManagementServer.InformParameter.",
+            self.schema.root_name()
+        );
+        let Some(table_node) = self.schema_node_of(&table) else {
+            return values;
+        };
+        let Some(template) = self.instance_template(table_node) else {
+            return values;
+        };
+        let mut patterns = Vec::new();
+        for n in self.instances(table_node, &table) {
+            let mut field = |name: &str| {
+                let node = self.schema.child(template, name)?;
+                self.get_raw(node, &format!("{table}{n}.{name}"))
+            };
+            let enabled = field("Enable").is_some_and(|v| v == "1" || v == "true");
+            let pattern = field("ParameterName").unwrap_or_default();
+            let list = field("EventList").unwrap_or_default();
+            let wanted: Vec<&str> = list
+                .split(',')
+                .map(str::trim)
+                .filter(|e| !e.is_empty())
+                .collect();
+            let due = if wanted.is_empty() {
+                events.iter().any(|e| *e != "4 VALUE CHANGE")
+            } else {
+                wanted.iter().any(|w| events.contains(w))
+            };
+            if enabled && due && !pattern.is_empty() {
+                patterns.push(pattern);
+            }
+        }
+        for pattern in patterns {
+            for value in self.matching_values(&pattern) {
+                if !values.iter().any(|v| v.name == value.name) {
+                    values.push(value);
+                }
+            }
+        }
+        values
+    }
+
+    /// The values an InformParameter pattern names: a path (partial or not)
+    /// whose instance numbers may be `*`. A pattern naming nothing gives nothing.
+    fn matching_values(&mut self, pattern: &str) -> Vec<ParameterValue> {
+        let Some(star) = pattern.find(".*.").or_else(|| pattern.find(".*")) else {
+            return self.get_values(&[pattern]).unwrap_or_default();
+        };
+        let prefix = pattern.get(..=star).unwrap_or(pattern);
+        let wanted: Vec<&str> = pattern.split('.').collect();
+        let partial = pattern.ends_with('.');
+        let mut found = self.get_values(&[prefix]).unwrap_or_default();
+        found.retain(|v| {
+            let got: Vec<&str> = v.name.split('.').collect();
+            let fits = if partial {
+                got.len() >= wanted.len()
+            } else {
+                got.len() == wanted.len()
+            };
+            fits && wanted.iter().zip(&got).all(|(w, g)| {
+                w == g
+                    || (*w == "*" && !g.is_empty() && g.bytes().all(|b| b.is_ascii_digit()))
+                    || (partial && w.is_empty())
+            })
+        });
+        found
+    }
+
     /// The `DeviceIdStruct` fields from DeviceInfo (empty when not served).
     pub fn device_id(&mut self) -> DeviceId {
         let root = self.schema.root_name();
@@ -1209,9 +1328,10 @@ impl DataModel {
 
 /// Parameters added to the Inform besides the schema's forcedInform ones
 /// (icwmp's list: DeviceIdStruct fields and the ACS connection parameters,
-/// and the UDP connection-request address and NAT state the ACS needs for
-/// connection requests through NAT, TR-069 Annex G).
-const INFORM_EXTRAS: [&str; 11] = [
+/// the UDP connection-request address and NAT state the ACS needs for
+/// connection requests through NAT, TR-069 Annex G, and TR-098's default WAN
+/// connection address, which TR-098 ACSs read first).
+pub const INFORM_EXTRAS: [&str; 12] = [
     "DeviceInfo.Manufacturer",
     "DeviceInfo.ManufacturerOUI",
     "DeviceInfo.ModelName",
@@ -1223,6 +1343,7 @@ const INFORM_EXTRAS: [&str; 11] = [
     "ManagementServer.NATDetected",
     "ManagementServer.ParameterKey",
     "ManagementServer.UDPConnectionRequestAddress",
+    "WANDevice.1.WANConnectionDevice.1.WANIPConnection.1.ExternalIPAddress",
 ];
 
 /// Parameters notified actively whatever their attribute says, beyond the

@@ -25,6 +25,9 @@ impl Provider for Shared {
     fn writable(&self, path: &str) -> bool {
         self.0.borrow().writable(path)
     }
+    fn creatable(&self, table: &str) -> bool {
+        self.0.borrow().creatable(table)
+    }
     fn set(&mut self, path: &str, value: &str) -> Result<(), FaultCode> {
         self.0.borrow_mut().set(path, value)
     }

@@ -231,6 +231,47 @@ fn pids() -> Vec<u32> {
     pids
 }
 
+/// The kernel's thermal zones with a readable temperature, in zone order.
+fn thermal_zones() -> Vec<String> {
+    let Ok(dir) = fs::read_dir("/sys/class/thermal") else {
+        return Vec::new();
+    };
+    let mut zones: Vec<(u32, String)> = dir
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_str()?.to_owned();
+            let n = name.strip_prefix("thermal_zone")?.parse().ok()?;
+            read(&format!("/sys/class/thermal/{name}/temp"))?;
+            Some((n, name))
+        })
+        .collect();
+    zones.sort();
+    zones.into_iter().map(|(_, name)| name).collect()
+}
+
+/// TemperatureSensor.{n} fields from the n-th thermal zone (millidegrees → °C).
+fn sensor_value(n: u32, field: &str) -> Option<String> {
+    let zone = thermal_zones()
+        .into_iter()
+        .nth((n as usize).checked_sub(1)?)?;
+    let base = format!("/sys/class/thermal/{zone}");
+    Some(match field {
+        "Alias" => format!("cpe-{n}"),
+        "Enable" => "1".to_owned(),
+        "Status" => "Enabled".to_owned(),
+        "Name" => read(&format!("{base}/type")).unwrap_or(zone),
+        "Value" => {
+            let milli: i64 = read(&format!("{base}/temp"))?.parse().ok()?;
+            (milli / 1000).to_string()
+        }
+        "LastUpdate" => {
+            let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs();
+            datetime::format_utc(i64::try_from(now).ok()?)
+        }
+        _ => return None,
+    })
+}
+
 /// The instance number and the rest of a path below `marker` (`….Process.` + `12.PID`).
 fn instance_rest<'a>(path: &'a str, marker: &str) -> Option<(u32, &'a str)> {
     let (_, tail) = path.split_once(marker)?;
@@ -298,7 +339,15 @@ impl Provider for DeviceInfoProvider {
             }
             "ProcessStatus.CPUUsage" => self.cpu_usage()?,
             "ProcessStatus.ProcessNumberOfEntries" => pids().len().to_string(),
+            "TemperatureStatus.TemperatureSensorNumberOfEntries" => {
+                thermal_zones().len().to_string()
+            }
             _ => {
+                if let Some((n, field)) =
+                    instance_rest(path, ".TemperatureStatus.TemperatureSensor.")
+                {
+                    return sensor_value(n, field);
+                }
                 let (pid, field) = instance_rest(path, ".ProcessStatus.Process.")?;
                 return process_value(pid, field);
             }
@@ -308,6 +357,8 @@ impl Provider for DeviceInfoProvider {
     fn instances(&mut self, table: &str) -> Vec<u32> {
         if table.ends_with(".ProcessStatus.Process.") {
             pids()
+        } else if table.ends_with(".TemperatureStatus.TemperatureSensor.") {
+            (1..=thermal_zones().len() as u32).collect()
         } else {
             Vec::new()
         }
@@ -368,6 +419,8 @@ pub fn posix_tz_offset(tz: &str) -> i64 {
 pub struct TimeProvider {
     uci: SharedUci,
     staged: Vec<(String, String, String)>,
+    /// The NTP server list as staged by Client.1.Servers or NTPServer1..5.
+    staged_servers: Option<Vec<String>>,
 }
 
 impl TimeProvider {
@@ -375,6 +428,7 @@ impl TimeProvider {
         TimeProvider {
             uci,
             staged: Vec::new(),
+            staged_servers: None,
         }
     }
 
@@ -489,10 +543,39 @@ impl Provider for TimeProvider {
     }
 
     fn writable(&self, path: &str) -> bool {
-        path.ends_with(".Time.Enable") || path.ends_with(".Time.LocalTimeZone")
+        path.ends_with(".Time.Enable")
+            || path.ends_with(".Time.LocalTimeZone")
+            || path.ends_with(".Time.Client.1.Servers")
+            || ntp_server_index(path).is_some()
     }
 
     fn set(&mut self, path: &str, value: &str) -> Result<(), FaultCode> {
+        let whole = path.ends_with(".Time.Client.1.Servers");
+        if whole || ntp_server_index(path).is_some() {
+            if self.ntp_section().is_none() {
+                return Err(FaultCode::RequestDenied);
+            }
+            let mut servers = match self.staged_servers.take() {
+                Some(list) => list,
+                None => self.servers(),
+            };
+            if let Some(i) = ntp_server_index(path) {
+                if servers.len() <= i {
+                    servers.resize(i + 1, String::new());
+                }
+                if let Some(slot) = servers.get_mut(i) {
+                    *slot = value.trim().to_owned();
+                }
+            } else {
+                servers = value
+                    .split(',')
+                    .map(|v| v.trim().to_owned())
+                    .filter(|v| !v.is_empty())
+                    .collect();
+            }
+            self.staged_servers = Some(servers);
+            return Ok(());
+        }
         let (section, option) = if path.ends_with(".Time.Enable") {
             (self.ntp_section(), "enabled")
         } else if path.ends_with(".Time.LocalTimeZone") {
@@ -508,23 +591,48 @@ impl Provider for TimeProvider {
 
     fn commit(&mut self) -> Result<ApplyStatus, Fault> {
         let staged = std::mem::take(&mut self.staged);
-        if staged.is_empty() {
+        let servers = self.staged_servers.take();
+        if staged.is_empty() && servers.is_none() {
             return Ok(ApplyStatus::Applied);
         }
+        let ntp = self.ntp_section();
         let mut uci = self.uci.borrow_mut();
+        let denied = |e: String| Fault::with_text(FaultCode::RequestDenied, e);
+        let mut result = Ok(());
         for (section, option, value) in staged {
-            uci.set("system", &section, &option, &value)
-                .map_err(|e| Fault::with_text(FaultCode::InternalError, e))?;
+            result = result.and_then(|()| uci.set("system", &section, &option, &value));
         }
-        uci.commit("system")
-            .map_err(|e| Fault::with_text(FaultCode::InternalError, e))?;
+        if let (Some(servers), Some(ntp)) = (servers, ntp) {
+            let list: Vec<&str> = servers
+                .iter()
+                .map(String::as_str)
+                .filter(|s| !s.is_empty())
+                .collect();
+            result = result.and_then(|()| uci.set_list("system", &ntp, "server", &list));
+        }
+        if let Err(e) = result {
+            uci.revert("system");
+            return Err(denied(e));
+        }
+        if let Err(e) = uci.commit("system") {
+            uci.revert("system");
+            return Err(denied(e));
+        }
         // The NTP client and the time zone are reloaded by the system service.
         Ok(ApplyStatus::Pending)
     }
 
     fn abort(&mut self) {
         self.staged.clear();
+        self.staged_servers = None;
     }
+}
+
+/// The list index of TR-098's `Time.NTPServer1`..`5`.
+fn ntp_server_index(path: &str) -> Option<usize> {
+    let (_, name) = path.split_once(".Time.NTPServer")?;
+    let n: usize = name.parse().ok()?;
+    (1..=5).contains(&n).then(|| n - 1)
 }
 
 /// A network interface of /sys/class/net.
@@ -570,6 +678,32 @@ fn ethernet_interfaces() -> Vec<NetInterface> {
         all.into_iter().filter(|i| i.name == "lo").collect()
     } else {
         ether
+    }
+}
+
+/// Kernel interfaces by ifindex, remembered between reads: an entry is
+/// used only while `/sys/class/net/<name>/ifindex` still says the same
+/// number (one small read instead of a directory scan per parameter).
+#[derive(Debug, Default)]
+pub struct InterfaceCache {
+    known: std::collections::BTreeMap<u32, NetInterface>,
+}
+
+impl InterfaceCache {
+    pub fn get(&mut self, number: u32) -> Option<NetInterface> {
+        if let Some(iface) = self.known.get(&number) {
+            let still = read(&format!("/sys/class/net/{}/ifindex", iface.name))
+                .and_then(|i| i.parse::<u32>().ok())
+                == Some(number);
+            if still {
+                return Some(iface.clone());
+            }
+        }
+        self.known = net_interfaces()
+            .into_iter()
+            .map(|i| (i.ifindex, i))
+            .collect();
+        self.known.get(&number).cloned()
     }
 }
 
@@ -633,7 +767,10 @@ fn common_interface(iface: &NetInterface, n: u32, field: &str) -> Option<String>
 }
 
 /// Serves `Device.Ethernet.` from /sys/class/net; instance numbers are ifindexes.
-pub struct EthernetProvider;
+#[derive(Debug, Default)]
+pub struct EthernetProvider {
+    cache: InterfaceCache,
+}
 
 impl Provider for EthernetProvider {
     fn get(&mut self, path: &str) -> Option<String> {
@@ -641,8 +778,12 @@ impl Provider for EthernetProvider {
             return Some(ethernet_interfaces().len().to_string());
         }
         let (n, field) = instance_rest(path, ".Ethernet.Interface.")?;
-        let list = ethernet_interfaces();
-        let iface = by_index(&list, n)?;
+        let iface = match self.cache.get(n) {
+            Some(i) if i.link_type == 1 => i,
+            // Loopback stands in only when there is no Ethernet interface.
+            _ => by_index(&ethernet_interfaces(), n)?.clone(),
+        };
+        let iface = &iface;
         let name = iface.name.as_str();
         Some(match field {
             "MACAddress" => sysfs(name, "address").unwrap_or_default(),
@@ -699,8 +840,50 @@ fn ipv4_of(name: &str) -> Vec<sys::InterfaceAddress> {
 }
 
 /// Serves `Device.IP.Interface.` (every kernel interface, numbered by
-/// ifindex) with its IPv4 and IPv6 addresses.
-pub struct IpProvider;
+/// ifindex) with its IPv4 and IPv6 addresses. The first IPv4 address of an
+/// interface that a static `network.interface` section configures (its
+/// `device` is the kernel interface) is writable there (`ipaddr`, `netmask`).
+pub struct IpProvider {
+    uci: SharedUci,
+    staged: Vec<(String, &'static str, String)>,
+    cache: InterfaceCache,
+}
+
+impl IpProvider {
+    pub fn new(uci: SharedUci) -> IpProvider {
+        IpProvider {
+            uci,
+            staged: Vec::new(),
+            cache: InterfaceCache::default(),
+        }
+    }
+
+    /// The static `network.interface` section configuring kernel interface `n`.
+    fn static_section(&self, n: u32) -> Option<String> {
+        let list = net_interfaces();
+        let name = by_index(&list, n)?.name.clone();
+        let uci = self.uci.borrow();
+        uci.sections("network")
+            .into_iter()
+            .filter(|s| s.section_type == "interface")
+            .find(|s| {
+                uci.get("network", &s.name, "device").as_deref() == Some(name.as_str())
+                    && uci.get("network", &s.name, "proto").as_deref() == Some("static")
+            })
+            .map(|s| s.name)
+    }
+
+    /// `(interface number, UCI option)` of a writable address parameter.
+    fn address_option(path: &str) -> Option<(u32, &'static str)> {
+        let (n, field) = instance_rest(path, ".IP.Interface.")?;
+        let option = match field {
+            "IPv4Address.1.IPAddress" => "ipaddr",
+            "IPv4Address.1.SubnetMask" => "netmask",
+            _ => return None,
+        };
+        Some((n, option))
+    }
+}
 
 impl Provider for IpProvider {
     fn get(&mut self, path: &str) -> Option<String> {
@@ -715,8 +898,8 @@ impl Provider for IpProvider {
             return Some(flag(fs::metadata("/proc/net/if_inet6").is_ok()));
         }
         let (n, field) = instance_rest(path, ".IP.Interface.")?;
-        let list = net_interfaces();
-        let iface = by_index(&list, n)?;
+        let iface = self.cache.get(n)?;
+        let iface = &iface;
         let name = iface.name.as_str();
         let loopback = iface.link_type == 772;
         if let Some((k, f)) = field.strip_prefix("IPv4Address.").and_then(|r| {
@@ -778,6 +961,44 @@ impl Provider for IpProvider {
             "LowerLayers" if iface.link_type == 1 => format!("Device.Ethernet.Interface.{n}"),
             _ => common_interface(iface, n, field)?,
         })
+    }
+
+    fn writable(&self, path: &str) -> bool {
+        Self::address_option(path).is_some_and(|(n, _)| self.static_section(n).is_some())
+    }
+
+    fn set(&mut self, path: &str, value: &str) -> Result<(), FaultCode> {
+        let (n, option) = Self::address_option(path).ok_or(FaultCode::NonWritableParameter)?;
+        let section = self
+            .static_section(n)
+            .ok_or(FaultCode::NonWritableParameter)?;
+        if value.parse::<std::net::Ipv4Addr>().is_err() {
+            return Err(FaultCode::InvalidParameterValue);
+        }
+        self.staged.push((section, option, value.to_owned()));
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<ApplyStatus, Fault> {
+        let staged = std::mem::take(&mut self.staged);
+        if staged.is_empty() {
+            return Ok(ApplyStatus::Applied);
+        }
+        let mut uci = self.uci.borrow_mut();
+        let mut result = Ok(());
+        for (section, option, value) in &staged {
+            result = result.and_then(|()| uci.set("network", section, option, value));
+        }
+        if let Err(e) = result.and_then(|()| uci.commit("network")) {
+            uci.revert("network");
+            return Err(Fault::with_text(FaultCode::RequestDenied, e));
+        }
+        // netifd applies the address when the network service reloads after the session.
+        Ok(ApplyStatus::Pending)
+    }
+
+    fn abort(&mut self) {
+        self.staged.clear();
     }
 
     fn instances(&mut self, table: &str) -> Vec<u32> {

@@ -3,7 +3,9 @@
 use crate::cwmp::datetime;
 use crate::cwmp::fault::{Fault, FaultCode};
 use crate::datamodel::config::SharedConfig;
+use crate::datamodel::engine::INFORM_EXTRAS;
 use crate::datamodel::provider::{ApplyStatus, Provider};
+use crate::datamodel::schema::{Schema, INSTANCE};
 use crate::sys;
 use crate::transport::http_client::check_url;
 
@@ -399,6 +401,48 @@ impl Provider for ManagementServerProvider {
     fn abort(&mut self) {
         self.staged.clear();
     }
+}
+
+/// The rules TR-181 sets for ManagementServer.InformParameter.{i} beyond
+/// the schema: ParameterName names a parameter or object of the model, with
+/// `*` only in place of instance numbers, and never a forced Inform
+/// parameter; EventList never holds `4 VALUE CHANGE`. Both refusals are 9007.
+pub fn check_inform_parameter(schema: Schema, path: &str, value: &str) -> Result<(), FaultCode> {
+    if path.ends_with(".EventList") {
+        if value.split(',').any(|e| e.trim() == "4 VALUE CHANGE") {
+            return Err(FaultCode::InvalidParameterValue);
+        }
+        return Ok(());
+    }
+    if !path.ends_with(".ParameterName") || value.is_empty() {
+        return Ok(());
+    }
+    let pattern: Vec<&str> = value
+        .split('.')
+        .map(|s| {
+            if s == "*" || (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())) {
+                INSTANCE
+            } else {
+                s
+            }
+        })
+        .collect();
+    let pattern = pattern.join(".");
+    let node = schema
+        .lookup(&pattern)
+        .ok_or(FaultCode::InvalidParameterValue)?;
+    let is_param = schema.is_parameter(node);
+    if is_param == value.ends_with('.') || value.contains("..") {
+        return Err(FaultCode::InvalidParameterValue);
+    }
+    let root = schema.root_name();
+    let extra = INFORM_EXTRAS
+        .iter()
+        .any(|e| value.strip_prefix(root).and_then(|v| v.strip_prefix('.')) == Some(*e));
+    if is_param && (schema.forced_inform(node) || extra) {
+        return Err(FaultCode::InvalidParameterValue);
+    }
+    Ok(())
 }
 
 #[cfg(test)]

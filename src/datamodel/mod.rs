@@ -5,15 +5,20 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod host;
+pub mod lan;
 pub mod mgmt;
+pub mod netifd;
 pub mod path;
 pub mod provider;
 pub mod reflectors;
+pub mod runtime;
 pub mod schema;
 pub mod setup;
 pub mod software;
 pub mod state;
+pub mod stored;
 pub mod ucimap;
+pub mod wifi;
 
 #[cfg(test)]
 mod engine_tests;
@@ -22,6 +27,35 @@ use config::{SharedConfig, SharedUci};
 use engine::{DataModel, RegisterError};
 use provider::MemoryProvider;
 use schema::ModelKind;
+
+/// The file under `state_dir` that keeps the ACS's InformParameter and Location tables.
+pub const STORED_TABLES_FILE: &str = "tables";
+
+/// Serves ManagementServer.InformParameter.{i} and DeviceInfo.Location.{i}
+/// (where the schema has them) from `state_dir/tables`.
+fn register_stored_tables(
+    dm: &mut DataModel,
+    state_dir: &std::path::Path,
+) -> Result<(), RegisterError> {
+    let schema = dm.schema();
+    let root = schema.root_name();
+    let tables: Vec<String> = ["ManagementServer.InformParameter.", "DeviceInfo.Location."]
+        .iter()
+        .map(|t| format!("{root}.{t}"))
+        .filter(|t| schema.lookup(t).is_some())
+        .collect();
+    let refs: Vec<&str> = tables.iter().map(String::as_str).collect();
+    let file = state_dir.join(STORED_TABLES_FILE);
+    let file = state_dir.is_dir().then_some(file.as_path());
+    let (stored, problem) =
+        stored::StoredTables::open(schema, &refs, file, Some(mgmt::check_inform_parameter));
+    if let Some(problem) = problem {
+        log::error!("{problem}; the InformParameter and Location tables start empty");
+    }
+    let prefixes = stored.prefixes();
+    let refs: Vec<&str> = prefixes.iter().map(String::as_str).collect();
+    dm.register(&refs, Box::new(stored))
+}
 
 /// Registers the built-in providers for the engine's root data model:
 /// DeviceInfo, ManagementServer and Time for both models; Ethernet, IP and
@@ -48,14 +82,18 @@ pub fn register_standard_providers(
         &[&at("ManagementServer.")],
         Box::new(mgmt::ManagementServerProvider::new(config)),
     )?;
-    dm.register(&[&at("Time.")], Box::new(host::TimeProvider::new(uci)))?;
+    dm.register(
+        &[&at("Time.")],
+        Box::new(host::TimeProvider::new(uci.clone())),
+    )?;
+    register_stored_tables(dm, state_dir)?;
     if schema.kind() == ModelKind::Tr181 {
         dm.register(
             &[
                 "Device.Ethernet.Interface.",
                 "Device.Ethernet.InterfaceNumberOfEntries",
             ],
-            Box::new(host::EthernetProvider),
+            Box::new(host::EthernetProvider::default()),
         )?;
         dm.register(
             &[
@@ -66,13 +104,93 @@ pub fn register_standard_providers(
                 "Device.IP.IPv6Capable",
                 "Device.IP.IPv6Enable",
             ],
-            Box::new(host::IpProvider),
+            Box::new(host::IpProvider::new(uci.clone())),
         )?;
         dm.register(&["Device.DNS.Client."], Box::new(host::DnsProvider))?;
+        dm.register(
+            &["Device.Hosts.Host.", "Device.Hosts.HostNumberOfEntries"],
+            Box::new(lan::HostsProvider::new(uci.clone())),
+        )?;
         dm.register(
             &["Device.SoftwareModules."],
             Box::new(software::SoftwareModulesProvider::new(state_dir)),
         )?;
     }
     Ok(())
+}
+
+/// Registers the run-time providers of TR-098 objects whose tables the UCI
+/// map serves (`LANDevice.1.Hosts.`, the WAN connection's address and
+/// status); without those tables in the map there is nothing to add to.
+pub fn register_tr098_runtime(dm: &mut DataModel, config: SharedConfig, uci: SharedUci) {
+    if dm.schema().kind() != ModelKind::Tr098 {
+        return;
+    }
+    let hosts = [
+        "InternetGatewayDevice.LANDevice.{i}.Hosts.Host.",
+        "InternetGatewayDevice.LANDevice.{i}.Hosts.HostNumberOfEntries",
+    ];
+    if let Err(e) = dm.register(&hosts, Box::new(lan::HostsProvider::new(uci.clone()))) {
+        log::debug!("LANDevice hosts not served: {e}");
+    }
+    let ethernet = [
+        "InternetGatewayDevice.LANDevice.{i}.LANEthernetInterfaceConfig.",
+        "InternetGatewayDevice.LANDevice.{i}.LANEthernetInterfaceNumberOfEntries",
+    ];
+    if let Err(e) = dm.register(
+        &ethernet,
+        Box::new(lan::LanEthernetProvider::new(uci.clone())),
+    ) {
+        log::debug!("LANDevice Ethernet interfaces not served: {e}");
+    }
+    let wan = "InternetGatewayDevice.WANDevice.{i}.WANConnectionDevice.{i}.WANIPConnection.{i}.";
+    let wan_params = [
+        format!("{wan}ExternalIPAddress"),
+        format!("{wan}ConnectionStatus"),
+        format!("{wan}MACAddress"),
+    ];
+    let refs: Vec<&str> = wan_params.iter().map(String::as_str).collect();
+    if let Err(e) = dm.register(&refs, Box::new(lan::WanProvider::new(config, uci))) {
+        log::debug!("WAN connection state not served: {e}");
+    }
+}
+
+/// Registers the providers that serve inside the uci-map's tables: TR-181
+/// DHCPv4 pool static addresses and clients, bridge ports and the Wi-Fi run-time state,
+/// and (both models) the netifd run-time state of PPP and DHCP links. The
+/// run-time cache is attached to the model for the daemon to fill.
+pub fn register_map_runtime(dm: &mut DataModel, uci: SharedUci) {
+    let state = runtime::SharedRuntime::default();
+    let mut fed = false;
+    if dm.schema().kind() == ModelKind::Tr181 {
+        if let Err(e) = dm.register(
+            &lan::POOL_CHILD_PATHS,
+            Box::new(lan::PoolChildrenProvider::new(uci.clone())),
+        ) {
+            log::debug!("DHCPv4 pool clients and static addresses not served: {e}");
+        }
+        if let Err(e) = dm.register(
+            &lan::BRIDGE_PORT_PATHS,
+            Box::new(lan::BridgePortsProvider::new(uci.clone())),
+        ) {
+            log::debug!("bridge ports not served: {e}");
+        }
+        let provider = wifi::WifiRuntimeProvider::new(uci.clone(), state.clone());
+        match dm.register(&wifi::RUNTIME_PATHS, Box::new(provider)) {
+            Ok(()) => fed = true,
+            Err(e) => log::debug!("Wi-Fi run-time state not served: {e}"),
+        }
+    }
+    let paths: &[&str] = match dm.schema().kind() {
+        ModelKind::Tr181 => &netifd::TR181_PATHS,
+        ModelKind::Tr098 => &netifd::TR098_PATHS,
+    };
+    let provider = netifd::NetRuntimeProvider::new(uci, state.clone());
+    match dm.register(paths, Box::new(provider)) {
+        Ok(()) => fed = true,
+        Err(e) => log::debug!("netifd run-time state not served: {e}"),
+    }
+    if fed {
+        dm.attach_runtime(state);
+    }
 }

@@ -44,6 +44,13 @@ pub trait Provider {
         false
     }
 
+    /// Whether AddObject and DeleteObject work on the table at `table`
+    /// (instance-numbered, ending in `.`) of a table the schema marks
+    /// readWrite; GetParameterNames reports the table writable only then.
+    fn creatable(&self, _table: &str) -> bool {
+        false
+    }
+
     /// Stages a new value; nothing changes until `commit`.
     fn set(&mut self, _path: &str, _value: &str) -> Result<(), FaultCode> {
         Err(FaultCode::NonWritableParameter)
@@ -104,6 +111,16 @@ impl MemoryProvider {
         self.read_only.insert(path.to_owned());
     }
 
+    /// Every committed value by path.
+    pub fn values(&self) -> &std::collections::BTreeMap<String, String> {
+        &self.values
+    }
+
+    /// Puts back values taken with `values` (undoing a change that could not be persisted).
+    pub fn replace_values(&mut self, values: std::collections::BTreeMap<String, String>) {
+        self.values = values;
+    }
+
     /// The committed value of a path.
     pub fn value(&self, path: &str) -> Option<&str> {
         self.values.get(path).map(String::as_str)
@@ -120,6 +137,20 @@ impl MemoryProvider {
             })
             .collect::<Vec<_>>()
             .join(".")
+    }
+}
+
+/// A parameter's schema default in canonical form (`false` is `0`, an
+/// empty list `[]` is the empty string); the empty string without one.
+pub fn default_of(
+    schema: crate::datamodel::schema::Schema,
+    node: crate::datamodel::schema::NodeId,
+) -> String {
+    match schema.constraints(node).default_value() {
+        None | Some("[]") => String::new(),
+        Some(value) => schema
+            .validate(node, value)
+            .unwrap_or_else(|_| value.to_owned()),
     }
 }
 
@@ -142,6 +173,10 @@ impl Provider for MemoryProvider {
 
     fn writable(&self, path: &str) -> bool {
         !self.read_only.contains(path)
+    }
+
+    fn creatable(&self, _table: &str) -> bool {
+        true
     }
 
     fn set(&mut self, path: &str, value: &str) -> Result<(), FaultCode> {
@@ -175,11 +210,10 @@ impl Provider for MemoryProvider {
             if schema.is_parameter(child) {
                 let name = schema.name(child);
                 let value = match (name, alias) {
-                    ("Alias", Some(alias)) => alias,
-                    _ => schema.constraints(child).default_value().unwrap_or(""),
+                    ("Alias", Some(alias)) => alias.to_owned(),
+                    _ => default_of(schema, child),
                 };
-                self.values
-                    .insert(format!("{instance}{name}"), value.to_owned());
+                self.values.insert(format!("{instance}{name}"), value);
             }
         }
         Ok(ApplyStatus::Applied)

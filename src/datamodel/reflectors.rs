@@ -490,6 +490,11 @@ impl Provider for TwampProvider {
         self.staged.clear();
     }
 
+    /// A reflector can be added on any IP interface that exists.
+    fn creatable(&self, table: &str) -> bool {
+        twamp_path(table).is_some_and(|(interface, _)| ip_interface_name(interface).is_some())
+    }
+
     fn add_instance(
         &mut self,
         table: &str,

@@ -42,13 +42,21 @@ pub fn open(
         error!("data model state unreadable, set aside and started empty: {e}");
     }
     let uci = Rc::new(RefCell::new(UciDir::new(uci_dir)));
-    super::register_standard_providers(&mut dm, cwmp_store, uci.clone(), &config.cpe.state_dir)
-        .map_err(|e| format!("data model providers: {e}"))?;
+    dm.attach_uci(uci.clone());
+    super::register_standard_providers(
+        &mut dm,
+        cwmp_store.clone(),
+        uci.clone(),
+        &config.cpe.state_dir,
+    )
+    .map_err(|e| format!("data model providers: {e}"))?;
     match crate::fsutil::read_text(&config.cpe.uci_map_file) {
-        Ok(text) => super::ucimap::register_uci_map(&mut dm, &text, uci)
+        Ok(text) => super::ucimap::register_uci_map(&mut dm, &text, uci.clone())
             .map_err(|e| format!("{}: {e}", config.cpe.uci_map_file.display()))?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => warn!("{}: {e}", config.cpe.uci_map_file.display()),
     }
+    super::register_tr098_runtime(&mut dm, cwmp_store, uci.clone());
+    super::register_map_runtime(&mut dm, uci);
     Ok(dm)
 }

@@ -356,6 +356,13 @@ pub enum UbusInput {
     },
     /// netifd's `network.interface` event, e.g. action "ifup" for interface "wan".
     InterfaceEvent { interface: String, action: String },
+    /// Result of [`UbusClient::request_call`]: the reply's table.
+    CallResult {
+        request: RequestId,
+        object: String,
+        method: String,
+        result: Result<Vec<(String, Value)>, UbusStatus>,
+    },
 }
 
 /// Identifies one incoming call; consumed by [`UbusClient::reply`] so a call is answered once.
@@ -417,6 +424,19 @@ enum PendingKind {
     InterfaceStatus {
         request: RequestId,
         interface: String,
+    },
+    /// A [`UbusClient::request_call`] looking up its object.
+    CallLookup {
+        request: RequestId,
+        object: String,
+        method: String,
+        args: Vec<(String, Value)>,
+    },
+    /// A [`UbusClient::request_call`] waiting for the object's reply.
+    Call {
+        request: RequestId,
+        object: String,
+        method: String,
     },
 }
 
@@ -565,6 +585,22 @@ impl UbusClient {
                                     result: Err(UbusStatus::Timeout),
                                 })
                             }
+                            PendingKind::CallLookup {
+                                request,
+                                object,
+                                method,
+                                ..
+                            }
+                            | PendingKind::Call {
+                                request,
+                                object,
+                                method,
+                            } => inputs.push(UbusInput::CallResult {
+                                request,
+                                object,
+                                method,
+                                result: Err(UbusStatus::Timeout),
+                            }),
                         }
                     }
                     if lost {
@@ -810,6 +846,73 @@ impl UbusClient {
                     result: Err(status),
                 });
             }
+            (
+                PendingKind::CallLookup {
+                    request,
+                    object,
+                    method,
+                    args,
+                },
+                UbusStatus::Ok,
+                Some(objid),
+            ) => {
+                let name = method.clone();
+                let invoke = move |seq| {
+                    Message::new(MsgType::Invoke, seq, objid)
+                        .with(UbusAttr::ObjId(objid))
+                        .with(UbusAttr::Method(name.clone()))
+                        .with(UbusAttr::Data(args.clone()))
+                };
+                let kind = PendingKind::Call {
+                    request,
+                    object,
+                    method,
+                };
+                connection.request(invoke, objid, kind, now + timeout);
+            }
+            (
+                PendingKind::CallLookup {
+                    request,
+                    object,
+                    method,
+                    ..
+                },
+                status,
+                _,
+            ) => {
+                let status = if status == UbusStatus::Ok {
+                    UbusStatus::NotFound
+                } else {
+                    status
+                };
+                inputs.push(UbusInput::CallResult {
+                    request,
+                    object,
+                    method,
+                    result: Err(status),
+                });
+            }
+            (
+                PendingKind::Call {
+                    request,
+                    object,
+                    method,
+                },
+                status,
+                _,
+            ) => {
+                let result = if status == UbusStatus::Ok {
+                    Ok(pending.data)
+                } else {
+                    Err(status)
+                };
+                inputs.push(UbusInput::CallResult {
+                    request,
+                    object,
+                    method,
+                    result,
+                });
+            }
         }
     }
 
@@ -914,6 +1017,40 @@ impl UbusClient {
         Ok(request)
     }
 
+    /// Calls `method` of the ubus object `object` with `args` (looked up
+    /// first, as `ubus call` does); the reply comes back as
+    /// [`UbusInput::CallResult`], or a timeout after `request_timeout`.
+    pub fn request_call(
+        &mut self,
+        object: &str,
+        method: &str,
+        args: Vec<(String, Value)>,
+        now: Instant,
+    ) -> Result<RequestId, UbusError> {
+        self.last_now = Some(now);
+        let Link::Connected(connection) = &mut self.link else {
+            return Err(UbusError::NotConnected);
+        };
+        if connection.client_id.is_none() || connection.broken {
+            return Err(UbusError::NotConnected);
+        }
+        if object.contains('\0') || method.contains('\0') {
+            return Err(UbusError::Encode(EncodeError::InteriorNul));
+        }
+        self.next_request += 1;
+        let request = RequestId(self.next_request);
+        let path = object.to_string();
+        let lookup = |seq| Message::new(MsgType::Lookup, seq, 0).with(UbusAttr::ObjPath(path));
+        let kind = PendingKind::CallLookup {
+            request,
+            object: object.to_string(),
+            method: method.to_string(),
+            args,
+        };
+        connection.request(lookup, 0, kind, now + self.config.request_timeout);
+        Ok(request)
+    }
+
     /// Closes the connection for good, without losing what was sent on it.
     ///
     /// ubusd does not read from a client whose hang-up it sees in the same wake-up as its
@@ -1002,14 +1139,32 @@ impl UbusClient {
         {
             let _ = registry.deregister(&mut connection.stream);
             for request in connection.pending {
-                if let PendingKind::Lookup { request, interface }
-                | PendingKind::InterfaceStatus { request, interface } = request.kind
-                {
-                    inputs.push(UbusInput::InterfaceStatus {
+                match request.kind {
+                    PendingKind::Lookup { request, interface }
+                    | PendingKind::InterfaceStatus { request, interface } => {
+                        inputs.push(UbusInput::InterfaceStatus {
+                            request,
+                            interface,
+                            result: Err(UbusStatus::ConnectionFailed),
+                        });
+                    }
+                    PendingKind::CallLookup {
                         request,
-                        interface,
+                        object,
+                        method,
+                        ..
+                    }
+                    | PendingKind::Call {
+                        request,
+                        object,
+                        method,
+                    } => inputs.push(UbusInput::CallResult {
+                        request,
+                        object,
+                        method,
                         result: Err(UbusStatus::ConnectionFailed),
-                    });
+                    }),
+                    _ => {}
                 }
             }
             if !self.shutting_down {

@@ -1,0 +1,301 @@
+//! Wi-Fi run-time state: a cache the daemon fills from ubus replies (netifd's `network.wireless status`, `iwinfo info`, `hostapd.<ifname> get_clients`), and the provider serving it.
+//!
+//! GetParameterValues never waits for ubus: it reads the last replies
+//! (refreshed when ubus registers, before each session and at each value
+//! check) and the interface counters in /sys. The instances are the
+//! `wifi-device` / `wifi-iface` sections in the numbering the uci-map gives
+//! them, so `Device.WiFi.SSID.2.BSSID` is the BSSID of the same section as
+//! `Device.WiFi.SSID.2.SSID`.
+
+use std::collections::BTreeMap;
+
+use crate::datamodel::config::SharedUci;
+use crate::datamodel::provider::Provider;
+use crate::datamodel::runtime::SharedRuntime;
+use crate::datamodel::ucimap::section_numbers;
+use crate::wire::blobmsg::Value;
+
+/// At most this many interfaces are followed (each costs two ubus calls per refresh).
+pub const MAX_INTERFACES: usize = 32;
+
+/// One station associated with an access point.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Station {
+    pub mac: String,
+    /// dBm.
+    pub signal: i64,
+    /// kbit/s, AP → station and station → AP.
+    pub downlink_rate: i64,
+    pub uplink_rate: i64,
+    pub authorized: bool,
+}
+
+/// What the last ubus replies said.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WifiState {
+    /// `wifi-device` section → radio up.
+    radios: BTreeMap<String, bool>,
+    /// `wifi-iface` section → kernel interface name.
+    ifnames: BTreeMap<String, String>,
+    /// Interface → BSSID from `iwinfo info`.
+    bssids: BTreeMap<String, String>,
+    /// Interface → stations from `hostapd.<ifname> get_clients`.
+    stations: BTreeMap<String, Vec<Station>>,
+}
+
+impl WifiState {
+    /// Takes netifd's `network.wireless status` reply; returns the
+    /// interfaces to ask `iwinfo` and `hostapd` about.
+    pub fn on_wireless_status(&mut self, reply: &[(String, Value)]) -> Vec<String> {
+        self.radios.clear();
+        self.ifnames.clear();
+        for (radio, status) in reply {
+            self.radios.insert(
+                radio.clone(),
+                status.get("up").and_then(Value::as_bool).unwrap_or(false),
+            );
+            let interfaces = status.get("interfaces").and_then(Value::as_array);
+            for iface in interfaces.unwrap_or(&[]) {
+                let section = iface.get("section").and_then(Value::as_str);
+                let ifname = iface.get("ifname").and_then(Value::as_str);
+                if let (Some(section), Some(ifname)) = (section, ifname) {
+                    if self.ifnames.len() < MAX_INTERFACES {
+                        self.ifnames.insert(section.to_owned(), ifname.to_owned());
+                    }
+                }
+            }
+        }
+        let live: Vec<String> = self.ifnames.values().cloned().collect();
+        self.bssids.retain(|i, _| live.contains(i));
+        self.stations.retain(|i, _| live.contains(i));
+        live
+    }
+
+    /// Takes `iwinfo info {"device": ifname}`'s reply (`None`: the call failed).
+    pub fn on_iwinfo(&mut self, ifname: &str, reply: Option<&[(String, Value)]>) {
+        let bssid = reply.and_then(|fields| {
+            fields
+                .iter()
+                .find(|(k, _)| k == "bssid")
+                .and_then(|(_, v)| v.as_str())
+                .map(str::to_ascii_lowercase)
+        });
+        match bssid {
+            Some(b) => self.bssids.insert(ifname.to_owned(), b),
+            None => self.bssids.remove(ifname),
+        };
+    }
+
+    /// Takes `hostapd.<ifname> get_clients`'s reply (`None`: the call failed).
+    pub fn on_clients(&mut self, ifname: &str, reply: Option<&[(String, Value)]>) {
+        let clients = reply
+            .and_then(|fields| fields.iter().find(|(k, _)| k == "clients"))
+            .and_then(|(_, v)| v.as_table());
+        let Some(clients) = clients else {
+            self.stations.remove(ifname);
+            return;
+        };
+        let rate = |c: &Value, dir: &str| {
+            c.get("rate")
+                .and_then(|r| r.get(dir))
+                .and_then(Value::as_i64)
+                .unwrap_or(0)
+        };
+        let stations = clients
+            .iter()
+            .map(|(mac, c)| Station {
+                mac: mac.to_ascii_lowercase(),
+                signal: c.get("signal").and_then(Value::as_i64).unwrap_or(0),
+                downlink_rate: rate(c, "tx"),
+                uplink_rate: rate(c, "rx"),
+                authorized: c
+                    .get("authorized")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
+            })
+            .collect();
+        self.stations.insert(ifname.to_owned(), stations);
+    }
+}
+
+/// Serves the run-time parameters of `Device.WiFi.` the uci-map cannot.
+pub struct WifiRuntimeProvider {
+    uci: SharedUci,
+    state: SharedRuntime,
+}
+
+fn counter(ifname: &str, file: &str) -> String {
+    std::fs::read_to_string(format!("/sys/class/net/{ifname}/statistics/{file}"))
+        .map(|t| t.trim().to_owned())
+        .unwrap_or_else(|_| "0".to_owned())
+}
+
+impl WifiRuntimeProvider {
+    pub fn new(uci: SharedUci, state: SharedRuntime) -> WifiRuntimeProvider {
+        WifiRuntimeProvider { uci, state }
+    }
+
+    fn section(&self, section_type: &str, number: u32) -> Option<String> {
+        let uci = self.uci.borrow();
+        section_numbers(&*uci, "wireless", section_type)
+            .into_iter()
+            .find(|(n, _)| *n == number)
+            .map(|(_, s)| s)
+    }
+
+    fn ifname(&self, number: u32) -> Option<String> {
+        let section = self.section("wifi-iface", number)?;
+        self.state.borrow().wifi.ifnames.get(&section).cloned()
+    }
+
+    fn stations(&self, number: u32) -> Vec<Station> {
+        let Some(ifname) = self.ifname(number) else {
+            return Vec::new();
+        };
+        self.state
+            .borrow()
+            .wifi
+            .stations
+            .get(&ifname)
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+/// (instance number, rest) of a path below `marker` (`.SSID.` → `2`, `BSSID`).
+fn split<'a>(path: &'a str, marker: &str) -> Option<(u32, &'a str)> {
+    let (_, tail) = path.split_once(marker)?;
+    let (n, rest) = tail.split_once('.')?;
+    Some((n.parse().ok()?, rest))
+}
+
+impl Provider for WifiRuntimeProvider {
+    fn get(&mut self, path: &str) -> Option<String> {
+        if let Some((n, field)) = split(path, ".WiFi.Radio.") {
+            let section = self.section("wifi-device", n)?;
+            let up = self.state.borrow().wifi.radios.get(&section).copied();
+            return match field {
+                "Status" => Some(if up == Some(true) { "Up" } else { "Down" }.to_owned()),
+                _ => None,
+            };
+        }
+        if let Some((n, field)) = split(path, ".WiFi.SSID.") {
+            let ifname = self.ifname(n);
+            let bssid = ifname
+                .as_ref()
+                .and_then(|i| self.state.borrow().wifi.bssids.get(i).cloned());
+            return match field {
+                "Status" => Some(if bssid.is_some() { "Up" } else { "Down" }.to_owned()),
+                "Name" => ifname,
+                "BSSID" | "MACAddress" => bssid,
+                _ => {
+                    let stat = field.strip_prefix("Stats.")?;
+                    let file = match stat {
+                        "BytesSent" => "tx_bytes",
+                        "BytesReceived" => "rx_bytes",
+                        "PacketsSent" => "tx_packets",
+                        "PacketsReceived" => "rx_packets",
+                        "ErrorsSent" => "tx_errors",
+                        "ErrorsReceived" => "rx_errors",
+                        "DiscardPacketsSent" => "tx_dropped",
+                        "DiscardPacketsReceived" => "rx_dropped",
+                        _ => return None,
+                    };
+                    Some(counter(&ifname?, file))
+                }
+            };
+        }
+        let (n, field) = split(path, ".WiFi.AccessPoint.")?;
+        if field == "Status" {
+            let up = self
+                .ifname(n)
+                .is_some_and(|i| self.state.borrow().wifi.bssids.contains_key(&i));
+            return Some(if up { "Enabled" } else { "Disabled" }.to_owned());
+        }
+        if field == "AssociatedDeviceNumberOfEntries" {
+            return Some(self.stations(n).len().to_string());
+        }
+        let (k, field) = split(path, ".AssociatedDevice.")?;
+        let station = self
+            .stations(n)
+            .into_iter()
+            .nth((k as usize).checked_sub(1)?)?;
+        let flag = |on: bool| if on { "1" } else { "0" }.to_owned();
+        Some(match field {
+            "MACAddress" => station.mac,
+            "SignalStrength" => station.signal.to_string(),
+            "LastDataDownlinkRate" => station.downlink_rate.clamp(1000, 9_600_000).to_string(),
+            "LastDataUplinkRate" => station.uplink_rate.clamp(1000, 9_600_000).to_string(),
+            "AuthenticationState" => flag(station.authorized),
+            "Active" => flag(true),
+            _ => return None,
+        })
+    }
+
+    fn instances(&mut self, table: &str) -> Vec<u32> {
+        match split(table, ".WiFi.AccessPoint.") {
+            Some((n, "AssociatedDevice.")) => (1..=self.stations(n).len() as u32).collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// The paths the provider serves, inside the uci-map's WiFi tables.
+pub const RUNTIME_PATHS: [&str; 9] = [
+    "Device.WiFi.Radio.{i}.Status",
+    "Device.WiFi.SSID.{i}.Status",
+    "Device.WiFi.SSID.{i}.Name",
+    "Device.WiFi.SSID.{i}.BSSID",
+    "Device.WiFi.SSID.{i}.MACAddress",
+    "Device.WiFi.SSID.{i}.Stats.",
+    "Device.WiFi.AccessPoint.{i}.Status",
+    "Device.WiFi.AccessPoint.{i}.AssociatedDeviceNumberOfEntries",
+    "Device.WiFi.AccessPoint.{i}.AssociatedDevice.",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::blobmsg::parse_json;
+
+    fn table(json: &str) -> Vec<(String, Value)> {
+        match parse_json(json) {
+            Ok(Value::Table(fields)) => fields,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn replies_fill_the_cache() {
+        let mut state = WifiState::default();
+        let ifnames = state.on_wireless_status(&table(
+            r#"{"radio0": {"up": true, "interfaces": [{"section": "default_radio0", "ifname": "phy0-ap0"}]},
+                "radio1": {"up": false, "interfaces": []}}"#,
+        ));
+        assert_eq!(ifnames, ["phy0-ap0"]);
+        state.on_iwinfo(
+            "phy0-ap0",
+            Some(&table(r#"{"bssid": "02:AA:00:00:00:01", "channel": 1}"#)),
+        );
+        state.on_clients(
+            "phy0-ap0",
+            Some(&table(
+                r#"{"freq": 2412, "clients": {"02:00:00:00:00:20": {"authorized": true, "signal": -48, "rate": {"rx": 144400, "tx": 286700}}}}"#,
+            )),
+        );
+        assert_eq!(state.radios.get("radio1"), Some(&false));
+        assert_eq!(
+            state.bssids.get("phy0-ap0").map(String::as_str),
+            Some("02:aa:00:00:00:01")
+        );
+        let station = &state.stations["phy0-ap0"][0];
+        assert_eq!(
+            (station.signal, station.downlink_rate, station.uplink_rate),
+            (-48, 286_700, 144_400)
+        );
+        state.on_iwinfo("phy0-ap0", None);
+        assert!(state.bssids.is_empty());
+        state.on_wireless_status(&table("{}"));
+        assert!(state.stations.is_empty());
+    }
+}

@@ -1,0 +1,1073 @@
+//! The real `icwmpd` provisioning a device: writable tables, InformParameter, and the OpenWrt configuration behind the data model.
+
+mod support;
+
+use std::time::Duration;
+
+use icwmp::cwmp::params::{ParameterValue, XsdType};
+use icwmp::wire::soap::{Rpc, Status};
+use support::acs::{AcsOptions, SessionScript, TestAcs};
+use support::daemon::{temp_dir, write_config, TestDaemon};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn script(requests: Vec<Rpc>) -> SessionScript {
+    SessionScript {
+        requests,
+        ..SessionScript::default()
+    }
+}
+
+fn spv(pairs: &[(&str, &str, XsdType)]) -> Rpc {
+    Rpc::SetParameterValues {
+        parameter_list: pairs
+            .iter()
+            .map(|(n, v, t)| ParameterValue::new(*n, *v, *t))
+            .collect(),
+        parameter_key: "k".into(),
+    }
+}
+
+#[test]
+fn inform_parameters_the_acs_adds_are_in_the_next_inform_and_stored() {
+    let first = script(vec![
+        Rpc::GetParameterNames {
+            parameter_path: "Device.".into(),
+            next_level: false,
+        },
+        Rpc::AddObject {
+            object_name: "Device.ManagementServer.InformParameter.".into(),
+            parameter_key: "k".into(),
+        },
+        spv(&[
+            (
+                "Device.ManagementServer.InformParameter.1.ParameterName",
+                "Device.Time.Status",
+                XsdType::String,
+            ),
+            (
+                "Device.ManagementServer.InformParameter.1.Enable",
+                "1",
+                XsdType::Boolean,
+            ),
+        ]),
+        Rpc::AddObject {
+            object_name: "Device.DeviceInfo.Location.".into(),
+            parameter_key: "k".into(),
+        },
+        Rpc::ScheduleInform {
+            delay_seconds: 1,
+            command_key: "again".into(),
+        },
+    ]);
+    let acs = TestAcs::start(AcsOptions {
+        sessions: vec![first],
+        ..AcsOptions::default()
+    });
+    let dir = temp_dir("inform-parameter");
+    write_config(&dir, &acs.url(), "", "");
+    let daemon = TestDaemon::start(&dir, &[]);
+    assert!(acs.wait_sessions(2, WAIT), "{}", daemon.log());
+    let sessions = acs.sessions();
+    let responses = &sessions[0].responses;
+    let Rpc::GetParameterNamesResponse { parameter_list } = &responses[0] else {
+        panic!("GPN: {:?}", responses[0]);
+    };
+    let writable = |name: &str| {
+        parameter_list
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| p.writable)
+    };
+    assert_eq!(
+        writable("Device.ManagementServer.InformParameter."),
+        Some(true)
+    );
+    assert_eq!(writable("Device.DeviceInfo.Location."), Some(true));
+    assert_eq!(writable("Device.IP.Interface."), Some(false));
+    assert_eq!(writable("Device.DNS.Client.Server."), Some(false));
+    assert!(
+        matches!(
+            responses[1],
+            Rpc::AddObjectResponse {
+                instance_number: 1,
+                ..
+            }
+        ),
+        "{:?}",
+        responses[1]
+    );
+    assert!(matches!(
+        responses[2],
+        Rpc::SetParameterValuesResponse { .. }
+    ));
+    assert!(matches!(responses[3], Rpc::AddObjectResponse { .. }));
+    let inform = sessions[1].inform().expect("second Inform");
+    assert!(
+        inform
+            .parameter_list
+            .iter()
+            .any(|p| p.name == "Device.Time.Status"),
+        "{:?}",
+        inform.parameter_list
+    );
+    assert!(daemon.stop().success());
+    let stored = std::fs::read_to_string(dir.join("icwmpd").join("tables")).expect("tables file");
+    assert!(
+        stored.contains("Device.DeviceInfo.Location.1.Source"),
+        "{stored}"
+    );
+    assert!(stored.contains("InformParameter.1.ParameterName\tDevice.Time.Status"));
+}
+
+const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/openwrt");
+const UCI_MAP: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/files/etc/icwmp/uci-map");
+
+/// A config directory holding the fixture router's UCI packages, the
+/// shipped uci-map, its lease file, and a cwmp config whose reload command
+/// records each package it is run for in `reloads`.
+fn fixture_device(tag: &str, acs_url: &str, cpe_extra: &str) -> std::path::PathBuf {
+    let dir = temp_dir(tag);
+    for entry in std::fs::read_dir(FIXTURE).expect("fixture dir") {
+        let entry = entry.expect("entry");
+        std::fs::copy(entry.path(), dir.join(entry.file_name())).expect("copy fixture");
+    }
+    let dhcp = std::fs::read_to_string(dir.join("dhcp")).expect("dhcp");
+    let leases = dir.join("dhcp.leases");
+    std::fs::write(
+        dir.join("dhcp"),
+        dhcp.replace("/tmp/dhcp.leases", &leases.display().to_string()),
+    )
+    .expect("dhcp");
+    std::fs::copy(UCI_MAP, dir.join("uci-map")).expect("uci-map");
+    let reloads = dir.join("reloads");
+    let cpe = format!(
+        "\toption uci_reload_command 'echo {{package}} >> {}'\n{cpe_extra}",
+        reloads.display()
+    );
+    write_config(&dir, acs_url, "", &cpe);
+    dir
+}
+
+fn gpv(names: &[&str]) -> Rpc {
+    Rpc::GetParameterValues {
+        parameter_names: names.iter().map(|n| (*n).to_owned()).collect(),
+    }
+}
+
+fn values_of(rpc: &Rpc) -> Vec<(String, String)> {
+    match rpc {
+        Rpc::GetParameterValuesResponse { parameter_list } => parameter_list
+            .iter()
+            .map(|p| (p.name.clone(), p.value.clone()))
+            .collect(),
+        other => panic!("not a GPV response: {other:?}"),
+    }
+}
+
+fn value<'a>(list: &'a [(String, String)], name: &str) -> &'a str {
+    list.iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_else(|| panic!("{name} missing from {list:#?}"))
+}
+
+fn fault_codes(rpc: &Rpc) -> Vec<u32> {
+    match rpc {
+        Rpc::Fault(f) if f.parameter_faults.is_empty() => vec![f.code.code()],
+        Rpc::Fault(f) => f.parameter_faults.iter().map(|p| p.code.code()).collect(),
+        other => panic!("not a fault: {other:?}"),
+    }
+}
+
+#[test]
+fn the_fixture_router_is_provisioned_through_uci_and_reloaded_once_per_package() {
+    let requests = vec![
+        gpv(&[
+            "Device.WiFi.",
+            "Device.DHCPv4.Server.Pool.1.",
+            "Device.NAT.PortMapping.",
+            "Device.NAT.PortMappingNumberOfEntries",
+            "Device.Hosts.",
+            "Device.Time.Client.1.Servers",
+            "Device.Routing.Router.1.IPv4Forwarding.",
+            "Device.PPP.Interface.",
+            "Device.Users.User.",
+            "Device.Bridging.Bridge.",
+            "Device.Firewall.",
+            "Device.DHCPv6.Server.Pool.",
+            "Device.DHCPv4.Client.",
+        ]),
+        // Ten Wi-Fi parameters in one SPV: one wireless reload.
+        spv(&[
+            ("Device.WiFi.SSID.1.SSID", "Provisioned", XsdType::String),
+            (
+                "Device.WiFi.AccessPoint.1.Security.KeyPassphrase",
+                "new passphrase 123",
+                XsdType::String,
+            ),
+            (
+                "Device.WiFi.AccessPoint.1.Security.ModeEnabled",
+                "WPA3-Personal",
+                XsdType::String,
+            ),
+            ("Device.WiFi.Radio.1.Channel", "6", XsdType::UnsignedInt),
+            ("Device.WiFi.Radio.2.Enable", "0", XsdType::Boolean),
+            ("Device.WiFi.SSID.3.Enable", "1", XsdType::Boolean),
+            (
+                "Device.WiFi.AccessPoint.3.SSIDAdvertisementEnabled",
+                "1",
+                XsdType::Boolean,
+            ),
+            (
+                "Device.WiFi.AccessPoint.2.Security.ModeEnabled",
+                "WPA2-Personal",
+                XsdType::String,
+            ),
+            ("Device.WiFi.AccessPoint.1.WMMEnable", "0", XsdType::Boolean),
+            (
+                "Device.WiFi.AccessPoint.3.IsolationEnable",
+                "1",
+                XsdType::Boolean,
+            ),
+        ]),
+        Rpc::AddObject {
+            object_name: "Device.NAT.PortMapping.".into(),
+            parameter_key: "k".into(),
+        },
+        spv(&[
+            (
+                "Device.NAT.PortMapping.3.ExternalPort",
+                "2222",
+                XsdType::UnsignedInt,
+            ),
+            (
+                "Device.NAT.PortMapping.3.InternalPort",
+                "22",
+                XsdType::UnsignedInt,
+            ),
+            (
+                "Device.NAT.PortMapping.3.InternalClient",
+                "192.168.1.20",
+                XsdType::String,
+            ),
+            (
+                "Device.NAT.PortMapping.3.Description",
+                "ssh",
+                XsdType::String,
+            ),
+            ("Device.NAT.PortMapping.3.Enable", "1", XsdType::Boolean),
+        ]),
+        Rpc::DeleteObject {
+            object_name: "Device.NAT.PortMapping.2.".into(),
+            parameter_key: "k".into(),
+        },
+        spv(&[(
+            "Device.DHCPv4.Server.Pool.1.MinAddress",
+            "192.168.1.50",
+            XsdType::String,
+        )]),
+        spv(&[(
+            "Device.Time.Client.1.Servers",
+            "ntp1.example.net,ntp2.example.net",
+            XsdType::String,
+        )]),
+        // Faults: a value outside the enumeration map, a read-only
+        // parameter, a parameter this device does not have.
+        spv(&[(
+            "Device.WiFi.AccessPoint.1.Security.ModeEnabled",
+            "WEP-64",
+            XsdType::String,
+        )]),
+        spv(&[(
+            "Device.DHCPv4.Server.Pool.1.Status",
+            "Disabled",
+            XsdType::String,
+        )]),
+        gpv(&["Device.WiFi.SSID.1.BSSID"]),
+        Rpc::GetParameterNames {
+            parameter_path: "Device.".into(),
+            next_level: false,
+        },
+        Rpc::AddObject {
+            object_name: "Device.DHCPv4.Server.Pool.1.StaticAddress.".into(),
+            parameter_key: "k".into(),
+        },
+        spv(&[
+            (
+                "Device.DHCPv4.Server.Pool.1.StaticAddress.3.Chaddr",
+                "02:00:00:00:00:30",
+                XsdType::String,
+            ),
+            (
+                "Device.DHCPv4.Server.Pool.1.StaticAddress.3.Yiaddr",
+                "192.168.1.30",
+                XsdType::String,
+            ),
+        ]),
+        spv(&[(
+            "Device.DHCPv4.Server.Pool.1.StaticAddress.1.Yiaddr",
+            "10.0.0.1",
+            XsdType::String,
+        )]),
+        // Loopback (ifindex 1) is configured by the static `loopback` section.
+        spv(&[(
+            "Device.IP.Interface.1.IPv4Address.1.SubnetMask",
+            "255.255.0.0",
+            XsdType::String,
+        )]),
+    ];
+    let acs = TestAcs::start(AcsOptions {
+        sessions: vec![script(requests)],
+        ..AcsOptions::default()
+    });
+    let dir = fixture_device("fixture181", &acs.url(), "");
+    let daemon = TestDaemon::start(&dir, &[]);
+    assert!(acs.wait_sessions(1, WAIT), "{}", daemon.log());
+    let reloads = dir.join("reloads");
+    assert!(
+        support::daemon::wait_until(WAIT, || std::fs::read_to_string(&reloads)
+            .is_ok_and(|r| r.lines().count() >= 5)),
+        "reloads: {:?}\n{}",
+        std::fs::read_to_string(&reloads),
+        daemon.log()
+    );
+    let responses = acs.sessions()[0].responses.clone();
+    assert_eq!(responses.len(), 15, "{responses:#?}");
+
+    let got = values_of(&responses[0]);
+    assert_eq!(value(&got, "Device.WiFi.RadioNumberOfEntries"), "2");
+    assert_eq!(value(&got, "Device.WiFi.SSIDNumberOfEntries"), "3");
+    assert_eq!(value(&got, "Device.WiFi.Radio.1.Channel"), "1");
+    assert_eq!(value(&got, "Device.WiFi.Radio.1.AutoChannelEnable"), "0");
+    assert_eq!(value(&got, "Device.WiFi.Radio.2.AutoChannelEnable"), "1");
+    assert!(!got.iter().any(|(n, _)| n == "Device.WiFi.Radio.2.Channel"));
+    assert_eq!(
+        value(&got, "Device.WiFi.Radio.2.OperatingFrequencyBand"),
+        "5GHz"
+    );
+    assert_eq!(value(&got, "Device.WiFi.SSID.1.SSID"), "OpenWrt-Home");
+    assert_eq!(
+        value(&got, "Device.WiFi.SSID.2.LowerLayers"),
+        "Device.WiFi.Radio.2"
+    );
+    assert_eq!(value(&got, "Device.WiFi.SSID.3.Enable"), "0");
+    assert_eq!(
+        value(&got, "Device.WiFi.AccessPoint.3.SSIDReference"),
+        "Device.WiFi.SSID.3"
+    );
+    assert_eq!(
+        value(&got, "Device.WiFi.AccessPoint.3.SSIDAdvertisementEnabled"),
+        "0"
+    );
+    assert_eq!(
+        value(&got, "Device.WiFi.AccessPoint.1.Security.ModeEnabled"),
+        "WPA2-Personal"
+    );
+    assert_eq!(
+        value(&got, "Device.WiFi.AccessPoint.2.Security.ModeEnabled"),
+        "WPA3-Personal-Transition"
+    );
+    assert_eq!(
+        value(&got, "Device.WiFi.AccessPoint.1.Security.KeyPassphrase"),
+        ""
+    );
+    assert_eq!(
+        value(&got, "Device.DHCPv4.Server.Pool.1.MinAddress"),
+        "192.168.1.100"
+    );
+    assert_eq!(
+        value(&got, "Device.DHCPv4.Server.Pool.1.MaxAddress"),
+        "192.168.1.249"
+    );
+    assert_eq!(
+        value(&got, "Device.DHCPv4.Server.Pool.1.SubnetMask"),
+        "255.255.255.0"
+    );
+    assert_eq!(
+        value(&got, "Device.DHCPv4.Server.Pool.1.LeaseTime"),
+        "43200"
+    );
+    assert_eq!(
+        value(&got, "Device.DHCPv4.Server.Pool.1.DNSServers"),
+        "192.168.1.1"
+    );
+    let pool = "Device.DHCPv4.Server.Pool.1.";
+    assert_eq!(
+        value(&got, &format!("{pool}StaticAddressNumberOfEntries")),
+        "2"
+    );
+    assert_eq!(
+        value(&got, &format!("{pool}StaticAddress.2.Yiaddr")),
+        "192.168.1.11"
+    );
+    assert_eq!(
+        value(&got, &format!("{pool}StaticAddress.1.Chaddr")),
+        "02:00:00:00:00:10"
+    );
+    assert_eq!(value(&got, &format!("{pool}ClientNumberOfEntries")), "3");
+    assert!(got
+        .iter()
+        .any(|(n, v)| n.starts_with(&format!("{pool}Client."))
+            && n.ends_with(".IPv4Address.1.LeaseTimeRemaining")
+            && v == "2030-01-01T00:00:00Z"));
+    assert_eq!(value(&got, "Device.NAT.PortMappingNumberOfEntries"), "2");
+    assert_eq!(value(&got, "Device.NAT.PortMapping.1.ExternalPort"), "8080");
+    assert_eq!(value(&got, "Device.NAT.PortMapping.1.Protocol"), "TCP");
+    assert_eq!(value(&got, "Device.NAT.PortMapping.2.Enable"), "0");
+    assert_eq!(value(&got, "Device.NAT.PortMapping.2.Protocol"), "UDP");
+    // The three leases, and whatever this test machine's neighbour table holds.
+    let hosts: usize = value(&got, "Device.Hosts.HostNumberOfEntries")
+        .parse()
+        .expect("count");
+    assert!(hosts >= 3, "{hosts}");
+    assert!(got
+        .iter()
+        .any(|(n, v)| n.ends_with(".PhysAddress") && v == "02:00:00:00:00:21"));
+    assert!(got
+        .iter()
+        .any(|(n, v)| n.ends_with(".HostName") && v == "laptop"));
+    assert_eq!(
+        value(&got, "Device.Time.Client.1.Servers"),
+        "0.openwrt.pool.ntp.org,1.openwrt.pool.ntp.org,2.openwrt.pool.ntp.org,3.openwrt.pool.ntp.org"
+    );
+    assert_eq!(
+        value(
+            &got,
+            "Device.Routing.Router.1.IPv4Forwarding.1.GatewayIPAddress"
+        ),
+        "192.168.1.254"
+    );
+    assert_eq!(
+        value(&got, "Device.PPP.Interface.1.Username"),
+        "subscriber@isp.example"
+    );
+    assert_eq!(value(&got, "Device.PPP.Interface.1.Password"), "");
+    assert_eq!(value(&got, "Device.Users.User.1.Username"), "root");
+    assert_eq!(value(&got, "Device.Bridging.Bridge.1.Name"), "br-lan");
+    assert_eq!(
+        value(&got, "Device.Bridging.Bridge.1.PortNumberOfEntries"),
+        "4"
+    );
+    assert_eq!(
+        value(&got, "Device.Bridging.Bridge.1.Port.1.ManagementPort"),
+        "1"
+    );
+    assert_eq!(value(&got, "Device.Bridging.Bridge.1.Port.2.Name"), "lan1");
+    assert_eq!(value(&got, "Device.Firewall.Config"), "Advanced");
+    assert_eq!(value(&got, "Device.DHCPv6.Server.Pool.1.Enable"), "1");
+    assert_eq!(value(&got, "Device.DHCPv6.Server.Pool.2.Enable"), "0");
+    assert_eq!(value(&got, "Device.DHCPv4.Client.1.Status"), "Enabled");
+
+    for (i, what) in [(1, "wifi"), (3, "portmapping"), (5, "pool"), (6, "ntp")] {
+        assert!(
+            matches!(
+                responses[i],
+                Rpc::SetParameterValuesResponse {
+                    status: Status::Pending
+                }
+            ),
+            "{what}: {:?}",
+            responses[i]
+        );
+    }
+    assert!(
+        matches!(
+            responses[2],
+            Rpc::AddObjectResponse {
+                instance_number: 3,
+                status: Status::Pending
+            }
+        ),
+        "{:?}",
+        responses[2]
+    );
+    assert!(matches!(
+        responses[4],
+        Rpc::DeleteObjectResponse {
+            status: Status::Pending
+        }
+    ));
+    assert_eq!(fault_codes(&responses[7]), [9007]);
+    assert_eq!(fault_codes(&responses[8]), [9008]);
+    assert_eq!(fault_codes(&responses[9]), [9005]);
+    let Rpc::GetParameterNamesResponse { parameter_list } = &responses[10] else {
+        panic!("GPN: {:?}", responses[10]);
+    };
+    let writable = |name: &str| {
+        parameter_list
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| p.writable)
+    };
+    assert_eq!(writable("Device.NAT.PortMapping."), Some(true));
+    assert_eq!(writable("Device.WiFi.SSID."), Some(true));
+    assert_eq!(writable("Device.PPP.Interface."), Some(false));
+    assert_eq!(writable("Device.Users.User."), Some(false));
+    assert_eq!(writable("Device.WiFi.SSID.1.SSID"), Some(true));
+    assert_eq!(writable("Device.WiFi.SSID.1.Name"), None);
+    assert_eq!(writable("Device.DHCPv4.Server.Pool.1.Status"), Some(false));
+    println!(
+        "GPN Device. on the fixture device: {} names",
+        parameter_list.len()
+    );
+
+    assert!(
+        matches!(
+            responses[11],
+            Rpc::AddObjectResponse {
+                instance_number: 3,
+                status: Status::Pending
+            }
+        ),
+        "{:?}",
+        responses[11]
+    );
+    assert!(
+        matches!(responses[12], Rpc::SetParameterValuesResponse { .. }),
+        "{:?}",
+        responses[12]
+    );
+    assert_eq!(fault_codes(&responses[13]), [9007]);
+    assert!(
+        matches!(
+            responses[14],
+            Rpc::SetParameterValuesResponse {
+                status: Status::Pending
+            }
+        ),
+        "{:?}",
+        responses[14]
+    );
+    assert_eq!(
+        writable("Device.IP.Interface.1.IPv4Address.1.IPAddress"),
+        Some(true)
+    );
+    assert_eq!(writable("Device.IP.Interface.1.Name"), Some(false));
+
+    // Each changed package was written once and its service reloaded once.
+    let reloaded = std::fs::read_to_string(&reloads).expect("reloads");
+    let mut packages: Vec<&str> = reloaded.lines().collect();
+    packages.sort_unstable();
+    assert_eq!(
+        packages,
+        ["dhcp", "firewall", "network", "system", "wireless"]
+    );
+    assert!(daemon.stop().success());
+    let network = std::fs::read_to_string(dir.join("network")).expect("network");
+    assert!(network.contains("option device 'lo'\n\toption proto 'static'\n\toption ipaddr '127.0.0.1'\n\toption netmask '255.255.0.0'"), "{network}");
+    for package in ["wireless", "firewall", "dhcp", "system"] {
+        let got = std::fs::read_to_string(dir.join(package)).expect(package);
+        let expected_file = format!("{FIXTURE}-provisioned/{package}");
+        let expected = std::fs::read_to_string(&expected_file).expect(&expected_file);
+        let expected = expected.replace("@LEASES@", &dir.join("dhcp.leases").display().to_string());
+        assert_eq!(got, expected, "{package}");
+    }
+}
+
+/// netifd's `network.interface.wan status`, with a documentation-range address.
+fn netifd_wan(
+    method: &str,
+    _args: &[(String, icwmp::wire::blobmsg::Value)],
+) -> (
+    icwmp::wire::ubus::UbusStatus,
+    Option<support::ubus_broker::Fields>,
+) {
+    use icwmp::wire::blobmsg::{parse_json, Value};
+    let reply = r#"{"up": true, "l3_device": "wan", "ipv4-address": [{"address": "198.51.100.7", "mask": 24}]}"#;
+    match (method, parse_json(reply)) {
+        ("status", Ok(Value::Table(fields))) => (icwmp::wire::ubus::UbusStatus::Ok, Some(fields)),
+        _ => (icwmp::wire::ubus::UbusStatus::MethodNotFound, None),
+    }
+}
+
+#[test]
+fn tr098_mirror_serves_lan_and_wan_and_informs_the_external_address() {
+    let igd = "InternetGatewayDevice";
+    let lan = format!("{igd}.LANDevice.1.");
+    let wan = format!("{igd}.WANDevice.1.WANConnectionDevice.1.");
+    let requests = vec![
+        gpv(&[
+            &format!("{lan}LANHostConfigManagement."),
+            &format!("{lan}WLANConfiguration."),
+            &format!("{lan}Hosts."),
+            &format!("{lan}LANEthernetInterfaceConfig.2.Name"),
+            &format!("{lan}LANEthernetInterfaceNumberOfEntries"),
+            &format!("{lan}LANWLANConfigurationNumberOfEntries"),
+            &format!("{wan}WANPPPConnection.1.Username"),
+            &format!("{wan}WANIPConnection.1.PortMapping."),
+            &format!("{igd}.Layer3Forwarding.Forwarding.1.GatewayIPAddress"),
+            &format!("{igd}.Time.NTPServer2"),
+        ]),
+        spv(&[
+            (
+                &format!("{lan}WLANConfiguration.1.BeaconType"),
+                "WPAand11i",
+                XsdType::String,
+            ),
+            (
+                &format!("{igd}.Time.NTPServer5"),
+                "ntp5.example.net",
+                XsdType::String,
+            ),
+        ]),
+        Rpc::AddObject {
+            object_name: format!("{lan}LANHostConfigManagement.DHCPStaticAddress."),
+            parameter_key: "k".into(),
+        },
+    ];
+    let acs = TestAcs::start(AcsOptions {
+        sessions: vec![script(requests)],
+        ..AcsOptions::default()
+    });
+    let dir = fixture_device(
+        "fixture098",
+        &acs.url(),
+        "\toption datamodel 'tr098'\n\toption userid 'cr'\n\toption passwd 'cr'\n",
+    );
+    let broker = support::ubus_broker::Broker::start(&dir.join("no-ubus.sock"));
+    let signature = match icwmp::wire::blobmsg::parse_json(r#"{"status": {}}"#) {
+        Ok(icwmp::wire::blobmsg::Value::Table(fields)) => fields,
+        other => panic!("{other:?}"),
+    };
+    broker.add_fake_object(
+        "network.interface.wan",
+        signature,
+        std::sync::Arc::new(netifd_wan),
+    );
+    let daemon = TestDaemon::start(&dir, &[]);
+    // The bootstrap, then the value change netifd's address causes.
+    assert!(acs.wait_sessions(2, WAIT), "{}", daemon.log());
+    let sessions = acs.sessions();
+    let external = format!("{wan}WANIPConnection.1.ExternalIPAddress");
+    let informed = sessions.iter().filter_map(|s| s.inform()).any(|i| {
+        i.parameter_list
+            .iter()
+            .any(|p| p.name == external && p.value == "198.51.100.7")
+    });
+    assert!(informed, "{sessions:#?}");
+
+    let responses = &sessions[0].responses;
+    let got = values_of(&responses[0]);
+    let host = format!("{lan}LANHostConfigManagement.");
+    assert_eq!(value(&got, &format!("{host}MinAddress")), "192.168.1.100");
+    assert_eq!(value(&got, &format!("{host}MaxAddress")), "192.168.1.249");
+    assert_eq!(value(&got, &format!("{host}DHCPServerEnable")), "1");
+    assert_eq!(
+        value(&got, &format!("{host}DHCPStaticAddress.2.Yiaddr")),
+        "192.168.1.11"
+    );
+    assert_eq!(
+        value(&got, &format!("{lan}LANEthernetInterfaceConfig.2.Name")),
+        "lan2"
+    );
+    assert_eq!(
+        value(&got, &format!("{lan}LANEthernetInterfaceNumberOfEntries")),
+        "3"
+    );
+    assert_eq!(
+        value(&got, &format!("{lan}LANWLANConfigurationNumberOfEntries")),
+        "3"
+    );
+    assert_eq!(
+        value(&got, &format!("{lan}WLANConfiguration.2.SSID")),
+        "OpenWrt-Home-5G"
+    );
+    assert_eq!(
+        value(&got, &format!("{lan}WLANConfiguration.1.BeaconType")),
+        "11i"
+    );
+    assert_eq!(
+        value(&got, &format!("{lan}WLANConfiguration.1.KeyPassphrase")),
+        ""
+    );
+    assert!(got
+        .iter()
+        .any(|(n, v)| n.starts_with(&format!("{lan}Hosts.Host.")) && v == "printer"));
+    assert_eq!(
+        value(&got, &format!("{wan}WANPPPConnection.1.Username")),
+        "subscriber@isp.example"
+    );
+    assert_eq!(
+        value(
+            &got,
+            &format!("{wan}WANIPConnection.1.PortMapping.1.ExternalPort")
+        ),
+        "8080"
+    );
+    assert_eq!(
+        value(
+            &got,
+            &format!("{igd}.Layer3Forwarding.Forwarding.1.GatewayIPAddress")
+        ),
+        "192.168.1.254"
+    );
+    assert_eq!(
+        value(&got, &format!("{igd}.Time.NTPServer2")),
+        "1.openwrt.pool.ntp.org"
+    );
+    assert!(
+        matches!(
+            responses[1],
+            Rpc::SetParameterValuesResponse {
+                status: Status::Pending
+            }
+        ),
+        "{:?}",
+        responses[1]
+    );
+    assert!(
+        matches!(
+            responses[2],
+            Rpc::AddObjectResponse {
+                instance_number: 3,
+                ..
+            }
+        ),
+        "{:?}",
+        responses[2]
+    );
+    assert!(daemon.stop().success());
+    broker.stop();
+    let wireless = std::fs::read_to_string(dir.join("wireless")).expect("wireless");
+    assert!(
+        wireless.contains("option encryption 'psk-mixed'"),
+        "{wireless}"
+    );
+    let system = std::fs::read_to_string(dir.join("system")).expect("system");
+    assert!(
+        system.contains("list server '3.openwrt.pool.ntp.org'\n\tlist server 'ntp5.example.net'"),
+        "{system}"
+    );
+}
+
+#[test]
+fn a_change_made_outside_cwmp_is_read_and_reported() {
+    let spa = Rpc::SetParameterAttributes {
+        parameter_list: vec![icwmp::cwmp::params::SetParameterAttribute {
+            name: "Device.WiFi.SSID.1.SSID".into(),
+            notification_change: true,
+            notification: 2,
+            access_list_change: false,
+            access_list: Vec::new(),
+        }],
+    };
+    let acs = TestAcs::start(AcsOptions {
+        sessions: vec![script(vec![spa])],
+        ..AcsOptions::default()
+    });
+    let dir = fixture_device("outside", &acs.url(), "\toption value_check_interval '1'\n");
+    let daemon = TestDaemon::start(&dir, &[]);
+    assert!(acs.wait_sessions(1, WAIT), "{}", daemon.log());
+    assert!(
+        matches!(
+            acs.sessions()[0].responses.as_slice(),
+            [Rpc::SetParameterAttributesResponse]
+        ),
+        "{:?}",
+        acs.sessions()[0].responses
+    );
+    // The end of the session takes the new baseline; change after it.
+    assert!(support::daemon::wait_until(WAIT, || daemon
+        .log()
+        .contains("Waiting the next session")));
+    // What `uci set wireless.default_radio0.ssid=…; uci commit` does: a new file.
+    let wireless = dir.join("wireless");
+    let text = std::fs::read_to_string(&wireless).expect("wireless");
+    let staged = dir.join("wireless.luci");
+    std::fs::write(&staged, text.replace("'OpenWrt-Home'", "'Changed-In-LuCI'")).expect("write");
+    std::fs::rename(&staged, &wireless).expect("rename");
+    assert!(acs.wait_sessions(2, WAIT), "{}", daemon.log());
+    let sessions = acs.sessions();
+    let inform = sessions[1].inform().expect("inform");
+    assert_eq!(sessions[1].event_codes(), ["4 VALUE CHANGE"]);
+    assert!(
+        inform
+            .parameter_list
+            .iter()
+            .any(|p| p.name == "Device.WiFi.SSID.1.SSID" && p.value == "Changed-In-LuCI"),
+        "{inform:?}"
+    );
+    assert!(daemon.stop().success());
+    // Nothing the ACS set, so nothing to reload.
+    assert!(!dir.join("reloads").exists());
+}
+
+fn json_table(json: &str) -> support::ubus_broker::Fields {
+    match icwmp::wire::blobmsg::parse_json(json) {
+        Ok(icwmp::wire::blobmsg::Value::Table(fields)) => fields,
+        other => panic!("test JSON: {other:?}"),
+    }
+}
+
+type Answer = (
+    icwmp::wire::ubus::UbusStatus,
+    Option<support::ubus_broker::Fields>,
+);
+
+/// netifd's `network.wireless status`: radio0 up with two interfaces, radio1 down.
+fn netifd_wireless(method: &str, _args: &[(String, icwmp::wire::blobmsg::Value)]) -> Answer {
+    use icwmp::wire::ubus::UbusStatus;
+    match method {
+        "status" => (
+            UbusStatus::Ok,
+            Some(json_table(
+                r#"{"radio0": {"up": true, "pending": false, "autostart": true, "disabled": false,
+                     "interfaces": [{"section": "default_radio0", "ifname": "phy0-ap0", "config": {"mode": "ap"}},
+                                    {"section": "guest", "ifname": "phy0-ap1", "config": {"mode": "ap"}}]},
+                    "radio1": {"up": false, "pending": false, "autostart": true, "disabled": true, "interfaces": []}}"#,
+            )),
+        ),
+        _ => (UbusStatus::MethodNotFound, None),
+    }
+}
+
+/// rpcd-mod-iwinfo's `iwinfo info`: refuses a call without `device`, as its policy does.
+fn iwinfo(method: &str, args: &[(String, icwmp::wire::blobmsg::Value)]) -> Answer {
+    use icwmp::wire::ubus::UbusStatus;
+    let device = args
+        .iter()
+        .find(|(k, _)| k == "device")
+        .and_then(|(_, v)| v.as_str());
+    match (method, device) {
+        ("info", Some("phy0-ap0")) => (
+            UbusStatus::Ok,
+            Some(json_table(
+                r#"{"phy": "phy0", "ssid": "OpenWrt-Home", "bssid": "02:AA:00:00:00:01", "country": "SE",
+                    "mode": "Master", "channel": 1, "frequency": 2412, "txpower": 20, "signal": -60,
+                    "noise": -95, "bitrate": 286700, "hwmodes": ["b", "g", "n", "ax"], "htmode": "HE20"}"#,
+            )),
+        ),
+        ("info", Some(_)) => (UbusStatus::NotFound, None),
+        ("info", None) => (UbusStatus::InvalidArgument, None),
+        _ => (UbusStatus::MethodNotFound, None),
+    }
+}
+
+/// netifd's `network.interface dump`: the DHCP WAN and the PPPoE link up.
+fn netifd_dump(method: &str, _args: &[(String, icwmp::wire::blobmsg::Value)]) -> Answer {
+    use icwmp::wire::ubus::UbusStatus;
+    match method {
+        "dump" => (
+            UbusStatus::Ok,
+            Some(json_table(
+                r#"{"interface": [
+                    {"interface": "lan", "up": true, "proto": "static", "l3_device": "br-lan",
+                     "ipv4-address": [{"address": "192.168.1.1", "mask": 24}], "route": [], "dns-server": []},
+                    {"interface": "wan", "up": true, "proto": "dhcp", "l3_device": "wan",
+                     "ipv4-address": [{"address": "198.51.100.7", "mask": 24}],
+                     "route": [{"target": "0.0.0.0", "mask": 0, "nexthop": "198.51.100.1"}],
+                     "dns-server": ["198.51.100.53", "198.51.100.54"]},
+                    {"interface": "wanppp", "up": true, "proto": "pppoe", "l3_device": "pppoe-wanppp",
+                     "ipv4-address": [{"address": "203.0.113.9", "mask": 32}],
+                     "route": [{"target": "0.0.0.0", "mask": 0, "nexthop": "203.0.113.1"}],
+                     "dns-server": ["203.0.113.53"]}]}"#,
+            )),
+        ),
+        _ => (UbusStatus::MethodNotFound, None),
+    }
+}
+
+/// How many times the daemon asked hostapd for its clients.
+static HOSTAPD_CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// hostapd's `get_clients` on phy0-ap0: two stations.
+fn hostapd_ap0(method: &str, _args: &[(String, icwmp::wire::blobmsg::Value)]) -> Answer {
+    use icwmp::wire::ubus::UbusStatus;
+    HOSTAPD_CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    match method {
+        "get_clients" => (
+            UbusStatus::Ok,
+            Some(json_table(
+                r#"{"freq": 2412, "clients": {
+                    "02:00:00:00:00:20": {"auth": true, "assoc": true, "authorized": true, "signal": -48,
+                        "rate": {"rx": 144400, "tx": 286700}, "bytes": {"rx": 1000, "tx": 2000}},
+                    "02:00:00:00:00:21": {"auth": true, "assoc": true, "authorized": false, "signal": -71,
+                        "rate": {"rx": 6000, "tx": 24000}, "bytes": {"rx": 10, "tx": 20}}}}"#,
+            )),
+        ),
+        _ => (UbusStatus::MethodNotFound, None),
+    }
+}
+
+#[test]
+fn run_time_state_comes_from_netifd_iwinfo_and_hostapd_over_ubus() {
+    let acs = TestAcs::start(AcsOptions {
+        sessions: vec![
+            script(Vec::new()),
+            script(vec![gpv(&[
+                "Device.WiFi.Radio.1.Status",
+                "Device.WiFi.Radio.2.Status",
+                "Device.WiFi.SSID.1.",
+                "Device.WiFi.SSID.3.Status",
+                "Device.WiFi.AccessPoint.1.",
+                "Device.WiFi.AccessPoint.3.AssociatedDeviceNumberOfEntries",
+                "Device.PPP.Interface.1.",
+                "Device.DHCPv4.Client.1.",
+            ])]),
+        ],
+        ..AcsOptions::default()
+    });
+    let dir = fixture_device("wifi-runtime", &acs.url(), "");
+    let broker = support::ubus_broker::Broker::start(&dir.join("no-ubus.sock"));
+    let status_signature = json_table(r#"{"status": {}}"#);
+    broker.add_fake_object(
+        "network.wireless",
+        status_signature,
+        std::sync::Arc::new(netifd_wireless),
+    );
+    broker.add_fake_object(
+        "network.interface",
+        json_table(r#"{"dump": {}}"#),
+        std::sync::Arc::new(netifd_dump),
+    );
+    broker.add_fake_object(
+        "iwinfo",
+        json_table(r#"{"info": {"device": "string"}}"#),
+        std::sync::Arc::new(iwinfo),
+    );
+    broker.add_fake_object(
+        "hostapd.phy0-ap0",
+        json_table(r#"{"get_clients": {}}"#),
+        std::sync::Arc::new(hostapd_ap0),
+    );
+    let daemon = TestDaemon::start(&dir, &[]);
+    assert!(acs.wait_sessions(1, WAIT), "{}", daemon.log());
+    // The second session, once ubus is registered, reads what the replies said.
+    let mut client =
+        support::ubus_broker::CliClient::connect(&dir.join("no-ubus.sock")).expect("ubus client");
+    assert!(support::daemon::wait_until(WAIT, || matches!(
+        client.list("tr069"),
+        Ok(Ok(found)) if !found.is_empty()
+    )));
+    // The last call of a refresh (iwinfo is asked before hostapd) has been answered.
+    assert!(support::daemon::wait_until(WAIT, || HOSTAPD_CALLS
+        .load(std::sync::atomic::Ordering::SeqCst)
+        > 0));
+    let reply = client
+        .call(
+            "tr069",
+            "inform",
+            json_table(r#"{"event": "6 CONNECTION REQUEST"}"#),
+        )
+        .expect("ubus I/O");
+    assert!(matches!(reply, Ok(Some(_))), "{reply:?}");
+    assert!(acs.wait_sessions(2, WAIT), "{}", daemon.log());
+    let got = values_of(&acs.sessions()[1].responses[0]);
+    assert_eq!(value(&got, "Device.WiFi.Radio.1.Status"), "Up");
+    assert_eq!(value(&got, "Device.WiFi.Radio.2.Status"), "Down");
+    assert_eq!(value(&got, "Device.WiFi.SSID.1.Status"), "Up");
+    assert_eq!(value(&got, "Device.WiFi.SSID.1.BSSID"), "02:aa:00:00:00:01");
+    assert_eq!(value(&got, "Device.WiFi.SSID.1.Name"), "phy0-ap0");
+    assert_eq!(value(&got, "Device.WiFi.SSID.1.Stats.BytesSent"), "0");
+    // phy0-ap1 has no iwinfo answer: down.
+    assert_eq!(value(&got, "Device.WiFi.SSID.3.Status"), "Down");
+    assert_eq!(value(&got, "Device.WiFi.AccessPoint.1.Status"), "Enabled");
+    assert_eq!(
+        value(
+            &got,
+            "Device.WiFi.AccessPoint.1.AssociatedDeviceNumberOfEntries"
+        ),
+        "2"
+    );
+    let ap = "Device.WiFi.AccessPoint.1.AssociatedDevice.";
+    assert_eq!(
+        value(&got, &format!("{ap}1.MACAddress")),
+        "02:00:00:00:00:20"
+    );
+    assert_eq!(value(&got, &format!("{ap}1.SignalStrength")), "-48");
+    assert_eq!(
+        value(&got, &format!("{ap}1.LastDataDownlinkRate")),
+        "286700"
+    );
+    assert_eq!(value(&got, &format!("{ap}1.LastDataUplinkRate")), "144400");
+    assert_eq!(value(&got, &format!("{ap}2.AuthenticationState")), "0");
+    assert_eq!(
+        value(
+            &got,
+            "Device.WiFi.AccessPoint.3.AssociatedDeviceNumberOfEntries"
+        ),
+        "0"
+    );
+    // netifd's dump: the PPPoE link and the DHCP client.
+    assert_eq!(
+        value(&got, "Device.PPP.Interface.1.ConnectionStatus"),
+        "Connected"
+    );
+    assert_eq!(
+        value(&got, "Device.PPP.Interface.1.IPCP.LocalIPAddress"),
+        "203.0.113.9"
+    );
+    assert_eq!(
+        value(&got, "Device.PPP.Interface.1.IPCP.RemoteIPAddress"),
+        "203.0.113.1"
+    );
+    assert_eq!(value(&got, "Device.DHCPv4.Client.1.DHCPStatus"), "Bound");
+    assert_eq!(
+        value(&got, "Device.DHCPv4.Client.1.IPAddress"),
+        "198.51.100.7"
+    );
+    assert_eq!(
+        value(&got, "Device.DHCPv4.Client.1.SubnetMask"),
+        "255.255.255.0"
+    );
+    assert_eq!(
+        value(&got, "Device.DHCPv4.Client.1.IPRouters"),
+        "198.51.100.1"
+    );
+    assert_eq!(
+        value(&got, "Device.DHCPv4.Client.1.DNSServers"),
+        "198.51.100.53,198.51.100.54"
+    );
+    assert!(daemon.stop().success());
+    broker.stop();
+}
+
+/// `icwmpd --config dir -m 1 <args>`: the data model CLI of the real binary.
+fn cli(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_icwmpd"))
+        .arg("--config")
+        .arg(dir)
+        .arg("-m")
+        .arg("1")
+        .args(args)
+        .output()
+        .expect("run icwmpd -m");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn every_table_gpn_reports_writable_on_the_fixture_accepts_add_object() {
+    for (model, root) in [("tr181", "Device."), ("tr098", "InternetGatewayDevice.")] {
+        let dir = fixture_device(
+            &format!("writable-{model}"),
+            "http://127.0.0.1:9/",
+            &format!("\toption datamodel '{model}'\n"),
+        );
+        let names = cli(&dir, &["get_name", root, "0"]);
+        let tables: Vec<(String, bool)> = names
+            .lines()
+            .filter_map(|line| {
+                let name = line.split('"').nth(3)?;
+                let writable = line.ends_with("\"writable\": \"1\" }");
+                let last = name.strip_suffix('.')?.rsplit('.').next()?;
+                let instance = last.bytes().all(|b| b.is_ascii_digit());
+                (!instance).then(|| (name.to_owned(), writable))
+            })
+            .collect();
+        let writable: Vec<&String> = tables.iter().filter(|(_, w)| *w).map(|(n, _)| n).collect();
+        assert!(writable.len() >= 5, "{model}: {writable:?}");
+        for table in &writable {
+            let added = cli(&dir, &["add_object", table]);
+            assert!(added.contains("\"instance\""), "{model} {table}: {added}");
+        }
+        // A table GPN calls read-only refuses AddObject.
+        let refused = tables
+            .iter()
+            .find(|(n, w)| !*w && n.ends_with("Host."))
+            .map(|(n, _)| n.clone())
+            .expect("a read-only Hosts table");
+        let answer = cli(&dir, &["add_object", &refused]);
+        assert!(answer.contains("\"fault\""), "{refused}: {answer}");
+    }
+}
