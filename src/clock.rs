@@ -14,3 +14,11 @@ pub fn unix_now() -> i64 {
         Err(e) => -(e.duration().as_secs() as i64),
     }
 }
+
+/// Wall-clock unix microseconds, for the TR-143 timestamps of diagnostics.
+pub fn unix_micros() -> i64 {
+    match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_micros() as i64,
+        Err(e) => -(e.duration().as_micros() as i64),
+    }
+}

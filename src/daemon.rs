@@ -31,6 +31,7 @@ use crate::cwmp::schedule::PeriodicInform;
 use crate::cwmp::session::Acknowledged;
 use crate::datamodel::engine::DataModel;
 use crate::datamodel::setup;
+use crate::diagnostics::{self, Diagnostics};
 use crate::logging::{self, LogSettings};
 use crate::redact;
 use crate::service::{Context, Request, Service, Tokens};
@@ -355,6 +356,9 @@ impl Daemon {
             uci_dir,
         )
         .map_err(StartError::Setup)?;
+        let (diagnostics, interrupted) = diagnostics::Shared::open(&config.cpe.state_dir);
+        crate::datamodel::diagnostics::register(&mut dm, diagnostics.clone())
+            .map_err(|e| StartError::Setup(format!("diagnostics provider: {e}")))?;
         // The first check records the values notifications compare against.
         dm.check_changes();
         let acs = AcsLink::new(http_config_of(&config), tokens::ACS)
@@ -382,10 +386,17 @@ impl Daemon {
         )?;
         let mut ubus = UbusClient::new(UbusConfig::with_socket(&config.cpe.ubus_socket));
         ubus.register(poll.registry(), tokens::UBUS, clock::now());
-        let services: Vec<Box<dyn Service>> = vec![Box::new(HttpConnRequests::new(
-            Tokens::of_service(0),
-            cwmp_store.clone(),
-        ))];
+        let services: Vec<Box<dyn Service>> = vec![
+            Box::new(HttpConnRequests::new(
+                Tokens::of_service(0),
+                cwmp_store.clone(),
+            )),
+            Box::new(Diagnostics::new(
+                Tokens::of_service(1),
+                diagnostics,
+                interrupted,
+            )),
+        ];
         let uci_dir = uci_dir.to_path_buf();
         let mut daemon = Daemon {
             services,

@@ -2,6 +2,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod diagnostics;
 pub mod engine;
 pub mod host;
 pub mod mgmt;

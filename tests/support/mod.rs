@@ -5,5 +5,6 @@ pub mod acs;
 pub mod daemon;
 pub mod files;
 pub mod http_server;
+pub mod netns;
 pub mod pki;
 pub mod ubus_broker;

@@ -1,0 +1,195 @@
+//! The diagnostics engines against real peers: ping and trace on loopback and over a three-hop path of network namespaces.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use icwmp::diagnostics::ping::{Ping, PingSettings};
+use icwmp::diagnostics::state::{Outcome, Test};
+use icwmp::diagnostics::trace::{Trace, TraceSettings};
+use icwmp::diagnostics::Engine;
+use mio::{Events, Poll, Token};
+use support::netns::{self, Path3};
+
+/// Runs `engine` in a loop of its own until it has an outcome.
+fn run(poll: &mut Poll, engine: &mut dyn Engine) -> BTreeMap<String, String> {
+    let outcome = run_outcome(poll, engine);
+    let mut results: BTreeMap<String, String> = outcome.results.into_iter().collect();
+    results.insert("DiagnosticsState".into(), outcome.state.into());
+    results
+}
+
+fn run_outcome(poll: &mut Poll, engine: &mut dyn Engine) -> Outcome {
+    let mut events = Events::with_capacity(16);
+    // A bound on a broken engine, not a timing assertion.
+    let give_up = Instant::now() + Duration::from_secs(120);
+    loop {
+        if let Some(outcome) = engine.outcome() {
+            engine.close(poll.registry());
+            return outcome;
+        }
+        assert!(Instant::now() < give_up, "engine never finished");
+        let timeout = engine
+            .poll_at()
+            .map(|t| t.saturating_duration_since(Instant::now()));
+        poll.poll(&mut events, timeout).expect("poll");
+        engine.drive(poll.registry(), Instant::now());
+    }
+}
+
+fn test_of(inputs: &[(&str, &str)]) -> Test {
+    let mut test = Test::default();
+    for (name, value) in inputs {
+        test.inputs.insert(name.to_string(), value.to_string());
+    }
+    test
+}
+
+fn ping(inputs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    let mut poll = Poll::new().expect("poll");
+    let settings = PingSettings::from_test(&test_of(inputs), None);
+    let mut engine = Ping::start(settings, Token(0), Instant::now());
+    run(&mut poll, &mut engine)
+}
+
+fn trace(inputs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    let mut poll = Poll::new().expect("poll");
+    let settings = TraceSettings::from_test(&test_of(inputs), None);
+    let mut engine = Trace::start(settings, Token(0), Instant::now());
+    run(&mut poll, &mut engine)
+}
+
+fn number(results: &BTreeMap<String, String>, name: &str) -> u64 {
+    results[name].parse().expect(name)
+}
+
+fn is_root() -> bool {
+    if icwmp::sys::raw_icmp_socket(false).is_err() {
+        eprintln!("skipped: raw ICMP sockets need root");
+        return false;
+    }
+    true
+}
+
+#[test]
+fn ping_loopback_v4_and_v6() {
+    if !is_root() {
+        return;
+    }
+    let results = ping(&[
+        ("Host", "127.0.0.1"),
+        ("NumberOfRepetitions", "4"),
+        ("DataBlockSize", "1000"),
+        ("DSCP", "46"),
+    ]);
+    assert_eq!(results["DiagnosticsState"], "Complete");
+    assert_eq!(results["SuccessCount"], "4");
+    assert_eq!(results["FailureCount"], "0");
+    assert_eq!(results["IPAddressUsed"], "127.0.0.1");
+    let (min, avg, max) = (
+        number(&results, "MinimumResponseTimeDetailed"),
+        number(&results, "AverageResponseTimeDetailed"),
+        number(&results, "MaximumResponseTimeDetailed"),
+    );
+    assert!(min <= avg && avg <= max, "{min} {avg} {max}");
+
+    let results = ping(&[
+        ("Host", "::1"),
+        ("NumberOfRepetitions", "2"),
+        ("ProtocolVersion", "IPv6"),
+    ]);
+    assert_eq!(results["DiagnosticsState"], "Complete");
+    assert_eq!(results["SuccessCount"], "2");
+    assert_eq!(results["IPAddressUsed"], "::1");
+}
+
+#[test]
+fn ping_and_trace_report_unresolvable_names() {
+    if !is_root() {
+        return;
+    }
+    let results = ping(&[("Host", "no-such-host.invalid")]);
+    assert_eq!(results["DiagnosticsState"], "Error_CannotResolveHostName");
+    let results = trace(&[("Host", "127.0.0.1"), ("ProtocolVersion", "IPv6")]);
+    assert_eq!(results["DiagnosticsState"], "Error_CannotResolveHostName");
+}
+
+#[test]
+fn trace_loopback_is_one_hop() {
+    if !is_root() {
+        return;
+    }
+    let results = trace(&[("Host", "127.0.0.1"), ("NumberOfTries", "2")]);
+    assert_eq!(results["DiagnosticsState"], "Complete");
+    assert_eq!(results["RouteHopsNumberOfEntries"], "1");
+    assert_eq!(results["RouteHops.1.HostAddress"], "127.0.0.1");
+    assert_eq!(results["RouteHops.1.RTTimes"].split(',').count(), 2);
+}
+
+/// Runs `body` on a thread inside namespace `short` of `path`.
+fn inside<T: Send + 'static>(
+    path: &Path3,
+    short: &str,
+    body: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let name = short.to_owned();
+    std::thread::scope(|scope| {
+        scope
+            .spawn(move || {
+                path.enter(&name);
+                body()
+            })
+            .join()
+            .expect("namespace thread")
+    })
+}
+
+#[test]
+fn three_hop_path_in_namespaces() {
+    if !is_root() {
+        return;
+    }
+    let Some(path) = Path3::create() else {
+        return;
+    };
+    // A network no router knows: r1 answers unreachable. (First: the kernel's
+    // per-peer limit on these errors shares its tokens with the time-exceeded of a trace.)
+    let results = inside(&path, netns::CLIENT, || {
+        ping(&[("Host", "10.201.9.9"), ("NumberOfRepetitions", "2")])
+    });
+    assert_eq!(
+        results["DiagnosticsState"], "Error_NoRouteToHost",
+        "{results:?}"
+    );
+    // TraceRoute names each hop of the path, the host last.
+    let results = inside(&path, netns::CLIENT, || {
+        trace(&[("Host", netns::HOST_ADDRESS), ("Timeout", "2000")])
+    });
+    assert_eq!(results["DiagnosticsState"], "Complete", "{results:?}");
+    assert_eq!(results["RouteHopsNumberOfEntries"], "3");
+    assert_eq!(results["RouteHops.1.HostAddress"], netns::ROUTER1);
+    assert_eq!(results["RouteHops.2.HostAddress"], netns::ROUTER2);
+    assert_eq!(results["RouteHops.3.HostAddress"], netns::HOST_ADDRESS);
+    assert_eq!(results["RouteHops.1.ErrorCode"], "0");
+    assert_eq!(results["RouteHops.2.RTTimes"].split(',').count(), 3);
+    assert_eq!(results["IPAddressUsed"], "10.201.1.2");
+
+    // The hop limit runs out before the host: Error_MaxHopCountExceeded, with the hops seen.
+    let results = inside(&path, netns::CLIENT, || {
+        trace(&[
+            ("Host", netns::HOST_ADDRESS),
+            ("MaxHopCount", "2"),
+            ("NumberOfTries", "1"),
+        ])
+    });
+    assert_eq!(results["DiagnosticsState"], "Error_MaxHopCountExceeded");
+    assert_eq!(results["RouteHopsNumberOfEntries"], "2");
+
+    // IPPing reaches the host through both routers.
+    let results = inside(&path, netns::CLIENT, || {
+        ping(&[("Host", netns::HOST_ADDRESS), ("NumberOfRepetitions", "3")])
+    });
+    assert_eq!(results["DiagnosticsState"], "Complete");
+    assert_eq!(results["SuccessCount"], "3");
+}
