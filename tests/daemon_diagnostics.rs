@@ -1,0 +1,133 @@
+//! Diagnostics driven from the loopback ACS through the real `icwmpd`: SPV, the test at session end, `8 DIAGNOSTICS COMPLETE`, GPV of the results, restarts.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use icwmp::cwmp::params::{ParameterValue, XsdType};
+use icwmp::wire::soap::Rpc;
+use support::acs::{AcsOptions, SessionScript, TestAcs};
+use support::daemon::{temp_dir, write_config, TestDaemon};
+
+const WAIT: Duration = Duration::from_secs(30);
+const PING: &str = "Device.IP.Diagnostics.IPPing.";
+const TRACE: &str = "Device.IP.Diagnostics.TraceRoute.";
+
+fn script(requests: Vec<Rpc>) -> SessionScript {
+    SessionScript {
+        requests,
+        ..SessionScript::default()
+    }
+}
+
+fn spv(values: &[(&str, &str)]) -> Rpc {
+    Rpc::SetParameterValues {
+        parameter_list: values
+            .iter()
+            .map(|(n, v)| {
+                let xsd = if v.bytes().all(|b| b.is_ascii_digit()) && !v.is_empty() {
+                    XsdType::UnsignedInt
+                } else {
+                    XsdType::String
+                };
+                ParameterValue::new(*n, *v, xsd)
+            })
+            .collect(),
+        parameter_key: String::new(),
+    }
+}
+
+fn gpv(names: &[&str]) -> Rpc {
+    Rpc::GetParameterValues {
+        parameter_names: names.iter().map(|n| n.to_string()).collect(),
+    }
+}
+
+fn values(rpc: &Rpc) -> BTreeMap<String, String> {
+    match rpc {
+        Rpc::GetParameterValuesResponse { parameter_list } => parameter_list
+            .iter()
+            .map(|p| (p.name.clone(), p.value.clone()))
+            .collect(),
+        other => panic!("expected a GetParameterValuesResponse, got {other:?}"),
+    }
+}
+
+fn root() -> bool {
+    if icwmp::sys::raw_icmp_socket(false).is_err() {
+        eprintln!("skipped: raw ICMP sockets need root");
+        return false;
+    }
+    true
+}
+
+#[test]
+fn ping_requested_by_the_acs_completes_and_its_results_survive_a_restart() {
+    if !root() {
+        return;
+    }
+    let first = vec![
+        spv(&[
+            (&format!("{PING}Host"), "127.0.0.1"),
+            (&format!("{PING}NumberOfRepetitions"), "3"),
+            (&format!("{PING}DiagnosticsState"), "Requested"),
+        ]),
+        // A trace requested, then one of its inputs written: cancelled, state None.
+        spv(&[
+            (&format!("{TRACE}Host"), "127.0.0.1"),
+            (&format!("{TRACE}DiagnosticsState"), "Requested"),
+        ]),
+        spv(&[(&format!("{TRACE}MaxHopCount"), "5")]),
+        // Only Requested and Canceled may be written.
+        spv(&[(&format!("{PING}DiagnosticsState"), "Complete")]),
+        gpv(&[
+            &format!("{PING}DiagnosticsState"),
+            &format!("{TRACE}DiagnosticsState"),
+        ]),
+    ];
+    let after = vec![gpv(&[
+        PING,
+        TRACE,
+        "Device.IP.Diagnostics.IPv4PingSupported",
+    ])];
+    let acs = TestAcs::start(AcsOptions {
+        sessions: vec![script(first), script(after.clone()), script(after)],
+        ..AcsOptions::default()
+    });
+    let dir = temp_dir("diag-ping");
+    write_config(&dir, &acs.url(), "", "");
+    let daemon = TestDaemon::start(&dir, &[]);
+    assert!(acs.wait_sessions(2, WAIT), "{}", daemon.log());
+    let sessions = acs.sessions();
+    let responses = &sessions[0].responses;
+    assert!(matches!(responses[3], Rpc::Fault(_)), "{:?}", responses[3]);
+    let during = values(&responses[4]);
+    assert_eq!(during[&format!("{PING}DiagnosticsState")], "Requested");
+    assert_eq!(during[&format!("{TRACE}DiagnosticsState")], "None");
+
+    assert_eq!(sessions[1].event_codes(), ["8 DIAGNOSTICS COMPLETE"]);
+    let results = values(&sessions[1].responses[0]);
+    assert_eq!(results[&format!("{PING}DiagnosticsState")], "Complete");
+    assert_eq!(results[&format!("{PING}SuccessCount")], "3");
+    assert_eq!(results[&format!("{PING}FailureCount")], "0");
+    assert_eq!(results[&format!("{PING}IPAddressUsed")], "127.0.0.1");
+    assert_eq!(results[&format!("{TRACE}DiagnosticsState")], "None");
+    assert_eq!(results[&format!("{TRACE}MaxHopCount")], "5");
+    assert_eq!(results["Device.IP.Diagnostics.IPv4PingSupported"], "1");
+    let log = daemon.log();
+    assert!(
+        log.contains("Executing ippingdiagnostic: end session request"),
+        "{log}"
+    );
+    assert!(!log.contains("Executing traceroutediagnostic"), "{log}");
+    assert!(daemon.stop().success());
+
+    // After a restart the results are still there.
+    let daemon = TestDaemon::start(&dir, &["-b"]);
+    assert!(acs.wait_sessions(3, WAIT), "{}", daemon.log());
+    let results = values(&acs.sessions()[2].responses[0]);
+    assert_eq!(results[&format!("{PING}DiagnosticsState")], "Complete");
+    assert_eq!(results[&format!("{PING}SuccessCount")], "3");
+    assert!(daemon.stop().success());
+}
