@@ -1,16 +1,18 @@
-//! The diagnostics engines against real peers: ping and trace on loopback and over a three-hop path of network namespaces.
+//! The diagnostics engines against real peers: ping and trace on loopback and over a three-hop path of network namespaces, NSLookup against a test DNS responder.
 
 mod support;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use icwmp::diagnostics::nslookup::{LookupSettings, NsLookup};
 use icwmp::diagnostics::ping::{Ping, PingSettings};
 use icwmp::diagnostics::state::{Outcome, Test};
 use icwmp::diagnostics::trace::{Trace, TraceSettings};
 use icwmp::diagnostics::Engine;
 use mio::{Events, Poll, Token};
-use support::netns::{self, Path3};
+use support::dns::{DnsResponder, Entry};
+use support::netns::{self, Lonely, Path3};
 
 /// Runs `engine` in a loop of its own until it has an outcome.
 fn run(poll: &mut Poll, engine: &mut dyn Engine) -> BTreeMap<String, String> {
@@ -192,4 +194,103 @@ fn three_hop_path_in_namespaces() {
     });
     assert_eq!(results["DiagnosticsState"], "Complete");
     assert_eq!(results["SuccessCount"], "3");
+}
+
+fn nslookup(inputs: &[(&str, &str)], system: Option<&str>) -> BTreeMap<String, String> {
+    let mut poll = Poll::new().expect("poll");
+    let settings = LookupSettings::from_test(&test_of(inputs));
+    let system = system.map(|s| s.parse().expect("ip"));
+    let mut engine = NsLookup::start(settings, system, Token(0), Instant::now());
+    run(&mut poll, &mut engine)
+}
+
+#[test]
+fn nslookup_against_a_test_responder_on_port_53() {
+    let Some(ns) = Lonely::create() else {
+        return;
+    };
+    let results = std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                ns.enter();
+                let table = BTreeMap::from([
+                    (
+                        "www.example.test".to_owned(),
+                        Entry::Alias(
+                            "web.example.test".into(),
+                            vec![
+                                "10.9.8.7".parse().expect("ip"),
+                                "fd00::7".parse().expect("ip"),
+                            ],
+                        ),
+                    ),
+                    (
+                        "v4.example.test".to_owned(),
+                        Entry::Addresses(vec!["10.1.1.1".parse().expect("ip")]),
+                    ),
+                    ("slow.example.test".to_owned(), Entry::Silent),
+                ]);
+                let responder = DnsResponder::start("127.0.0.1:53".parse().expect("addr"), table);
+                let found = nslookup(
+                    &[
+                        ("HostName", "www.example.test"),
+                        ("DNSServer", "127.0.0.1"),
+                        ("NumberOfRepetitions", "2"),
+                    ],
+                    None,
+                );
+                // An empty DNSServer means the system's resolver.
+                let system = nslookup(&[("HostName", "v4.example.test")], Some("127.0.0.1"));
+                let missing = nslookup(
+                    &[
+                        ("HostName", "nothing.example.test"),
+                        ("DNSServer", "127.0.0.1"),
+                    ],
+                    None,
+                );
+                let silent = nslookup(
+                    &[
+                        ("HostName", "slow.example.test"),
+                        ("DNSServer", "127.0.0.1"),
+                        ("Timeout", "200"),
+                    ],
+                    None,
+                );
+                let queries = responder.queries();
+                drop(responder);
+                // Nobody on port 53 any more: the server is not available.
+                let closed = nslookup(
+                    &[("HostName", "v4.example.test"), ("DNSServer", "127.0.0.1")],
+                    None,
+                );
+                let unresolved = nslookup(
+                    &[
+                        ("HostName", "v4.example.test"),
+                        ("DNSServer", "no-such-server.invalid"),
+                    ],
+                    None,
+                );
+                (found, system, missing, silent, closed, unresolved, queries)
+            })
+            .join()
+            .expect("namespace thread")
+    });
+    let (found, system, missing, silent, closed, unresolved, queries) = results;
+    assert_eq!(found["DiagnosticsState"], "Complete");
+    assert_eq!(found["SuccessCount"], "2");
+    assert_eq!(found["ResultNumberOfEntries"], "2");
+    assert_eq!(found["Result.1.Status"], "Success");
+    assert_eq!(found["Result.1.AnswerType"], "Authoritative");
+    assert_eq!(found["Result.1.HostNameReturned"], "web.example.test");
+    assert_eq!(found["Result.1.IPAddresses"], "10.9.8.7,fd00::7");
+    assert_eq!(found["Result.2.DNSServerIP"], "127.0.0.1");
+    assert_eq!(system["Result.1.IPAddresses"], "10.1.1.1");
+    assert_eq!(missing["DiagnosticsState"], "Complete");
+    assert_eq!(missing["SuccessCount"], "0");
+    assert_eq!(missing["Result.1.Status"], "Error_HostNameNotResolved");
+    assert_eq!(silent["Result.1.Status"], "Error_Timeout");
+    assert_eq!(closed["Result.1.Status"], "Error_DNSServerNotAvailable");
+    assert_eq!(unresolved["DiagnosticsState"], "Error_DNSServerNotResolved");
+    // Two repetitions of A + AAAA, then A + AAAA for each of the three other names.
+    assert_eq!(queries, 10);
 }

@@ -8,6 +8,7 @@
 //! every change, so results survive restarts and a test a restart
 //! interrupted ends in `Error_Internal` instead of being lost.
 
+pub mod nslookup;
 pub mod ping;
 pub mod resolve;
 pub mod state;
@@ -195,6 +196,17 @@ impl Diagnostics {
                 token,
                 cx.now,
             )),
+            Kind::NsLookup => {
+                let system = std::fs::read_to_string(nslookup::RESOLV_CONF)
+                    .ok()
+                    .and_then(|text| nslookup::first_nameserver(&text));
+                Box::new(nslookup::NsLookup::start(
+                    nslookup::LookupSettings::from_test(&test),
+                    system,
+                    token,
+                    cx.now,
+                ))
+            }
             _ => {
                 let mut shared = self.shared.borrow_mut();
                 if shared
@@ -284,5 +296,5 @@ impl Service for Diagnostics {
 
 /// Whether this CPE runs diagnostic `kind` (the `*Supported` flags; others end in `Error_Internal`).
 pub fn supported(kind: Kind) -> bool {
-    matches!(kind, Kind::IpPing | Kind::TraceRoute)
+    matches!(kind, Kind::IpPing | Kind::TraceRoute | Kind::NsLookup)
 }

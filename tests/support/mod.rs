@@ -3,6 +3,7 @@
 
 pub mod acs;
 pub mod daemon;
+pub mod dns;
 pub mod files;
 pub mod http_server;
 pub mod netns;
