@@ -131,3 +131,47 @@ fn ping_requested_by_the_acs_completes_and_its_results_survive_a_restart() {
     assert_eq!(results[&format!("{PING}SuccessCount")], "3");
     assert!(daemon.stop().success());
 }
+
+#[test]
+fn a_test_interrupted_by_a_restart_is_reported_failed() {
+    const ECHO: &str = "Device.IP.Diagnostics.UDPEchoDiagnostics.";
+    // A UDP port that never answers keeps the test running until its 60 s timeout.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let port = silent.local_addr().expect("addr").port().to_string();
+    let first = vec![spv(&[
+        (&format!("{ECHO}Host"), "127.0.0.1"),
+        (&format!("{ECHO}Port"), &port),
+        (&format!("{ECHO}Timeout"), "60000"),
+        (&format!("{ECHO}DiagnosticsState"), "Requested"),
+    ])];
+    let after = vec![gpv(&[ECHO])];
+    let acs = TestAcs::start(AcsOptions {
+        sessions: vec![script(first), script(after)],
+        ..AcsOptions::default()
+    });
+    let dir = temp_dir("diag-interrupted");
+    write_config(&dir, &acs.url(), "", "");
+    let daemon = TestDaemon::start(&dir, &[]);
+    assert!(acs.wait_sessions(1, WAIT));
+    assert!(
+        support::daemon::wait_until(WAIT, || daemon
+            .log()
+            .contains("Executing udpechodiagnostic: end session request")),
+        "{}",
+        daemon.log()
+    );
+    // The echo test is waiting for its datagram: the daemon dies.
+    daemon.kill9();
+    let daemon = TestDaemon::start(&dir, &[]);
+    assert!(acs.wait_sessions(2, WAIT), "{}", daemon.log());
+    let session = &acs.sessions()[1];
+    assert_eq!(session.event_codes(), ["8 DIAGNOSTICS COMPLETE"]);
+    let results = values(&session.responses[0]);
+    assert_eq!(
+        results[&format!("{ECHO}DiagnosticsState")],
+        "Error_Internal"
+    );
+    assert_eq!(results[&format!("{ECHO}Port")], port);
+    assert!(daemon.stop().success());
+    drop(silent);
+}

@@ -1,4 +1,4 @@
-//! The diagnostics engines against real peers: ping and trace on loopback and over a three-hop path of network namespaces, NSLookup against a test DNS responder.
+//! The diagnostics engines against real peers: ping and trace on loopback and over a three-hop path of network namespaces, NSLookup against a test DNS responder, UDPEcho and ServerSelection against a test echo socket.
 
 mod support;
 
@@ -7,9 +7,11 @@ use std::time::{Duration, Instant};
 
 use icwmp::diagnostics::nslookup::{LookupSettings, NsLookup};
 use icwmp::diagnostics::ping::{Ping, PingSettings};
+use icwmp::diagnostics::serverselect::{SelectionSettings, ServerSelection};
 use icwmp::diagnostics::state::{Outcome, Test};
 use icwmp::diagnostics::trace::{Trace, TraceSettings};
-use icwmp::diagnostics::Engine;
+use icwmp::diagnostics::udpecho::{EchoSettings, UdpEcho};
+use icwmp::diagnostics::{Engine, WallClock};
 use mio::{Events, Poll, Token};
 use support::dns::{DnsResponder, Entry};
 use support::netns::{self, Lonely, Path3};
@@ -293,4 +295,160 @@ fn nslookup_against_a_test_responder_on_port_53() {
     assert_eq!(unresolved["DiagnosticsState"], "Error_DNSServerNotResolved");
     // Two repetitions of A + AAAA, then A + AAAA for each of the three other names.
     assert_eq!(queries, 10);
+}
+
+/// A tiny RFC 862 echo server on 127.0.0.1 for the tests.
+struct Echo {
+    addr: std::net::SocketAddr,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<usize>>,
+}
+
+impl Echo {
+    /// Echoes every datagram except those numbered in `drop` (1-based order of arrival).
+    fn start(drop: &'static [usize]) -> Echo {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind echo");
+        socket
+            .set_read_timeout(Some(Duration::from_millis(20)))
+            .expect("timeout");
+        let addr = socket.local_addr().expect("addr");
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut buffer = [0u8; 2048];
+            let mut seen = 0;
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Ok((len, from)) = socket.recv_from(&mut buffer) {
+                    seen += 1;
+                    if !drop.contains(&seen) {
+                        let _ = socket.send_to(&buffer[..len], from);
+                    }
+                }
+            }
+            seen
+        });
+        Echo {
+            addr,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn finish(mut self) -> usize {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread
+            .take()
+            .expect("thread")
+            .join()
+            .expect("echo thread")
+    }
+}
+
+fn udp_echo(inputs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    let mut poll = Poll::new().expect("poll");
+    let settings = EchoSettings::from_test(&test_of(inputs), None);
+    let now = Instant::now();
+    let clock = WallClock::new(now, icwmp::clock::unix_micros());
+    let mut engine = UdpEcho::start(settings, Token(0), now, clock);
+    run(&mut poll, &mut engine)
+}
+
+fn server_selection(inputs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    let mut poll = Poll::new().expect("poll");
+    let settings = SelectionSettings::from_test(&test_of(inputs), None);
+    let now = Instant::now();
+    let clock = WallClock::new(now, icwmp::clock::unix_micros());
+    let mut engine = ServerSelection::start(settings, Token(0), now, clock);
+    run(&mut poll, &mut engine)
+}
+
+#[test]
+fn udp_echo_counts_echoes_and_losses() {
+    let echo = Echo::start(&[2]);
+    let port = echo.addr.port().to_string();
+    let results = udp_echo(&[
+        ("Host", "127.0.0.1"),
+        ("Port", &port),
+        ("NumberOfRepetitions", "4"),
+        ("InterTransmissionTime", "10"),
+        ("Timeout", "300"),
+        ("DataBlockSize", "100"),
+        ("EnableIndividualPacketResults", "1"),
+    ]);
+    assert_eq!(echo.finish(), 4);
+    assert_eq!(results["DiagnosticsState"], "Complete");
+    assert_eq!(results["SuccessCount"], "3");
+    assert_eq!(results["FailureCount"], "1");
+    assert_eq!(results["IPAddressUsed"], "127.0.0.1");
+    assert_eq!(results["IndividualPacketResultNumberOfEntries"], "4");
+    assert_eq!(results["IndividualPacketResult.2.PacketSuccess"], "0");
+    assert_eq!(results["IndividualPacketResult.3.PacketSuccess"], "1");
+    assert_eq!(results["IndividualPacketResult.3.TestGenSN"], "3");
+    // Times are ordered: each packet is received after it was sent, and sent after the one before.
+    let t = |n: usize, name: &str| results[&format!("IndividualPacketResult.{n}.{name}")].clone();
+    assert!(t(1, "PacketSendTime") <= t(1, "PacketReceiveTime"));
+    assert!(t(1, "PacketSendTime") < t(3, "PacketSendTime"));
+    let (min, avg, max) = (
+        number(&results, "MinimumResponseTime"),
+        number(&results, "AverageResponseTime"),
+        number(&results, "MaximumResponseTime"),
+    );
+    assert!(min <= avg && avg <= max);
+
+    // Nobody listening: every datagram is lost, the test still completes.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let port = silent.local_addr().expect("addr").port().to_string();
+    drop(silent);
+    let results = udp_echo(&[
+        ("Host", "127.0.0.1"),
+        ("Port", &port),
+        ("NumberOfRepetitions", "2"),
+        ("InterTransmissionTime", "5"),
+        ("Timeout", "200"),
+    ]);
+    assert_eq!(results["DiagnosticsState"], "Complete");
+    assert_eq!(results["SuccessCount"], "0");
+    assert_eq!(results["FailureCount"], "2");
+    let results = udp_echo(&[("Host", "no-such-host.invalid")]);
+    assert_eq!(results["DiagnosticsState"], "Error_CannotResolveHostName");
+}
+
+#[test]
+fn server_selection_picks_the_host_that_answers() {
+    let echo = Echo::start(&[]);
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let hosts = format!(
+        "no-such-host.invalid,127.0.0.1:{},127.0.0.1:{}",
+        silent.local_addr().expect("addr").port(),
+        echo.addr.port()
+    );
+    let results = server_selection(&[
+        ("HostList", &hosts),
+        ("Protocol", "UDP Echo"),
+        ("NumberOfRepetitions", "2"),
+        ("Timeout", "200"),
+    ]);
+    assert_eq!(results["DiagnosticsState"], "Complete", "{results:?}");
+    assert_eq!(
+        results["FastestHost"],
+        format!("127.0.0.1:{}", echo.addr.port())
+    );
+    assert!(number(&results, "MinimumResponseTime") <= number(&results, "MaximumResponseTime"));
+    assert_eq!(echo.finish(), 2);
+
+    let results = server_selection(&[("HostList", "no-such-host.invalid")]);
+    assert_eq!(results["DiagnosticsState"], "Error_CannotResolveHostName");
+    if !is_root() {
+        return;
+    }
+    let results = server_selection(&[
+        ("HostList", "::1, 127.0.0.1"),
+        ("Protocol", "ICMP"),
+        ("NumberOfRepetitions", "2"),
+    ]);
+    assert_eq!(results["DiagnosticsState"], "Complete");
+    assert!(
+        ["::1", "127.0.0.1"].contains(&results["FastestHost"].as_str()),
+        "{results:?}"
+    );
 }

@@ -11,8 +11,10 @@
 pub mod nslookup;
 pub mod ping;
 pub mod resolve;
+pub mod serverselect;
 pub mod state;
 pub mod trace;
+pub mod udpecho;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -207,6 +209,18 @@ impl Diagnostics {
                     cx.now,
                 ))
             }
+            Kind::UdpEcho => Box::new(udpecho::UdpEcho::start(
+                udpecho::EchoSettings::from_test(&test, device),
+                token,
+                cx.now,
+                WallClock::new(cx.now, crate::clock::unix_micros()),
+            )),
+            Kind::ServerSelection => Box::new(serverselect::ServerSelection::start(
+                serverselect::SelectionSettings::from_test(&test, device),
+                token,
+                cx.now,
+                WallClock::new(cx.now, crate::clock::unix_micros()),
+            )),
             _ => {
                 let mut shared = self.shared.borrow_mut();
                 if shared
@@ -296,5 +310,41 @@ impl Service for Diagnostics {
 
 /// Whether this CPE runs diagnostic `kind` (the `*Supported` flags; others end in `Error_Internal`).
 pub fn supported(kind: Kind) -> bool {
-    matches!(kind, Kind::IpPing | Kind::TraceRoute | Kind::NsLookup)
+    matches!(
+        kind,
+        Kind::IpPing | Kind::TraceRoute | Kind::NsLookup | Kind::UdpEcho
+    )
+}
+
+/// Wall-clock time of monotonic instants, from one reading of both clocks
+/// taken when a test starts (the TR-143 timestamps stay ordered even if the
+/// wall clock is stepped meanwhile).
+#[derive(Clone, Copy, Debug)]
+pub struct WallClock {
+    base: Instant,
+    base_micros: i64,
+}
+
+impl WallClock {
+    pub fn new(base: Instant, base_micros: i64) -> WallClock {
+        WallClock { base, base_micros }
+    }
+
+    /// Unix microseconds at `t`.
+    pub fn micros_at(&self, t: Instant) -> i64 {
+        let after = t.saturating_duration_since(self.base).as_micros() as i64;
+        let before = self.base.saturating_duration_since(t).as_micros() as i64;
+        self.base_micros + after - before
+    }
+}
+
+/// `YYYY-MM-DDThh:mm:ss.uuuuuuZ`: a TR-143 timestamp of unix microseconds.
+pub fn format_micros(unix_micros: i64) -> String {
+    let seconds = unix_micros.div_euclid(1_000_000);
+    let fraction = unix_micros.rem_euclid(1_000_000);
+    let whole = crate::cwmp::datetime::format_utc(seconds);
+    match whole.strip_suffix('Z') {
+        Some(stem) => format!("{stem}.{fraction:06}Z"),
+        None => whole,
+    }
 }
