@@ -1,4 +1,4 @@
-//! The diagnostics engines against real peers: ping and trace on loopback and over a three-hop path of network namespaces, NSLookup against a test DNS responder, UDPEcho and ServerSelection against a test echo socket.
+//! The diagnostics engines against real peers: ping and trace on loopback and over a three-hop path of network namespaces, NSLookup against a test DNS responder, UDPEcho and ServerSelection against a test echo socket, Download and Upload against the loopback HTTP server and vsftpd.
 
 mod support;
 
@@ -9,11 +9,13 @@ use icwmp::diagnostics::nslookup::{LookupSettings, NsLookup};
 use icwmp::diagnostics::ping::{Ping, PingSettings};
 use icwmp::diagnostics::serverselect::{SelectionSettings, ServerSelection};
 use icwmp::diagnostics::state::{Outcome, Test};
+use icwmp::diagnostics::throughput::{Direction, Throughput, ThroughputSettings};
 use icwmp::diagnostics::trace::{Trace, TraceSettings};
 use icwmp::diagnostics::udpecho::{EchoSettings, UdpEcho};
 use icwmp::diagnostics::{Engine, WallClock};
 use mio::{Events, Poll, Token};
 use support::dns::{DnsResponder, Entry};
+use support::files::{FileServer, FileServerOptions, Vsftpd};
 use support::netns::{self, Lonely, Path3};
 
 /// Runs `engine` in a loop of its own until it has an outcome.
@@ -451,4 +453,198 @@ fn server_selection_picks_the_host_that_answers() {
         ["::1", "127.0.0.1"].contains(&results["FastestHost"].as_str()),
         "{results:?}"
     );
+}
+
+fn transfer(direction: Direction, inputs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    let mut poll = Poll::new().expect("poll");
+    let settings = ThroughputSettings::from_test(direction, &test_of(inputs), None);
+    let now = Instant::now();
+    let clock = WallClock::new(now, icwmp::clock::unix_micros());
+    let mut engine = Throughput::start(settings, Token(0), now, clock);
+    run(&mut poll, &mut engine)
+}
+
+/// The TR-143 times are ordered: TCP open request ≤ response ≤ ROM ≤ BOM ≤ EOM (same format, so text order is time order).
+fn assert_times_ordered(results: &BTreeMap<String, String>, prefix: &str) {
+    let names = [
+        "TCPOpenRequestTime",
+        "TCPOpenResponseTime",
+        "ROMTime",
+        "BOMTime",
+        "EOMTime",
+    ];
+    let times: Vec<&String> = names
+        .iter()
+        .map(|n| &results[&format!("{prefix}{n}")])
+        .collect();
+    for pair in times.windows(2) {
+        assert!(pair[0] <= pair[1], "{prefix}: {times:?}");
+    }
+    assert!(
+        times[0].starts_with("20") && times[0].ends_with('Z') && times[0].len() == 27,
+        "{times:?}"
+    );
+}
+
+#[test]
+fn http_download_and_upload_over_several_connections() {
+    let server = FileServer::start(FileServerOptions::default());
+    let size = 1 << 20;
+    server.add("/test.bin", vec![7u8; size]);
+    let results = transfer(
+        Direction::Download,
+        &[
+            ("DownloadURL", &server.url("/test.bin")),
+            ("NumberOfConnections", "3"),
+            ("EnablePerConnectionResults", "1"),
+        ],
+    );
+    assert_eq!(results["DiagnosticsState"], "Complete", "{results:?}");
+    let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {size}\r\nConnection: close\r\n\r\n");
+    let per_connection = (size + head.len()) as u64;
+    assert_eq!(number(&results, "TestBytesReceived"), 3 * per_connection);
+    assert_eq!(results["PerConnectionResultNumberOfEntries"], "3");
+    for n in 1..=3 {
+        assert_eq!(
+            number(
+                &results,
+                &format!("PerConnectionResult.{n}.TestBytesReceived")
+            ),
+            per_connection
+        );
+        assert_times_ordered(&results, &format!("PerConnectionResult.{n}."));
+    }
+    assert_times_ordered(&results, "");
+    assert_eq!(results["IPAddressUsed"], "127.0.0.1");
+    // No Interface given: the interface counters cannot be read (TR-181 says 0).
+    assert_eq!(results["TotalBytesReceived"], "0");
+    assert_eq!(server.gets().len(), 3);
+
+    let results = transfer(
+        Direction::Upload,
+        &[
+            ("UploadURL", &server.url("/up.bin")),
+            ("TestFileLength", "300000"),
+            ("NumberOfConnections", "2"),
+        ],
+    );
+    assert_eq!(results["DiagnosticsState"], "Complete", "{results:?}");
+    let puts = server.puts();
+    assert_eq!(puts.len(), 2);
+    assert!(puts
+        .iter()
+        .all(|(path, body)| path == "/up.bin" && body.len() == 300_000));
+    let sent = number(&results, "TestBytesSent");
+    assert!((600_000..601_000).contains(&sent), "{sent}");
+    assert_times_ordered(&results, "");
+}
+
+#[test]
+fn time_based_download_and_upload_stop_on_time_with_incremental_results() {
+    // 64 KiB every 20 ms: far more than two seconds' worth of file.
+    let server = FileServer::start(FileServerOptions {
+        throttle: Some((64 * 1024, Duration::from_millis(20), 10)),
+        ..FileServerOptions::default()
+    });
+    server.add("/big.bin", vec![1u8; 64 << 20]);
+    let results = transfer(
+        Direction::Download,
+        &[
+            ("DownloadURL", &server.url("/big.bin")),
+            ("TimeBasedTestDuration", "2"),
+            ("TimeBasedTestMeasurementInterval", "1"),
+            ("NumberOfConnections", "2"),
+        ],
+    );
+    assert_eq!(results["DiagnosticsState"], "Complete", "{results:?}");
+    assert_eq!(results["IncrementalResultNumberOfEntries"], "2");
+    let total = number(&results, "TestBytesReceived");
+    let increments = number(&results, "IncrementalResult.1.TestBytesReceived")
+        + number(&results, "IncrementalResult.2.TestBytesReceived");
+    assert!(
+        increments <= total && total < 64 << 20,
+        "{increments} {total}"
+    );
+    assert!(results["IncrementalResult.1.EndTime"] <= results["IncrementalResult.2.StartTime"]);
+    assert!(number(&results, "PeriodOfFullLoading") > 0);
+    assert!(number(&results, "TestBytesReceivedUnderFullLoading") <= total);
+    assert_times_ordered(&results, "");
+
+    let results = transfer(
+        Direction::Upload,
+        &[
+            ("UploadURL", &server.url("/timed.bin")),
+            ("TimeBasedTestDuration", "1"),
+        ],
+    );
+    assert_eq!(results["DiagnosticsState"], "Complete", "{results:?}");
+    let puts = server.puts();
+    assert_eq!(puts.len(), 1, "a chunked PUT ended by its last chunk");
+    assert!(number(&results, "TestBytesSent") >= puts[0].1.len() as u64);
+}
+
+#[test]
+fn transfer_errors() {
+    let server = FileServer::start(FileServerOptions::default());
+    let results = transfer(
+        Direction::Download,
+        &[("DownloadURL", &server.url("/missing"))],
+    );
+    assert_eq!(results["DiagnosticsState"], "Error_TransferFailed");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/x", closed.local_addr().expect("addr"));
+    drop(closed);
+    let results = transfer(Direction::Download, &[("DownloadURL", &url)]);
+    assert_eq!(results["DiagnosticsState"], "Error_InitConnectionFailed");
+    let results = transfer(
+        Direction::Upload,
+        &[("UploadURL", &url), ("TestFileLength", "10")],
+    );
+    assert_eq!(results["DiagnosticsState"], "Error_InitConnectionFailed");
+    let results = transfer(
+        Direction::Download,
+        &[("DownloadURL", "http://no-such-host.invalid/x")],
+    );
+    assert_eq!(results["DiagnosticsState"], "Error_CannotResolveHostName");
+}
+
+#[test]
+fn ftp_download_and_upload_against_vsftpd() {
+    let dir = support::daemon::temp_dir("diag-ftp");
+    let Some(ftpd) = Vsftpd::start(&dir) else {
+        return;
+    };
+    std::fs::write(ftpd.root.join("file.bin"), vec![3u8; 500_000]).expect("ftp file");
+    let results = transfer(
+        Direction::Download,
+        &[
+            ("DownloadURL", &ftpd.url("/file.bin")),
+            ("NumberOfConnections", "2"),
+            ("EnablePerConnectionResults", "1"),
+        ],
+    );
+    assert_eq!(results["DiagnosticsState"], "Complete", "{results:?}");
+    // FTP counts the data connection's bytes: the file, on each connection.
+    assert_eq!(number(&results, "TestBytesReceived"), 1_000_000);
+    assert_times_ordered(&results, "PerConnectionResult.1.");
+    assert_times_ordered(&results, "");
+
+    let results = transfer(
+        Direction::Upload,
+        &[
+            ("UploadURL", &ftpd.url("/upload/up.bin")),
+            ("TestFileLength", "250000"),
+        ],
+    );
+    assert_eq!(results["DiagnosticsState"], "Complete", "{results:?}");
+    let stored = std::fs::metadata(ftpd.root.join("upload/up.bin")).expect("uploaded file");
+    assert_eq!(stored.len(), 250_000);
+    assert_eq!(number(&results, "TestBytesSent"), 250_000);
+    assert_times_ordered(&results, "");
+
+    let results = transfer(
+        Direction::Download,
+        &[("DownloadURL", &ftpd.url("/missing.bin"))],
+    );
+    assert_eq!(results["DiagnosticsState"], "Error_TransferFailed");
 }

@@ -6,7 +6,7 @@ use crate::datamodel::engine::{DataModel, RegisterError};
 use crate::datamodel::provider::{ApplyStatus, Provider};
 use crate::datamodel::schema::{ModelKind, Schema, INSTANCE};
 use crate::diagnostics::state::{Board, Kind, COMPLETE, STATE};
-use crate::diagnostics::{supported, SharedBoard};
+use crate::diagnostics::SharedBoard;
 
 /// Most connections a Download/Upload diagnostic opens.
 pub const MAX_CONNECTIONS: u32 = 8;
@@ -25,7 +25,8 @@ const TR098_NAMES: &[(&str, &str)] = &[
     ("MinimumResponseTmie", "MinimumResponseTime"),
 ];
 
-/// The `*Supported` flags of `Device.IP.Diagnostics.` and the diagnostic each depends on.
+/// The `*Supported` flags of `Device.IP.Diagnostics.` and the diagnostic each stands for
+/// (every one runs, over IPv4 and IPv6; IP layer capacity is not implemented).
 const SUPPORTED_FLAGS: &[(&str, Option<Kind>)] = &[
     ("IPv4PingSupported", Some(Kind::IpPing)),
     ("IPv6PingSupported", Some(Kind::IpPing)),
@@ -188,7 +189,7 @@ impl Provider for DiagnosticsProvider {
     fn get(&mut self, path: &str) -> Option<String> {
         if let Some(flag) = path.strip_prefix(FLAGS_OBJECT) {
             if let Some((_, kind)) = SUPPORTED_FLAGS.iter().find(|(f, _)| *f == flag) {
-                let on = kind.is_some_and(supported);
+                let on = kind.is_some();
                 return Some(if on { "1" } else { "0" }.to_owned());
             }
         }

@@ -13,6 +13,7 @@ pub mod ping;
 pub mod resolve;
 pub mod serverselect;
 pub mod state;
+pub mod throughput;
 pub mod trace;
 pub mod udpecho;
 
@@ -306,14 +307,6 @@ impl Service for Diagnostics {
         }
         self.collect(cx);
     }
-}
-
-/// Whether this CPE runs diagnostic `kind` (the `*Supported` flags; others end in `Error_Internal`).
-pub fn supported(kind: Kind) -> bool {
-    matches!(
-        kind,
-        Kind::IpPing | Kind::TraceRoute | Kind::NsLookup | Kind::UdpEcho
-    )
 }
 
 /// Wall-clock time of monotonic instants, from one reading of both clocks
