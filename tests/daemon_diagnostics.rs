@@ -175,3 +175,71 @@ fn a_test_interrupted_by_a_restart_is_reported_failed() {
     assert!(daemon.stop().success());
     drop(silent);
 }
+
+#[test]
+fn tr098_objects_run_the_same_diagnostics() {
+    if !root() {
+        return;
+    }
+    const PING98: &str = "InternetGatewayDevice.IPPingDiagnostics.";
+    const TRACE98: &str = "InternetGatewayDevice.TraceRouteDiagnostics.";
+    const DOWNLOAD98: &str = "InternetGatewayDevice.DownloadDiagnostics.";
+    let server = support::files::FileServer::start(support::files::FileServerOptions::default());
+    server.add("/f.bin", vec![0u8; 100_000]);
+    let first = vec![spv(&[
+        (&format!("{PING98}Host"), "127.0.0.1"),
+        (&format!("{PING98}NumberOfRepetitions"), "2"),
+        (&format!("{PING98}DiagnosticsState"), "Requested"),
+        (&format!("{TRACE98}Host"), "127.0.0.1"),
+        (&format!("{TRACE98}DiagnosticsState"), "Requested"),
+        (&format!("{DOWNLOAD98}DownloadURL"), &server.url("/f.bin")),
+        (&format!("{DOWNLOAD98}DiagnosticsState"), "Requested"),
+    ])];
+    let after = script(vec![gpv(&[PING98, TRACE98, DOWNLOAD98])]);
+    let acs = TestAcs::start(AcsOptions {
+        sessions: vec![script(first), after.clone(), after.clone(), after],
+        ..AcsOptions::default()
+    });
+    let dir = temp_dir("diag-tr098");
+    write_config(&dir, &acs.url(), "", "\toption datamodel 'tr098'");
+    let daemon = TestDaemon::start(&dir, &[]);
+    let finished = |s: &support::acs::RecordedSession| {
+        let v = values(s.responses.first()?);
+        let done = [PING98, TRACE98, DOWNLOAD98].iter().all(|o| {
+            v.get(&format!("{o}DiagnosticsState"))
+                .is_some_and(|s| s != "Requested")
+        });
+        done.then_some(v)
+    };
+    let mut results = None;
+    assert!(
+        support::daemon::wait_until(WAIT, || {
+            results = acs.sessions().iter().skip(1).find_map(finished);
+            results.is_some()
+        }),
+        "{}",
+        daemon.log()
+    );
+    let results = results.expect("results");
+    assert_eq!(results[&format!("{PING98}DiagnosticsState")], "Complete");
+    assert_eq!(results[&format!("{PING98}SuccessCount")], "2");
+    assert!(results.contains_key(&format!("{PING98}MinimumResponseTime")));
+    assert_eq!(results[&format!("{TRACE98}DiagnosticsState")], "Complete");
+    assert_eq!(results[&format!("{TRACE98}RouteHopsNumberOfEntries")], "1");
+    assert_eq!(
+        results[&format!("{TRACE98}RouteHops.1.HopHostAddress")],
+        "127.0.0.1"
+    );
+    assert_eq!(
+        results[&format!("{DOWNLOAD98}DiagnosticsState")],
+        "Completed"
+    );
+    let received: u64 = results[&format!("{DOWNLOAD98}TestBytesReceived")]
+        .parse()
+        .expect("bytes");
+    assert!(received > 100_000);
+    assert!(acs.sessions()[1]
+        .event_codes()
+        .contains(&"8 DIAGNOSTICS COMPLETE".to_owned()));
+    assert!(daemon.stop().success());
+}

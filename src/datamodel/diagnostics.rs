@@ -21,8 +21,6 @@ const TR098_NAMES: &[(&str, &str)] = &[
     ("RouteHops.{i}.HopHostAddress", "RouteHops.{i}.HostAddress"),
     ("RouteHops.{i}.HopErrorCode", "RouteHops.{i}.ErrorCode"),
     ("RouteHops.{i}.HopRTTimes", "RouteHops.{i}.RTTimes"),
-    // TR-098 keeps a misspelt duplicate of MinimumResponseTime.
-    ("MinimumResponseTmie", "MinimumResponseTime"),
 ];
 
 /// The `*Supported` flags of `Device.IP.Diagnostics.` and the diagnostic each stands for

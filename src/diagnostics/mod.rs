@@ -222,16 +222,18 @@ impl Diagnostics {
                 cx.now,
                 WallClock::new(cx.now, crate::clock::unix_micros()),
             )),
-            _ => {
-                let mut shared = self.shared.borrow_mut();
-                if shared
-                    .board
-                    .finish(kind, generation, Outcome::error(state::ERROR_INTERNAL))
-                {
-                    shared.save();
-                    cx.request(Request::Event(Event::new(EventCode::DiagnosticsComplete)));
-                }
-                return;
+            Kind::Download | Kind::Upload => {
+                let direction = if kind == Kind::Download {
+                    throughput::Direction::Download
+                } else {
+                    throughput::Direction::Upload
+                };
+                Box::new(throughput::Throughput::start(
+                    throughput::ThroughputSettings::from_test(direction, &test, device),
+                    token,
+                    cx.now,
+                    WallClock::new(cx.now, crate::clock::unix_micros()),
+                ))
             }
         };
         engine.drive(cx.registry, cx.now);
