@@ -6,14 +6,9 @@ use crate::datamodel::engine::{DataModel, RegisterError};
 use crate::datamodel::provider::{ApplyStatus, Provider};
 use crate::datamodel::schema::{ModelKind, Schema, INSTANCE};
 use crate::diagnostics::state::{Board, Kind, COMPLETE, STATE};
+use crate::diagnostics::throughput::{MAX_CONNECTIONS, MAX_INCREMENTAL};
+use crate::diagnostics::udpecho::MAX_RESULTS;
 use crate::diagnostics::SharedBoard;
-
-/// Most connections a Download/Upload diagnostic opens.
-pub const MAX_CONNECTIONS: u32 = 8;
-/// Most incremental results a Download/Upload diagnostic keeps.
-pub const MAX_INCREMENTAL_RESULTS: u32 = 100;
-/// Most individual packet results a UDPEcho diagnostic keeps.
-pub const MAX_UDP_ECHO_RESULTS: u32 = 100;
 
 /// TR-098 spellings of result parameters that TR-181 renamed (relative names, instance numbers as `{i}`).
 const TR098_NAMES: &[(&str, &str)] = &[
@@ -160,10 +155,8 @@ fn capability(kind: Kind, name: &str) -> Option<String> {
         (Kind::Download, "DownloadDiagnosticMaxConnections")
         | (Kind::Upload, "UploadDiagnosticsMaxConnections") => MAX_CONNECTIONS.to_string(),
         (Kind::Download, "DownloadDiagnosticsMaxIncrementalResult")
-        | (Kind::Upload, "UploadDiagnosticsMaxIncrementalResult") => {
-            MAX_INCREMENTAL_RESULTS.to_string()
-        }
-        (Kind::UdpEcho, "UDPEchoDiagnosticsMaxResults") => MAX_UDP_ECHO_RESULTS.to_string(),
+        | (Kind::Upload, "UploadDiagnosticsMaxIncrementalResult") => MAX_INCREMENTAL.to_string(),
+        (Kind::UdpEcho, "UDPEchoDiagnosticsMaxResults") => MAX_RESULTS.to_string(),
         _ => return None,
     };
     Some(value)
@@ -238,6 +231,11 @@ impl Provider for DiagnosticsProvider {
         }
         if name == STATE {
             Board::check_state_write(value)?;
+        }
+        let connections =
+            matches!(kind, Kind::Download | Kind::Upload) && name == "NumberOfConnections";
+        if connections && value.parse::<u32>().map_or(true, |n| n > MAX_CONNECTIONS) {
+            return Err(FaultCode::InvalidParameterValue);
         }
         self.staged.push((kind, name, value.to_owned()));
         Ok(())

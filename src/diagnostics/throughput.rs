@@ -25,7 +25,7 @@ pub const MAX_INCREMENTAL: usize = 100;
 /// A server silent this long fails the test with Error_Timeout.
 const SILENCE: Duration = Duration::from_secs(30);
 /// Bytes read or written per connection per call before yielding to the loop.
-const IO_BUDGET: usize = 4 << 20;
+const IO_BUDGET: usize = 256 * 1024;
 /// Read and write chunk.
 const CHUNK: usize = 64 * 1024;
 /// The longest HTTP response head accepted.
