@@ -202,7 +202,7 @@ fn three_hop_path_in_namespaces() {
 
 fn nslookup(inputs: &[(&str, &str)], system: Option<&str>) -> BTreeMap<String, String> {
     let mut poll = Poll::new().expect("poll");
-    let settings = LookupSettings::from_test(&test_of(inputs));
+    let settings = LookupSettings::from_test(&test_of(inputs), None);
     let system = system.map(|s| s.parse().expect("ip"));
     let mut engine = NsLookup::start(settings, system, Token(0), Instant::now());
     run(&mut poll, &mut engine)

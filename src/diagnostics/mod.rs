@@ -204,7 +204,7 @@ impl Diagnostics {
                     .ok()
                     .and_then(|text| nslookup::first_nameserver(&text));
                 Box::new(nslookup::NsLookup::start(
-                    nslookup::LookupSettings::from_test(&test),
+                    nslookup::LookupSettings::from_test(&test, device),
                     system,
                     token,
                     cx.now,
@@ -241,10 +241,11 @@ impl Diagnostics {
     }
 }
 
-/// The Linux name of the `Device.IP.Interface.{i}` an `Interface` input names ("" or unknown: none).
+/// The Linux name of the `Device.IP.Interface.{i}` an `Interface` input names (empty, another object or unknown: none).
 fn interface_name(cx: &mut Context, reference: &str) -> Option<String> {
     let reference = reference.trim().trim_end_matches('.');
-    if reference.is_empty() {
+    // Only TR-181 IP interfaces carry the Linux name; other references leave routing to decide.
+    if !reference.starts_with("Device.IP.Interface.") {
         return None;
     }
     let name = format!("{reference}.Name");

@@ -2,6 +2,7 @@
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use mio::net::UdpSocket;
@@ -40,15 +41,17 @@ pub struct LookupSettings {
     pub server: String,
     pub timeout: Duration,
     pub repetitions: u32,
+    pub device: Option<String>,
 }
 
 impl LookupSettings {
-    pub fn from_test(test: &Test) -> LookupSettings {
+    pub fn from_test(test: &Test, device: Option<String>) -> LookupSettings {
         LookupSettings {
             host_name: test.input("HostName").trim().to_owned(),
             server: test.input("DNSServer").trim().to_owned(),
             timeout: Duration::from_millis(number(test, "Timeout", 5000).into()),
             repetitions: number(test, "NumberOfRepetitions", 1).min(MAX_REPETITIONS),
+            device,
         }
     }
 }
@@ -170,9 +173,8 @@ impl NsLookup {
             socket: None,
             attempts: Vec::new(),
             pending: None,
-            next_id: (std::process::id() as u16)
-                .wrapping_mul(31)
-                .wrapping_add(now.elapsed().subsec_nanos() as u16),
+            // Unpredictable query ids: an off-path spoofer has to guess them.
+            next_id: crate::transport::random16().map_or(0, |b| u16::from_le_bytes([b[0], b[1]])),
             wake: Some(now),
             outcome: None,
             token,
@@ -203,6 +205,9 @@ impl NsLookup {
             SocketAddr::new(IpAddr::from([0u8; 4]), 0)
         };
         let mut socket = UdpSocket::bind(bind)?;
+        if let Some(device) = self.settings.device.as_deref() {
+            crate::sys::bind_to_device(socket.as_raw_fd(), device)?;
+        }
         socket.connect(SocketAddr::new(server, 53))?;
         registry.register(&mut socket, self.token, Interest::READABLE)?;
         self.socket = Some(socket);
@@ -227,6 +232,7 @@ impl NsLookup {
         let mut refused = false;
         for (slot, qtype) in ids.iter_mut().zip([TYPE_A, TYPE_AAAA]) {
             self.next_id = self.next_id.wrapping_add(0x3D1);
+            // Ids stay distinct within a repetition; the random start keeps them unguessable.
             *slot = self.next_id;
             let query = match dns::query(*slot, &self.settings.host_name, qtype) {
                 Ok(query) => query,
