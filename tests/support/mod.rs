@@ -1,4 +1,4 @@
-//! Shared support of the integration tests: the loopback test ACS, the daemon runner, the ubus test broker, an HTTP(S) test server and test PKI, file servers for transfers.
+//! Shared support of the integration tests: the loopback test ACS, the daemon runner, the ubus test broker, an HTTP(S) test server and test PKI, file servers for transfers, a DNS responder and network namespaces for the diagnostics.
 #![allow(dead_code)]
 
 pub mod acs;
