@@ -181,6 +181,24 @@ fn three_hop_path_in_namespaces() {
     assert_eq!(results["RouteHops.2.RTTimes"].split(',').count(), 3);
     assert_eq!(results["IPAddressUsed"], "10.201.1.2");
 
+    // The same path over IPv6: ICMPv6 time-exceeded from each router.
+    let results = inside(&path, netns::CLIENT, || {
+        trace(&[
+            ("Host", netns::HOST_V6),
+            ("ProtocolVersion", "IPv6"),
+            ("Timeout", "2000"),
+        ])
+    });
+    assert_eq!(results["DiagnosticsState"], "Complete", "{results:?}");
+    assert_eq!(results["RouteHopsNumberOfEntries"], "3");
+    assert_eq!(results["RouteHops.1.HostAddress"], netns::ROUTER1_V6);
+    assert_eq!(results["RouteHops.2.HostAddress"], netns::ROUTER2_V6);
+    assert_eq!(results["RouteHops.3.HostAddress"], netns::HOST_V6);
+    let results = inside(&path, netns::CLIENT, || {
+        ping(&[("Host", netns::HOST_V6), ("NumberOfRepetitions", "2")])
+    });
+    assert_eq!(results["SuccessCount"], "2", "{results:?}");
+
     // The hop limit runs out before the host: Error_MaxHopCountExceeded, with the hops seen.
     let results = inside(&path, netns::CLIENT, || {
         trace(&[

@@ -9,7 +9,8 @@ static NEXT: AtomicUsize = AtomicUsize::new(0);
 
 /// `c` — `r1` — `r2` — `h`: the client 10.201.1.2 routes through r1
 /// (10.201.1.1 / 10.201.2.1) and r2 (10.201.2.2 / 10.201.3.1) to the host
-/// 10.201.3.2. Deleted on drop.
+/// 10.201.3.2; over IPv6 the same through fd01:1::/64, fd01:2::/64 and
+/// fd01:3::/64. Deleted on drop.
 pub struct Path3 {
     prefix: String,
 }
@@ -19,6 +20,9 @@ pub const HOST: &str = "h";
 pub const ROUTER1: &str = "10.201.1.1";
 pub const ROUTER2: &str = "10.201.2.2";
 pub const HOST_ADDRESS: &str = "10.201.3.2";
+pub const ROUTER1_V6: &str = "fd01:1::1";
+pub const ROUTER2_V6: &str = "fd01:2::2";
+pub const HOST_V6: &str = "fd01:3::2";
 
 fn ip(args: &[&str]) -> bool {
     Command::new("ip")
@@ -78,6 +82,10 @@ impl Path3 {
             ("r1", "10.201.3.0/24", "10.201.2.2"),
             ("r2", "10.201.1.0/24", "10.201.2.1"),
             ("h", "default", "10.201.3.1"),
+            ("c", "default", "fd01:1::1"),
+            ("r1", "fd01:3::/64", "fd01:2::2"),
+            ("r2", "fd01:1::/64", "fd01:2::1"),
+            ("h", "default", "fd01:3::1"),
         ];
         for (ns, to, via) in routes {
             if !ip(&["-n", &n(ns), "route", "add", to, "via", via]) {
@@ -87,7 +95,12 @@ impl Path3 {
         }
         for router in ["r1", "r2"] {
             // Forward, and answer every probe: no ICMP rate limit in the test path.
-            for setting in ["net.ipv4.ip_forward=1", "net.ipv4.icmp_ratelimit=0"] {
+            for setting in [
+                "net.ipv4.ip_forward=1",
+                "net.ipv4.icmp_ratelimit=0",
+                "net.ipv6.conf.all.forwarding=1",
+                "net.ipv6.icmp.ratelimit=0",
+            ] {
                 let ok = Command::new("ip")
                     .args(["netns", "exec", &n(router), "sysctl", "-qw", setting])
                     .status()
