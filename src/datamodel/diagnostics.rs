@@ -116,6 +116,9 @@ impl DiagnosticsProvider {
         if let Some(value) = self.schema.constraints(node).default_value() {
             return Some(value.to_owned());
         }
+        if self.schema.is_list(node) {
+            return Some(String::new());
+        }
         Some(
             match self.schema.xsd_type(node) {
                 XsdType::Int | XsdType::UnsignedInt | XsdType::Long | XsdType::UnsignedLong => "0",
@@ -260,5 +263,210 @@ impl Provider for DiagnosticsProvider {
 
     fn abort(&mut self) {
         self.staged.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::datamodel::engine::{Options, SetValue};
+    use crate::datamodel::state::DmState;
+    use crate::diagnostics::state::{Outcome, REQUESTED};
+    use crate::diagnostics::Shared;
+
+    fn model(kind: ModelKind, tag: &str) -> (DataModel, SharedBoard, std::path::PathBuf) {
+        let dir =
+            std::env::temp_dir().join(format!("icwmp-diag-provider-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (shared, interrupted) = Shared::open(&dir);
+        assert!(!interrupted);
+        let mut dm = DataModel::new(Schema::new(kind), Options::default(), DmState::in_memory());
+        register(&mut dm, shared.clone()).expect("register");
+        (dm, shared, dir)
+    }
+
+    fn get(dm: &mut DataModel, name: &str) -> String {
+        let values = dm.get_values(&[name]).expect("GPV");
+        values.into_iter().next().expect("one value").value
+    }
+
+    fn set(dm: &mut DataModel, pairs: &[(&str, &str)]) -> Result<(), Vec<FaultCode>> {
+        let entries: Vec<SetValue> = pairs
+            .iter()
+            .map(|(name, value)| SetValue {
+                name,
+                value,
+                xsd_type: None,
+            })
+            .collect();
+        dm.set_values(&entries, "")
+            .map(|_| ())
+            .map_err(|f| f.parameter_faults.iter().map(|p| p.code).collect())
+    }
+
+    #[test]
+    fn tr181_inputs_states_defaults_and_capabilities() {
+        let (mut dm, shared, dir) = model(ModelKind::Tr181, "181");
+        assert_eq!(
+            get(&mut dm, "Device.IP.Diagnostics.IPPing.DiagnosticsState"),
+            "None"
+        );
+        assert_eq!(get(&mut dm, "Device.IP.Diagnostics.IPPing.Timeout"), "0");
+        assert_eq!(
+            get(&mut dm, "Device.IP.Diagnostics.UDPEchoDiagnostics.Port"),
+            "7"
+        );
+        assert_eq!(
+            get(&mut dm, "Device.IP.Diagnostics.DownloadDiagnostics.BOMTime"),
+            "0001-01-01T00:00:00Z"
+        );
+        assert_eq!(
+            get(
+                &mut dm,
+                "Device.IP.Diagnostics.DownloadDiagnostics.DownloadTransports"
+            ),
+            "HTTP,FTP"
+        );
+        assert_eq!(
+            get(&mut dm, "Device.IP.Diagnostics.IPv6TraceRouteSupported"),
+            "1"
+        );
+        assert_eq!(
+            get(&mut dm, "Device.IP.Diagnostics.IPLayerCapacitySupported"),
+            "0"
+        );
+
+        let state = "Device.IP.Diagnostics.IPPing.DiagnosticsState";
+        assert_eq!(
+            set(&mut dm, &[(state, "Complete")]),
+            Err(vec![FaultCode::InvalidParameterValue])
+        );
+        let connections = "Device.IP.Diagnostics.DownloadDiagnostics.NumberOfConnections";
+        assert_eq!(
+            set(&mut dm, &[(connections, "9")]),
+            Err(vec![FaultCode::InvalidParameterValue])
+        );
+        set(&mut dm, &[(connections, "8")]).expect("8 connections");
+        set(
+            &mut dm,
+            &[
+                ("Device.IP.Diagnostics.IPPing.Host", "127.0.0.1"),
+                (state, REQUESTED),
+            ],
+        )
+        .expect("SPV");
+        assert_eq!(get(&mut dm, state), "Requested");
+        let requested = shared.borrow().board.requested();
+        assert_eq!(requested.len(), 1);
+
+        // A finished trace shows its hop table.
+        set(
+            &mut dm,
+            &[(
+                "Device.IP.Diagnostics.TraceRoute.DiagnosticsState",
+                REQUESTED,
+            )],
+        )
+        .expect("SPV");
+        let generation = shared
+            .borrow()
+            .board
+            .requested()
+            .iter()
+            .find(|(k, _)| *k == Kind::TraceRoute)
+            .expect("trace")
+            .1;
+        let outcome = Outcome {
+            state: COMPLETE,
+            results: vec![
+                ("RouteHopsNumberOfEntries".into(), "2".into()),
+                ("RouteHops.1.Host".into(), "10.0.0.1".into()),
+                ("RouteHops.2.Host".into(), "10.0.0.2".into()),
+            ],
+        };
+        assert!(shared
+            .borrow_mut()
+            .board
+            .finish(Kind::TraceRoute, generation, outcome));
+        let hops = dm
+            .get_values(&["Device.IP.Diagnostics.TraceRoute.RouteHops."])
+            .expect("GPV");
+        let hosts: Vec<_> = hops
+            .iter()
+            .filter(|p| p.name.ends_with(".Host"))
+            .map(|p| p.value.as_str())
+            .collect();
+        assert_eq!(hosts, ["10.0.0.1", "10.0.0.2"]);
+        assert_eq!(
+            get(
+                &mut dm,
+                "Device.IP.Diagnostics.TraceRoute.RouteHops.2.RTTimes"
+            ),
+            ""
+        );
+        // Results are read-only.
+        assert!(set(
+            &mut dm,
+            &[("Device.IP.Diagnostics.IPPing.SuccessCount", "1")]
+        )
+        .is_err());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn tr098_names_and_completed() {
+        let (mut dm, shared, dir) = model(ModelKind::Tr098, "098");
+        let base = "InternetGatewayDevice.";
+        set(
+            &mut dm,
+            &[
+                (
+                    &format!("{base}TraceRouteDiagnostics.DiagnosticsState"),
+                    REQUESTED,
+                ),
+                (
+                    &format!("{base}DownloadDiagnostics.DiagnosticsState"),
+                    REQUESTED,
+                ),
+            ],
+        )
+        .expect("SPV");
+        let requested = shared.borrow().board.requested();
+        for (kind, generation) in requested {
+            let results = match kind {
+                Kind::TraceRoute => vec![("RouteHops.1.HostAddress".into(), "10.0.0.9".into())],
+                _ => Vec::new(),
+            };
+            assert!(shared.borrow_mut().board.finish(
+                kind,
+                generation,
+                Outcome {
+                    state: COMPLETE,
+                    results
+                }
+            ));
+        }
+        assert_eq!(
+            get(
+                &mut dm,
+                &format!("{base}TraceRouteDiagnostics.RouteHops.1.HopHostAddress")
+            ),
+            "10.0.0.9"
+        );
+        assert_eq!(
+            get(
+                &mut dm,
+                &format!("{base}TraceRouteDiagnostics.DiagnosticsState")
+            ),
+            "Complete"
+        );
+        assert_eq!(
+            get(
+                &mut dm,
+                &format!("{base}DownloadDiagnostics.DiagnosticsState")
+            ),
+            "Completed"
+        );
+        let _ = std::fs::remove_dir_all(dir);
     }
 }
