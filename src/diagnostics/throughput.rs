@@ -455,7 +455,7 @@ impl Throughput {
                 engine.settings.direction,
                 engine.settings.url
             );
-            engine.outcome = Some(Outcome::error(ERROR_INTERNAL));
+            engine.outcome = Some(Outcome::error("Error_Other"));
         }
         engine
     }
