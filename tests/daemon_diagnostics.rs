@@ -243,3 +243,51 @@ fn tr098_objects_run_the_same_diagnostics() {
         .contains(&"8 DIAGNOSTICS COMPLETE".to_owned()));
     assert!(daemon.stop().success());
 }
+
+#[test]
+fn writing_an_input_cancels_a_running_test() {
+    const ECHO: &str = "Device.IP.Diagnostics.UDPEchoDiagnostics.";
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let port = silent.local_addr().expect("addr").port().to_string();
+    let request = vec![spv(&[
+        (&format!("{ECHO}Host"), "127.0.0.1"),
+        (&format!("{ECHO}Port"), &port),
+        (&format!("{ECHO}Timeout"), "60000"),
+        (&format!("{ECHO}DiagnosticsState"), "Requested"),
+    ])];
+    // The next (periodic) session writes an input while the test waits for its echo.
+    let cancel = vec![spv(&[(&format!("{ECHO}Timeout"), "100")])];
+    let check = vec![gpv(&[&format!("{ECHO}DiagnosticsState")])];
+    let acs = TestAcs::start(AcsOptions {
+        sessions: vec![script(request), script(cancel), script(check)],
+        ..AcsOptions::default()
+    });
+    let dir = temp_dir("diag-cancel");
+    write_config(
+        &dir,
+        &acs.url(),
+        "\toption periodic_inform_enable '1'\n\toption periodic_inform_interval '1'",
+        "",
+    );
+    let daemon = TestDaemon::start(&dir, &[]);
+    assert!(acs.wait_sessions(3, WAIT), "{}", daemon.log());
+    let sessions = acs.sessions();
+    assert_eq!(
+        values(&sessions[2].responses[0])[&format!("{ECHO}DiagnosticsState")],
+        "None"
+    );
+    let log = daemon.log();
+    assert!(
+        log.contains("Executing udpechodiagnostic: end session request"),
+        "{log}"
+    );
+    assert!(log.contains("udpechodiagnostic cancelled"), "{log}");
+    assert!(
+        sessions.iter().all(|s| !s
+            .event_codes()
+            .contains(&"8 DIAGNOSTICS COMPLETE".to_owned())),
+        "a cancelled test completes nothing"
+    );
+    assert!(daemon.stop().success());
+    drop(silent);
+}
