@@ -173,8 +173,8 @@ impl NsLookup {
             socket: None,
             attempts: Vec::new(),
             pending: None,
-            // Unpredictable query ids: an off-path spoofer has to guess them.
-            next_id: crate::transport::random16().map_or(0, |b| u16::from_le_bytes([b[0], b[1]])),
+            // Only used if the system RNG fails.
+            next_id: std::process::id() as u16,
             wake: Some(now),
             outcome: None,
             token,
@@ -230,10 +230,18 @@ impl NsLookup {
         };
         let mut ids = [0u16; 2];
         let mut refused = false;
+        let mut first_id = 0;
         for (slot, qtype) in ids.iter_mut().zip([TYPE_A, TYPE_AAAA]) {
-            self.next_id = self.next_id.wrapping_add(0x3D1);
-            // Ids stay distinct within a repetition; the random start keeps them unguessable.
-            *slot = self.next_id;
+            // A fresh random id per query, so an off-path spoofer has to guess it.
+            self.next_id = self.next_id.wrapping_add(1);
+            let id = crate::transport::random16()
+                .map_or(self.next_id, |b| u16::from_le_bytes([b[0], b[1]]));
+            *slot = if qtype == TYPE_AAAA && id == first_id {
+                id ^ 1
+            } else {
+                id
+            };
+            first_id = *slot;
             let query = match dns::query(*slot, &self.settings.host_name, qtype) {
                 Ok(query) => query,
                 Err(_) => {
