@@ -571,7 +571,6 @@ impl Throughput {
 
     /// Drives every connection as far as its sockets allow; `more` is set when a budget ran out.
     fn pump(&mut self, registry: &Registry, now: Instant, more: &mut bool) {
-        let direction = self.settings.direction;
         let stopping = self.stop_at.is_some_and(|t| now >= t);
         let control_peer = self.address;
         for index in 0..self.connections.len() {
@@ -587,20 +586,15 @@ impl Throughput {
                 continue;
             }
             let mut counted = (0u64, 0u64, 0u64);
-            let result = drive_connection(
-                c,
-                index,
-                &request,
-                direction,
-                stopping,
-                control_peer,
-                self.first_token,
+            let turn = Turn {
                 registry,
                 now,
-                &mut counted,
-                more,
-                &self.settings,
-            );
+                stopping,
+                control_peer,
+                first_token: self.first_token,
+                settings: &self.settings,
+            };
+            let result = drive_connection(c, index, &request, turn, &mut counted, more);
             if fully_loaded {
                 self.measurement.full_test_bytes += counted.0;
                 self.measurement.full_received += counted.1;
@@ -692,23 +686,30 @@ impl Throughput {
     }
 }
 
+/// What every connection needs to know during one turn of the loop.
+#[derive(Clone, Copy)]
+struct Turn<'a> {
+    registry: &'a Registry,
+    now: Instant,
+    /// A time-based test's time is up.
+    stopping: bool,
+    /// The server's address (FTP data connections go to it).
+    control_peer: Option<IpAddr>,
+    first_token: usize,
+    settings: &'a ThroughputSettings,
+}
+
 /// Reads or writes one connection until it would block (within budget). Counts
 /// (test bytes, received, sent) moved into `counted`.
-#[allow(clippy::too_many_arguments)]
 fn drive_connection(
     c: &mut Connection,
     index: usize,
     request: &[u8],
-    direction: Direction,
-    stopping: bool,
-    control_peer: Option<IpAddr>,
-    first_token: usize,
-    registry: &Registry,
-    now: Instant,
+    turn: Turn,
     counted: &mut (u64, u64, u64),
     more: &mut bool,
-    settings: &ThroughputSettings,
 ) -> Result<(), &'static str> {
+    let (now, stopping, direction) = (turn.now, turn.stopping, turn.settings.direction);
     if c.phase == Phase::Connecting {
         match c.stream.take_error() {
             Ok(Some(e)) | Err(e) => {
@@ -828,20 +829,7 @@ fn drive_connection(
             }
             Ok(())
         }
-        Phase::Ftp => drive_ftp(
-            c,
-            index,
-            direction,
-            stopping,
-            control_peer,
-            first_token,
-            registry,
-            now,
-            counted,
-            more,
-            settings,
-            &mut buffer,
-        ),
+        Phase::Ftp => drive_ftp(c, index, turn, counted, more, &mut buffer),
         Phase::Connecting | Phase::Done => Ok(()),
     }
 }
@@ -919,21 +907,23 @@ fn failure_of(direction: Direction, started: bool) -> &'static str {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn drive_ftp(
     c: &mut Connection,
     index: usize,
-    direction: Direction,
-    stopping: bool,
-    control_peer: Option<IpAddr>,
-    first_token: usize,
-    registry: &Registry,
-    now: Instant,
+    turn: Turn,
     counted: &mut (u64, u64, u64),
     more: &mut bool,
-    settings: &ThroughputSettings,
     buffer: &mut [u8],
 ) -> Result<(), &'static str> {
+    let Turn {
+        registry,
+        now,
+        stopping,
+        control_peer,
+        first_token,
+        settings,
+    } = turn;
+    let direction = settings.direction;
     // Control replies.
     loop {
         match c.stream.read(buffer) {
