@@ -22,3 +22,11 @@ pub fn unix_now_precise() -> (i64, u32) {
         Err(_) => (0, 0),
     }
 }
+
+/// Wall-clock unix microseconds, for the TR-143 timestamps of diagnostics.
+pub fn unix_micros() -> i64 {
+    match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_micros() as i64,
+        Err(e) => -(e.duration().as_micros() as i64),
+    }
+}

@@ -36,6 +36,7 @@ use crate::datamodel::engine::{DataModel, ValueChanges};
 use crate::datamodel::reflectors;
 use crate::datamodel::runtime::RuntimeRefresh;
 use crate::datamodel::setup;
+use crate::diagnostics::{self, Diagnostics};
 use crate::fsutil;
 use crate::logging::{self, LogSettings};
 use crate::redact;
@@ -234,6 +235,15 @@ fn version_of_amendment(amendment: u32) -> CwmpVersion {
     }
 }
 
+/// Appends the service `make` builds with the token range of its place in `services`.
+fn add_service(
+    services: &mut Vec<Box<dyn Service>>,
+    make: impl FnOnce(Tokens) -> Box<dyn Service>,
+) {
+    let tokens = Tokens::of_service(services.len());
+    services.push(make(tokens));
+}
+
 /// The kernel's identity of this boot: a change means the system rebooted.
 fn kernel_boot_id() -> Option<String> {
     std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
@@ -410,6 +420,9 @@ impl Daemon {
             .map_err(|e| StartError::Setup(format!("BulkData provider: {e}")))?;
         let reflector_state = reflectors::register(&mut dm, uci_dir)
             .map_err(|e| StartError::Setup(format!("data model providers: {e}")))?;
+        let (diagnostics, interrupted) = diagnostics::Shared::open(&config.cpe.state_dir);
+        crate::datamodel::diagnostics::register(&mut dm, diagnostics.clone())
+            .map_err(|e| StartError::Setup(format!("diagnostics provider: {e}")))?;
         // Notifications compare against the values of before the restart, so a
         // change made while the daemon was down is reported.
         let (notified, corrupt) = store.load_notified_values();
@@ -444,22 +457,30 @@ impl Daemon {
         let mut ubus = UbusClient::new(UbusConfig::with_socket(&config.cpe.ubus_socket));
         ubus.register(poll.registry(), tokens::UBUS, clock::now());
         let conn_request_limit = Rc::new(RefCell::new(ConnRequestLimit::default()));
-        let mut services: Vec<Box<dyn Service>> = vec![
+        let mut services: Vec<Box<dyn Service>> = Vec::new();
+        add_service(&mut services, |tokens| {
             Box::new(HttpConnRequests::new(
-                Tokens::of_service(0),
+                tokens,
                 cwmp_store.clone(),
                 conn_request_limit.clone(),
-            )),
-            Box::new(StunService::new(Tokens::of_service(1), cwmp_store.clone())),
-            Box::new(TwampReflectors::new(
-                Tokens::of_service(2),
-                reflector_state.clone(),
-            )),
-            Box::new(UdpEchoServer::new(Tokens::of_service(3), reflector_state)),
-        ];
+            ))
+        });
+        add_service(&mut services, |tokens| {
+            Box::new(StunService::new(tokens, cwmp_store.clone()))
+        });
+        add_service(&mut services, |tokens| {
+            Box::new(TwampReflectors::new(tokens, reflector_state.clone()))
+        });
+        add_service(&mut services, |tokens| {
+            Box::new(UdpEchoServer::new(tokens, reflector_state))
+        });
+        add_service(&mut services, |tokens| {
+            Box::new(Diagnostics::new(tokens, diagnostics, interrupted))
+        });
         if let Some(store) = bulk_store {
-            let tokens = Tokens::of_service(services.len());
-            services.push(Box::new(BulkDataCollector::new(tokens, store)));
+            add_service(&mut services, |tokens| {
+                Box::new(BulkDataCollector::new(tokens, store))
+            });
         }
         slices::install(services.iter().filter_map(|s| s.urgent()).collect());
         let uci_dir = uci_dir.to_path_buf();

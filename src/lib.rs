@@ -11,6 +11,7 @@ pub mod config;
 pub mod cwmp;
 pub mod daemon;
 pub mod datamodel;
+pub mod diagnostics;
 pub mod fsutil;
 pub mod logging;
 pub mod records;

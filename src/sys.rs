@@ -1,4 +1,4 @@
-//! The one module that calls libc directly: signal delivery into the poll loop, local time, interface addresses, clock state, free disk space, datagrams with their kernel receive time and TTL.
+//! The one module that calls libc directly: signal delivery into the poll loop, local time, interface addresses, clock state, free disk space, datagrams with their kernel receive time and TTL, raw ICMP sockets and IP header options.
 //!
 //! Everything else in the crate is `unsafe`-free; each function here keeps its
 //! unsafe block to the single libc call it wraps.
@@ -355,6 +355,86 @@ pub fn free_space(path: &std::path::Path) -> io::Result<u64> {
     Ok(u64::from(stats.f_bavail).saturating_mul(u64::from(stats.f_frsize)))
 }
 
+/// A non-blocking raw ICMP (`v6`: ICMPv6) socket, as a `std` UDP socket so
+/// that mio can register it and `send_to`/`recv_from` work on it. Needs root
+/// (CAP_NET_RAW). An IPv4 raw socket reads whole datagrams (IPv4 header
+/// first); an ICMPv6 one reads the ICMPv6 message only.
+pub fn raw_icmp_socket(v6: bool) -> io::Result<std::net::UdpSocket> {
+    use std::os::fd::FromRawFd;
+    let (domain, protocol) = if v6 {
+        (libc::AF_INET6, libc::IPPROTO_ICMPV6)
+    } else {
+        (libc::AF_INET, libc::IPPROTO_ICMP)
+    };
+    // SAFETY: socket() takes plain integers; the fd it returns is owned below.
+    let fd = unsafe {
+        libc::socket(
+            domain,
+            libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            protocol,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd is a fresh socket nobody else owns.
+    Ok(unsafe { std::net::UdpSocket::from_raw_fd(fd) })
+}
+
+/// Sets the unicast hop limit (IPv4 TTL) of the packets `fd` sends.
+pub fn set_hop_limit(fd: RawFd, v6: bool, hops: u8) -> io::Result<()> {
+    if v6 {
+        set_int_option(
+            fd,
+            libc::IPPROTO_IPV6,
+            libc::IPV6_UNICAST_HOPS,
+            libc::c_int::from(hops),
+        )
+    } else {
+        set_int_option(fd, libc::IPPROTO_IP, libc::IP_TTL, libc::c_int::from(hops))
+    }
+}
+
+/// Marks the packets `fd` sends with `dscp` (the upper six bits of the IPv4
+/// TOS byte or the IPv6 traffic class).
+pub fn set_dscp(fd: RawFd, v6: bool, dscp: u8) -> io::Result<()> {
+    let class = libc::c_int::from(dscp & 0x3F) << 2;
+    if v6 {
+        set_int_option(fd, libc::IPPROTO_IPV6, libc::IPV6_TCLASS, class)
+    } else {
+        set_int_option(fd, libc::IPPROTO_IP, libc::IP_TOS, class)
+    }
+}
+
+/// Sets the 802.1p priority (SO_PRIORITY, 0–7) of the packets `fd` sends.
+pub fn set_priority(fd: RawFd, priority: u8) -> io::Result<()> {
+    set_int_option(
+        fd,
+        libc::SOL_SOCKET,
+        libc::SO_PRIORITY,
+        libc::c_int::from(priority.min(7)),
+    )
+}
+
+/// Sends `fd`'s packets out of the interface named `device` only (SO_BINDTODEVICE).
+pub fn bind_to_device(fd: RawFd, device: &str) -> io::Result<()> {
+    let name = device.as_bytes();
+    // SAFETY: the name buffer is valid for its length for the duration of the call.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_BINDTODEVICE,
+            name.as_ptr().cast(),
+            name.len() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -405,6 +485,20 @@ mod tests {
         let (secs, nanos) = got.received.expect("kernel timestamp");
         assert!(secs > 1_600_000_000 && nanos < 1_000_000_000);
         assert!(clock_state().is_some());
+    }
+
+    #[test]
+    fn raw_icmp_socket_takes_hop_limit_and_dscp() {
+        use std::os::fd::AsRawFd;
+        let Ok(socket) = raw_icmp_socket(false) else {
+            eprintln!("skipped: no raw socket (not root)");
+            return;
+        };
+        let fd = socket.as_raw_fd();
+        set_hop_limit(fd, false, 3).expect("ttl");
+        set_dscp(fd, false, 46).expect("tos");
+        set_priority(fd, 5).expect("priority");
+        assert_eq!(socket.ttl().expect("read ttl"), 3);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 pub mod bulkdata;
 pub mod cli;
 pub mod config;
+pub mod diagnostics;
 pub mod engine;
 pub mod host;
 pub mod lan;

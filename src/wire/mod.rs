@@ -1,10 +1,12 @@
-//! Wire formats: pure codecs that turn bytes into typed messages and back, with no I/O.
+//! Wire formats: pure codecs that turn bytes into typed messages and back, with no I/O (SOAP, digest, blobmsg, FTP replies, DNS, ICMP, …).
 
 pub mod allowed_list;
 pub mod blobmsg;
 pub mod content_coding;
 pub mod digest;
+pub mod dns;
 pub mod ftp;
+pub mod icmp;
 pub mod lwn;
 pub mod md5;
 pub mod soap;

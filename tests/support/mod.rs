@@ -1,11 +1,13 @@
-//! Shared support of the integration tests: the loopback test ACS, a BulkData collector, coturn as STUN server, the daemon runner, the ubus test broker, an HTTP(S) test server and test PKI, file servers for transfers.
+//! Shared support of the integration tests: the loopback test ACS, a BulkData collector, coturn as STUN server, the daemon runner, the ubus test broker, an HTTP(S) test server and test PKI, file servers for transfers, a DNS responder and network namespaces for the diagnostics.
 #![allow(dead_code)]
 
 pub mod acs;
 pub mod collector;
 pub mod coturn;
 pub mod daemon;
+pub mod dns;
 pub mod files;
 pub mod http_server;
+pub mod netns;
 pub mod pki;
 pub mod ubus_broker;

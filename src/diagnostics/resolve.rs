@@ -1,0 +1,130 @@
+//! Host names of diagnostics resolved off the loop: literals at once, names on a short-lived worker thread whose answer is polled.
+
+use std::net::{IpAddr, ToSocketAddrs};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How often an engine looks for the worker's answer.
+pub const LOOKUP_POLL: Duration = Duration::from_millis(5);
+
+/// Which address family a test may use (`ProtocolVersion`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    Any,
+    V4,
+    V6,
+}
+
+impl Family {
+    /// `Any`, `IPv4` or `IPv6`; anything else counts as `Any`.
+    pub fn from_protocol_version(value: &str) -> Family {
+        match value {
+            "IPv4" => Family::V4,
+            "IPv6" => Family::V6,
+            _ => Family::Any,
+        }
+    }
+
+    /// `addresses` this family may use, IPv4 first.
+    pub fn filter(self, mut addresses: Vec<IpAddr>) -> Vec<IpAddr> {
+        addresses.retain(|a| match self {
+            Family::Any => true,
+            Family::V4 => a.is_ipv4(),
+            Family::V6 => a.is_ipv6(),
+        });
+        addresses.sort_by_key(IpAddr::is_ipv6);
+        addresses.dedup();
+        addresses
+    }
+}
+
+type Answer = Result<Vec<IpAddr>, String>;
+
+/// A name being resolved.
+pub struct Lookup {
+    answer: Arc<Mutex<Option<Answer>>>,
+}
+
+impl Lookup {
+    /// Starts resolving `host` (an address literal answers at once).
+    pub fn start(host: &str, family: Family) -> Lookup {
+        let answer = Arc::new(Mutex::new(None));
+        let host = host
+            .trim()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        if host.is_empty() {
+            return Lookup::answered(Err("empty host name".into()));
+        }
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            return Lookup::answered(usable(family, vec![ip], &host));
+        }
+        let slot = answer.clone();
+        let spawned = std::thread::Builder::new()
+            .name("icwmpd-dns".into())
+            .stack_size(256 * 1024)
+            .spawn(move || {
+                let result = match (host.as_str(), 0u16).to_socket_addrs() {
+                    Ok(addrs) => usable(family, addrs.map(|a| a.ip()).collect(), &host),
+                    Err(e) => Err(format!("{host}: {e}")),
+                };
+                if let Ok(mut slot) = slot.lock() {
+                    *slot = Some(result);
+                }
+            });
+        match spawned {
+            Ok(_) => Lookup { answer },
+            Err(e) => Lookup::answered(Err(format!("cannot start the resolver: {e}"))),
+        }
+    }
+
+    fn answered(answer: Answer) -> Lookup {
+        Lookup {
+            answer: Arc::new(Mutex::new(Some(answer))),
+        }
+    }
+
+    /// The usable addresses (IPv4 first), once known.
+    pub fn take(&mut self) -> Option<Answer> {
+        self.answer.lock().ok()?.take()
+    }
+}
+
+fn usable(family: Family, addresses: Vec<IpAddr>, host: &str) -> Answer {
+    let addresses = family.filter(addresses);
+    if addresses.is_empty() {
+        Err(format!("{host}: no usable address"))
+    } else {
+        Ok(addresses)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literals_answer_at_once_and_family_filters() {
+        let mut lookup = Lookup::start("127.0.0.1", Family::Any);
+        assert_eq!(
+            lookup.take(),
+            Some(Ok(vec!["127.0.0.1".parse().expect("ip")]))
+        );
+        assert!(Lookup::start("::1", Family::V4)
+            .take()
+            .is_some_and(|a| a.is_err()));
+        assert!(Lookup::start("[::1]", Family::V6)
+            .take()
+            .is_some_and(|a| a.is_ok()));
+        assert!(Lookup::start("", Family::Any)
+            .take()
+            .is_some_and(|a| a.is_err()));
+        let mixed = vec!["::1".parse().expect("v6"), "10.0.0.1".parse().expect("v4")];
+        assert_eq!(
+            Family::Any.filter(mixed)[0],
+            "10.0.0.1".parse::<IpAddr>().expect("v4")
+        );
+        assert_eq!(Family::from_protocol_version("IPv6"), Family::V6);
+    }
+}
