@@ -5,5 +5,7 @@ pub mod digest;
 pub mod ftp;
 pub mod lwn;
 pub mod md5;
+pub mod scram;
 pub mod soap;
 pub mod ubus;
+pub mod xmpp;
