@@ -47,6 +47,7 @@ use crate::transport::transfer::{TransferSettings, TransferTokens, Transfers};
 use crate::transport::ubus::{
     self as ubus, Tr069Call, Tr069Command, UbusClient, UbusConfig, UbusInput,
 };
+use crate::transport::xmpp::XmppConnRequests;
 use crate::wire::blobmsg::Value;
 use crate::wire::digest::Credentials;
 use crate::wire::soap::{self, CwmpVersion, DateTime, Rpc};
@@ -386,11 +387,18 @@ impl Daemon {
         let mut ubus = UbusClient::new(UbusConfig::with_socket(&config.cpe.ubus_socket));
         ubus.register(poll.registry(), tokens::UBUS, clock::now());
         let conn_request_limit = Rc::new(RefCell::new(ConnRequestLimit::default()));
-        let services: Vec<Box<dyn Service>> = vec![Box::new(HttpConnRequests::new(
-            Tokens::of_service(0),
-            cwmp_store.clone(),
-            conn_request_limit.clone(),
-        ))];
+        let services: Vec<Box<dyn Service>> = vec![
+            Box::new(HttpConnRequests::new(
+                Tokens::of_service(0),
+                cwmp_store.clone(),
+                conn_request_limit.clone(),
+            )),
+            Box::new(XmppConnRequests::new(
+                Tokens::of_service(1),
+                cwmp_store.clone(),
+                conn_request_limit.clone(),
+            )),
+        ];
         let uci_dir = uci_dir.to_path_buf();
         let mut daemon = Daemon {
             services,

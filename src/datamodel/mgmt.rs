@@ -224,6 +224,14 @@ static MAPPED: &[Mapped] = &[
         Shape::Text,
         true,
     ),
+    m(
+        "ConnReqAllowedJabberIDs",
+        "xmpp",
+        "allowed_jid",
+        "",
+        Shape::Text,
+        true,
+    ),
 ];
 
 /// Serves `<root>.ManagementServer.` from the shared configuration.
@@ -276,7 +284,7 @@ impl ManagementServerProvider {
                     .unwrap_or(2);
                 flag(amendment >= 5)
             }
-            "SupportedConnReqMethods" => "HTTP".to_owned(),
+            "SupportedConnReqMethods" => "HTTP,XMPP".to_owned(),
             "LightweightNotificationProtocolsSupported" => "UDP".to_owned(),
             "LightweightNotificationProtocolsUsed" => {
                 let on = self.option("lwn", "enable").is_some_and(|v| is_true(&v));

@@ -12,6 +12,7 @@ pub mod setup;
 pub mod software;
 pub mod state;
 pub mod ucimap;
+pub mod xmpp;
 
 #[cfg(test)]
 mod engine_tests;

@@ -353,7 +353,11 @@ fn join_location(base: &Target, location: &str) -> Result<Target, HttpError> {
 /// /etc/hosts answer at once; a name that needs DNS is looked up on a
 /// short-lived worker thread ([`Lookup`]) so the loop never waits for the
 /// resolver.
-fn resolve(host: &str, port: u16, ipv6_enable: bool) -> Result<Vec<SocketAddr>, HttpError> {
+pub(crate) fn resolve(
+    host: &str,
+    port: u16,
+    ipv6_enable: bool,
+) -> Result<Vec<SocketAddr>, HttpError> {
     let mut addrs: Vec<SocketAddr> = match host.parse::<IpAddr>() {
         Ok(ip) => vec![SocketAddr::new(ip, port)],
         Err(_) => (host, port)
@@ -373,13 +377,14 @@ fn resolve(host: &str, port: u16, ipv6_enable: bool) -> Result<Vec<SocketAddr>, 
 }
 
 /// How often a pending name lookup is checked for its answer.
-const LOOKUP_POLL: Duration = Duration::from_millis(5);
+pub(crate) const LOOKUP_POLL: Duration = Duration::from_millis(5);
 
 /// What a name lookup found.
-type LookupAnswer = Result<Vec<SocketAddr>, HttpError>;
+pub(crate) type LookupAnswer = Result<Vec<SocketAddr>, HttpError>;
 
-/// A host name being resolved on a worker thread.
-struct Lookup {
+/// A host name being resolved on a worker thread (the ACS client's, and the
+/// XMPP client's for its server).
+pub(crate) struct Lookup {
     origin: Origin,
     answer: Arc<Mutex<Option<LookupAnswer>>>,
 }
@@ -405,8 +410,18 @@ impl Lookup {
         })
     }
 
+    /// Starts resolving `host:port`; `None` if no thread could be started.
+    pub(crate) fn for_host(host: &str, port: u16, ipv6_enable: bool) -> Option<Lookup> {
+        let origin = Origin {
+            https: false,
+            host: host.to_owned(),
+            port,
+        };
+        Lookup::start(&origin, ipv6_enable)
+    }
+
     /// The answer, once the worker has one.
-    fn take(&self) -> Option<LookupAnswer> {
+    pub(crate) fn take(&self) -> Option<LookupAnswer> {
         self.answer.lock().ok()?.take()
     }
 }

@@ -8,6 +8,7 @@ pub mod http_client;
 pub mod tls;
 pub mod transfer;
 pub mod ubus;
+pub mod xmpp;
 
 pub use cookie_jar::CookieJar;
 

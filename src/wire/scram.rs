@@ -68,7 +68,7 @@ fn escape_name(name: &str) -> String {
 }
 
 /// The value of `key=` among the comma-separated attributes of a SCRAM message.
-fn attribute<'a>(message: &'a str, key: char) -> Option<&'a str> {
+fn attribute(message: &str, key: char) -> Option<&str> {
     message.split(',').find_map(|part| {
         let mut chars = part.chars();
         (chars.next() == Some(key) && chars.next() == Some('=')).then(|| part.get(2..))?
