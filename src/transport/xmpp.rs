@@ -686,6 +686,10 @@ impl XmppConnRequests {
                 let auth = emit::sasl_auth("SCRAM-SHA-1", scram.client_first().as_bytes());
                 link.scram = Some(scram);
                 link.step = Step::ScramChallenge;
+                info!(
+                    "XMPP: SASL SCRAM-SHA-1{}",
+                    if in_tls { " inside TLS" } else { "" }
+                );
                 self.status.borrow_mut().transmitted += 1;
                 return link.send(auth.as_bytes()).map_err(io);
             }
@@ -695,6 +699,10 @@ impl XmppConnRequests {
                     &plain_response(&settings.username, &settings.password),
                 );
                 link.step = Step::PlainResult;
+                info!(
+                    "XMPP: SASL PLAIN{}",
+                    if in_tls { " inside TLS" } else { "" }
+                );
                 self.status.borrow_mut().transmitted += 1;
                 return link.send(auth.as_bytes()).map_err(io);
             }

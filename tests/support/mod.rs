@@ -6,4 +6,5 @@ pub mod daemon;
 pub mod files;
 pub mod http_server;
 pub mod pki;
+pub mod prosody;
 pub mod ubus_broker;

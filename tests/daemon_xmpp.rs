@@ -1,0 +1,152 @@
+//! XMPP connection requests (TR-069 Annex K) through a real prosody: login with SCRAM over STARTTLS, connection-request IQs from the ACS's account, the Annex K errors, and reconnection after the server restarts.
+
+mod support;
+
+use std::time::Duration;
+
+use icwmp::wire::xmpp::IqKind;
+use support::acs::{AcsOptions, TestAcs};
+use support::daemon::{temp_dir, wait_until, write_config, TestDaemon};
+use support::prosody::{Prosody, XmppTestClient};
+
+const WAIT: Duration = Duration::from_secs(30);
+const CPE_JID: &str = "cpe@localhost/icwmp";
+
+/// A daemon whose Connection.1 logs into `prosody` as cpe@localhost/icwmp.
+fn start_daemon(tag: &str, prosody: &Prosody, acs: &TestAcs) -> TestDaemon {
+    let dir = temp_dir(tag);
+    write_config(
+        &dir,
+        &acs.url(),
+        "",
+        "\toption userid 'cr-user'\n\toption passwd 'cr-pass'\n",
+    );
+    let mut cwmp = std::fs::read_to_string(dir.join("cwmp")).expect("cwmp");
+    cwmp.push_str(
+        "config cwmp 'xmpp'\n\toption connection 'Device.XMPP.Connection.1'\n\
+         \toption allowed_jid 'acs@localhost'\n",
+    );
+    std::fs::write(dir.join("cwmp"), cwmp).expect("cwmp");
+    let xmpp = format!(
+        "config connection\n\toption instance '1'\n\toption enable '1'\n\
+         \toption username 'cpe'\n\toption password 'cpe-secret'\n\
+         \toption domain 'localhost'\n\toption resource 'icwmp'\n\toption usetls '1'\n\
+         \toption initial_retry_interval '1'\n\toption retry_max_interval '2'\n\
+         \toption ssl_capath '{}'\n\n\
+         config server\n\toption connection '1'\n\toption instance '1'\n\toption enable '1'\n\
+         \toption server_address '127.0.0.1'\n\toption port '{}'\n",
+        prosody.ca_cert().display(),
+        prosody.port
+    );
+    std::fs::write(dir.join("xmpp"), xmpp).expect("xmpp package");
+    TestDaemon::start(&dir, &[])
+}
+
+fn logins(daemon: &TestDaemon) -> usize {
+    daemon
+        .log()
+        .matches(&format!("XMPP connected as {CPE_JID}"))
+        .count()
+}
+
+fn connection_request_sessions(acs: &TestAcs) -> usize {
+    acs.sessions()
+        .iter()
+        .filter(|s| s.event_codes().iter().any(|c| c == "6 CONNECTION REQUEST"))
+        .count()
+}
+
+fn start_prosody(tag: &str) -> Option<Prosody> {
+    let prosody = Prosody::start(
+        tag,
+        &[
+            ("cpe", "cpe-secret"),
+            ("acs", "acs-secret"),
+            ("stranger", "stranger-secret"),
+        ],
+    );
+    if prosody.is_none() {
+        eprintln!("prosody is not installed (apt-get install prosody lua-unbound): test skipped");
+    }
+    prosody
+}
+
+#[test]
+fn scram_login_over_starttls_and_annex_k_connection_requests() {
+    let Some(prosody) = start_prosody("cr") else {
+        return;
+    };
+    let acs = TestAcs::start(AcsOptions::default());
+    let daemon = start_daemon("xmpp-cr", &prosody, &acs);
+    assert!(
+        wait_until(WAIT, || logins(&daemon) == 1),
+        "no XMPP login: {}\n{}",
+        daemon.log(),
+        prosody.log()
+    );
+    let log = daemon.log();
+    assert!(log.contains("XMPP: SASL SCRAM-SHA-1 inside TLS"), "{log}");
+
+    // ConnReqJabberID goes to the ACS (active notification forced) and is in every Inform.
+    assert!(wait_until(WAIT, || acs.sessions().iter().any(|s| {
+        s.inform().is_some_and(|i| {
+            i.parameter_list
+                .iter()
+                .any(|p| p.name == "Device.ManagementServer.ConnReqJabberID" && p.value == CPE_JID)
+        })
+    })));
+    let mut acs_xmpp = XmppTestClient::login(&prosody, "acs", "acs-secret", "acs");
+    let mut stranger = XmppTestClient::login(&prosody, "stranger", "stranger-secret", "s");
+    let before = acs.sessions().len();
+
+    let (kind, answer) = acs_xmpp.connection_request(CPE_JID, "wrong1", "cr-user", "nope");
+    assert_eq!(kind, IqKind::Error, "{answer}");
+    assert!(answer.contains("not-authorized"), "{answer}");
+    let (kind, answer) = stranger.connection_request(CPE_JID, "str1", "cr-user", "cr-pass");
+    assert_eq!(kind, IqKind::Error, "{answer}");
+    assert!(answer.contains("service-unavailable"), "{answer}");
+    // Neither starts a session.
+    assert!(!wait_until(Duration::from_secs(2), || acs.sessions().len() > before));
+    assert_eq!(connection_request_sessions(&acs), 0);
+
+    let (kind, answer) = acs_xmpp.connection_request(CPE_JID, "good1", "cr-user", "cr-pass");
+    assert_eq!(kind, IqKind::Result, "{answer}");
+    assert!(
+        wait_until(WAIT, || connection_request_sessions(&acs) == 1),
+        "{}",
+        daemon.log()
+    );
+    assert!(daemon
+        .log()
+        .contains("Connection Request from XMPP acs@localhost/acs"));
+    daemon.stop();
+}
+
+#[test]
+fn reconnects_after_prosody_restarts() {
+    let Some(mut prosody) = start_prosody("restart") else {
+        return;
+    };
+    let acs = TestAcs::start(AcsOptions::default());
+    let daemon = start_daemon("xmpp-restart", &prosody, &acs);
+    assert!(
+        wait_until(WAIT, || logins(&daemon) == 1),
+        "no XMPP login: {}",
+        daemon.log()
+    );
+    prosody.stop();
+    assert!(wait_until(WAIT, || daemon
+        .log()
+        .contains("XMPP connection failed")));
+    prosody.run();
+    assert!(
+        wait_until(WAIT, || logins(&daemon) == 2),
+        "no second login: {}",
+        daemon.log()
+    );
+    let mut acs_xmpp = XmppTestClient::login(&prosody, "acs", "acs-secret", "acs");
+    let (kind, answer) = acs_xmpp.connection_request(CPE_JID, "after1", "cr-user", "cr-pass");
+    assert_eq!(kind, IqKind::Result, "{answer}");
+    assert!(wait_until(WAIT, || connection_request_sessions(&acs) == 1));
+    daemon.stop();
+}
