@@ -10,10 +10,10 @@
 //! result and a `6 CONNECTION REQUEST` session (under the daemon's shared
 //! limit; a request the limit would refuse gets `service-unavailable`), a
 //! wrong password `not-authorized`, a JID outside ConnReqAllowedJabberIDs
-//! `service-unavailable`. With KeepAliveInterval > 0 an XEP-0199 ping goes to
-//! the server once per interval (one wake-up per period); a ping left
-//! unanswered for a whole interval, a closed stream or any error reconnects
-//! after the TR-181 back-off (ServerRetryInitialInterval, IntervalMultiplier,
+//! `service-unavailable`. With KeepAliveInterval > 0 one whitespace goes to the
+//! server per interval (RFC 6120 4.6.1): one wake-up per period, as no answer
+//! comes back to read. A closed stream, a write the peer refuses or any error
+//! reconnects after the TR-181 back-off (ServerRetryInitialInterval, IntervalMultiplier,
 //! MaxInterval). Server addresses come from the enabled `Server.{i}` entries
 //! (lowest Priority first; Weight is not used) or else from Domain on port
 //! 5222; names are resolved on the ACS client's resolver worker. DNS SRV is
@@ -243,8 +243,6 @@ struct Link {
     spare_addrs: Vec<SocketAddr>,
     /// The login deadline, then the next keep-alive.
     deadline: Option<Instant>,
-    /// A keep-alive ping has not been answered yet.
-    ping_outstanding: bool,
     next_id: u32,
     /// More may be readable (the read budget ran out).
     read_again: bool,
@@ -416,7 +414,6 @@ impl XmppConnRequests {
                         scram: None,
                         spare_addrs: addrs,
                         deadline: Some(cx.now + LOGIN_TIMEOUT),
-                        ping_outstanding: false,
                         next_id: 0,
                         read_again: false,
                     }));
@@ -642,12 +639,8 @@ impl XmppConnRequests {
                             emit::iq_error(&iq.id, &iq.from, "cancel", "service-unavailable");
                         link.send(error.as_bytes()).map_err(io)
                     }
-                    (IqKind::Result, _) => {
-                        link.ping_outstanding = false;
-                        Ok(())
-                    }
+                    (IqKind::Result, _) => Ok(()),
                     (IqKind::Error, _) => {
-                        link.ping_outstanding = false;
                         self.status.borrow_mut().received_errors += 1;
                         Ok(())
                     }
@@ -732,7 +725,6 @@ impl XmppConnRequests {
             .map_err(|e| Failure::Other(format!("write: {e}")))?;
         link.deadline = (settings.keep_alive > 0)
             .then(|| cx.now + Duration::from_secs(settings.keep_alive.unsigned_abs()));
-        link.ping_outstanding = false;
         self.failures = 0;
         self.attempts_on_server = 0;
         let jid = {
@@ -752,7 +744,7 @@ impl XmppConnRequests {
         Ok(())
     }
 
-    /// The keep-alive deadline: ping, or reconnect if the last ping got no answer.
+    /// The keep-alive deadline: one whitespace to the server (RFC 6120 4.6.1).
     fn keep_alive(&mut self, cx: &mut Context) {
         let Some(settings) = &self.settings else {
             return;
@@ -761,15 +753,8 @@ impl XmppConnRequests {
         let Stage::Open(link) = &mut self.stage else {
             return;
         };
-        if link.ping_outstanding {
-            return self.fail(cx, Failure::Other("keep-alive ping unanswered".into()));
-        }
-        let id = link.id("ping");
-        let ping = emit::ping(&id, &settings.domain);
-        link.ping_outstanding = true;
         link.deadline = Some(cx.now + interval);
-        self.status.borrow_mut().transmitted += 1;
-        if let Err(e) = link.send(ping.as_bytes()) {
+        if let Err(e) = link.send(b" ") {
             return self.fail(cx, Failure::Other(format!("write: {e}")));
         }
         link.update_interest(cx.registry, self.tokens);

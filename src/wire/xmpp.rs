@@ -587,15 +587,6 @@ pub mod emit {
         "<presence/>"
     }
 
-    /// XEP-0199 ping to the server.
-    pub fn ping(id: &str, domain: &str) -> String {
-        format!(
-            "<iq type='get' id='{}' to='{}'><ping xmlns='{NS_PING}'/></iq>",
-            escape(id),
-            escape(domain)
-        )
-    }
-
     /// The empty result answering IQ `id` from `to`.
     pub fn iq_result(id: &str, to: &str) -> String {
         format!(
@@ -926,7 +917,6 @@ mod tests {
             emit::starttls(),
             emit::sasl_auth("PLAIN", b"\0u\0p"),
             emit::bind("b1", "cpe<1>"),
-            emit::ping("p1", "localhost"),
             emit::iq_result("r1", "acs@localhost/x"),
         ] {
             assert!(parse_stanza(text.as_bytes()).is_ok(), "{text}");
