@@ -244,8 +244,8 @@ struct Link {
     /// The login deadline, then the next keep-alive.
     deadline: Option<Instant>,
     next_id: u32,
-    /// More may be readable (the read budget ran out).
-    read_again: bool,
+    /// More may be readable (the read budget ran out at this time): read on at once.
+    read_again: Option<Instant>,
 }
 
 enum Stage {
@@ -415,7 +415,7 @@ impl XmppConnRequests {
                         spare_addrs: addrs,
                         deadline: Some(cx.now + LOGIN_TIMEOUT),
                         next_id: 0,
-                        read_again: false,
+                        read_again: None,
                     }));
                     return;
                 }
@@ -458,7 +458,7 @@ impl XmppConnRequests {
                 return;
             };
             if reads >= MAX_READS_PER_EVENT {
-                link.read_again = true;
+                link.read_again = Some(cx.now);
                 break;
             }
             reads += 1;
@@ -981,8 +981,7 @@ impl Service for XmppConnRequests {
             Stage::Idle => None,
             Stage::Backoff(at) => Some(*at),
             Stage::Resolving { check_at, .. } => Some(*check_at),
-            Stage::Open(link) if link.read_again => Some(Instant::now()),
-            Stage::Open(link) => link.deadline,
+            Stage::Open(link) => link.read_again.or(link.deadline),
         }
     }
 
@@ -1015,8 +1014,7 @@ impl Service for XmppConnRequests {
                 None => *check_at = cx.now + LOOKUP_POLL,
             },
             Stage::Open(link) => {
-                if link.read_again {
-                    link.read_again = false;
+                if link.read_again.take().is_some() {
                     self.drive(cx);
                 } else if link.deadline.is_some_and(|d| d <= cx.now) {
                     if link.step == Step::Ready {

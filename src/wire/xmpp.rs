@@ -80,6 +80,8 @@ pub struct StreamHeader {
 pub struct StreamFramer {
     buf: Vec<u8>,
     opened: bool,
+    /// The XML declaration was seen (only one may precede the header).
+    declared: bool,
 }
 
 /// Where `needle` starts in `hay` at or after `from`.
@@ -164,6 +166,7 @@ impl StreamFramer {
     pub fn restart(&mut self) {
         self.buf.clear();
         self.opened = false;
+        self.declared = false;
     }
 
     /// Bytes received and not yet framed.
@@ -196,9 +199,11 @@ impl StreamFramer {
             return Ok(None);
         }
         let result = match buf.get(1) {
-            Some(b'?') if !self.opened => match find(buf, 2, b"?>") {
+            Some(b'?') if !self.opened && !self.declared => match find(buf, 2, b"?>") {
                 Some(end) => {
                     self.buf.drain(..end + 2);
+                    self.declared = true;
+                    // At most one level deep: a second declaration is refused below.
                     return self.next_frame();
                 }
                 None => None,
@@ -766,6 +771,10 @@ mod tests {
         framer.push(SERVER_OPEN);
         framer.push("<a>".repeat(MAX_DEPTH + 1).as_bytes());
         assert_eq!(frames_result(&mut framer), Err(FrameError::TooDeep));
+
+        let mut framer = StreamFramer::new();
+        framer.push("<?xml version='1.0'?>".repeat(3).as_bytes());
+        assert!(framer.next_frame().is_err());
 
         let mut framer = StreamFramer::new();
         framer.push(b"<html>");
