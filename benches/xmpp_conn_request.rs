@@ -34,16 +34,18 @@ fn start_daemon(tag: &str, prosody: &Prosody, acs: &TestAcs, keep_alive: i64) ->
         "\toption userid 'cr-user'\n\toption passwd 'cr-pass'\n\toption log_severity 'INFO'\n",
     );
     let mut cwmp = std::fs::read_to_string(dir.join("cwmp")).expect("cwmp");
-    cwmp.push_str("config cwmp 'xmpp'\n\toption connection 'Device.XMPP.Connection.1'\n");
+    cwmp.push_str(&format!(
+        "config cwmp 'xmpp'\n\toption connection 'Device.XMPP.Connection.1'\n\toption ssl_capath '{}'\n",
+        prosody.ca_cert().display()
+    ));
     std::fs::write(dir.join("cwmp"), cwmp).expect("cwmp");
     let xmpp = format!(
         "config connection\n\toption instance '1'\n\toption enable '1'\n\
          \toption username 'cpe'\n\toption password 'cpe-secret'\n\
          \toption domain 'localhost'\n\toption resource 'icwmp'\n\toption usetls '1'\n\
-         \toption interval '{keep_alive}'\n\toption ssl_capath '{}'\n\n\
+         \toption interval '{keep_alive}'\n\n\
          config server\n\toption connection '1'\n\toption instance '1'\n\toption enable '1'\n\
          \toption server_address '127.0.0.1'\n\toption port '{}'\n",
-        prosody.ca_cert().display(),
         prosody.port
     );
     std::fs::write(dir.join("xmpp"), xmpp).expect("xmpp package");

@@ -4,16 +4,20 @@ mod support;
 
 use std::time::Duration;
 
+use icwmp::cwmp::params::{ParameterValue, XsdType};
+use icwmp::wire::soap::Rpc;
 use icwmp::wire::xmpp::IqKind;
-use support::acs::{AcsOptions, TestAcs};
+use support::acs::{AcsOptions, SessionScript, TestAcs};
 use support::daemon::{temp_dir, wait_until, write_config, TestDaemon};
 use support::prosody::{Prosody, XmppTestClient};
 
 const WAIT: Duration = Duration::from_secs(30);
 const CPE_JID: &str = "cpe@localhost/icwmp";
 
-/// A daemon whose Connection.1 logs into `prosody` as cpe@localhost/icwmp.
-fn start_daemon(tag: &str, prosody: &Prosody, acs: &TestAcs) -> TestDaemon {
+/// The daemon's config directory: `cwmp` with its `xmpp` section (CA of
+/// `prosody`'s certificate, acs@localhost allowed) and, with `connection`, the
+/// `xmpp` package whose Connection.1 logs into `prosody` as cpe@localhost/icwmp.
+fn config_dir(tag: &str, prosody: &Prosody, acs: &TestAcs, connection: bool) -> std::path::PathBuf {
     let dir = temp_dir(tag);
     write_config(
         &dir,
@@ -22,24 +26,29 @@ fn start_daemon(tag: &str, prosody: &Prosody, acs: &TestAcs) -> TestDaemon {
         "\toption userid 'cr-user'\n\toption passwd 'cr-pass'\n",
     );
     let mut cwmp = std::fs::read_to_string(dir.join("cwmp")).expect("cwmp");
-    cwmp.push_str(
-        "config cwmp 'xmpp'\n\toption connection 'Device.XMPP.Connection.1'\n\
-         \toption allowed_jid 'acs@localhost'\n",
-    );
+    cwmp.push_str(&format!(
+        "config cwmp 'xmpp'\n\toption allowed_jid 'acs@localhost'\n\toption ssl_capath '{}'\n",
+        prosody.ca_cert().display()
+    ));
+    if connection {
+        cwmp.push_str("\toption connection 'Device.XMPP.Connection.1'\n");
+        let xmpp = format!(
+            "config connection\n\toption instance '1'\n\toption enable '1'\n\
+             \toption username 'cpe'\n\toption password 'cpe-secret'\n\
+             \toption domain 'localhost'\n\toption resource 'icwmp'\n\toption usetls '1'\n\
+             \toption initial_retry_interval '1'\n\toption retry_max_interval '2'\n\n\
+             config server\n\toption connection '1'\n\toption instance '1'\n\toption enable '1'\n\
+             \toption server_address '127.0.0.1'\n\toption port '{}'\n",
+            prosody.port
+        );
+        std::fs::write(dir.join("xmpp"), xmpp).expect("xmpp package");
+    }
     std::fs::write(dir.join("cwmp"), cwmp).expect("cwmp");
-    let xmpp = format!(
-        "config connection\n\toption instance '1'\n\toption enable '1'\n\
-         \toption username 'cpe'\n\toption password 'cpe-secret'\n\
-         \toption domain 'localhost'\n\toption resource 'icwmp'\n\toption usetls '1'\n\
-         \toption initial_retry_interval '1'\n\toption retry_max_interval '2'\n\
-         \toption ssl_capath '{}'\n\n\
-         config server\n\toption connection '1'\n\toption instance '1'\n\toption enable '1'\n\
-         \toption server_address '127.0.0.1'\n\toption port '{}'\n",
-        prosody.ca_cert().display(),
-        prosody.port
-    );
-    std::fs::write(dir.join("xmpp"), xmpp).expect("xmpp package");
-    TestDaemon::start(&dir, &[])
+    dir
+}
+
+fn start_daemon(tag: &str, prosody: &Prosody, acs: &TestAcs) -> TestDaemon {
+    TestDaemon::start(&config_dir(tag, prosody, acs, true), &[])
 }
 
 fn logins(daemon: &TestDaemon) -> usize {
@@ -146,6 +155,84 @@ fn reconnects_after_prosody_restarts() {
     );
     let mut acs_xmpp = XmppTestClient::login(&prosody, "acs", "acs-secret", "acs");
     let (kind, answer) = acs_xmpp.connection_request(CPE_JID, "after1", "cr-user", "cr-pass");
+    assert_eq!(kind, IqKind::Result, "{answer}");
+    assert!(wait_until(WAIT, || connection_request_sessions(&acs) == 1));
+    daemon.stop();
+}
+
+/// The ACS sets XMPP up itself (AddObject and SetParameterValues on
+/// `Device.XMPP.` and ManagementServer.ConnReqXMPPConnection): the
+/// `xmpp` package is written and the client logs in when the session ends.
+#[test]
+fn acs_configures_the_connection_through_the_data_model() {
+    let Some(prosody) = start_prosody("acs-set") else {
+        return;
+    };
+    let text = |name: &str, value: &str| ParameterValue::new(name, value, XsdType::String);
+    let flag = |name: &str| ParameterValue::new(name, "1", XsdType::Boolean);
+    let c = "Device.XMPP.Connection.1.";
+    let setup = vec![
+        Rpc::AddObject {
+            object_name: "Device.XMPP.Connection.".into(),
+            parameter_key: String::new(),
+        },
+        Rpc::AddObject {
+            object_name: format!("{c}Server."),
+            parameter_key: String::new(),
+        },
+        Rpc::SetParameterValues {
+            parameter_list: vec![
+                flag(&format!("{c}Enable")),
+                text(&format!("{c}Username"), "cpe"),
+                text(&format!("{c}Password"), "cpe-secret"),
+                text(&format!("{c}Domain"), "localhost"),
+                text(&format!("{c}Resource"), "icwmp"),
+                flag(&format!("{c}UseTLS")),
+                flag(&format!("{c}Server.1.Enable")),
+                text(&format!("{c}Server.1.ServerAddress"), "127.0.0.1"),
+                ParameterValue::new(
+                    format!("{c}Server.1.Port"),
+                    prosody.port.to_string(),
+                    XsdType::UnsignedInt,
+                ),
+                text(
+                    "Device.ManagementServer.ConnReqXMPPConnection",
+                    "Device.XMPP.Connection.1",
+                ),
+            ],
+            parameter_key: "xmpp-1".into(),
+        },
+    ];
+    let acs = TestAcs::start(AcsOptions {
+        sessions: vec![SessionScript {
+            requests: setup,
+            ..SessionScript::default()
+        }],
+        ..AcsOptions::default()
+    });
+    let dir = config_dir("xmpp-acs-set", &prosody, &acs, false);
+    let daemon = TestDaemon::start(&dir, &[]);
+    assert!(acs.wait_sessions(1, WAIT));
+    let responses = acs.sessions()[0].responses.clone();
+    assert!(
+        matches!(
+            responses.get(2),
+            Some(Rpc::SetParameterValuesResponse { .. })
+        ),
+        "{responses:#?}"
+    );
+    assert!(
+        wait_until(WAIT, || logins(&daemon) == 1),
+        "no XMPP login: {}",
+        daemon.log()
+    );
+    let package = std::fs::read_to_string(dir.join("xmpp")).expect("xmpp package written");
+    assert!(
+        package.contains("cpe-secret") && package.contains("server_address"),
+        "{package}"
+    );
+    let mut acs_xmpp = XmppTestClient::login(&prosody, "acs", "acs-secret", "acs");
+    let (kind, answer) = acs_xmpp.connection_request(CPE_JID, "set1", "cr-user", "cr-pass");
     assert_eq!(kind, IqKind::Result, "{answer}");
     assert!(wait_until(WAIT, || connection_request_sessions(&acs) == 1));
     daemon.stop();

@@ -2,10 +2,9 @@
 //!
 //! The connection `ManagementServer.ConnReqXMPPConnection` names
 //! (`Device.XMPP.Connection.{i}`, kept in the `xmpp` UCI package) is held
-//! open: TCP, STARTTLS (rustls, verifying the server against the
-//! connection's `ssl_capath` or the system roots, as the ACS client does),
-//! SASL SCRAM-SHA-1 or PLAIN (PLAIN only over TLS unless `allow_plain` is
-//! set), resource binding and initial presence. A `connectionRequest` IQ
+//! open: TCP, STARTTLS (rustls, verifying the server against
+//! `cwmp.xmpp.ssl_capath` or the system roots, as the ACS client does), SASL
+//! SCRAM-SHA-1 or PLAIN (PLAIN only over TLS unless `cwmp.xmpp.allow_plain`), resource binding and initial presence. A `connectionRequest` IQ
 //! from an allowed JID with the connection-request credentials gets an empty
 //! result and a `6 CONNECTION REQUEST` session (under the daemon's shared
 //! limit; a request the limit would refuse gets `service-unavailable`), a
@@ -169,13 +168,11 @@ impl XmppSettings {
             retry_multiplier: number(&value("ServerRetryIntervalMultiplier"), 2000).max(1000),
             retry_max: number(&value("ServerRetryMaxInterval"), 30720).max(1),
             servers,
-            ssl_capath: uci
-                .get(dm_xmpp::PACKAGE, &section, "ssl_capath")
+            ssl_capath: cwmp
+                .get("xmpp", "ssl_capath")
                 .filter(|p| !p.is_empty())
                 .map(PathBuf::from),
-            allow_plain: uci
-                .get(dm_xmpp::PACKAGE, &section, "allow_plain")
-                .is_some_and(|v| v == "1"),
+            allow_plain: cwmp.get("xmpp", "allow_plain").is_some_and(|v| v == "1"),
             allowed_jids: cwmp
                 .get("xmpp", "allowed_jid")
                 .unwrap_or_default()
