@@ -47,6 +47,13 @@ fn config_dir(tag: &str, prosody: &Prosody, acs: &TestAcs, connection: bool) -> 
     dir
 }
 
+/// Replaces `from` by `to` in the directory's `xmpp` package.
+fn edit_package(dir: &std::path::Path, from: &str, to: &str) {
+    let package = std::fs::read_to_string(dir.join("xmpp")).expect("xmpp package");
+    assert!(package.contains(from));
+    std::fs::write(dir.join("xmpp"), package.replace(from, to)).expect("xmpp package");
+}
+
 fn start_daemon(tag: &str, prosody: &Prosody, acs: &TestAcs) -> TestDaemon {
     TestDaemon::start(&config_dir(tag, prosody, acs, true), &[])
 }
@@ -137,7 +144,10 @@ fn reconnects_after_prosody_restarts() {
         return;
     };
     let acs = TestAcs::start(AcsOptions::default());
-    let daemon = start_daemon("xmpp-restart", &prosody, &acs);
+    // A server named by a host name: resolved on the resolver worker.
+    let dir = config_dir("xmpp-restart", &prosody, &acs, true);
+    edit_package(&dir, "'127.0.0.1'", "'localhost'");
+    let daemon = TestDaemon::start(&dir, &[]);
     assert!(
         wait_until(WAIT, || logins(&daemon) == 1),
         "no XMPP login: {}",
@@ -235,5 +245,32 @@ fn acs_configures_the_connection_through_the_data_model() {
     let (kind, answer) = acs_xmpp.connection_request(CPE_JID, "set1", "cr-user", "cr-pass");
     assert_eq!(kind, IqKind::Result, "{answer}");
     assert!(wait_until(WAIT, || connection_request_sessions(&acs) == 1));
+    daemon.stop();
+}
+
+#[test]
+fn a_wrong_account_password_is_an_authentication_failure() {
+    let Some(prosody) = start_prosody("badpw") else {
+        return;
+    };
+    let acs = TestAcs::start(AcsOptions::default());
+    let dir = config_dir("xmpp-badpw", &prosody, &acs, true);
+    edit_package(&dir, "'cpe-secret'", "'not-the-password'");
+    let daemon = TestDaemon::start(&dir, &[]);
+    assert!(
+        wait_until(WAIT, || daemon
+            .log()
+            .matches("XMPP connection failed (SASL not-authorized)")
+            .count()
+            >= 2),
+        "no failed login and retry: {}",
+        daemon.log()
+    );
+    let log = daemon.log();
+    assert!(
+        log.contains("XMPP connection status: Error_AuthenticationFailure"),
+        "{log}"
+    );
+    assert_eq!(logins(&daemon), 0);
     daemon.stop();
 }
