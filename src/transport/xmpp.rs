@@ -54,6 +54,8 @@ use crate::wire::xmpp::{
 const LOGIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Reads per readiness event before the rest waits for the next turn.
 const MAX_READS_PER_EVENT: usize = 64;
+/// Most bytes waiting for a server that does not read (before TLS).
+const MAX_UNSENT: usize = 64 * 1024;
 /// The XMPP client port (RFC 6120 14.7) when a server entry or Domain gives none.
 const DEFAULT_PORT: u16 = 5222;
 
@@ -866,7 +868,11 @@ impl Link {
     /// Queues `data` (through TLS when it is on) and writes what the socket takes.
     fn send(&mut self, data: &[u8]) -> io::Result<()> {
         match &mut self.tls {
+            // rustls bounds what it buffers: a full buffer fails write_all.
             Some(tls) => tls.writer().write_all(data)?,
+            None if self.out.len() + data.len() > MAX_UNSENT => {
+                return Err(io::Error::other("the server does not read"))
+            }
             None => self.out.extend_from_slice(data),
         }
         self.flush()

@@ -25,6 +25,8 @@ pub const NS_CONN_REQ: &str = "urn:broadband-forum-org:cwmp:xmppConnReq-1-0";
 
 /// Largest stanza accepted (the stream is closed beyond it).
 pub const MAX_STANZA: usize = 64 * 1024;
+/// Largest stream header (or XML declaration, or closing tag).
+pub const MAX_HEADER: usize = 4096;
 /// Deepest element nesting accepted inside one stanza.
 pub const MAX_DEPTH: usize = 32;
 /// Most XML nodes in one stanza.
@@ -80,6 +82,8 @@ pub struct StreamHeader {
 pub struct StreamFramer {
     buf: Vec<u8>,
     opened: bool,
+    /// The scan of the stanza at the start of `buf`.
+    scan: Scan,
     /// The XML declaration was seen (only one may precede the header).
     declared: bool,
 }
@@ -111,50 +115,76 @@ fn tag_end(buf: &[u8], start: usize) -> Result<Option<usize>, FrameError> {
     Ok(None)
 }
 
-/// The end of the element starting at `start` (just past its last `>`), if complete.
-fn element_end(buf: &[u8], start: usize) -> Result<Option<usize>, FrameError> {
-    let mut depth = 0usize;
-    let mut pos = start;
-    loop {
-        let Some(lt) = find(buf, pos, b"<") else {
-            return Ok(None);
-        };
-        let rest = buf.get(lt..).unwrap_or_default();
-        if rest.starts_with(b"<![CDATA[") {
-            match find(buf, lt + 9, b"]]>") {
-                Some(end) => pos = end + 3,
-                None => return Ok(None),
+/// How far the scan of an incomplete stanza got, so more bytes resume it
+/// instead of scanning again from the start (every byte is looked at once).
+#[derive(Clone, Copy, Debug, Default)]
+struct Scan {
+    /// The next byte to look at.
+    pos: usize,
+    depth: usize,
+    /// Inside a tag that starts here.
+    tag_start: Option<usize>,
+    /// Inside a quoted attribute value of that tag.
+    quote: Option<u8>,
+    cdata: bool,
+}
+
+/// Scans the element at the start of `buf` on from `scan`: the end (just past
+/// its last `>`) once complete; otherwise `scan` says where to resume.
+fn element_end(buf: &[u8], scan: &mut Scan) -> Result<Option<usize>, FrameError> {
+    while let Some(&b) = buf.get(scan.pos) {
+        let i = scan.pos;
+        if scan.cdata {
+            if b == b'>' && i >= 2 && buf.get(i - 2..i) == Some(b"]]") {
+                scan.cdata = false;
             }
-            continue;
-        }
-        if rest.len() < 9 && b"<![CDATA[".starts_with(rest) {
-            return Ok(None);
-        }
-        match rest.get(1) {
-            Some(b'!') => return Err(FrameError::Restricted("comment or DTD")),
-            Some(b'?') => return Err(FrameError::Restricted("processing instruction")),
-            _ => {}
-        }
-        let Some(end) = tag_end(buf, lt)? else {
-            return Ok(None);
-        };
-        let closing = rest.get(1) == Some(&b'/');
-        let empty = !closing && end >= 2 && buf.get(end - 2) == Some(&b'/');
-        if closing {
-            depth = depth
-                .checked_sub(1)
-                .ok_or(FrameError::Malformed("end tag without start"))?;
-        } else if !empty {
-            depth += 1;
-            if depth > MAX_DEPTH {
-                return Err(FrameError::TooDeep);
+        } else if let Some(start) = scan.tag_start {
+            match (scan.quote, b) {
+                (Some(q), _) if b == q => scan.quote = None,
+                (Some(_), _) => {}
+                (None, b'"' | b'\'') => scan.quote = Some(b),
+                (None, b'<') => return Err(FrameError::Malformed("'<' inside a tag")),
+                (None, b'>') => {
+                    scan.tag_start = None;
+                    let closing = buf.get(start + 1) == Some(&b'/');
+                    let empty = !closing && i > start + 1 && buf.get(i - 1) == Some(&b'/');
+                    if closing {
+                        scan.depth = scan
+                            .depth
+                            .checked_sub(1)
+                            .ok_or(FrameError::Malformed("end tag without start"))?;
+                    } else if !empty {
+                        scan.depth += 1;
+                        if scan.depth > MAX_DEPTH {
+                            return Err(FrameError::TooDeep);
+                        }
+                    }
+                    if scan.depth == 0 {
+                        return Ok(Some(i + 1));
+                    }
+                }
+                (None, _) => {}
+            }
+        } else if b == b'<' {
+            let rest = buf.get(i..).unwrap_or_default();
+            if rest.len() < 9 && b"<![CDATA[".starts_with(rest) || rest.len() < 2 {
+                // Not enough to tell markup apart yet: resume here.
+                return Ok(None);
+            }
+            if rest.starts_with(b"<![CDATA[") {
+                scan.cdata = true;
+                scan.pos = i + 9;
+                continue;
+            }
+            match rest.get(1) {
+                Some(b'!') => return Err(FrameError::Restricted("comment or DTD")),
+                Some(b'?') => return Err(FrameError::Restricted("processing instruction")),
+                _ => scan.tag_start = Some(i),
             }
         }
-        if depth == 0 {
-            return Ok(Some(end));
-        }
-        pos = end;
+        scan.pos = i + 1;
     }
+    Ok(None)
 }
 
 impl StreamFramer {
@@ -167,6 +197,7 @@ impl StreamFramer {
         self.buf.clear();
         self.opened = false;
         self.declared = false;
+        self.scan = Scan::default();
     }
 
     /// Bytes received and not yet framed.
@@ -219,7 +250,7 @@ impl StreamFramer {
                 }
                 None => None,
             },
-            _ => element_end(buf, 0)?.map(|end| {
+            _ => element_end(buf, &mut self.scan)?.map(|end| {
                 (
                     Frame::Stanza(buf.get(..end).unwrap_or_default().to_vec()),
                     end,
@@ -228,6 +259,7 @@ impl StreamFramer {
         };
         match result {
             Some((frame, end)) => {
+                self.scan = Scan::default();
                 if matches!(frame, Frame::StreamOpen(_)) {
                     self.opened = true;
                 }
@@ -235,6 +267,14 @@ impl StreamFramer {
                 Ok(Some(frame))
             }
             None if self.buf.len() > MAX_STANZA => Err(FrameError::TooLarge),
+            // The declaration, header and closing tag are rescanned as bytes
+            // come: a small bound keeps that cheap.
+            None if self.buf.first() == Some(&b'<')
+                && (!self.opened || self.buf.get(1) == Some(&b'/'))
+                && self.buf.len() > MAX_HEADER =>
+            {
+                Err(FrameError::TooLarge)
+            }
             None => Ok(None),
         }
     }
@@ -766,6 +806,11 @@ mod tests {
         framer.push(b"<message>");
         framer.push(&vec![b'a'; MAX_STANZA]);
         assert_eq!(frames_result(&mut framer), Err(FrameError::TooLarge));
+
+        let mut framer = StreamFramer::new();
+        framer.push(b"<stream:stream a='");
+        framer.push(&vec![b'>'; MAX_HEADER]);
+        assert_eq!(framer.next_frame(), Err(FrameError::TooLarge));
 
         let mut framer = StreamFramer::new();
         framer.push(SERVER_OPEN);
