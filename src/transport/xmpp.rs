@@ -618,8 +618,9 @@ impl XmppConnRequests {
                             });
                         } else {
                             warn!(
-                                "XMPP connection request from {} refused: {verdict:?}",
-                                iq.from
+                                "XMPP connection request from {} refused: {}",
+                                iq.from,
+                                verdict.name()
                             );
                         }
                         Ok(())
@@ -647,7 +648,8 @@ impl XmppConnRequests {
             }
             (Step::Ready, Stanza::Other(_)) => Ok(()),
             (step, stanza) => Err(Failure::Other(format!(
-                "unexpected {stanza:?} while in {step:?}"
+                "unexpected {} while in {step:?}",
+                stanza.name()
             ))),
         }
     }
@@ -699,8 +701,8 @@ impl XmppConnRequests {
                 return link.send(auth.as_bytes()).map_err(io);
             }
             return Err(Failure::Auth(format!(
-                "no usable SASL mechanism in {:?}",
-                features.mechanisms
+                "no usable SASL mechanism in [{}]",
+                features.mechanisms.join(" ")
             )));
         }
         if !features.bind {
@@ -821,8 +823,15 @@ impl XmppConnRequests {
             }
         }
         info!(
-            "XMPP connection {instance}: {}@{} via {:?}",
-            settings.username, settings.domain, settings.servers
+            "XMPP connection {instance}: {}@{} via {}",
+            settings.username,
+            settings.domain,
+            settings
+                .servers
+                .iter()
+                .map(|s| format!("{}:{}", s.address, s.port))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         self.settings = Some(settings);
         self.connect(cx);

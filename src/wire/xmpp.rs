@@ -379,6 +379,35 @@ pub enum Stanza {
     Other(String),
 }
 
+impl Stanza {
+    /// A short name for log lines.
+    pub fn name(&self) -> &str {
+        match self {
+            Stanza::Features(_) => "features",
+            Stanza::TlsProceed => "proceed",
+            Stanza::TlsFailure => "TLS failure",
+            Stanza::SaslChallenge(_) => "SASL challenge",
+            Stanza::SaslSuccess(_) => "SASL success",
+            Stanza::SaslFailure(_) => "SASL failure",
+            Stanza::StreamError(_) => "stream error",
+            Stanza::Iq(_) => "iq",
+            Stanza::Other(name) => name,
+        }
+    }
+}
+
+impl ConnRequestVerdict {
+    /// The answer's name for log lines.
+    pub fn name(self) -> &'static str {
+        match self {
+            ConnRequestVerdict::Accept => "result",
+            ConnRequestVerdict::NotAuthorized => "not-authorized",
+            ConnRequestVerdict::ServiceUnavailable => "service-unavailable",
+            ConnRequestVerdict::BadRequest => "bad-request",
+        }
+    }
+}
+
 /// Why a stanza could not be read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StanzaError {
