@@ -1,7 +1,8 @@
 //! XMPP connection requests against the real `icwmpd` and a real prosody on loopback: the time
-//! from a connection-request IQ to the Inform at the ACS (against the IQ's round trip through
-//! prosody, measured in the same run), and the daemon's idle wake-ups with the XMPP keep-alive
-//! on (against the same daemon with it off). Skips with a note without prosody.
+//! from a connection-request IQ to the Inform at the ACS (against an HTTP connection request's
+//! time to the Inform, and the IQ's round trip through prosody, measured in the same run), and
+//! the daemon's idle wake-ups with the XMPP keep-alive on (against the same daemon with it off).
+//! Skips with a note without prosody.
 
 #[path = "../tests/support/acs.rs"]
 mod acs;
@@ -13,7 +14,11 @@ mod pki;
 #[path = "../tests/support/prosody.rs"]
 mod prosody;
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
+
+use icwmp::wire::digest::{parse_www_authenticate, Challenge, Credentials, DigestClient};
 
 use acs::{AcsOptions, TestAcs};
 use daemon::{temp_dir, wait_until, write_config, TestDaemon};
@@ -88,6 +93,67 @@ fn idle_wakeups(prosody: &Prosody, keep_alive: i64) -> Option<u64> {
     Some(after.saturating_sub(before))
 }
 
+fn read_head(stream: &mut TcpStream) -> Option<String> {
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => buf.push(byte[0]),
+            _ => return None,
+        }
+    }
+    Some(String::from_utf8_lossy(&buf).into_owned())
+}
+
+/// An HTTP connection request (GET, 401, GET with Digest credentials); `false` if it failed.
+fn http_connection_request(port: u16) -> bool {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    if stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: cpe\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let Some(head) = read_head(&mut stream) else {
+        return false;
+    };
+    let Some(challenge) = head
+        .lines()
+        .filter_map(|l| l.strip_prefix("WWW-Authenticate: "))
+        .flat_map(parse_www_authenticate)
+        .find_map(|c| match c {
+            Challenge::Digest(d) => Some(d),
+            Challenge::Basic { .. } => None,
+        })
+    else {
+        return false;
+    };
+    let creds = Credentials {
+        username: "cr-user".into(),
+        password: "cr-pass".into(),
+    };
+    let auth = DigestClient::new(challenge).authorization(&creds, "GET", "/", "c0ffee");
+    let request = format!("GET / HTTP/1.1\r\nHost: cpe\r\nAuthorization: {auth}\r\n\r\n");
+    stream.write_all(request.as_bytes()).is_ok()
+        && read_head(&mut stream).is_some_and(|h| h.starts_with("HTTP/1.1 200"))
+}
+
+/// The connection-request port from the ConnectionRequestURL of the first Inform.
+fn http_port(acs: &TestAcs) -> Option<u16> {
+    let session = acs.sessions().into_iter().next()?;
+    let url = session
+        .inform()?
+        .parameter_list
+        .iter()
+        .find(|p| p.name == "Device.ManagementServer.ConnectionRequestURL")?
+        .value
+        .clone();
+    url.rsplit(':').next()?.trim_end_matches('/').parse().ok()
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
@@ -111,14 +177,29 @@ fn main() {
         println!("xmpp connection requests: skipped (the daemon did not log in)");
         return;
     }
+    let Some(port) = http_port(&acs) else {
+        println!("xmpp connection requests: skipped (no ConnectionRequestURL)");
+        return;
+    };
     let mut client = XmppTestClient::login(&prosody, "acs", "acs-secret", "acs");
     let mut to_inform = Vec::new();
+    let mut http_to_inform = Vec::new();
     let mut round_trips = Vec::new();
     for round in 0..ROUNDS {
-        // Floor: an IQ the CPE answers without a session (a wrong password).
+        // Floors: an IQ the CPE answers without a session (a wrong password), and
+        // an HTTP connection request's time to the Inform.
         let start = Instant::now();
         client.connection_request(CPE_JID, &format!("floor{round}"), "cr-user", "wrong");
         round_trips.push(start.elapsed());
+
+        let sessions = acs.sessions().len();
+        let start = Instant::now();
+        if !http_connection_request(port) || !acs.wait_started(sessions + 1, WAIT) {
+            println!("xmpp connection requests: HTTP request {round} made no session");
+            return;
+        }
+        http_to_inform.push(start.elapsed());
+        acs.wait_sessions(sessions + 1, WAIT);
 
         let sessions = acs.sessions().len();
         let start = Instant::now();
@@ -135,11 +216,13 @@ fn main() {
     }
     daemon.stop();
     let inform = median(&mut to_inform);
+    let http = median(&mut http_to_inform);
     let floor = median(&mut round_trips);
     println!(
-        "xmpp: connection-request IQ to Inform at the ACS, loopback: {:.2} ms median of {ROUNDS} ({:.1}x the IQ round trip through prosody, {:.2} ms)",
+        "xmpp: connection-request IQ to Inform at the ACS, loopback: {:.2} ms median of {ROUNDS} ({:.2}x an HTTP connection request's {:.2} ms; the IQ round trip through prosody alone {:.2} ms)",
         ms(inform),
-        inform.as_secs_f64() / floor.as_secs_f64().max(1e-9),
+        inform.as_secs_f64() / http.as_secs_f64().max(1e-9),
+        ms(http),
         ms(floor)
     );
 
