@@ -57,6 +57,7 @@ use crate::transport::ubus::{
     self as ubus, Tr069Call, Tr069Command, UbusClient, UbusConfig, UbusInput,
 };
 use crate::transport::udp_echo::UdpEchoServer;
+use crate::transport::xmpp::XmppConnRequests;
 use crate::wire::blobmsg::Value;
 use crate::wire::content_coding::ContentCoding;
 use crate::wire::digest::Credentials;
@@ -467,6 +468,13 @@ impl Daemon {
         });
         add_service(&mut services, |tokens| {
             Box::new(StunService::new(tokens, cwmp_store.clone()))
+        });
+        add_service(&mut services, |tokens| {
+            Box::new(XmppConnRequests::new(
+                tokens,
+                cwmp_store.clone(),
+                conn_request_limit.clone(),
+            ))
         });
         add_service(&mut services, |tokens| {
             Box::new(TwampReflectors::new(tokens, reflector_state.clone()))

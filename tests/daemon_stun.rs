@@ -122,7 +122,7 @@ fn binding_at_coturn_and_udp_connection_requests() {
     };
     assert_eq!(value(ADDRESS), Some(address.clone()));
     assert_eq!(value(NAT).as_deref(), Some("0"));
-    assert_eq!(value(METHODS).as_deref(), Some("HTTP,STUN"));
+    assert_eq!(value(METHODS).as_deref(), Some("HTTP,STUN,XMPP"));
 
     // The replay, a wrong password, an older timestamp, a stranger and garbage: none.
     let bad = [

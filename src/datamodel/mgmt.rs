@@ -253,6 +253,14 @@ static MAPPED: &[Mapped] = &[
         Shape::Text,
         true,
     ),
+    m(
+        "ConnReqAllowedJabberIDs",
+        "xmpp",
+        "allowed_jid",
+        "",
+        Shape::Text,
+        true,
+    ),
 ];
 
 /// Serves `<root>.ManagementServer.` from the shared configuration.
@@ -305,7 +313,7 @@ impl ManagementServerProvider {
                     .unwrap_or(2);
                 flag(amendment >= 5)
             }
-            "SupportedConnReqMethods" => "HTTP,STUN".to_owned(),
+            "SupportedConnReqMethods" => "HTTP,STUN,XMPP".to_owned(),
             "HTTPCompressionSupported" => "GZIP,Deflate".to_owned(),
             "LightweightNotificationProtocolsSupported" => "UDP".to_owned(),
             "LightweightNotificationProtocolsUsed" => {

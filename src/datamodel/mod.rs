@@ -20,6 +20,7 @@ pub mod state;
 pub mod stored;
 pub mod ucimap;
 pub mod wifi;
+pub mod xmpp;
 
 #[cfg(test)]
 mod engine_tests;

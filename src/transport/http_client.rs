@@ -428,7 +428,7 @@ pub(crate) const LOOKUP_POLL: Duration = Duration::from_millis(5);
 pub(crate) type LookupAnswer = Result<Vec<SocketAddr>, HttpError>;
 
 /// A host name being resolved on a short-lived worker thread (the ACS, HTTP
-/// transfer servers and the STUN server are looked up this way); the loop
+/// transfer servers, the STUN and the XMPP servers are looked up this way); the loop
 /// checks [`NameLookup::take`] every [`LOOKUP_POLL`] until it answers.
 pub(crate) struct NameLookup {
     answer: Arc<Mutex<Option<LookupAnswer>>>,

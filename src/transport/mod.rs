@@ -12,6 +12,7 @@ pub mod transfer;
 pub mod twamp;
 pub mod ubus;
 pub mod udp_echo;
+pub mod xmpp;
 
 pub use cookie_jar::CookieJar;
 

@@ -520,7 +520,7 @@ impl DigestServer {
 }
 
 /// Compare without an early exit on the first differing byte (timing side channel).
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }

@@ -10,4 +10,5 @@ pub mod files;
 pub mod http_server;
 pub mod netns;
 pub mod pki;
+pub mod prosody;
 pub mod ubus_broker;
