@@ -22,30 +22,28 @@ use crate::clock;
 use crate::config::backends::CwmpStore;
 use crate::config::{Config, ConfigFile};
 use crate::cwmp::agent::{Agent, SessionResult};
-use crate::cwmp::conn_request_limit::{Admission, ConnRequestLimit};
+use crate::cwmp::conn_request_limit::ConnRequestLimit;
 use crate::cwmp::cpe_requests::CpeRequests;
-use crate::cwmp::events::{CompletionRpc, Event, EventCode};
-use crate::cwmp::handlers::{Deferred, RequestHandler};
-use crate::cwmp::notified_values::NotifiedValues;
+use crate::cwmp::events::{Event, EventCode};
+use crate::cwmp::handlers::Deferred;
 use crate::cwmp::params::ParameterValue;
-use crate::cwmp::schedule::lightweight_trigger_after;
-use crate::cwmp::session::Acknowledged;
-use crate::datamodel::engine::{DataModel, ValueChanges};
+use crate::datamodel::engine::DataModel;
 use crate::datamodel::runtime::RuntimeRefresh;
-use crate::redact;
 use crate::service::{Context, Request, Service, Tokens};
-use crate::software::manager::{SoftwareEvent, SoftwareManager};
+use crate::software::manager::SoftwareManager;
 use crate::store::{names, Store};
 use crate::sys;
 use crate::timer::Timers;
-use crate::transport::acs::{AcsLink, SessionOpening};
+use crate::transport::acs::AcsLink;
 use crate::transport::transfer::Transfers;
 use crate::transport::ubus::{self as ubus, Tr069Call, Tr069Command, UbusClient, UbusInput};
 use crate::wire::blobmsg::Value;
-use crate::wire::soap::{self, CwmpVersion, DateTime, Rpc};
 use crate::wire::ubus::UbusStatus;
 
+mod events;
+mod notifications;
 mod reload;
+mod session;
 mod startup;
 
 /// Every token of the loop, in one place. Components that own many sockets
@@ -158,22 +156,6 @@ impl std::fmt::Display for StartError {
 }
 
 impl std::error::Error for StartError {}
-
-/// The highest CWMP version an amendment speaks (`cpe.amd_version`).
-fn version_of_amendment(amendment: u32) -> CwmpVersion {
-    match amendment {
-        0 | 1 => CwmpVersion::V1_0,
-        2 => CwmpVersion::V1_1,
-        3 => CwmpVersion::V1_2,
-        4 => CwmpVersion::V1_3,
-        _ => CwmpVersion::V1_4,
-    }
-}
-
-/// A random u32 for the retry back-off (0 if the OS has no randomness).
-fn random_u32() -> u32 {
-    crate::transport::random16().map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-}
 
 impl Daemon {
     /// Hands every service the running configuration (at start and after a reload).
@@ -330,254 +312,6 @@ impl Daemon {
         }
     }
 
-    fn start_session(&mut self, now: Instant, unix: i64) {
-        let url = self.config.acs.effective_url().to_owned();
-        info!("Start session");
-        info!("ACS url: {}", redact::url(&url));
-        let events = self.agent.begin_session(unix);
-        self.conn_request_limit.borrow_mut().session_started();
-        if let Err(e) = self.store.save_events(self.agent.queue()) {
-            error!("cannot persist events before the session: {e}");
-        }
-        self.refresh_runtime();
-        info!("Preparing the Inform RPC message to send to the ACS");
-        let codes: Vec<&str> = events.iter().map(|e| e.code.as_str()).collect();
-        let mut parameter_list = self.dm.inform_parameters_for(&codes);
-        // They stay pending until the ACS acknowledges this Inform.
-        self.inform_changes = self.changed_values.clone();
-        for changed in &self.changed_values {
-            if !parameter_list.iter().any(|p| p.name == changed.name) {
-                parameter_list.push(changed.clone());
-            }
-        }
-        let id = self.dm.device_id();
-        let inform = soap::Inform {
-            device_id: soap::DeviceId {
-                manufacturer: id.manufacturer,
-                oui: id.oui,
-                product_class: id.product_class,
-                serial_number: id.serial_number,
-            },
-            events: events
-                .iter()
-                .map(|e| soap::Event {
-                    event_code: e.code.as_str().to_owned(),
-                    command_key: e.command_key.clone(),
-                })
-                .collect(),
-            max_envelopes: 1,
-            current_time: DateTime::from_unix(unix),
-            retry_count: self.agent.retry_count(),
-            parameter_list,
-        };
-        let mut cpe_requests = Vec::new();
-        if self.agent.take_rpc_methods_request() {
-            cpe_requests.push(Rpc::GetRpcMethods);
-        }
-        cpe_requests.extend(self.software.cpe_requests());
-        cpe_requests.extend(self.cpe_requests.pending());
-        cpe_requests.extend(self.transfers.reports());
-        let opening = SessionOpening {
-            url: url.clone(),
-            inform,
-            cpe_requests,
-            version: version_of_amendment(self.config.cpe.amd_version),
-            session_timeout: self.config.cpe.session_timeout,
-        };
-        self.session_url = url;
-        if let Err(e) = self.acs.start(self.poll.registry(), opening, now) {
-            self.end_session(Err(e.to_string()), unix);
-        }
-    }
-
-    /// Drives the ACS link on readiness (`event`) or its timer.
-    fn drive_acs(&mut self, event: Option<&mio::event::Event>, now: Instant) {
-        let unix = clock::unix_now();
-        let mut acks = Vec::new();
-        let transfer_policy = self.transfers.policy();
-        let mut handler = RequestHandler {
-            dm: &mut self.dm,
-            agent: &mut self.agent,
-            now: unix,
-            deferred: &mut self.deferred,
-            acs_changed: false,
-            software: &mut self.software,
-            transfers: self.transfers.queue_mut(),
-            transfer_policy,
-        };
-        let registry = self.poll.registry();
-        let ended = match event {
-            Some(event) => self
-                .acs
-                .handle_event(registry, event, now, &mut handler, &mut acks),
-            None => self
-                .acs
-                .handle_timeout(registry, now, &mut handler, &mut acks),
-        };
-        // Accepted transfer requests and ScheduleInforms are persisted at once,
-        // and so are values and notifications the ACS set (the new baseline).
-        self.transfers.save();
-        self.persist_schedule();
-        if self.dm.take_baseline_changed() {
-            self.persist_notified_values();
-        }
-        for ack in acks {
-            self.acknowledged(ack);
-        }
-        if let Some(result) = ended {
-            self.end_session(result.map_err(|e| e.to_string()), clock::unix_now());
-        }
-    }
-
-    /// Drives the file transfers on readiness (`event`) or their timers;
-    /// a finished transfer's events ask for a session.
-    fn drive_transfers(&mut self, event: Option<&mio::event::Event>, now: Instant) {
-        let unix = clock::unix_now();
-        let registry = self.poll.registry();
-        let events = match event {
-            Some(event) => self.transfers.handle_event(registry, event, now, unix),
-            None => self
-                .transfers
-                .handle_timeout(registry, now, unix, !self.acs.busy()),
-        };
-        if events.is_empty() {
-            return;
-        }
-        for event in events {
-            if !self.agent.trigger(event) {
-                error!("event queue full: a transfer event was dropped");
-            }
-        }
-        if let Err(e) = self.store.save_events(self.agent.queue()) {
-            error!("cannot persist events after a transfer: {e}");
-        }
-    }
-
-    /// Writes the pending ScheduleInforms when they changed; the events a due
-    /// one queued are written first, so a crash in between repeats it rather
-    /// than losing it.
-    fn persist_schedule(&mut self) {
-        if !self.agent.take_schedule_changed() {
-            return;
-        }
-        if let Err(e) = self.store.save_events(self.agent.queue()) {
-            error!("cannot persist events: {e}");
-        }
-        if let Err(e) = self
-            .store
-            .save_scheduled_informs(self.agent.scheduled_informs())
-        {
-            error!("cannot persist scheduled informs: {e}");
-        }
-    }
-
-    fn acknowledged(&mut self, ack: Acknowledged) {
-        match ack {
-            Acknowledged::Inform => {
-                let delivered = self.agent.on_inform_acknowledged();
-                let reported = std::mem::take(&mut self.inform_changes);
-                self.changed_values.retain(|p| !reported.contains(p));
-                self.persist_notified_values();
-                if delivered.iter().any(|e| e.code == EventCode::Bootstrap) {
-                    if let Err(e) = self
-                        .store
-                        .write(names::BOOTSTRAP_URL, self.session_url.as_bytes())
-                    {
-                        error!("cannot record the bootstrapped ACS: {e}");
-                    }
-                }
-            }
-            Acknowledged::Request { request, .. } => {
-                let owed = self.software.acknowledged(&request);
-                self.cpe_requests.acknowledged(&request);
-                self.transfers.acknowledged(&request);
-                let completed = match *request {
-                    Rpc::TransferComplete(tc) => {
-                        Some((CompletionRpc::TransferComplete, tc.command_key))
-                    }
-                    Rpc::AutonomousTransferComplete(_) => {
-                        Some((CompletionRpc::AutonomousTransferComplete, String::new()))
-                    }
-                    Rpc::DuStateChangeComplete(du) => {
-                        Some((CompletionRpc::DuStateChangeComplete, du.command_key))
-                    }
-                    Rpc::AutonomousDuStateChangeComplete { .. } => Some((
-                        CompletionRpc::AutonomousDuStateChangeComplete,
-                        String::new(),
-                    )),
-                    Rpc::RequestDownload { .. } => {
-                        Some((CompletionRpc::RequestDownload, String::new()))
-                    }
-                    Rpc::Kicked(_) => Some((CompletionRpc::Kicked, String::new())),
-                    _ => None,
-                };
-                if let Some((rpc, key)) = completed {
-                    self.agent.on_rpc_acknowledged(rpc, &key);
-                }
-                self.announce(owed);
-            }
-        }
-        if let Err(e) = self.store.save_events(self.agent.queue()) {
-            error!("cannot persist events after an acknowledgement: {e}");
-        }
-    }
-
-    fn end_session(&mut self, result: Result<(), String>, unix: i64) {
-        for request in self.acs.take_unsent() {
-            if request == Rpc::GetRpcMethods {
-                self.agent.request_rpc_methods();
-            }
-        }
-        match result {
-            Ok(()) => {
-                self.agent.end_session(SessionResult::Success, unix, 0);
-                info!("End session");
-            }
-            Err(e) => {
-                info!("RPC Failed");
-                error!("CWMP session error: {e}");
-                info!("End session");
-                let wait = self
-                    .agent
-                    .end_session(SessionResult::Failure, unix, random_u32());
-                if let Some(wait) = wait {
-                    info!(
-                        "Retry session, retry count = {}, retry in {wait}s",
-                        self.agent.retry_count()
-                    );
-                }
-            }
-        }
-        if let Err(e) = self.store.save_events(self.agent.queue()) {
-            error!("cannot persist events after the session: {e}");
-        }
-        // Values the ACS set in this session are the new baseline, not changes to report.
-        self.dm.check_changes();
-        self.persist_notified_values();
-        if self.cwmp_store.borrow_mut().take_changed() {
-            info!("Config reload: end session request");
-            self.reload();
-        }
-        for package in self.dm.take_changed_packages() {
-            info!("Applying the changes of UCI package {package}");
-            let command = self
-                .config
-                .cpe
-                .uci_reload_command
-                .replace("{package}", &package);
-            self.spawn_shell(&command);
-        }
-        for work in std::mem::take(&mut self.deferred) {
-            self.run_deferred(work);
-        }
-        // Packages changed outside CWMP show up against the recorded inventory.
-        self.software.refresh();
-        for index in 0..self.services.len() {
-            self.serve(index, |service, cx| service.session_ended(cx));
-        }
-        info!("Waiting the next session");
-    }
-
     fn run_deferred(&mut self, work: Deferred) {
         match work {
             Deferred::Reboot { command_key } => {
@@ -626,201 +360,6 @@ impl Daemon {
         if !self.children.is_empty() {
             self.timers
                 .set(DaemonTimer::ReapChildren, now + REAP_INTERVAL);
-        }
-    }
-
-    /// Arms the periodic value-change check (`cpe.notification`, `cpe.value_check_interval`).
-    fn arm_value_check(&mut self, now: Instant) {
-        let interval = self.config.cpe.value_check_interval;
-        if self.config.cpe.notification && interval > 0 {
-            self.timers.set(
-                DaemonTimer::ValueCheck,
-                now + Duration::from_secs(u64::from(interval)),
-            );
-        } else {
-            self.timers.cancel(DaemonTimer::ValueCheck);
-        }
-    }
-
-    /// Arms the trigger of passive lightweight notifications
-    /// (`lwn.trigger_interval`, `lwn.trigger_time`).
-    fn arm_lightweight_trigger(&mut self, now: Instant, unix: i64) {
-        let lwn = &self.config.lwn;
-        let next = lightweight_trigger_after(lwn.trigger_interval, lwn.trigger_time, unix)
-            .filter(|_| lwn.enable);
-        match next {
-            Some(at) => {
-                let wait = u64::try_from(at.saturating_sub(unix)).unwrap_or(0);
-                self.timers.set(
-                    DaemonTimer::LightweightTrigger,
-                    now + Duration::from_secs(wait),
-                );
-            }
-            None => self.timers.cancel(DaemonTimer::LightweightTrigger),
-        }
-    }
-
-    fn check_value_changes(&mut self, unix: i64) {
-        if !self.config.cpe.notification {
-            return;
-        }
-        let changes = self.dm.check_changes();
-        let found = !changes.is_empty();
-        self.on_value_changes(changes, unix);
-        if found || self.dm.take_baseline_changed() {
-            self.persist_notified_values();
-        }
-    }
-
-    /// Writes the notification baseline and the changes not yet reported,
-    /// after the event queue that holds their `4 VALUE CHANGE`.
-    fn persist_notified_values(&mut self) {
-        self.dm.take_baseline_changed();
-        if let Err(e) = self.store.save_events(self.agent.queue()) {
-            error!("cannot persist events: {e}");
-        }
-        let record = NotifiedValues {
-            baseline: self.dm.notification_baseline().clone(),
-            pending: self.changed_values.clone(),
-        };
-        if let Err(e) = self.store.save_notified_values(&record) {
-            error!("cannot persist notified values: {e}");
-        }
-    }
-
-    /// Queues what a check found: Inform events and values, lightweight notifications.
-    fn on_value_changes(&mut self, changes: ValueChanges, unix: i64) {
-        if !changes.passive.is_empty() {
-            self.agent.passive_value_changed();
-        }
-        if !changes.active.is_empty() {
-            self.agent.value_changed(unix);
-        }
-        for changed in changes.passive.into_iter().chain(changes.active) {
-            self.changed_values.retain(|p| p.name != changed.name);
-            self.changed_values.push(changed);
-        }
-        for changed in changes
-            .lightweight_passive
-            .into_iter()
-            .chain(changes.lightweight_active.iter().cloned())
-        {
-            self.lwn_pending.retain(|p| p.name != changed.name);
-            self.lwn_pending.push(changed);
-        }
-        if !changes.lightweight_active.is_empty() {
-            self.send_lightweight_notification(unix);
-        }
-    }
-
-    /// Sends the pending lightweight changes to `lwn.hostname:lwn.port` (TR-069 Annex M).
-    fn send_lightweight_notification(&mut self, unix: i64) {
-        let lwn = &self.config.lwn;
-        if !lwn.enable || lwn.hostname.is_empty() || lwn.port == 0 {
-            return;
-        }
-        let id = self.dm.device_id();
-        let cnonce = crate::transport::random16()
-            .map(|b| b.iter().map(|x| format!("{x:02x}")).collect::<String>())
-            .unwrap_or_default();
-        let header = crate::wire::lwn::Header {
-            timestamp: unix,
-            username: &self.config.acs.userid,
-            cnonce: &cnonce,
-            oui: &id.oui,
-            product_class: &id.product_class,
-            serial_number: &id.serial_number,
-        };
-        let datagram = match crate::wire::lwn::emit(&header, &self.lwn_pending) {
-            Ok(d) => d,
-            Err(e) => {
-                error!("lightweight notification not sent: {e}");
-                return;
-            }
-        };
-        // Name resolution here blocks like the ACS client's (see http_client::resolve).
-        let sent = std::net::ToSocketAddrs::to_socket_addrs(&(lwn.hostname.as_str(), lwn.port))
-            .ok()
-            .and_then(|mut addrs| addrs.next())
-            .and_then(|addr| {
-                let local = if addr.is_ipv4() {
-                    "0.0.0.0:0"
-                } else {
-                    "[::]:0"
-                };
-                let socket = std::net::UdpSocket::bind(local).ok()?;
-                socket.set_nonblocking(true).ok()?;
-                socket.send_to(&datagram, addr).ok()
-            });
-        match sent {
-            Some(_) => {
-                info!(
-                    "Lightweight notification sent to {}:{} ({} parameters)",
-                    lwn.hostname,
-                    lwn.port,
-                    self.lwn_pending.len()
-                );
-                self.lwn_pending.clear();
-            }
-            None => warn!(
-                "lightweight notification to {}:{} failed",
-                lwn.hostname, lwn.port
-            ),
-        }
-    }
-
-    /// Queues the Inform events of software results and autonomous changes.
-    fn announce(&mut self, events: Vec<SoftwareEvent>) {
-        if events.is_empty() {
-            return;
-        }
-        for event in events {
-            if !self.agent.trigger(event.event()) {
-                warn!("event queue full, software event dropped");
-            }
-        }
-        if let Err(e) = self.store.save_events(self.agent.queue()) {
-            error!("cannot persist events: {e}");
-        }
-    }
-
-    /// Takes up Kicked/RequestDownload files the command line left (SIGUSR1, start).
-    fn pick_up_cpe_requests(&mut self) {
-        for code in self.cpe_requests.pick_up() {
-            if !self.agent.trigger(Event::new(code)) {
-                warn!("event queue full, CPE request event dropped");
-            }
-        }
-        if let Err(e) = self.store.save_events(self.agent.queue()) {
-            error!("cannot persist events: {e}");
-        }
-    }
-
-    fn on_connection_request(&mut self, source: &str) {
-        let admission = self.conn_request_limit.borrow_mut().admit(clock::now());
-        match admission {
-            Admission::NewSession => {
-                info!("Connection Request from {source}");
-                if !self.agent.trigger(Event::new(EventCode::ConnectionRequest)) {
-                    warn!("event queue full, connection request dropped");
-                }
-            }
-            Admission::Folded => {
-                info!("Connection Request from {source}: carried by the session already due")
-            }
-            Admission::Refused => {
-                warn!("Connection Request from {source} refused: too many sessions requested")
-            }
-        }
-    }
-
-    /// Queues an event a service asked for, persisted at once.
-    fn queue_event(&mut self, event: Event) {
-        if !self.agent.trigger(event) {
-            warn!("event queue full, a service's event was dropped");
-        }
-        if let Err(e) = self.store.save_events(self.agent.queue()) {
-            error!("cannot persist events: {e}");
         }
     }
 
@@ -1044,12 +583,5 @@ mod tests {
             Duration::from_millis(5)
         );
         assert_eq!(round_up_to_ms(Duration::ZERO), Duration::ZERO);
-    }
-
-    #[test]
-    fn amendments_map_to_versions() {
-        assert_eq!(version_of_amendment(1), CwmpVersion::V1_0);
-        assert_eq!(version_of_amendment(2), CwmpVersion::V1_1);
-        assert_eq!(version_of_amendment(6), CwmpVersion::V1_4);
     }
 }
