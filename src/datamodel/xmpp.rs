@@ -365,6 +365,13 @@ impl Provider for XmppProvider {
         self.staged.clear();
     }
 
+    /// Connections, and Servers of a connection that exists, are UCI sections of `xmpp`.
+    fn creatable(&self, table: &str) -> bool {
+        table == "Device.XMPP.Connection."
+            || server_table(table)
+                .is_some_and(|c| connection_section(&*self.uci.borrow(), c).is_some())
+    }
+
     fn add_instance(
         &mut self,
         table: &str,
