@@ -399,7 +399,6 @@ impl Daemon {
             error!("notified values unreadable, set aside: {e}");
         }
         dm.restore_notification_baseline(notified.baseline);
-        let initial_changes = dm.check_changes();
         let acs = AcsLink::new(http_config_of(&config), tokens::ACS)
             .map_err(|e| StartError::Setup(format!("ACS client: {e}")))?;
         let id = dm.device_id();
@@ -468,6 +467,9 @@ impl Daemon {
         daemon.announce(missing);
         daemon.pick_up_cpe_requests();
         daemon.configure_services();
+        // Compared once the services run: the connection-request port is bound
+        // (an ephemeral one is part of ConnectionRequestURL).
+        let initial_changes = daemon.dm.check_changes();
         daemon.arm_value_check(clock::now());
         daemon.arm_lightweight_trigger(clock::now(), clock::unix_now());
         daemon.persist_schedule();
@@ -854,9 +856,9 @@ impl Daemon {
         if let Err(e) = self.store.save_events(self.agent.queue()) {
             error!("cannot persist events after the session: {e}");
         }
-        // Values the ACS set in this session are the new baseline, not changes to report.
-        self.dm.check_changes();
-        self.persist_notified_values();
+        // Values the ACS set became the baseline as it set them; what else
+        // changed during the session (outside CWMP) is a change to report.
+        self.check_value_changes(unix);
         if self.cwmp_store.borrow_mut().take_changed() {
             info!("Config reload: end session request");
             self.reload();
