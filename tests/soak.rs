@@ -528,10 +528,12 @@ fn run(settings: &Settings) {
         let mut daemon = TestDaemon::start(&dir, &[]);
         starts += 1;
         let pid = daemon.pid();
-        let life = match rng.below(10) {
-            0 => rng.millis(0, 60),
-            1..=7 => rng.millis(60, 1500),
-            _ => rng.millis(1500, 4000),
+        // Some die in their start, most in or between sessions, some live long
+        // enough for a Download or a ChangeDUState to finish.
+        let life = match rng.below(20) {
+            0..=2 => rng.millis(0, 60),
+            3..=15 => rng.millis(60, 900),
+            _ => rng.millis(900, 2500),
         };
         let death = Instant::now() + life;
         loop {
@@ -566,6 +568,8 @@ fn run(settings: &Settings) {
 
     // No more work; one last daemon delivers what is owed.
     generator.lock().expect("generator").stopped = true;
+    // Sessions a kill cut short never complete; the last daemon's must.
+    let first_of_last = acs.sessions().len();
     let daemon = TestDaemon::start(&dir, &[]);
     starts += 1;
     let pid = daemon.pid();
@@ -581,17 +585,25 @@ fn run(settings: &Settings) {
         cr_sent += 1;
         cr_honoured += 1;
         final_cr = wait_until(SETTLE, || {
+            std::thread::sleep(Duration::from_millis(100));
             Ledger::of(&acs.sessions()).informs_with_connection_request > before
         });
     }
-    let settled = wait_until(SETTLE, || {
+    let settle_end = Instant::now() + SETTLE;
+    let settled = loop {
         let sessions = acs.sessions();
         let ledger = Ledger::of(&sessions);
         let reported = reported_values(&sessions);
-        ledger.missing().is_empty()
+        let done = ledger.missing().is_empty()
             && values.owed.iter().all(|v| reported.contains(v))
-            && sessions.iter().all(|s| s.completed)
-    });
+            && sessions[first_of_last.min(sessions.len())..]
+                .iter()
+                .all(|s| s.completed);
+        if done || Instant::now() >= settle_end {
+            break done;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    };
     // Settled: the last acknowledgement reached the daemon before it stops.
     std::thread::sleep(Duration::from_millis(300));
     let log = daemon.log();
@@ -627,9 +639,11 @@ fn run(settings: &Settings) {
             invented.push(format!("value {value} reported, never written"));
         }
     }
-    if ledger.informs_with_connection_request > cr_honoured {
+    // A request the daemon honoured just before a kill may miss its answer:
+    // the sessions are bounded by the requests sent, not those seen honoured.
+    if ledger.informs_with_connection_request > cr_sent {
         invented.push(format!(
-            "{} sessions for {cr_honoured} honoured connection requests",
+            "{} sessions for {cr_sent} connection requests",
             ledger.informs_with_connection_request
         ));
     }
@@ -684,7 +698,7 @@ fn run(settings: &Settings) {
         let tail: Vec<&str> = full_log.lines().rev().take(80).collect();
         let tail: Vec<&str> = tail.into_iter().rev().collect();
         panic!(
-            "soak failed (replay with SOAK_SEED={}): missing {missing:?} values {missing_values:?}; \
+            "soak failed (replay with SOAK_SEED={}): settled {settled}; missing {missing:?} values {missing_values:?}; \
              invented {invented:?}; problems {problems:?}; {unreadable} unreadable-state log lines; \
              state dir {}\nlog tail:\n{}",
             settings.seed,
