@@ -442,11 +442,11 @@ impl Ledger {
     }
 }
 
-/// The outside changes of the notified value and what they owe.
+/// The outside changes of the notified value.
 struct ValueChanges {
+    /// Each written once the notification was acknowledged and the previous
+    /// one reported, and left in place: each is owed.
     written: Vec<u32>,
-    /// Written after the notification was acknowledged: must be reported.
-    owed: Vec<u32>,
     next: u32,
 }
 
@@ -458,7 +458,7 @@ impl ValueChanges {
             return false;
         }
         let reported = reported_values(&sessions);
-        self.owed.last().is_none_or(|v| reported.contains(v))
+        self.written.last().is_none_or(|v| reported.contains(v))
     }
 
     fn write(&mut self, dir: &Path, acs_url: &str, cr_port: u16) {
@@ -466,7 +466,6 @@ impl ValueChanges {
         self.next += 1;
         write_soak_config(dir, acs_url, cr_port, value);
         self.written.push(value);
-        self.owed.push(value);
     }
 }
 
@@ -512,7 +511,6 @@ fn run(settings: &Settings) {
     let mut rng = Rng(settings.seed);
     let mut values = ValueChanges {
         written: Vec::new(),
-        owed: Vec::new(),
         next: 1000,
     };
     let started = Instant::now();
@@ -595,7 +593,7 @@ fn run(settings: &Settings) {
         let ledger = Ledger::of(&sessions);
         let reported = reported_values(&sessions);
         let done = ledger.missing().is_empty()
-            && values.owed.iter().all(|v| reported.contains(v))
+            && values.written.iter().all(|v| reported.contains(v))
             && sessions[first_of_last.min(sessions.len())..]
                 .iter()
                 .all(|s| s.completed);
@@ -628,7 +626,7 @@ fn run(settings: &Settings) {
     let ledger = Ledger::of(&sessions);
     let missing = ledger.missing();
     let missing_values: Vec<u32> = values
-        .owed
+        .written
         .iter()
         .filter(|v| !ledger.reported_values.contains(v))
         .copied()
@@ -648,7 +646,7 @@ fn run(settings: &Settings) {
         ));
     }
     let corrupt = problems.iter().filter(|p| !p.starts_with("the ")).count() + unreadable;
-    let owed = ledger.owed.len() + values.owed.len();
+    let owed = ledger.owed.len() + values.written.len();
     let delivered = owed - missing.len() - missing_values.len();
     let deliveries: usize = ledger.delivered.values().sum();
     let owed_of = |kind: Kind| ledger.owed.iter().filter(|(k, _)| *k == kind).count();
@@ -663,7 +661,6 @@ fn run(settings: &Settings) {
     );
     println!("soak connection requests sent: {cr_sent}");
     println!("soak connection requests honoured: {cr_honoured}");
-    println!("soak value changes written: {}", values.written.len());
     println!("soak reloads (SIGHUP): {hups}");
     println!("soak issued: {}", ledger.issued.len());
     println!(
@@ -672,7 +669,7 @@ fn run(settings: &Settings) {
     );
     println!("soak owed Download: {}", owed_of(Kind::Download));
     println!("soak owed ChangeDUState: {}", owed_of(Kind::ChangeDuState));
-    println!("soak owed value changes: {}", values.owed.len());
+    println!("soak owed value changes: {}", values.written.len());
     println!("soak owed: {owed}");
     println!("soak delivered: {delivered}");
     println!(
