@@ -6,9 +6,10 @@ MUSL_TARGET := x86_64-unknown-linux-musl
 AARCH64_TARGET := aarch64-unknown-linux-musl
 
 FUZZ_SECONDS ?= 60
+SOAK_SECONDS ?= 180
 FUZZ_TARGETS = $(patsubst fuzz/fuzz_targets/%.rs,%,$(wildcard fuzz/fuzz_targets/*.rs))
 
-.PHONY: help build release demo test bench size datamodel lint cross-aarch64 fuzz clean
+.PHONY: help build release demo test bench size datamodel lint cross-aarch64 fuzz soak clean
 
 help:
 	@echo "make demo       build, run a BOOTSTRAP session against the loopback test ACS, query the data model"
@@ -19,6 +20,7 @@ help:
 	@echo "make datamodel  regenerate the data model tables from $(SPEC)"
 	@echo "make cross-aarch64  static aarch64 binary (needs gcc-aarch64-linux-gnu)"
 	@echo "make fuzz       each fuzz target for FUZZ_SECONDS (nightly + cargo-fuzz)"
+	@echo "make soak       SIGKILL and restart icwmpd at random for SOAK_SECONDS; prints the counts (SOAK_SEED replays)"
 
 build:
 	$(CARGO) build
@@ -50,6 +52,9 @@ cross-aarch64:
 
 fuzz:
 	sh tools/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+soak:
+	SOAK_SECONDS=$(SOAK_SECONDS) $(CARGO) test --release --test soak -- --ignored --exact soak --nocapture
 
 clean:
 	$(CARGO) clean

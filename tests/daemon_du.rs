@@ -217,6 +217,55 @@ fn a_restart_before_the_acknowledgement_sends_one_du_state_change_complete() {
 }
 
 #[test]
+fn an_install_cut_short_by_a_kill_is_reported_as_done_not_as_autonomous() {
+    let acs = TestAcs::start(AcsOptions {
+        sessions: vec![script(vec![Rpc::ChangeDuState(ChangeDuState {
+            operations: vec![install("http://packages.invalid/slow_3_all.ipk")],
+            command_key: "cut-short".into(),
+        })])],
+        ..AcsOptions::default()
+    });
+    let dir = temp_dir("du-cut-short");
+    setup(&dir, &acs.url(), "base-files - 1\n");
+    // The package manager installs, then hangs until released: the daemon is
+    // killed after the package is in but before it saw the command end.
+    let hanging = FAKE_OPKG.replace(
+        "mv \"$db.new\" \"$db\" ;;\nremove)",
+        "mv \"$db.new\" \"$db\"\n    while [ ! -e \"$db.release\" ]; do sleep 0.05; done ;;\nremove)",
+    );
+    assert_ne!(hanging, FAKE_OPKG);
+    std::fs::write(dir.join("fake-opkg"), hanging).expect("script");
+    let daemon = TestDaemon::start(&dir, &[]);
+    let installed =
+        || std::fs::read_to_string(dir.join("installed")).is_ok_and(|t| t.contains("slow - 3"));
+    assert!(wait_until(WAIT, installed), "{}", daemon.log());
+    daemon.kill9();
+    std::fs::write(dir.join("installed.release"), "").expect("release");
+
+    let daemon = TestDaemon::start(&dir, &[]);
+    assert!(
+        wait_until(WAIT, || !du_results(&acs.sessions()).is_empty()),
+        "{}",
+        daemon.log()
+    );
+    assert!(acs.wait_sessions(acs.sessions().len(), WAIT));
+    let sessions = acs.sessions();
+    let results = du_results(&sessions);
+    assert_eq!(results.len(), 1, "{results:?}");
+    let op = &results[0].1[0];
+    assert_eq!(op.current_state, DuState::Installed, "{op:?}");
+    assert_eq!(op.fault.code, None, "{op:?}");
+    assert_eq!(op.version, "3");
+    let autonomous = sessions
+        .iter()
+        .flat_map(cpe_requests)
+        .filter(|r| matches!(r, Rpc::AutonomousDuStateChangeComplete { .. }))
+        .count();
+    assert_eq!(autonomous, 0, "the ACS's own install is not autonomous");
+    assert!(daemon.stop().success());
+}
+
+#[test]
 fn packages_changed_outside_cwmp_are_reported_autonomously() {
     let acs = TestAcs::start(AcsOptions::default());
     let dir = temp_dir("du-autonomous");

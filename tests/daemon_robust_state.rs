@@ -461,6 +461,47 @@ fn a_detected_change_survives_a_kill_before_its_inform() {
     assert!(daemon.stop().success());
 }
 
+#[test]
+fn a_change_made_outside_cwmp_during_a_session_is_reported() {
+    let dir = temp_dir("value-change-in-session");
+    let in_session = dir.clone();
+    // The second session's Inform: the operator changes the value and the
+    // daemon reloads while the session runs (no periodic check comes first).
+    let change_during_session = move |_index: usize| {
+        set_interval_in_config(&in_session, "999");
+        let pid = std::fs::read_to_string(in_session.join("icwmpd").join("icwmpd.pid"))
+            .expect("pid file");
+        let sent = Command::new("kill").args(["-HUP", pid.trim()]).status();
+        assert!(sent.is_ok_and(|s| s.success()), "kill -HUP");
+        let log = in_session.join("icwmpd.log");
+        let reloaded =
+            || std::fs::read_to_string(&log).is_ok_and(|t| t.contains("icwmpd config reloaded"));
+        assert!(wait_until(WAIT, reloaded), "the daemon reloaded");
+        SessionScript::default()
+    };
+    let acs = TestAcs::start(AcsOptions {
+        sessions: vec![script(vec![
+            notify(INTERVAL, 2),
+            schedule_inform(1, "next"),
+        ])],
+        generator: Some(support::acs::ScriptGenerator(std::sync::Arc::new(
+            move |index| match index {
+                1 => change_during_session(index),
+                _ => SessionScript::default(),
+            },
+        ))),
+        ..AcsOptions::default()
+    });
+    write_config(&dir, &acs.url(), "", "");
+    set_interval_in_config(&dir, "600");
+    let daemon = TestDaemon::start(&dir, &[]);
+    assert!(acs.wait_sessions(3, WAIT), "{}", daemon.log());
+    let third = &acs.sessions()[2];
+    assert_eq!(third.event_codes(), ["4 VALUE CHANGE"]);
+    assert_eq!(reported(third, INTERVAL).as_deref(), Some("999"));
+    assert!(daemon.stop().success());
+}
+
 /// An ACS that reads each request and answers with `respond`, which writes
 /// until the daemon hangs up (a write fails) or it is done.
 fn hostile_acs(respond: fn(&mut std::net::TcpStream) -> std::io::Result<()>) -> String {

@@ -231,9 +231,9 @@ impl Daemon {
         if let Err(e) = self.store.save_events(self.agent.queue()) {
             error!("cannot persist events after the session: {e}");
         }
-        // Values the ACS set in this session are the new baseline, not changes to report.
-        self.dm.check_changes();
-        self.persist_notified_values();
+        // Values the ACS set became the baseline as it set them; what else
+        // changed during the session (outside CWMP) is a change to report.
+        self.check_value_changes(unix);
         if self.cwmp_store.borrow_mut().take_changed() {
             info!("Config reload: end session request");
             self.reload();

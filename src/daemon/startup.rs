@@ -287,7 +287,6 @@ impl Daemon {
             error!("notified values unreadable, set aside: {e}");
         }
         dm.restore_notification_baseline(notified.baseline);
-        let initial_changes = dm.check_changes();
         let acs = AcsLink::new(http_config_of(&config), tokens::ACS)
             .map_err(|e| StartError::Setup(format!("ACS client: {e}")))?;
         let id = dm.device_id();
@@ -382,6 +381,9 @@ impl Daemon {
         daemon.announce(missing);
         daemon.pick_up_cpe_requests();
         daemon.configure_services();
+        // Compared once the services run: the connection-request port is bound
+        // (an ephemeral one is part of ConnectionRequestURL).
+        let initial_changes = daemon.dm.check_changes();
         daemon.arm_value_check(clock::now());
         daemon.arm_lightweight_trigger(clock::now(), clock::unix_now());
         daemon.persist_schedule();

@@ -995,6 +995,7 @@ impl DataModel {
         }
         for (item, attr) in changes {
             if attr.notification_change {
+                let was_on = self.effective_notification(item.node, &item.internal) != 0;
                 if attr.notification == self.default_notification(item.node) {
                     self.state.notifications.remove(&item.internal);
                 } else {
@@ -1002,7 +1003,8 @@ impl DataModel {
                         .notifications
                         .insert(item.internal.clone(), attr.notification);
                 }
-                if attr.notification != 0 {
+                // Watched already: a change not yet reported stays to be reported.
+                if attr.notification != 0 && !was_on {
                     if let Some(now) = self.get_raw(item.node, &item.internal) {
                         self.last_values.insert(item.internal.clone(), now);
                         self.baseline_changed = true;

@@ -669,3 +669,31 @@ fn responses_past_the_limit_are_9004() {
     let one = dm.get_values(&["Device.Hosts.Host.1."]).expect("one row");
     assert_eq!(one.len(), per_row);
 }
+
+#[test]
+fn setting_a_notification_again_keeps_a_change_not_yet_reported() {
+    let (mut dm, device, _) = model();
+    dm.set_attributes(&[spa("Device.ManagementServer.URL", 2)])
+        .expect("spa");
+    assert!(dm.check_changes().is_empty());
+    device
+        .0
+        .borrow_mut()
+        .insert("Device.ManagementServer.URL", "http://changed.example/");
+    // The ACS sets the same notification again before the next check.
+    dm.set_attributes(&[spa("Device.ManagementServer.URL", 2)])
+        .expect("spa");
+    let changes = dm.check_changes();
+    let active: Vec<_> = changes.active.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(active, ["Device.ManagementServer.URL"]);
+    // Switched off and on again: the value of the moment is the new baseline.
+    dm.set_attributes(&[spa("Device.ManagementServer.URL", 0)])
+        .expect("spa");
+    device
+        .0
+        .borrow_mut()
+        .insert("Device.ManagementServer.URL", "http://unwatched.example/");
+    dm.set_attributes(&[spa("Device.ManagementServer.URL", 2)])
+        .expect("spa");
+    assert!(dm.check_changes().is_empty());
+}

@@ -447,7 +447,15 @@ impl SoftwareManager {
     /// false when there is nothing left to do. Every true return made
     /// progress (a refresh taken, a command running or a result recorded).
     fn start_next(&mut self, now: Instant, unix: i64, events: &mut Vec<SoftwareEvent>) -> bool {
-        if self.refresh_wanted {
+        // An operation a restart cut short is concluded first, against the
+        // inventory of before it ran: a refresh first would take its effect
+        // for an autonomous change and then refuse the operation as done.
+        let resume_first = self
+            .jobs
+            .iter()
+            .find(|j| !j.is_complete())
+            .is_some_and(|j| j.running);
+        if self.refresh_wanted && !resume_first {
             self.refresh_wanted = false;
             let list = self.settings.list_command.clone();
             self.spawn(&list, Step::Refresh, now, unix, events);

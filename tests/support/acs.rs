@@ -72,6 +72,19 @@ pub struct AcsOptions {
     /// Bodies larger than this are recorded but not parsed (benchmarks that
     /// measure the CPE's memory keep the ACS's parse tree out of the figure).
     pub parse_limit: Option<usize>,
+    /// Makes the script of each session beyond `sessions` (its argument is
+    /// the session's index), so a long run issues fresh work in every session.
+    pub generator: Option<ScriptGenerator>,
+}
+
+/// Makes a session's script when it starts (see [`AcsOptions::generator`]).
+#[derive(Clone)]
+pub struct ScriptGenerator(pub Arc<dyn Fn(usize) -> SessionScript + Send + Sync>);
+
+impl std::fmt::Debug for ScriptGenerator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ScriptGenerator")
+    }
 }
 
 /// One HTTP request the ACS received.
@@ -87,6 +100,8 @@ pub struct Received {
 #[derive(Clone, Debug, Default)]
 pub struct RecordedSession {
     pub posts: Vec<Received>,
+    /// The script's requests the ACS sent, in order.
+    pub requests: Vec<Rpc>,
     /// The responses to the script's requests, in order.
     pub responses: Vec<Rpc>,
     pub completed: bool,
@@ -540,7 +555,12 @@ impl Server {
         let mut state = lock.lock().expect("ACS state");
         let rpc = envelope.as_ref().and_then(|e| e.body.clone());
         if matches!(rpc, Some(Rpc::Inform(_))) {
-            state.current = state.script.pop_front().unwrap_or_default();
+            let index = state.sessions.len();
+            state.current = state
+                .script
+                .pop_front()
+                .or_else(|| self.options.generator.as_ref().map(|g| (g.0)(index)))
+                .unwrap_or_default();
             state.pending = state.current.requests.clone().into();
             state.sessions.push(RecordedSession::default());
         }
@@ -649,6 +669,9 @@ impl Server {
         let id = format!("acs-{}", state.sessions.len());
         match state.pending.pop_front() {
             Some(rpc) => {
+                if let Some(session) = state.sessions.last_mut() {
+                    session.requests.push(rpc.clone());
+                }
                 let mut envelope = Envelope::new(id, rpc);
                 envelope.header.hold_requests = hold;
                 Answer::Envelope(Box::new(envelope), Vec::new())
