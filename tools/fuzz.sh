@@ -20,8 +20,11 @@ for target in "$@"; do
 	if cargo +nightly fuzz run "$target" "corpus/$target" -- \
 		-max_total_time="$seconds" -print_final_stats=1 >"$log" 2>&1; then
 		result=ok
+	elif ls "artifacts/$target"/crash-* >/dev/null 2>&1; then
+		result="CRASH (artifacts/$target)"
+		status=1
 	else
-		result=CRASH
+		result="did not run (fuzz/$log)"
 		status=1
 	fi
 	runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
