@@ -1071,3 +1071,158 @@ fn every_table_gpn_reports_writable_on_the_fixture_accepts_add_object() {
         assert!(answer.contains("\"fault\""), "{refused}: {answer}");
     }
 }
+
+#[test]
+fn firewall_rules_are_a_chain_the_acs_adds_to_and_deletes_from() {
+    let chain = "Device.Firewall.Chain.1.";
+    let requests = vec![
+        gpv(&["Device.Firewall."]),
+        Rpc::AddObject {
+            object_name: format!("{chain}Rule."),
+            parameter_key: "k".into(),
+        },
+        spv(&[
+            (
+                &format!("{chain}Rule.2.Description"),
+                "Allow-SSH",
+                XsdType::String,
+            ),
+            (&format!("{chain}Rule.2.Target"), "Accept", XsdType::String),
+            (&format!("{chain}Rule.2.Protocol"), "6", XsdType::Int),
+            (&format!("{chain}Rule.2.IPVersion"), "-1", XsdType::Int),
+            (&format!("{chain}Rule.2.Enable"), "1", XsdType::Boolean),
+        ]),
+        Rpc::DeleteObject {
+            object_name: format!("{chain}Rule.1."),
+            parameter_key: "k".into(),
+        },
+        // No UCI protocol for 300, no fw4 target for Return, Chain.1 is fixed.
+        spv(&[(&format!("{chain}Rule.2.Protocol"), "300", XsdType::Int)]),
+        spv(&[(&format!("{chain}Rule.2.Target"), "Return", XsdType::String)]),
+        spv(&[(&format!("{chain}Name"), "other", XsdType::String)]),
+        Rpc::GetParameterNames {
+            parameter_path: "Device.Firewall.".into(),
+            next_level: false,
+        },
+        gpv(&["Device.Firewall.Chain.1."]),
+    ];
+    let acs = TestAcs::start(AcsOptions {
+        sessions: vec![script(requests)],
+        ..AcsOptions::default()
+    });
+    let dir = fixture_device("firewall-rules", &acs.url(), "");
+    let daemon = TestDaemon::start(&dir, &[]);
+    assert!(acs.wait_sessions(1, WAIT), "{}", daemon.log());
+    let reloads = dir.join("reloads");
+    assert!(
+        support::daemon::wait_until(WAIT, || std::fs::read_to_string(&reloads).is_ok()),
+        "{}",
+        daemon.log()
+    );
+    let responses = acs.sessions()[0].responses.clone();
+    assert_eq!(responses.len(), 9, "{responses:#?}");
+    let got = values_of(&responses[0]);
+    assert_eq!(
+        value(&got, "Device.Firewall.AdvancedLevel"),
+        "Device.Firewall.Level.1"
+    );
+    assert_eq!(
+        value(&got, "Device.Firewall.Level.1.Chain"),
+        "Device.Firewall.Chain.1"
+    );
+    assert_eq!(
+        value(&got, "Device.Firewall.Level.1.DefaultPolicy"),
+        "Reject"
+    );
+    assert_eq!(value(&got, &format!("{chain}RuleNumberOfEntries")), "1");
+    assert_eq!(
+        value(&got, &format!("{chain}Rule.1.Description")),
+        "Allow-DHCP-Renew"
+    );
+    assert_eq!(value(&got, &format!("{chain}Rule.1.Target")), "Accept");
+    assert_eq!(value(&got, &format!("{chain}Rule.1.Protocol")), "17");
+    assert_eq!(value(&got, &format!("{chain}Rule.1.IPVersion")), "4");
+    assert!(
+        matches!(
+            responses[1],
+            Rpc::AddObjectResponse {
+                instance_number: 2,
+                status: Status::Pending
+            }
+        ),
+        "{:?}",
+        responses[1]
+    );
+    assert!(
+        matches!(
+            responses[2],
+            Rpc::SetParameterValuesResponse {
+                status: Status::Pending
+            }
+        ),
+        "{:?}",
+        responses[2]
+    );
+    assert!(matches!(
+        responses[3],
+        Rpc::DeleteObjectResponse {
+            status: Status::Pending
+        }
+    ));
+    assert_eq!(fault_codes(&responses[4]), [9007]);
+    assert_eq!(fault_codes(&responses[5]), [9007]);
+    assert_eq!(fault_codes(&responses[6]), [9008]);
+    let Rpc::GetParameterNamesResponse { parameter_list } = &responses[7] else {
+        panic!("GPN: {:?}", responses[7]);
+    };
+    let writable = |name: &str| {
+        parameter_list
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| p.writable)
+    };
+    assert_eq!(writable("Device.Firewall.Chain."), Some(false));
+    assert_eq!(writable("Device.Firewall.Chain.1.Rule."), Some(true));
+    assert_eq!(
+        writable("Device.Firewall.Chain.1.Rule.2.Target"),
+        Some(true)
+    );
+    assert_eq!(
+        writable("Device.Firewall.Chain.1.Rule.2.Status"),
+        Some(false)
+    );
+    assert_eq!(
+        writable("Device.Firewall.Level.1.DefaultPolicy"),
+        Some(true)
+    );
+    let after = values_of(&responses[8]);
+    assert_eq!(value(&after, &format!("{chain}RuleNumberOfEntries")), "1");
+    assert_eq!(
+        value(&after, &format!("{chain}Rule.2.Description")),
+        "Allow-SSH"
+    );
+    assert_eq!(value(&after, &format!("{chain}Rule.2.Status")), "Enabled");
+    assert!(!after
+        .iter()
+        .any(|(n, _)| n.starts_with(&format!("{chain}Rule.1."))));
+
+    assert!(daemon.stop().success());
+    assert_eq!(
+        std::fs::read_to_string(&reloads).expect("reloads"),
+        "firewall\n"
+    );
+    let fixture = std::fs::read_to_string(format!("{FIXTURE}/firewall")).expect("fixture");
+    let old_rule = "config rule\n\toption name 'Allow-DHCP-Renew'\n\toption src 'wan'\n\
+        \toption proto 'udp'\n\toption dest_port '68'\n\toption target 'ACCEPT'\n\
+        \toption family 'ipv4'\n\n";
+    assert!(fixture.contains(old_rule));
+    let expected = format!(
+        "{}\nconfig rule\n\toption target 'ACCEPT'\n\toption enabled '1'\n\toption proto 'tcp'\n\
+         \toption cwmp_instance '2'\n\toption cwmp_alias 'cpe-2'\n\toption name 'Allow-SSH'\n\
+         \toption family 'any'\n",
+        // The blank line before the deleted section stays.
+        fixture.replace(old_rule, "\n")
+    );
+    let got = std::fs::read_to_string(dir.join("firewall")).expect("firewall");
+    assert_eq!(got, expected);
+}

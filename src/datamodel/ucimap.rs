@@ -770,11 +770,13 @@ impl UciMapProvider {
                 "0"
             }
             .to_owned(),
+            // A UCI value the enumeration has no pair for (and no `*`)
+            // has no TR value: the parameter is absent rather than wrong.
             Transform::Enum(list) => list
                 .iter()
                 .find(|(u, _)| *u == value)
                 .or_else(|| list.iter().find(|(u, _)| u == "*"))
-                .map_or(value, |(_, m)| m.clone()),
+                .map(|(_, m)| m.clone())?,
             Transform::List => value.split_whitespace().collect::<Vec<_>>().join(","),
             Transform::Seconds => uci_seconds(&value).map_or(value, |s| s.to_string()),
             _ => value,
