@@ -805,7 +805,8 @@ type Answer = (
     Option<support::ubus_broker::Fields>,
 );
 
-/// netifd's `network.wireless status`: radio0 up with two interfaces, radio1 down.
+/// netifd's `network.wireless status`: radio0 up with two interfaces (the
+/// second an anonymous section, named as netifd names those), radio1 down.
 fn netifd_wireless(method: &str, _args: &[(String, icwmp::wire::blobmsg::Value)]) -> Answer {
     use icwmp::wire::ubus::UbusStatus;
     match method {
@@ -814,7 +815,7 @@ fn netifd_wireless(method: &str, _args: &[(String, icwmp::wire::blobmsg::Value)]
             Some(json_table(
                 r#"{"radio0": {"up": true, "pending": false, "autostart": true, "disabled": false,
                      "interfaces": [{"section": "default_radio0", "ifname": "phy0-ap0", "config": {"mode": "ap"}},
-                                    {"section": "guest", "ifname": "phy0-ap1", "config": {"mode": "ap"}}]},
+                                    {"section": "@wifi-iface[2]", "ifname": "phy0-ap1", "config": {"mode": "ap"}}]},
                     "radio1": {"up": false, "pending": false, "autostart": true, "disabled": true, "interfaces": []}}"#,
             )),
         ),
@@ -898,8 +899,12 @@ fn run_time_state_comes_from_netifd_iwinfo_and_hostapd_over_ubus() {
             script(vec![gpv(&[
                 "Device.WiFi.Radio.1.Status",
                 "Device.WiFi.Radio.2.Status",
+                "Device.WiFi.Radio.1.CurrentOperatingChannelBandwidth",
+                "Device.WiFi.Radio.1.Stats.",
                 "Device.WiFi.SSID.1.",
                 "Device.WiFi.SSID.3.Status",
+                "Device.WiFi.SSID.3.Name",
+                "Device.WiFi.SSID.3.SSID",
                 "Device.WiFi.AccessPoint.1.",
                 "Device.WiFi.AccessPoint.3.AssociatedDeviceNumberOfEntries",
                 "Device.PPP.Interface.1.",
@@ -909,6 +914,13 @@ fn run_time_state_comes_from_netifd_iwinfo_and_hostapd_over_ubus() {
         ..AcsOptions::default()
     });
     let dir = fixture_device("wifi-runtime", &acs.url(), "");
+    // The guest network as an anonymous section (`@wifi-iface[2]`), as LuCI adds them.
+    let wireless = std::fs::read_to_string(dir.join("wireless")).expect("wireless");
+    std::fs::write(
+        dir.join("wireless"),
+        wireless.replace("config wifi-iface 'guest'", "config wifi-iface"),
+    )
+    .expect("wireless");
     let broker = support::ubus_broker::Broker::start(&dir.join("no-ubus.sock"));
     let status_signature = json_table(r#"{"status": {}}"#);
     broker.add_fake_object(
@@ -962,6 +974,18 @@ fn run_time_state_comes_from_netifd_iwinfo_and_hostapd_over_ubus() {
     assert_eq!(value(&got, "Device.WiFi.SSID.1.Stats.BytesSent"), "0");
     // phy0-ap1 has no iwinfo answer: down.
     assert_eq!(value(&got, "Device.WiFi.SSID.3.Status"), "Down");
+    assert_eq!(value(&got, "Device.WiFi.SSID.3.Name"), "phy0-ap1");
+    assert_eq!(value(&got, "Device.WiFi.SSID.3.SSID"), "OpenWrt-Guest");
+    assert_eq!(
+        value(&got, "Device.WiFi.Radio.1.CurrentOperatingChannelBandwidth"),
+        "20MHz"
+    );
+    assert_eq!(value(&got, "Device.WiFi.Radio.1.Stats.Noise"), "-95");
+    // No phy0-ap0 or phy0-ap1 on the test machine: nothing counted.
+    assert_eq!(value(&got, "Device.WiFi.Radio.1.Stats.BytesSent"), "0");
+    assert!(!got
+        .iter()
+        .any(|(n, _)| n == "Device.WiFi.Radio.1.Stats.PLCPErrorCount"));
     assert_eq!(value(&got, "Device.WiFi.AccessPoint.1.Status"), "Enabled");
     assert_eq!(
         value(
@@ -997,6 +1021,10 @@ fn run_time_state_comes_from_netifd_iwinfo_and_hostapd_over_ubus() {
     assert_eq!(
         value(&got, "Device.PPP.Interface.1.IPCP.LocalIPAddress"),
         "203.0.113.9"
+    );
+    assert_eq!(
+        value(&got, "Device.PPP.Interface.1.LastConnectionError"),
+        "ERROR_NONE"
     );
     assert_eq!(
         value(&got, "Device.PPP.Interface.1.IPCP.RemoteIPAddress"),
