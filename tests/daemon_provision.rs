@@ -905,6 +905,7 @@ fn run_time_state_comes_from_netifd_iwinfo_and_hostapd_over_ubus() {
                 "Device.WiFi.SSID.3.Status",
                 "Device.WiFi.SSID.3.Name",
                 "Device.WiFi.SSID.3.SSID",
+                "Device.DNS.Relay.",
                 "Device.WiFi.AccessPoint.1.",
                 "Device.WiFi.AccessPoint.3.AssociatedDeviceNumberOfEntries",
                 "Device.PPP.Interface.1.",
@@ -976,6 +977,20 @@ fn run_time_state_comes_from_netifd_iwinfo_and_hostapd_over_ubus() {
     assert_eq!(value(&got, "Device.WiFi.SSID.3.Status"), "Down");
     assert_eq!(value(&got, "Device.WiFi.SSID.3.Name"), "phy0-ap1");
     assert_eq!(value(&got, "Device.WiFi.SSID.3.SSID"), "OpenWrt-Guest");
+    // dnsmasq's own server (not its per-domain one), then netifd's by interface.
+    let relay = "Device.DNS.Relay.";
+    assert_eq!(value(&got, &format!("{relay}ForwardNumberOfEntries")), "4");
+    for (i, server, kind) in [
+        (1, "192.0.2.53", "Static"),
+        (2, "198.51.100.53", "DHCPv4"),
+        (3, "198.51.100.54", "DHCPv4"),
+        (4, "203.0.113.53", "IPCP"),
+    ] {
+        let at = format!("{relay}Forwarding.{i}.");
+        assert_eq!(value(&got, &format!("{at}DNSServer")), server);
+        assert_eq!(value(&got, &format!("{at}Type")), kind);
+        assert_eq!(value(&got, &format!("{at}Status")), "Enabled");
+    }
     assert_eq!(
         value(&got, "Device.WiFi.Radio.1.CurrentOperatingChannelBandwidth"),
         "20MHz"

@@ -24,6 +24,9 @@ pub struct NetInterface {
     /// The code of the last error netifd reports for it (`errors[-1].code`),
     /// for PPP the pppd exit status name `ppp.sh` gives it.
     pub error: Option<String>,
+    /// Its protocol (`dhcp`, `pppoe`, `static`…) and layer 3 device.
+    pub proto: String,
+    pub l3_device: Option<String>,
 }
 
 /// The interfaces of the last dump, by UCI section name.
@@ -84,6 +87,15 @@ impl NetState {
                     gateway,
                     dns,
                     error,
+                    proto: entry
+                        .get("proto")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
+                    l3_device: entry
+                        .get("l3_device")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
                 },
             );
         }
@@ -91,6 +103,11 @@ impl NetState {
 
     pub fn interface(&self, name: &str) -> Option<&NetInterface> {
         self.interfaces.get(name)
+    }
+
+    /// Every interface of the dump, by name.
+    pub fn interfaces(&self) -> impl Iterator<Item = (&String, &NetInterface)> {
+        self.interfaces.iter()
     }
 }
 
