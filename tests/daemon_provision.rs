@@ -1269,3 +1269,55 @@ fn firewall_rules_are_a_chain_the_acs_adds_to_and_deletes_from() {
     let got = std::fs::read_to_string(dir.join("firewall")).expect("firewall");
     assert_eq!(got, expected);
 }
+
+#[test]
+fn dhcpv6_pools_say_and_switch_what_odhcpd_hands_out() {
+    let pool = "Device.DHCPv6.Server.Pool.1.";
+    let requests = vec![
+        gpv(&[pool]),
+        spv(&[(&format!("{pool}IAPDEnable"), "0", XsdType::Boolean)]),
+        gpv(&[&format!("{pool}IAPDEnable")]),
+    ];
+    let acs = TestAcs::start(AcsOptions {
+        sessions: vec![script(requests)],
+        ..AcsOptions::default()
+    });
+    let dir = fixture_device("dhcpv6-pool", &acs.url(), "");
+    let daemon = TestDaemon::start(&dir, &[]);
+    assert!(acs.wait_sessions(1, WAIT), "{}", daemon.log());
+    let reloads = dir.join("reloads");
+    assert!(
+        support::daemon::wait_until(WAIT, || std::fs::read_to_string(&reloads).is_ok()),
+        "{}",
+        daemon.log()
+    );
+    let responses = acs.sessions()[0].responses.clone();
+    let got = values_of(&responses[0]);
+    assert_eq!(value(&got, &format!("{pool}Enable")), "1");
+    assert_eq!(value(&got, &format!("{pool}IANAEnable")), "1");
+    assert_eq!(value(&got, &format!("{pool}IAPDEnable")), "1");
+    assert!(
+        matches!(
+            responses[1],
+            Rpc::SetParameterValuesResponse {
+                status: Status::Pending
+            }
+        ),
+        "{:?}",
+        responses[1]
+    );
+    assert_eq!(
+        value(&values_of(&responses[2]), &format!("{pool}IAPDEnable")),
+        "0"
+    );
+    assert!(daemon.stop().success());
+    assert_eq!(
+        std::fs::read_to_string(&reloads).expect("reloads"),
+        "dhcp\n"
+    );
+    let dhcp = std::fs::read_to_string(dir.join("dhcp")).expect("dhcp");
+    assert!(
+        dhcp.contains("\tlist dhcp_option '6,192.168.1.1'\n\toption dhcpv6_pd '0'\n"),
+        "{dhcp}"
+    );
+}
