@@ -1367,6 +1367,24 @@ Device.DHCPv4.Server.Pool.{i}.Status = dhcp.@dhcp[{i}].ignore enum:0=Enabled,1=D
     }
 
     #[test]
+    fn an_enumeration_value_without_a_pair_is_absent() {
+        let (mut dm, uci) = openwrt();
+        let guest = uci.borrow().sections("wireless")[2].name.clone();
+        uci.borrow_mut()
+            .set("wireless", &guest, "encryption", "psk2+tkip")
+            .expect("set");
+        let path = "Device.WiFi.AccessPoint.2.Security.ModeEnabled";
+        assert_eq!(
+            dm.get_values(&[path]).map_err(|f| f.code.code()).err(),
+            Some(9005)
+        );
+        assert_eq!(
+            values(&mut dm, "Device.WiFi.AccessPoint.1.Security.ModeEnabled")[0].1,
+            "WPA2-Personal"
+        );
+    }
+
+    #[test]
     fn value_transforms_filters_and_counters() {
         let (mut dm, uci) = openwrt();
         let ssids = values(&mut dm, "Device.WiFi.SSID.");
