@@ -1321,3 +1321,125 @@ fn dhcpv6_pools_say_and_switch_what_odhcpd_hands_out() {
         "{dhcp}"
     );
 }
+
+/// Runs `ip` with arguments; false when it fails.
+fn ip(args: &[&str]) -> bool {
+    std::process::Command::new("ip")
+        .args(args)
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[test]
+fn kernel_routes_are_listed_read_only_beside_the_uci_routes() {
+    // A namespace whose routing table the test writes: a connected
+    // network, a route through a gateway, and the fixture's UCI route applied.
+    let ns = format!("icwmp-routes-{}", std::process::id());
+    if !ip(&["netns", "add", &ns]) {
+        eprintln!("skipped: cannot create a network namespace");
+        return;
+    }
+    let inside = |args: &[&str]| {
+        let mut all = vec!["netns", "exec", ns.as_str(), "ip"];
+        all.extend_from_slice(args);
+        ip(&all)
+    };
+    let ready = inside(&["link", "add", "v0", "type", "veth", "peer", "name", "v1"])
+        && inside(&["addr", "add", "192.0.2.1/24", "dev", "v0"])
+        && inside(&["addr", "add", "192.168.1.1/24", "dev", "v0"])
+        && inside(&["link", "set", "v1", "up"])
+        && inside(&["link", "set", "v0", "up"])
+        && inside(&[
+            "route",
+            "add",
+            "198.51.100.0/24",
+            "via",
+            "192.0.2.254",
+            "metric",
+            "7",
+        ])
+        && inside(&["route", "add", "10.10.0.0/16", "via", "192.168.1.254"]);
+    if !ready {
+        ip(&["netns", "del", &ns]);
+        panic!("cannot set up the namespace's routes");
+    }
+    let dir = fixture_device("kernel-routes", "http://127.0.0.1:9/", "");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &ns,
+                env!("CARGO_BIN_EXE_icwmpd"),
+                "--config",
+            ])
+            .arg(&dir)
+            .args(["-m", "1"])
+            .args(args)
+            .output()
+            .expect("run icwmpd -m in the namespace");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let table = "Device.Routing.Router.1.IPv4Forwarding.";
+    let values = run(&["get_value", table]);
+    let names = run(&["get_name", "Device.Routing.Router.1.", "0"]);
+    let set = run(&["set_value", &format!("{table}2.ForwardingMetric"), "1"]);
+    let deleted = run(&["delete_object", &format!("{table}3.")]);
+    let count = run(&[
+        "get_value",
+        "Device.Routing.Router.1.IPv4ForwardingNumberOfEntries",
+    ]);
+    ip(&["netns", "del", &ns]);
+    let has = |text: &str, line: &str| text.lines().any(|l| l.contains(line));
+    let value = |name: &str, v: &str| {
+        has(
+            &values,
+            &format!("\"parameter\": \"{table}{name}\", \"value\": \"{v}\""),
+        )
+    };
+    // 1: the UCI route (the kernel's copy of it is not listed again); then
+    // the kernel's in /proc order: two connected networks and the gateway route.
+    assert!(value("1.StaticRoute", "1"), "{values}");
+    assert!(value("1.DestIPAddress", "10.10.0.0"), "{values}");
+    assert!(value("1.Origin", "Static"), "{values}");
+    assert_eq!(values.matches("\"value\": \"10.10.0.0\"").count(), 1);
+    let via = (2..=4)
+        .find(|n| value(&format!("{n}.DestIPAddress"), "198.51.100.0"))
+        .unwrap_or_else(|| panic!("no gateway route: {values}"));
+    assert!(value(&format!("{via}.StaticRoute"), "0"), "{values}");
+    assert!(
+        value(&format!("{via}.GatewayIPAddress"), "192.0.2.254"),
+        "{values}"
+    );
+    assert!(
+        value(&format!("{via}.DestSubnetMask"), "255.255.255.0"),
+        "{values}"
+    );
+    assert!(value(&format!("{via}.ForwardingMetric"), "7"), "{values}");
+    assert!(!has(&values, &format!("{table}{via}.Origin")), "{values}");
+    let connected = if via == 2 { 3 } else { 2 };
+    assert!(
+        value(&format!("{connected}.GatewayIPAddress"), ""),
+        "{values}"
+    );
+    assert!(has(&count, "\"value\": \"4\""), "{count}");
+    let writable = |name: &str, w: &str| {
+        has(
+            &names,
+            &format!("\"parameter\": \"{table}{name}\", \"writable\": \"{w}\""),
+        )
+    };
+    assert!(writable("", "1"), "{names}");
+    assert!(writable("1.", "1"), "{names}");
+    assert!(writable("1.GatewayIPAddress", "1"), "{names}");
+    assert!(writable("2.", "0"), "{names}");
+    assert!(writable("2.GatewayIPAddress", "0"), "{names}");
+    assert!(has(&set, "9008"), "{set}");
+    assert!(has(&deleted, "\"fault\""), "{deleted}");
+    // Nothing was written.
+    let network = std::fs::read_to_string(dir.join("network")).expect("network");
+    assert_eq!(
+        network,
+        std::fs::read_to_string(format!("{FIXTURE}/network")).expect("fixture")
+    );
+}

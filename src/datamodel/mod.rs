@@ -13,6 +13,7 @@ pub mod netifd;
 pub mod path;
 pub mod provider;
 pub mod reflectors;
+pub mod routes;
 pub mod runtime;
 pub mod schema;
 pub mod setup;

@@ -1144,7 +1144,14 @@ pub fn register_uci_map(
     }
     let prefixes = map.prefixes();
     let refs: Vec<&str> = prefixes.iter().map(String::as_str).collect();
-    dm.register(&refs, Box::new(UciMapProvider::new(map, uci)))
+    let provider = UciMapProvider::new(map, uci);
+    let provider: Box<dyn Provider> =
+        if dm.schema().kind() == crate::datamodel::schema::ModelKind::Tr181 {
+            Box::new(crate::datamodel::routes::WithKernelRoutes::new(provider))
+        } else {
+            Box::new(provider)
+        };
+    dm.register(&refs, provider)
         .map_err(|e: RegisterError| Box::new(e) as Box<dyn std::error::Error>)
 }
 
