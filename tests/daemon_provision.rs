@@ -1358,7 +1358,16 @@ fn kernel_routes_are_listed_read_only_beside_the_uci_routes() {
             "metric",
             "7",
         ])
-        && inside(&["route", "add", "10.10.0.0/16", "via", "192.168.1.254"]);
+        && inside(&["route", "add", "10.10.0.0/16", "via", "192.168.1.254"])
+        && inside(&["-6", "addr", "add", "2001:db8::1/64", "dev", "v0", "nodad"])
+        && inside(&[
+            "-6",
+            "route",
+            "add",
+            "2001:db8:1::/48",
+            "via",
+            "2001:db8::fe",
+        ]);
     if !ready {
         ip(&["netns", "del", &ns]);
         panic!("cannot set up the namespace's routes");
@@ -1382,6 +1391,7 @@ fn kernel_routes_are_listed_read_only_beside_the_uci_routes() {
     };
     let table = "Device.Routing.Router.1.IPv4Forwarding.";
     let values = run(&["get_value", table]);
+    let values6 = run(&["get_value", "Device.Routing.Router.1.IPv6Forwarding."]);
     let names = run(&["get_name", "Device.Routing.Router.1.", "0"]);
     let set = run(&["set_value", &format!("{table}2.ForwardingMetric"), "1"]);
     let deleted = run(&["delete_object", &format!("{table}3.")]);
@@ -1435,6 +1445,27 @@ fn kernel_routes_are_listed_read_only_beside_the_uci_routes() {
     assert!(writable("2.", "0"), "{names}");
     assert!(writable("2.GatewayIPAddress", "0"), "{names}");
     assert!(has(&set, "9008"), "{set}");
+    // IPv6: the kernel's routes, read only.
+    let route6 = values6
+        .lines()
+        .find(|l| l.contains("\"value\": \"2001:db8:1::/48\""))
+        .and_then(|l| l.split("IPv6Forwarding.").nth(1)?.split('.').next())
+        .unwrap_or_else(|| panic!("no 2001:db8:1::/48: {values6}"))
+        .to_owned();
+    assert!(
+        has(
+            &values6,
+            &format!("IPv6Forwarding.{route6}.NextHop\", \"value\": \"2001:db8::fe\"")
+        ),
+        "{values6}"
+    );
+    assert!(
+        has(
+            &names,
+            "\"Device.Routing.Router.1.IPv6Forwarding.\", \"writable\": \"0\""
+        ),
+        "{names}"
+    );
     assert!(has(&deleted, "\"fault\""), "{deleted}");
     // Nothing was written.
     let network = std::fs::read_to_string(dir.join("network")).expect("network");

@@ -5,8 +5,11 @@
 //! and gateway) is that route applied, and is not listed twice. They answer
 //! StaticRoute 0; Origin is absent for them (the kernel does not say which
 //! protocol installed a route).
+//!
+//! `IPv6Forwarding.{i}` has no UCI side here: it lists the kernel's IPv6
+//! routes from /proc/net/ipv6_route, read only, numbered in /proc order.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::cwmp::fault::{Fault, FaultCode};
 use crate::datamodel::provider::{ApplyStatus, Provider};
@@ -55,6 +58,100 @@ pub fn parse_proc_route(text: &str) -> Vec<KernelRoute> {
         .take(MAX_ROUTES)
         .collect()
 }
+
+/// One IPv6 route of the kernel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KernelRoute6 {
+    pub device: String,
+    pub destination: Ipv6Addr,
+    pub prefix_length: u8,
+    pub next_hop: Ipv6Addr,
+    pub metric: u32,
+}
+
+/// Parses /proc/net/ipv6_route: routes that are up, neither the host's
+/// own addresses (RTF_LOCAL), unreachable ones (RTF_REJECT) nor multicast.
+pub fn parse_proc_ipv6_route(text: &str) -> Vec<KernelRoute6> {
+    const RTF_UP: u32 = 0x1;
+    const RTF_REJECT: u32 = 0x200;
+    const RTF_LOCAL: u32 = 0x8000_0000;
+    let address = |hex: &str| u128::from_str_radix(hex, 16).ok().map(Ipv6Addr::from);
+    text.lines()
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let flags = u32::from_str_radix(f.get(8)?, 16).ok()?;
+            if flags & RTF_UP == 0 || flags & (RTF_REJECT | RTF_LOCAL) != 0 {
+                return None;
+            }
+            let destination = address(f.first()?)?;
+            if destination.is_multicast() {
+                return None;
+            }
+            Some(KernelRoute6 {
+                destination,
+                prefix_length: u8::from_str_radix(f.get(1)?, 16)
+                    .ok()
+                    .filter(|l| *l <= 128)?,
+                next_hop: address(f.get(4)?)?,
+                metric: u32::from_str_radix(f.get(5)?, 16).ok()?,
+                device: (*f.get(9)?).to_owned(),
+            })
+        })
+        .take(MAX_ROUTES)
+        .collect()
+}
+
+/// The `Device.IP.Interface.{i}` of a kernel device (instances are ifindexes).
+fn interface_of(device: &str) -> String {
+    std::fs::read_to_string(format!("/sys/class/net/{device}/ifindex"))
+        .map(|i| format!("Device.IP.Interface.{}", i.trim()))
+        .unwrap_or_default()
+}
+
+/// Serves `Device.Routing.Router.1.IPv6Forwarding.{i}` from the kernel.
+pub struct KernelRoutes6;
+
+impl KernelRoutes6 {
+    fn routes() -> Vec<KernelRoute6> {
+        parse_proc_ipv6_route(&std::fs::read_to_string("/proc/net/ipv6_route").unwrap_or_default())
+    }
+}
+
+impl Provider for KernelRoutes6 {
+    fn get(&mut self, path: &str) -> Option<String> {
+        let (_, rest) = path.split_once(".Routing.Router.1.")?;
+        if rest == "IPv6ForwardingNumberOfEntries" {
+            return Some(Self::routes().len().to_string());
+        }
+        let (number, field) = rest.strip_prefix("IPv6Forwarding.")?.split_once('.')?;
+        let number: usize = number.parse().ok()?;
+        let route = Self::routes().into_iter().nth(number.checked_sub(1)?)?;
+        Some(match field {
+            "Enable" => "1".to_owned(),
+            "Status" => "Enabled".to_owned(),
+            "Alias" => format!("cpe-{number}"),
+            "DestIPPrefix" => format!("{}/{}", route.destination, route.prefix_length),
+            "NextHop" if route.next_hop.is_unspecified() => String::new(),
+            "NextHop" => route.next_hop.to_string(),
+            "Interface" => interface_of(&route.device),
+            "ForwardingMetric" => i32::try_from(route.metric).ok()?.to_string(),
+            _ => return None,
+        })
+    }
+
+    fn instances(&mut self, table: &str) -> Vec<u32> {
+        if !table.ends_with(".Routing.Router.1.IPv6Forwarding.") {
+            return Vec::new();
+        }
+        (1..=Self::routes().len() as u32).collect()
+    }
+}
+
+/// The paths `KernelRoutes6` serves.
+pub const IPV6_PATHS: [&str; 2] = [
+    "Device.Routing.Router.{i}.IPv6Forwarding.",
+    "Device.Routing.Router.{i}.IPv6ForwardingNumberOfEntries",
+];
 
 /// The uci-map's provider with the kernel routes added to its IPv4Forwarding table.
 pub struct WithKernelRoutes<P: Provider> {
@@ -239,5 +336,29 @@ mod tests {
         assert_eq!(routes[1].destination, Ipv4Addr::new(192, 0, 2, 0));
         assert_eq!(routes[1].mask, Ipv4Addr::new(255, 255, 255, 0));
         assert_eq!(routes[1].device, "eth0");
+    }
+
+    #[test]
+    fn proc_net_ipv6_route_is_read() {
+        let text = "\
+fd000000000000000000000000000000 40 00000000000000000000000000000000 00 00000000000000000000000000000000 00000100 00000001 00000000 00000001     eth0
+00000000000000000000000000000000 00 00000000000000000000000000000000 00 fd000000000000000000000000000001 00000400 00000002 00000000 00000003     eth0
+fd000000000000000000000000000002 80 00000000000000000000000000000000 00 00000000000000000000000000000000 00000000 00000003 00000000 80200001     eth0
+ff000000000000000000000000000000 08 00000000000000000000000000000000 00 00000000000000000000000000000000 00000100 00000003 00000000 00000001     eth0
+00000000000000000000000000000000 00 00000000000000000000000000000000 00 00000000000000000000000000000000 ffffffff 00000001 00000000 00200200       lo
+short line
+";
+        let routes = parse_proc_ipv6_route(text);
+        assert_eq!(routes.len(), 2);
+        assert_eq!(
+            routes[0].destination,
+            "fd00::".parse::<Ipv6Addr>().expect("v6")
+        );
+        assert_eq!((routes[0].prefix_length, routes[0].metric), (64, 256));
+        assert_eq!(
+            routes[1].next_hop,
+            "fd00::1".parse::<Ipv6Addr>().expect("v6")
+        );
+        assert_eq!(routes[1].prefix_length, 0);
     }
 }
