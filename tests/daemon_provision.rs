@@ -805,7 +805,8 @@ type Answer = (
     Option<support::ubus_broker::Fields>,
 );
 
-/// netifd's `network.wireless status`: radio0 up with two interfaces, radio1 down.
+/// netifd's `network.wireless status`: radio0 up with two interfaces (the
+/// second an anonymous section, named as netifd names those), radio1 down.
 fn netifd_wireless(method: &str, _args: &[(String, icwmp::wire::blobmsg::Value)]) -> Answer {
     use icwmp::wire::ubus::UbusStatus;
     match method {
@@ -814,7 +815,7 @@ fn netifd_wireless(method: &str, _args: &[(String, icwmp::wire::blobmsg::Value)]
             Some(json_table(
                 r#"{"radio0": {"up": true, "pending": false, "autostart": true, "disabled": false,
                      "interfaces": [{"section": "default_radio0", "ifname": "phy0-ap0", "config": {"mode": "ap"}},
-                                    {"section": "guest", "ifname": "phy0-ap1", "config": {"mode": "ap"}}]},
+                                    {"section": "@wifi-iface[2]", "ifname": "phy0-ap1", "config": {"mode": "ap"}}]},
                     "radio1": {"up": false, "pending": false, "autostart": true, "disabled": true, "interfaces": []}}"#,
             )),
         ),
@@ -898,8 +899,13 @@ fn run_time_state_comes_from_netifd_iwinfo_and_hostapd_over_ubus() {
             script(vec![gpv(&[
                 "Device.WiFi.Radio.1.Status",
                 "Device.WiFi.Radio.2.Status",
+                "Device.WiFi.Radio.1.CurrentOperatingChannelBandwidth",
+                "Device.WiFi.Radio.1.Stats.",
                 "Device.WiFi.SSID.1.",
                 "Device.WiFi.SSID.3.Status",
+                "Device.WiFi.SSID.3.Name",
+                "Device.WiFi.SSID.3.SSID",
+                "Device.DNS.Relay.",
                 "Device.WiFi.AccessPoint.1.",
                 "Device.WiFi.AccessPoint.3.AssociatedDeviceNumberOfEntries",
                 "Device.PPP.Interface.1.",
@@ -909,6 +915,13 @@ fn run_time_state_comes_from_netifd_iwinfo_and_hostapd_over_ubus() {
         ..AcsOptions::default()
     });
     let dir = fixture_device("wifi-runtime", &acs.url(), "");
+    // The guest network as an anonymous section (`@wifi-iface[2]`), as LuCI adds them.
+    let wireless = std::fs::read_to_string(dir.join("wireless")).expect("wireless");
+    std::fs::write(
+        dir.join("wireless"),
+        wireless.replace("config wifi-iface 'guest'", "config wifi-iface"),
+    )
+    .expect("wireless");
     let broker = support::ubus_broker::Broker::start(&dir.join("no-ubus.sock"));
     let status_signature = json_table(r#"{"status": {}}"#);
     broker.add_fake_object(
@@ -962,6 +975,32 @@ fn run_time_state_comes_from_netifd_iwinfo_and_hostapd_over_ubus() {
     assert_eq!(value(&got, "Device.WiFi.SSID.1.Stats.BytesSent"), "0");
     // phy0-ap1 has no iwinfo answer: down.
     assert_eq!(value(&got, "Device.WiFi.SSID.3.Status"), "Down");
+    assert_eq!(value(&got, "Device.WiFi.SSID.3.Name"), "phy0-ap1");
+    assert_eq!(value(&got, "Device.WiFi.SSID.3.SSID"), "OpenWrt-Guest");
+    // dnsmasq's own server (not its per-domain one), then netifd's by interface.
+    let relay = "Device.DNS.Relay.";
+    assert_eq!(value(&got, &format!("{relay}ForwardNumberOfEntries")), "4");
+    for (i, server, kind) in [
+        (1, "192.0.2.53", "Static"),
+        (2, "198.51.100.53", "DHCPv4"),
+        (3, "198.51.100.54", "DHCPv4"),
+        (4, "203.0.113.53", "IPCP"),
+    ] {
+        let at = format!("{relay}Forwarding.{i}.");
+        assert_eq!(value(&got, &format!("{at}DNSServer")), server);
+        assert_eq!(value(&got, &format!("{at}Type")), kind);
+        assert_eq!(value(&got, &format!("{at}Status")), "Enabled");
+    }
+    assert_eq!(
+        value(&got, "Device.WiFi.Radio.1.CurrentOperatingChannelBandwidth"),
+        "20MHz"
+    );
+    assert_eq!(value(&got, "Device.WiFi.Radio.1.Stats.Noise"), "-95");
+    // No phy0-ap0 or phy0-ap1 on the test machine: nothing counted.
+    assert_eq!(value(&got, "Device.WiFi.Radio.1.Stats.BytesSent"), "0");
+    assert!(!got
+        .iter()
+        .any(|(n, _)| n == "Device.WiFi.Radio.1.Stats.PLCPErrorCount"));
     assert_eq!(value(&got, "Device.WiFi.AccessPoint.1.Status"), "Enabled");
     assert_eq!(
         value(
@@ -997,6 +1036,10 @@ fn run_time_state_comes_from_netifd_iwinfo_and_hostapd_over_ubus() {
     assert_eq!(
         value(&got, "Device.PPP.Interface.1.IPCP.LocalIPAddress"),
         "203.0.113.9"
+    );
+    assert_eq!(
+        value(&got, "Device.PPP.Interface.1.LastConnectionError"),
+        "ERROR_NONE"
     );
     assert_eq!(
         value(&got, "Device.PPP.Interface.1.IPCP.RemoteIPAddress"),
@@ -1070,4 +1113,364 @@ fn every_table_gpn_reports_writable_on_the_fixture_accepts_add_object() {
         let answer = cli(&dir, &["add_object", &refused]);
         assert!(answer.contains("\"fault\""), "{refused}: {answer}");
     }
+}
+
+#[test]
+fn firewall_rules_are_a_chain_the_acs_adds_to_and_deletes_from() {
+    let chain = "Device.Firewall.Chain.1.";
+    let requests = vec![
+        gpv(&["Device.Firewall."]),
+        Rpc::AddObject {
+            object_name: format!("{chain}Rule."),
+            parameter_key: "k".into(),
+        },
+        spv(&[
+            (
+                &format!("{chain}Rule.2.Description"),
+                "Allow-SSH",
+                XsdType::String,
+            ),
+            (&format!("{chain}Rule.2.Target"), "Accept", XsdType::String),
+            (&format!("{chain}Rule.2.Protocol"), "6", XsdType::Int),
+            (&format!("{chain}Rule.2.IPVersion"), "-1", XsdType::Int),
+            (&format!("{chain}Rule.2.Enable"), "1", XsdType::Boolean),
+        ]),
+        Rpc::DeleteObject {
+            object_name: format!("{chain}Rule.1."),
+            parameter_key: "k".into(),
+        },
+        // No UCI protocol for 300, no fw4 target for Return, Chain.1 is fixed.
+        spv(&[(&format!("{chain}Rule.2.Protocol"), "300", XsdType::Int)]),
+        spv(&[(&format!("{chain}Rule.2.Target"), "Return", XsdType::String)]),
+        spv(&[(&format!("{chain}Name"), "other", XsdType::String)]),
+        Rpc::GetParameterNames {
+            parameter_path: "Device.Firewall.".into(),
+            next_level: false,
+        },
+        gpv(&["Device.Firewall.Chain.1."]),
+    ];
+    let acs = TestAcs::start(AcsOptions {
+        sessions: vec![script(requests)],
+        ..AcsOptions::default()
+    });
+    let dir = fixture_device("firewall-rules", &acs.url(), "");
+    let daemon = TestDaemon::start(&dir, &[]);
+    assert!(acs.wait_sessions(1, WAIT), "{}", daemon.log());
+    let reloads = dir.join("reloads");
+    assert!(
+        support::daemon::wait_until(WAIT, || std::fs::read_to_string(&reloads).is_ok()),
+        "{}",
+        daemon.log()
+    );
+    let responses = acs.sessions()[0].responses.clone();
+    assert_eq!(responses.len(), 9, "{responses:#?}");
+    let got = values_of(&responses[0]);
+    assert_eq!(
+        value(&got, "Device.Firewall.AdvancedLevel"),
+        "Device.Firewall.Level.1"
+    );
+    assert_eq!(
+        value(&got, "Device.Firewall.Level.1.Chain"),
+        "Device.Firewall.Chain.1"
+    );
+    assert_eq!(
+        value(&got, "Device.Firewall.Level.1.DefaultPolicy"),
+        "Reject"
+    );
+    assert_eq!(value(&got, &format!("{chain}RuleNumberOfEntries")), "1");
+    assert_eq!(
+        value(&got, &format!("{chain}Rule.1.Description")),
+        "Allow-DHCP-Renew"
+    );
+    assert_eq!(value(&got, &format!("{chain}Rule.1.Target")), "Accept");
+    assert_eq!(value(&got, &format!("{chain}Rule.1.Protocol")), "17");
+    assert_eq!(value(&got, &format!("{chain}Rule.1.IPVersion")), "4");
+    assert!(
+        matches!(
+            responses[1],
+            Rpc::AddObjectResponse {
+                instance_number: 2,
+                status: Status::Pending
+            }
+        ),
+        "{:?}",
+        responses[1]
+    );
+    assert!(
+        matches!(
+            responses[2],
+            Rpc::SetParameterValuesResponse {
+                status: Status::Pending
+            }
+        ),
+        "{:?}",
+        responses[2]
+    );
+    assert!(matches!(
+        responses[3],
+        Rpc::DeleteObjectResponse {
+            status: Status::Pending
+        }
+    ));
+    assert_eq!(fault_codes(&responses[4]), [9007]);
+    assert_eq!(fault_codes(&responses[5]), [9007]);
+    assert_eq!(fault_codes(&responses[6]), [9008]);
+    let Rpc::GetParameterNamesResponse { parameter_list } = &responses[7] else {
+        panic!("GPN: {:?}", responses[7]);
+    };
+    let writable = |name: &str| {
+        parameter_list
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| p.writable)
+    };
+    assert_eq!(writable("Device.Firewall.Chain."), Some(false));
+    assert_eq!(writable("Device.Firewall.Chain.1.Rule."), Some(true));
+    assert_eq!(
+        writable("Device.Firewall.Chain.1.Rule.2.Target"),
+        Some(true)
+    );
+    assert_eq!(
+        writable("Device.Firewall.Chain.1.Rule.2.Status"),
+        Some(false)
+    );
+    assert_eq!(
+        writable("Device.Firewall.Level.1.DefaultPolicy"),
+        Some(true)
+    );
+    let after = values_of(&responses[8]);
+    assert_eq!(value(&after, &format!("{chain}RuleNumberOfEntries")), "1");
+    assert_eq!(
+        value(&after, &format!("{chain}Rule.2.Description")),
+        "Allow-SSH"
+    );
+    assert_eq!(value(&after, &format!("{chain}Rule.2.Status")), "Enabled");
+    assert!(!after
+        .iter()
+        .any(|(n, _)| n.starts_with(&format!("{chain}Rule.1."))));
+
+    assert!(daemon.stop().success());
+    assert_eq!(
+        std::fs::read_to_string(&reloads).expect("reloads"),
+        "firewall\n"
+    );
+    let fixture = std::fs::read_to_string(format!("{FIXTURE}/firewall")).expect("fixture");
+    let old_rule = "config rule\n\toption name 'Allow-DHCP-Renew'\n\toption src 'wan'\n\
+        \toption proto 'udp'\n\toption dest_port '68'\n\toption target 'ACCEPT'\n\
+        \toption family 'ipv4'\n\n";
+    assert!(fixture.contains(old_rule));
+    let expected = format!(
+        "{}\nconfig rule\n\toption target 'ACCEPT'\n\toption enabled '1'\n\toption proto 'tcp'\n\
+         \toption cwmp_instance '2'\n\toption cwmp_alias 'cpe-2'\n\toption name 'Allow-SSH'\n\
+         \toption family 'any'\n",
+        // The blank line before the deleted section stays.
+        fixture.replace(old_rule, "\n")
+    );
+    let got = std::fs::read_to_string(dir.join("firewall")).expect("firewall");
+    assert_eq!(got, expected);
+}
+
+#[test]
+fn dhcpv6_pools_say_and_switch_what_odhcpd_hands_out() {
+    let pool = "Device.DHCPv6.Server.Pool.1.";
+    let requests = vec![
+        gpv(&[pool]),
+        spv(&[(&format!("{pool}IAPDEnable"), "0", XsdType::Boolean)]),
+        gpv(&[&format!("{pool}IAPDEnable")]),
+    ];
+    let acs = TestAcs::start(AcsOptions {
+        sessions: vec![script(requests)],
+        ..AcsOptions::default()
+    });
+    let dir = fixture_device("dhcpv6-pool", &acs.url(), "");
+    let daemon = TestDaemon::start(&dir, &[]);
+    assert!(acs.wait_sessions(1, WAIT), "{}", daemon.log());
+    let reloads = dir.join("reloads");
+    assert!(
+        support::daemon::wait_until(WAIT, || std::fs::read_to_string(&reloads).is_ok()),
+        "{}",
+        daemon.log()
+    );
+    let responses = acs.sessions()[0].responses.clone();
+    let got = values_of(&responses[0]);
+    assert_eq!(value(&got, &format!("{pool}Enable")), "1");
+    assert_eq!(value(&got, &format!("{pool}IANAEnable")), "1");
+    assert_eq!(value(&got, &format!("{pool}IAPDEnable")), "1");
+    assert!(
+        matches!(
+            responses[1],
+            Rpc::SetParameterValuesResponse {
+                status: Status::Pending
+            }
+        ),
+        "{:?}",
+        responses[1]
+    );
+    assert_eq!(
+        value(&values_of(&responses[2]), &format!("{pool}IAPDEnable")),
+        "0"
+    );
+    assert!(daemon.stop().success());
+    assert_eq!(
+        std::fs::read_to_string(&reloads).expect("reloads"),
+        "dhcp\n"
+    );
+    let dhcp = std::fs::read_to_string(dir.join("dhcp")).expect("dhcp");
+    assert!(
+        dhcp.contains("\tlist dhcp_option '6,192.168.1.1'\n\toption dhcpv6_pd '0'\n"),
+        "{dhcp}"
+    );
+}
+
+/// Runs `ip` with arguments; false when it fails.
+fn ip(args: &[&str]) -> bool {
+    std::process::Command::new("ip")
+        .args(args)
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[test]
+fn kernel_routes_are_listed_read_only_beside_the_uci_routes() {
+    // A namespace whose routing table the test writes: a connected
+    // network, a route through a gateway, and the fixture's UCI route applied.
+    let ns = format!("icwmp-routes-{}", std::process::id());
+    if !ip(&["netns", "add", &ns]) {
+        eprintln!("skipped: cannot create a network namespace");
+        return;
+    }
+    let inside = |args: &[&str]| {
+        let mut all = vec!["netns", "exec", ns.as_str(), "ip"];
+        all.extend_from_slice(args);
+        ip(&all)
+    };
+    let ready = inside(&["link", "add", "v0", "type", "veth", "peer", "name", "v1"])
+        && inside(&["addr", "add", "192.0.2.1/24", "dev", "v0"])
+        && inside(&["addr", "add", "192.168.1.1/24", "dev", "v0"])
+        && inside(&["link", "set", "v1", "up"])
+        && inside(&["link", "set", "v0", "up"])
+        && inside(&[
+            "route",
+            "add",
+            "198.51.100.0/24",
+            "via",
+            "192.0.2.254",
+            "metric",
+            "7",
+        ])
+        && inside(&["route", "add", "10.10.0.0/16", "via", "192.168.1.254"])
+        && inside(&["-6", "addr", "add", "2001:db8::1/64", "dev", "v0", "nodad"])
+        && inside(&[
+            "-6",
+            "route",
+            "add",
+            "2001:db8:1::/48",
+            "via",
+            "2001:db8::fe",
+        ]);
+    if !ready {
+        ip(&["netns", "del", &ns]);
+        panic!("cannot set up the namespace's routes");
+    }
+    let dir = fixture_device("kernel-routes", "http://127.0.0.1:9/", "");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &ns,
+                env!("CARGO_BIN_EXE_icwmpd"),
+                "--config",
+            ])
+            .arg(&dir)
+            .args(["-m", "1"])
+            .args(args)
+            .output()
+            .expect("run icwmpd -m in the namespace");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let table = "Device.Routing.Router.1.IPv4Forwarding.";
+    let values = run(&["get_value", table]);
+    let values6 = run(&["get_value", "Device.Routing.Router.1.IPv6Forwarding."]);
+    let names = run(&["get_name", "Device.Routing.Router.1.", "0"]);
+    let set = run(&["set_value", &format!("{table}2.ForwardingMetric"), "1"]);
+    let deleted = run(&["delete_object", &format!("{table}3.")]);
+    let count = run(&[
+        "get_value",
+        "Device.Routing.Router.1.IPv4ForwardingNumberOfEntries",
+    ]);
+    ip(&["netns", "del", &ns]);
+    let has = |text: &str, line: &str| text.lines().any(|l| l.contains(line));
+    let value = |name: &str, v: &str| {
+        has(
+            &values,
+            &format!("\"parameter\": \"{table}{name}\", \"value\": \"{v}\""),
+        )
+    };
+    // 1: the UCI route (the kernel's copy of it is not listed again); then
+    // the kernel's in /proc order: two connected networks and the gateway route.
+    assert!(value("1.StaticRoute", "1"), "{values}");
+    assert!(value("1.DestIPAddress", "10.10.0.0"), "{values}");
+    assert!(value("1.Origin", "Static"), "{values}");
+    assert_eq!(values.matches("\"value\": \"10.10.0.0\"").count(), 1);
+    let via = (2..=4)
+        .find(|n| value(&format!("{n}.DestIPAddress"), "198.51.100.0"))
+        .unwrap_or_else(|| panic!("no gateway route: {values}"));
+    assert!(value(&format!("{via}.StaticRoute"), "0"), "{values}");
+    assert!(
+        value(&format!("{via}.GatewayIPAddress"), "192.0.2.254"),
+        "{values}"
+    );
+    assert!(
+        value(&format!("{via}.DestSubnetMask"), "255.255.255.0"),
+        "{values}"
+    );
+    assert!(value(&format!("{via}.ForwardingMetric"), "7"), "{values}");
+    assert!(!has(&values, &format!("{table}{via}.Origin")), "{values}");
+    let connected = if via == 2 { 3 } else { 2 };
+    assert!(
+        value(&format!("{connected}.GatewayIPAddress"), ""),
+        "{values}"
+    );
+    assert!(has(&count, "\"value\": \"4\""), "{count}");
+    let writable = |name: &str, w: &str| {
+        has(
+            &names,
+            &format!("\"parameter\": \"{table}{name}\", \"writable\": \"{w}\""),
+        )
+    };
+    assert!(writable("", "1"), "{names}");
+    assert!(writable("1.", "1"), "{names}");
+    assert!(writable("1.GatewayIPAddress", "1"), "{names}");
+    assert!(writable("2.", "0"), "{names}");
+    assert!(writable("2.GatewayIPAddress", "0"), "{names}");
+    assert!(has(&set, "9008"), "{set}");
+    // IPv6: the kernel's routes, read only.
+    let route6 = values6
+        .lines()
+        .find(|l| l.contains("\"value\": \"2001:db8:1::/48\""))
+        .and_then(|l| l.split("IPv6Forwarding.").nth(1)?.split('.').next())
+        .unwrap_or_else(|| panic!("no 2001:db8:1::/48: {values6}"))
+        .to_owned();
+    assert!(
+        has(
+            &values6,
+            &format!("IPv6Forwarding.{route6}.NextHop\", \"value\": \"2001:db8::fe\"")
+        ),
+        "{values6}"
+    );
+    assert!(
+        has(
+            &names,
+            "\"Device.Routing.Router.1.IPv6Forwarding.\", \"writable\": \"0\""
+        ),
+        "{names}"
+    );
+    assert!(has(&deleted, "\"fault\""), "{deleted}");
+    // Nothing was written.
+    let network = std::fs::read_to_string(dir.join("network")).expect("network");
+    assert_eq!(
+        network,
+        std::fs::read_to_string(format!("{FIXTURE}/network")).expect("fixture")
+    );
 }

@@ -629,7 +629,9 @@ impl DataModel {
             NodeKind::Instance => {
                 let table = table_of(internal);
                 self.schema.writable(node)
-                    && self.provider(node).is_some_and(|p| p.creatable(table))
+                    && self
+                        .provider(node)
+                        .is_some_and(|p| p.creatable(table) && p.deletable(internal))
             }
             NodeKind::Parameter => {
                 self.schema.writable(node)

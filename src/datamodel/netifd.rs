@@ -21,6 +21,12 @@ pub struct NetInterface {
     /// Next hop of the default route.
     pub gateway: Option<Ipv4Addr>,
     pub dns: Vec<String>,
+    /// The code of the last error netifd reports for it (`errors[-1].code`),
+    /// for PPP the pppd exit status name `ppp.sh` gives it.
+    pub error: Option<String>,
+    /// Its protocol (`dhcp`, `pppoe`, `static`…) and layer 3 device.
+    pub proto: String,
+    pub l3_device: Option<String>,
 }
 
 /// The interfaces of the last dump, by UCI section name.
@@ -68,6 +74,11 @@ impl NetState {
                 .iter()
                 .filter_map(|d| d.as_str().map(str::to_owned))
                 .collect();
+            let error = entry
+                .get("errors")
+                .and_then(Value::as_array)
+                .and_then(|e| e.last())
+                .and_then(|e| e.get("code")?.as_str().map(str::to_owned));
             self.interfaces.insert(
                 name.to_owned(),
                 NetInterface {
@@ -75,6 +86,16 @@ impl NetState {
                     ipv4,
                     gateway,
                     dns,
+                    error,
+                    proto: entry
+                        .get("proto")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
+                    l3_device: entry
+                        .get("l3_device")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
                 },
             );
         }
@@ -82,6 +103,11 @@ impl NetState {
 
     pub fn interface(&self, name: &str) -> Option<&NetInterface> {
         self.interfaces.get(name)
+    }
+
+    /// Every interface of the dump, by name.
+    pub fn interfaces(&self) -> impl Iterator<Item = (&String, &NetInterface)> {
+        self.interfaces.iter()
     }
 }
 
@@ -91,6 +117,25 @@ fn mask_of(prefix: u8) -> Ipv4Addr {
             .checked_shl(32 - u32::from(prefix.min(32)))
             .unwrap_or(0),
     )
+}
+
+/// TR-181 `PPP.Interface.{i}.LastConnectionError` for the error code
+/// netifd holds for a PPP link (the names of pppd's exit statuses).
+pub fn ppp_connection_error(code: Option<&str>) -> &'static str {
+    match code {
+        None => "ERROR_NONE",
+        Some("PEER_AUTH_FAILED" | "AUTH_TOPEER_FAILED" | "CNID_AUTH_FAILED") => {
+            "ERROR_AUTHENTICATION_FAILURE"
+        }
+        Some("USER_REQUEST") => "ERROR_USER_DISCONNECT",
+        Some("IDLE_TIMEOUT") => "ERROR_IDLE_DISCONNECT",
+        Some("CONNECT_TIME" | "TRAFFIC_LIMIT") => "ERROR_FORCED_DISCONNECT",
+        Some("PEER_DEAD") => "ERROR_ISP_TIME_OUT",
+        Some("HANGUP") => "ERROR_ISP_DISCONNECT",
+        Some("CONNECT_FAILED") => "ERROR_NO_CARRIER",
+        Some("NEGOTIATION_FAILED") => "ERROR_IP_CONFIGURATION",
+        Some(_) => "ERROR_UNKNOWN",
+    }
 }
 
 /// Serves the run-time parameters of PPP interfaces, DHCPv4 clients and
@@ -154,6 +199,7 @@ impl Provider for NetRuntimeProvider {
                 "IPCP.LocalIPAddress" => address(&i),
                 "IPCP.RemoteIPAddress" => i.gateway.map_or_else(String::new, |g| g.to_string()),
                 "IPCP.DNSServers" => i.dns.join(","),
+                "LastConnectionError" => ppp_connection_error(i.error.as_deref()).to_owned(),
                 _ => return None,
             });
         }
@@ -183,8 +229,9 @@ impl Provider for NetRuntimeProvider {
 }
 
 /// The paths `NetRuntimeProvider` serves in TR-181, inside the uci-map's tables.
-pub const TR181_PATHS: [&str; 10] = [
+pub const TR181_PATHS: [&str; 11] = [
     "Device.PPP.Interface.{i}.Status",
+    "Device.PPP.Interface.{i}.LastConnectionError",
     "Device.PPP.Interface.{i}.ConnectionStatus",
     "Device.PPP.Interface.{i}.IPCP.LocalIPAddress",
     "Device.PPP.Interface.{i}.IPCP.RemoteIPAddress",
@@ -217,7 +264,9 @@ mod tests {
                  "ipv4-address": [{"address": "198.51.100.7", "mask": 24}],
                  "route": [{"target": "0.0.0.0", "mask": 0, "nexthop": "198.51.100.1"}],
                  "dns-server": ["198.51.100.53"]},
-                {"interface": "wanppp", "up": false},
+                {"interface": "wanppp", "up": false,
+                 "errors": [{"subsystem": "pppoe", "code": "PEER_DEAD"},
+                            {"subsystem": "pppoe", "code": "AUTH_TOPEER_FAILED"}]},
                 {"up": true}]}"#,
         ) else {
             panic!("test JSON");
@@ -228,7 +277,14 @@ mod tests {
         assert_eq!(wan.ipv4, Some((Ipv4Addr::new(198, 51, 100, 7), 24)));
         assert_eq!(wan.gateway, Some(Ipv4Addr::new(198, 51, 100, 1)));
         assert_eq!(wan.dns, ["198.51.100.53"]);
-        assert!(!state.interface("wanppp").expect("ppp").up);
+        let ppp = state.interface("wanppp").expect("ppp");
+        assert!(!ppp.up);
+        assert_eq!(
+            ppp_connection_error(ppp.error.as_deref()),
+            "ERROR_AUTHENTICATION_FAILURE"
+        );
+        assert_eq!(ppp_connection_error(wan.error.as_deref()), "ERROR_NONE");
+        assert_eq!(ppp_connection_error(Some("LOOPBACK")), "ERROR_UNKNOWN");
         assert_eq!(state.interfaces.len(), 2);
         assert_eq!(mask_of(24), Ipv4Addr::new(255, 255, 255, 0));
         assert_eq!(mask_of(0), Ipv4Addr::UNSPECIFIED);

@@ -51,6 +51,13 @@ pub trait Provider {
         false
     }
 
+    /// Whether DeleteObject works on an instance (`Device.X.Table.3.`) of
+    /// a creatable table; GetParameterNames reports the instance writable
+    /// only then. Rows a provider adds beside the creatable ones say no.
+    fn deletable(&self, _instance: &str) -> bool {
+        true
+    }
+
     /// Stages a new value; nothing changes until `commit`.
     fn set(&mut self, _path: &str, _value: &str) -> Result<(), FaultCode> {
         Err(FaultCode::NonWritableParameter)

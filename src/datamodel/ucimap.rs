@@ -770,11 +770,13 @@ impl UciMapProvider {
                 "0"
             }
             .to_owned(),
+            // A UCI value the enumeration has no pair for (and no `*`)
+            // has no TR value: the parameter is absent rather than wrong.
             Transform::Enum(list) => list
                 .iter()
                 .find(|(u, _)| *u == value)
                 .or_else(|| list.iter().find(|(u, _)| u == "*"))
-                .map_or(value, |(_, m)| m.clone()),
+                .map(|(_, m)| m.clone())?,
             Transform::List => value.split_whitespace().collect::<Vec<_>>().join(","),
             Transform::Seconds => uci_seconds(&value).map_or(value, |s| s.to_string()),
             _ => value,
@@ -1142,7 +1144,14 @@ pub fn register_uci_map(
     }
     let prefixes = map.prefixes();
     let refs: Vec<&str> = prefixes.iter().map(String::as_str).collect();
-    dm.register(&refs, Box::new(UciMapProvider::new(map, uci)))
+    let provider = UciMapProvider::new(map, uci);
+    let provider: Box<dyn Provider> =
+        if dm.schema().kind() == crate::datamodel::schema::ModelKind::Tr181 {
+            Box::new(crate::datamodel::routes::WithKernelRoutes::new(provider))
+        } else {
+            Box::new(provider)
+        };
+    dm.register(&refs, provider)
         .map_err(|e: RegisterError| Box::new(e) as Box<dyn std::error::Error>)
 }
 
@@ -1362,6 +1371,24 @@ Device.DHCPv4.Server.Pool.{i}.Status = dhcp.@dhcp[{i}].ignore enum:0=Enabled,1=D
                 f.parameter_faults.iter().map(|p| p.code.code()).collect()
             }
         })
+    }
+
+    #[test]
+    fn an_enumeration_value_without_a_pair_is_absent() {
+        let (mut dm, uci) = openwrt();
+        let guest = uci.borrow().sections("wireless")[2].name.clone();
+        uci.borrow_mut()
+            .set("wireless", &guest, "encryption", "psk2+tkip")
+            .expect("set");
+        let path = "Device.WiFi.AccessPoint.2.Security.ModeEnabled";
+        assert_eq!(
+            dm.get_values(&[path]).map_err(|f| f.code.code()).err(),
+            Some(9005)
+        );
+        assert_eq!(
+            values(&mut dm, "Device.WiFi.AccessPoint.1.Security.ModeEnabled")[0].1,
+            "WPA2-Personal"
+        );
     }
 
     #[test]

@@ -35,8 +35,14 @@ pub struct Station {
 pub struct WifiState {
     /// `wifi-device` section → radio up.
     radios: BTreeMap<String, bool>,
-    /// `wifi-iface` section → kernel interface name.
+    /// `wifi-iface` section → kernel interface name. netifd names an
+    /// anonymous section `@wifi-iface[N]` (N-th of its type, from 0).
     ifnames: BTreeMap<String, String>,
+    /// `wifi-device` section → its kernel interfaces.
+    radio_ifnames: BTreeMap<String, Vec<String>>,
+    /// Interface → noise floor (dBm) and channel bandwidth (`htmode`) from `iwinfo info`.
+    noise: BTreeMap<String, i64>,
+    htmodes: BTreeMap<String, String>,
     /// Interface → BSSID from `iwinfo info`.
     bssids: BTreeMap<String, String>,
     /// Interface → stations from `hostapd.<ifname> get_clients`.
@@ -49,6 +55,7 @@ impl WifiState {
     pub fn on_wireless_status(&mut self, reply: &[(String, Value)]) -> Vec<String> {
         self.radios.clear();
         self.ifnames.clear();
+        self.radio_ifnames.clear();
         for (radio, status) in reply {
             self.radios.insert(
                 radio.clone(),
@@ -61,6 +68,10 @@ impl WifiState {
                 if let (Some(section), Some(ifname)) = (section, ifname) {
                     if self.ifnames.len() < MAX_INTERFACES {
                         self.ifnames.insert(section.to_owned(), ifname.to_owned());
+                        self.radio_ifnames
+                            .entry(radio.clone())
+                            .or_default()
+                            .push(ifname.to_owned());
                     }
                 }
             }
@@ -68,6 +79,8 @@ impl WifiState {
         let live: Vec<String> = self.ifnames.values().cloned().collect();
         self.bssids.retain(|i, _| live.contains(i));
         self.stations.retain(|i, _| live.contains(i));
+        self.noise.retain(|i, _| live.contains(i));
+        self.htmodes.retain(|i, _| live.contains(i));
         live
     }
 
@@ -83,6 +96,17 @@ impl WifiState {
         match bssid {
             Some(b) => self.bssids.insert(ifname.to_owned(), b),
             None => self.bssids.remove(ifname),
+        };
+        let field = |name: &str| {
+            reply.and_then(|fields| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v))
+        };
+        match field("noise").and_then(Value::as_i64) {
+            Some(n) => self.noise.insert(ifname.to_owned(), n),
+            None => self.noise.remove(ifname),
+        };
+        match field("htmode").and_then(Value::as_str) {
+            Some(h) => self.htmodes.insert(ifname.to_owned(), h.to_owned()),
+            None => self.htmodes.remove(ifname),
         };
     }
 
@@ -143,9 +167,26 @@ impl WifiRuntimeProvider {
             .map(|(_, s)| s)
     }
 
+    /// The kernel interface of SSID `number`: netifd reports a named
+    /// section by its name, an anonymous one as `@wifi-iface[N]`.
     fn ifname(&self, number: u32) -> Option<String> {
         let section = self.section("wifi-iface", number)?;
-        self.state.borrow().wifi.ifnames.get(&section).cloned()
+        let state = self.state.borrow();
+        if let Some(ifname) = state.wifi.ifnames.get(&section) {
+            return Some(ifname.clone());
+        }
+        let index = self
+            .uci
+            .borrow()
+            .sections("wireless")
+            .iter()
+            .filter(|s| s.section_type == "wifi-iface")
+            .position(|s| s.name == section)?;
+        state
+            .wifi
+            .ifnames
+            .get(&format!("@wifi-iface[{index}]"))
+            .cloned()
     }
 
     fn stations(&self, number: u32) -> Vec<Station> {
@@ -162,6 +203,35 @@ impl WifiRuntimeProvider {
     }
 }
 
+/// The /sys statistics file of a TR-181 Wi-Fi `Stats.` counter.
+fn counter_file(stat: &str) -> Option<&'static str> {
+    Some(match stat {
+        "BytesSent" => "tx_bytes",
+        "BytesReceived" => "rx_bytes",
+        "PacketsSent" => "tx_packets",
+        "PacketsReceived" => "rx_packets",
+        "ErrorsSent" => "tx_errors",
+        "ErrorsReceived" => "rx_errors",
+        "DiscardPacketsSent" => "tx_dropped",
+        "DiscardPacketsReceived" => "rx_dropped",
+        _ => return None,
+    })
+}
+
+/// TR-181 `CurrentOperatingChannelBandwidth` of an iwinfo `htmode` (`HE80` → `80MHz`).
+fn bandwidth(htmode: &str) -> Option<&'static str> {
+    let width = htmode.trim_start_matches(|c: char| c.is_ascii_alphabetic());
+    Some(match width {
+        "20" => "20MHz",
+        "40" => "40MHz",
+        "80" => "80MHz",
+        "160" => "160MHz",
+        "80+80" => "80+80MHz",
+        "320" => "320MHz-1",
+        _ => return None,
+    })
+}
+
 /// (instance number, rest) of a path below `marker` (`.SSID.` → `2`, `BSSID`).
 fn split<'a>(path: &'a str, marker: &str) -> Option<(u32, &'a str)> {
     let (_, tail) = path.split_once(marker)?;
@@ -173,10 +243,33 @@ impl Provider for WifiRuntimeProvider {
     fn get(&mut self, path: &str) -> Option<String> {
         if let Some((n, field)) = split(path, ".WiFi.Radio.") {
             let section = self.section("wifi-device", n)?;
-            let up = self.state.borrow().wifi.radios.get(&section).copied();
+            let state = self.state.borrow();
+            let up = state.wifi.radios.get(&section).copied();
+            let ifnames = state
+                .wifi
+                .radio_ifnames
+                .get(&section)
+                .cloned()
+                .unwrap_or_default();
             return match field {
                 "Status" => Some(if up == Some(true) { "Up" } else { "Down" }.to_owned()),
-                _ => None,
+                "CurrentOperatingChannelBandwidth" => {
+                    let htmode = ifnames.iter().find_map(|i| state.wifi.htmodes.get(i))?;
+                    bandwidth(htmode).map(str::to_owned)
+                }
+                "Stats.Noise" => ifnames
+                    .iter()
+                    .find_map(|i| state.wifi.noise.get(i))
+                    .map(i64::to_string),
+                _ => {
+                    // The radio's traffic: the sum over its interfaces.
+                    let file = counter_file(field.strip_prefix("Stats.")?)?;
+                    let total = ifnames
+                        .iter()
+                        .filter_map(|i| counter(i, file).parse::<u64>().ok())
+                        .fold(0u64, u64::saturating_add);
+                    Some(total.to_string())
+                }
             };
         }
         if let Some((n, field)) = split(path, ".WiFi.SSID.") {
@@ -189,18 +282,7 @@ impl Provider for WifiRuntimeProvider {
                 "Name" => ifname,
                 "BSSID" | "MACAddress" => bssid,
                 _ => {
-                    let stat = field.strip_prefix("Stats.")?;
-                    let file = match stat {
-                        "BytesSent" => "tx_bytes",
-                        "BytesReceived" => "rx_bytes",
-                        "PacketsSent" => "tx_packets",
-                        "PacketsReceived" => "rx_packets",
-                        "ErrorsSent" => "tx_errors",
-                        "ErrorsReceived" => "rx_errors",
-                        "DiscardPacketsSent" => "tx_dropped",
-                        "DiscardPacketsReceived" => "rx_dropped",
-                        _ => return None,
-                    };
+                    let file = counter_file(field.strip_prefix("Stats.")?)?;
                     Some(counter(&ifname?, file))
                 }
             };
@@ -241,8 +323,10 @@ impl Provider for WifiRuntimeProvider {
 }
 
 /// The paths the provider serves, inside the uci-map's WiFi tables.
-pub const RUNTIME_PATHS: [&str; 9] = [
+pub const RUNTIME_PATHS: [&str; 11] = [
     "Device.WiFi.Radio.{i}.Status",
+    "Device.WiFi.Radio.{i}.CurrentOperatingChannelBandwidth",
+    "Device.WiFi.Radio.{i}.Stats.",
     "Device.WiFi.SSID.{i}.Status",
     "Device.WiFi.SSID.{i}.Name",
     "Device.WiFi.SSID.{i}.BSSID",
@@ -275,8 +359,15 @@ mod tests {
         assert_eq!(ifnames, ["phy0-ap0"]);
         state.on_iwinfo(
             "phy0-ap0",
-            Some(&table(r#"{"bssid": "02:AA:00:00:00:01", "channel": 1}"#)),
+            Some(&table(
+                r#"{"bssid": "02:AA:00:00:00:01", "channel": 1, "noise": -95, "htmode": "HE20"}"#,
+            )),
         );
+        assert_eq!(state.noise.get("phy0-ap0"), Some(&-95));
+        assert_eq!(state.radio_ifnames["radio0"], ["phy0-ap0"]);
+        assert_eq!(bandwidth("HE20"), Some("20MHz"));
+        assert_eq!(bandwidth("VHT80+80"), Some("80+80MHz"));
+        assert_eq!(bandwidth("NOHT"), None);
         state.on_clients(
             "phy0-ap0",
             Some(&table(
