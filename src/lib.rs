@@ -12,6 +12,7 @@ pub mod daemon;
 pub mod datamodel;
 pub mod fsutil;
 pub mod logging;
+pub mod quoted;
 pub mod records;
 pub mod software;
 pub mod store;

@@ -5,7 +5,17 @@
 # conffiles and control fields are read from openwrt/Makefile, so the .ipk
 # holds what the buildroot's package would.
 # Usage: tools/ipk.sh <icwmpd binary> <opkg architecture> <output .ipk>
+#        tools/ipk.sh --target <triple>   (make ipk: the static build of
+#        tools/static.sh, into target/ipk/)
 set -eu
+if [ "${1:-}" = --target ]; then
+	cd "$(dirname "$0")/.."
+	. tools/static-env.sh
+	target_info "$2"
+	sh tools/static.sh --build-only "$2" >&2
+	version=$(sed -n 's/^PKG_VERSION:=//p' openwrt/Makefile)-$(sed -n 's/^PKG_RELEASE:=//p' openwrt/Makefile)
+	set -- "$STATIC_DIR/bin/$2/icwmpd" "$ipk_arch" "target/ipk/icwmp-rs_${version}_$ipk_arch.ipk"
+fi
 bin=$(realpath "$1")
 arch=$2
 out=$3

@@ -11,20 +11,32 @@ STATIC_DIR="${STATIC_DIR:-$(pwd)/target/static}"
 STATIC_TOOLCHAIN="${STATIC_TOOLCHAIN:-debian}"
 
 # target_info TRIPLE: sets cross (gcc prefix), cflags (float ABI for musl and
-# the C code of ring), qemu (the emulator), budget (bytes), gcc_pkg.
+# the C code of ring), qemu (the emulator), budget (bytes), ipk_arch (the
+# opkg architecture of the most common OpenWrt devices of that kind; IPK_ARCH
+# overrides it), gcc_pkg, musl_prefix, and session_note: why the BOOTSTRAP
+# session cannot run under qemu for this target (empty: it runs).
 target_info() {
+	session_note=
 	case "$1" in
 	mipsel-unknown-linux-musl)
-		cross=mipsel-linux-gnu- cflags=-msoft-float qemu=qemu-mipsel-static budget=1572864 ;;
+		cross=mipsel-linux-gnu- cflags=-msoft-float qemu=qemu-mipsel-static budget=1572864
+		ipk_arch=mipsel_24kc ;;
 	mips-unknown-linux-musl)
-		cross=mips-linux-gnu- cflags=-msoft-float qemu=qemu-mips-static budget=1572864 ;;
+		cross=mips-linux-gnu- cflags=-msoft-float qemu=qemu-mips-static budget=1572864
+		ipk_arch=mips_24kc
+		# qemu-user 7.2 (Debian 12) mistranslates rtnetlink for big-endian
+		# guests: getifaddrs(3) never returns, in a five-line C program too.
+		session_note="qemu-mips-static 7.2 hangs getifaddrs (rtnetlink of big-endian guests), which a session needs" ;;
 	armv7-unknown-linux-musleabihf)
 		cross=arm-linux-gnueabihf- qemu=qemu-arm-static budget=1310720
+		ipk_arch=arm_cortex-a7_neon-vfpv4
 		cflags="-march=armv7-a -mfpu=vfpv3-d16 -mfloat-abi=hard" ;;
 	aarch64-unknown-linux-musl)
-		cross=aarch64-linux-gnu- cflags= qemu=qemu-aarch64-static budget=1572864 ;;
+		cross=aarch64-linux-gnu- cflags= qemu=qemu-aarch64-static budget=1572864
+		ipk_arch=aarch64_cortex-a53 ;;
 	x86_64-unknown-linux-musl)
-		cross= cflags= qemu=qemu-x86_64-static budget=1835008 ;;
+		cross= cflags= qemu=qemu-x86_64-static budget=1835008
+		ipk_arch=x86_64 ;;
 	*)
 		echo "static: unknown target $1 (known: $STATIC_TARGETS)" >&2
 		return 1 ;;
@@ -35,6 +47,7 @@ target_info() {
 		gcc_pkg=gcc
 	fi
 	musl_prefix="$STATIC_DIR/musl/$1"
+	ipk_arch="${IPK_ARCH:-$ipk_arch}"
 }
 
 # select_toolchain: sets RUSTC and CARGO_BIN for the build-std builds, or

@@ -28,7 +28,7 @@ build() {
 	tu=$(echo "$1" | tr 'a-z-' 'A-Z_')
 	tl=$(echo "$1" | tr - _)
 	specs="-specs=$musl_prefix/lib/musl-gcc.specs"
-	rustflags="-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none"
+	rustflags="-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Zfmt-debug=none"
 	rustflags="$rustflags -Crelocation-model=static -Cforce-unwind-tables=no"
 	rustflags="$rustflags -Clink-self-contained=no -Ctarget-feature=+crt-static -Clink-arg=$specs"
 	env RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR="$STATIC_DIR/$1" \
@@ -61,6 +61,10 @@ smoke() {
 	grep -q '"parameter": "Device.DeviceInfo.SoftwareVersion"' "$run/get_value.out" || {
 		echo "static: $1: get_value printed no Device.DeviceInfo.SoftwareVersion" >&2; return 1; }
 
+	if [ -n "$session_note" ]; then
+		echo "static: $1 under $qemu: --version and get_value passed; BOOTSTRAP session skipped: $session_note"
+		return 0
+	fi
 	"$acs_bin" 0 1 > "$run/acs.log" 2>&1 &
 	acs=$!
 	url=
@@ -77,6 +81,11 @@ smoke() {
 	status=0
 	wait "$acs" || status=$?
 	kill -TERM "$daemon" 2>/dev/null || true
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		kill -0 "$daemon" 2>/dev/null || break
+		sleep 0.5
+	done
+	kill -KILL "$daemon" 2>/dev/null || true
 	wait "$daemon" || true
 	if [ "$status" -ne 0 ] || ! grep -q '0 BOOTSTRAP' "$run/acs.log"; then
 		echo "static: $1: the BOOTSTRAP session did not complete; $run/acs.log and daemon.log say:" >&2

@@ -478,8 +478,11 @@ impl Transfers {
         events: &mut Vec<Event>,
     ) {
         info!(
-            "transfer {}: {:?} {} ({})",
-            transfer.id, transfer.kind, transfer.url, transfer.file_type
+            "transfer {}: {} {} ({})",
+            transfer.id,
+            transfer.kind.as_str(),
+            transfer.url,
+            transfer.file_type
         );
         let failure = transfer.kind.failure();
         if let Err(e) = fs::create_dir_all(&self.settings.download_dir) {
