@@ -98,7 +98,7 @@ build_musl() {
 }
 
 targets="${*:-$STATIC_TARGETS}"
-pkgs="qemu-user-static dpkg-dev make"
+pkgs="qemu-user-static dpkg-dev xz-utils make"
 [ "$STATIC_TOOLCHAIN" = debian ] && pkgs="$pkgs rustc-web cargo-web rust-web-src"
 for t in $targets; do
 	target_info "$t"
