@@ -13,10 +13,11 @@ STATIC_TOOLCHAIN="${STATIC_TOOLCHAIN:-debian}"
 # target_info TRIPLE: sets cross (gcc prefix), cflags (float ABI for musl and
 # the C code of ring), qemu (the emulator), budget (bytes), ipk_arch (the
 # opkg architecture of the most common OpenWrt devices of that kind; IPK_ARCH
-# overrides it), gcc_pkg, musl_prefix, and session_note: why the BOOTSTRAP
-# session cannot run under qemu for this target (empty: it runs).
+# overrides it), gcc_pkg, musl_prefix, target_rustflags (more rustc flags),
+# and session_note: why the BOOTSTRAP session cannot run under qemu for this
+# target (empty: it runs).
 target_info() {
-	session_note=
+	session_note= target_rustflags=
 	case "$1" in
 	mipsel-unknown-linux-musl)
 		cross=mipsel-linux-gnu- cflags=-msoft-float qemu=qemu-mipsel-static budget=1572864
@@ -30,6 +31,8 @@ target_info() {
 	armv7-unknown-linux-musleabihf)
 		cross=arm-linux-gnueabihf- qemu=qemu-arm-static budget=1310720
 		ipk_arch=arm_cortex-a7_neon-vfpv4
+		# Thumb-2 code (every ARMv7-A core runs it), as Debian's gcc emits for musl.
+		target_rustflags=-Ctarget-feature=+thumb-mode
 		cflags="-march=armv7-a -mfpu=vfpv3-d16 -mfloat-abi=hard" ;;
 	aarch64-unknown-linux-musl)
 		cross=aarch64-linux-gnu- cflags= qemu=qemu-aarch64-static budget=1572864

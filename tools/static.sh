@@ -31,6 +31,7 @@ build() {
 	rustflags="-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Zfmt-debug=none"
 	rustflags="$rustflags -Crelocation-model=static -Cforce-unwind-tables=no"
 	rustflags="$rustflags -Clink-self-contained=no -Ctarget-feature=+crt-static -Clink-arg=$specs"
+	rustflags="$rustflags $target_rustflags"
 	env RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR="$STATIC_DIR/$1" \
 		CARGO_PROFILE_RELEASE_STRIP=false \
 		"CC_$tl=${cross}gcc" "AR_$tl=${cross}ar" \
