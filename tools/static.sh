@@ -66,11 +66,12 @@ smoke() {
 		echo "static: $1 under $qemu: --version and get_value passed; BOOTSTRAP session skipped: $session_note"
 		return 0
 	fi
-	"$acs_bin" 0 1 > "$run/acs.log" 2>&1 &
+	: > "$run/acs.log"
+	"$acs_bin" 0 1 >> "$run/acs.log" 2>&1 &
 	acs=$!
 	url=
 	for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
-		url=$(sed -n 's/^ACS: listening on //p' "$run/acs.log")
+		url=$(sed -n 's/^ACS: listening on //p' "$run/acs.log") || url=
 		[ -n "$url" ] && break
 		sleep 0.2
 	done
