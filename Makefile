@@ -2,23 +2,25 @@
 
 CARGO ?= cargo
 SPEC ?= ../shared/spec
-MUSL_TARGET := x86_64-unknown-linux-musl
-AARCH64_TARGET := aarch64-unknown-linux-musl
+# make static/size: every target unless TARGET names one; make ipk: mipsel unless TARGET says.
+TARGET ?=
 
 FUZZ_SECONDS ?= 60
 SOAK_SECONDS ?= 180
 FUZZ_TARGETS = $(patsubst fuzz/fuzz_targets/%.rs,%,$(wildcard fuzz/fuzz_targets/*.rs))
 
-.PHONY: help build release demo test bench size datamodel lint cross-aarch64 fuzz soak clean
+.PHONY: help build release demo test bench static size ipk openwrt-package datamodel lint cross-aarch64 fuzz soak clean
 
 help:
 	@echo "make demo       build, run a BOOTSTRAP session against the loopback test ACS, query the data model"
 	@echo "make test       the whole test suite"
 	@echo "make bench      benchmark figures, one per line"
-	@echo "make size       static x86_64 musl release binary and its size"
+	@echo "make static     static binaries for mipsel, mips, armv7, aarch64, x86_64 (TARGET=<triple> for one), each run under qemu"
+	@echo "make size       the size of each static binary against its budget, and the largest crates and functions"
+	@echo "make ipk        the OpenWrt package icwmp-rs as opkg installs it (TARGET=<triple>, default mipsel)"
+	@echo "make openwrt-package  the OpenWrt package folder with its source, to copy to package/icwmp-rs"
 	@echo "make lint       cargo fmt --check and clippy -D warnings"
 	@echo "make datamodel  regenerate the data model tables from $(SPEC)"
-	@echo "make cross-aarch64  static aarch64 binary (needs gcc-aarch64-linux-gnu)"
 	@echo "make fuzz       each fuzz target for FUZZ_SECONDS (nightly + cargo-fuzz)"
 	@echo "make soak       SIGKILL and restart icwmpd at random for SOAK_SECONDS; prints the counts (SOAK_SEED replays)"
 
@@ -37,8 +39,17 @@ test:
 bench:
 	sh tools/bench.sh
 
+static:
+	sh tools/static.sh $(TARGET)
+
 size:
-	sh tools/size.sh $(MUSL_TARGET)
+	sh tools/size.sh $(TARGET)
+
+ipk:
+	sh tools/ipk.sh --target $(or $(TARGET),mipsel-unknown-linux-musl)
+
+openwrt-package:
+	sh tools/openwrt-package.sh
 
 datamodel:
 	python3 tools/gen_datamodel.py $(SPEC) src/datamodel/generated
@@ -48,7 +59,7 @@ lint:
 	$(CARGO) clippy --all-targets -- -D warnings
 
 cross-aarch64:
-	sh tools/size.sh $(AARCH64_TARGET)
+	sh tools/static.sh aarch64-unknown-linux-musl
 
 fuzz:
 	sh tools/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)

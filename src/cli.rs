@@ -134,9 +134,9 @@ pub fn utf8_arguments(
         .map(|(i, arg)| {
             arg.into_string().map_err(|bad| {
                 format!(
-                    "argument {} is not valid UTF-8: {:?}",
+                    "argument {} is not valid UTF-8: {}",
                     i + 1,
-                    bad.to_string_lossy()
+                    crate::quoted::Quoted(&bad.to_string_lossy())
                 )
             })
         })

@@ -14,6 +14,7 @@ pub mod datamodel;
 pub mod diagnostics;
 pub mod fsutil;
 pub mod logging;
+pub mod quoted;
 pub mod records;
 pub mod redact;
 pub mod service;

@@ -64,6 +64,8 @@ pub struct LocalTime {
 
 /// The local time of `unix` seconds, per the process's TZ setting.
 pub fn local_time(unix: i64) -> LocalTime {
+    // musl 1.2 made time_t 64-bit everywhere; the libc crate flags the alias until it follows.
+    #[allow(deprecated)]
     let t = unix as libc::time_t;
     // SAFETY: localtime_r only writes into the tm we own; a zeroed tm is valid.
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };

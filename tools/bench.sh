@@ -8,12 +8,14 @@ for bench in $(sed -n '/^\[\[bench\]\]/,/^$/ s/^name *= *"\(.*\)"/\1/p' Cargo.to
 	cargo bench --quiet --bench "$bench" 2>/dev/null | grep -v '^$'
 done
 
-# The shipped form is the static musl binary: size it, and measure it idle.
+# The shipped form is the static musl binary (make static): size it, and measure it idle.
+. tools/static-env.sh
 bin=./target/release/icwmpd
-if command -v musl-gcc >/dev/null && sh tools/size.sh x86_64-unknown-linux-musl 2>/dev/null; then
-	bin=./target/x86_64-unknown-linux-musl/release/icwmpd
+if line=$(sh tools/size.sh x86_64-unknown-linux-musl 2>/dev/null | head -n 1) && [ -n "$line" ]; then
+	echo "binary $line"
+	bin="$STATIC_DIR/bin/x86_64-unknown-linux-musl/icwmpd"
 else
-	echo "binary size: skipped (install musl-tools)"
+	echo "binary size: skipped (make static TARGET=x86_64-unknown-linux-musl did not build)"
 	cargo build --release --quiet --bin icwmpd
 fi
 

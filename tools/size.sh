@@ -1,25 +1,52 @@
 #!/bin/sh
-# Builds the static release icwmpd for a musl target and prints its size.
-# Usage: tools/size.sh <target triple>
+# make size: builds the static release icwmpd of each target (tools/static.sh)
+# and prints one line per target: bytes, MiB, its budget and whether it is
+# met; then, for the first target, the largest crates and functions (from the
+# symbol table of the unstripped build), so a regression shows what grew.
+# Usage: tools/size.sh [target triple]...
 set -eu
-target="${1:-x86_64-unknown-linux-musl}"
-rustup target list --installed 2>/dev/null | grep -qx "$target" || rustup target add "$target" >&2
-case "$target" in
-	x86_64-unknown-linux-musl)
-		command -v musl-gcc >/dev/null || { echo "size: install musl-tools (apt-get install musl-tools)" >&2; exit 1; }
-		export CC_x86_64_unknown_linux_musl=musl-gcc ;;
-	aarch64-unknown-linux-musl)
-		command -v aarch64-linux-gnu-gcc >/dev/null || { echo "size: install gcc-aarch64-linux-gnu" >&2; exit 1; }
-		export CC_aarch64_unknown_linux_musl=aarch64-linux-gnu-gcc
-		export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER=rust-lld ;;
-esac
-cargo build --release --quiet --target "$target" --bin icwmpd >&2
-bin="target/$target/release/icwmpd"
-bytes=$(stat -c %s "$bin")
-# The release profile strips symbols, so this is the size that ships.
-goal=$((1536 * 1024))
-awk -v b="$bytes" -v t="$target" -v g="$goal" 'BEGIN {
-	verdict = b <= g ? sprintf("goal %.1f MiB met, %.1f KiB to spare", g / 1048576, (g - b) / 1024) \
-		: sprintf("goal %.1f MiB missed by %.1f KiB", g / 1048576, (b - g) / 1024)
-	printf "binary size %s static release: %d bytes (%.2f MiB; %s)\n", t, b, b / 1048576, verdict
-}'
+cd "$(dirname "$0")/.."
+. tools/static-env.sh
+targets="${*:-$STATIC_TARGETS}"
+
+# shellcheck disable=SC2086
+sh tools/static.sh --build-only $targets >&2
+
+for t in $targets; do
+	target_info "$t"
+	bytes=$(stat -c %s "$STATIC_DIR/bin/$t/icwmpd")
+	awk -v b="$bytes" -v t="$t" -v g="$budget" 'BEGIN {
+		verdict = b <= g ? sprintf("met, %.1f KiB to spare", (g - b) / 1024) \
+			: sprintf("MISSED by %.1f KiB", (b - g) / 1024)
+		printf "size %-32s %8d bytes  %.2f MiB  budget %.2f MiB %s\n", t, b, b / 1048576, g / 1048576, verdict
+	}'
+done
+
+set -- $targets
+t=$1
+target_info "$t"
+unstripped="$STATIC_DIR/$t/$t/release/icwmpd"
+echo
+echo "sections of $t:"
+"${cross}size" -A "$unstripped" | awk '$1 ~ /^\.(text|rodata|data|data\.rel\.ro|eh_frame|bss)$/ { printf "  %-14s %8d\n", $1, $2 }'
+# Function and data symbols with their sizes, by crate: the first path
+# segment of the demangled name; C code by its origin.
+"${cross}nm" --print-size --size-sort --radix=d --demangle "$unstripped" |
+	awk 'NF >= 4 && $3 ~ /^[tTrRdD]$/ {
+		size = $2 + 0
+		name = $4; for (i = 5; i <= NF; i++) name = name " " $i
+		crate = name
+		sub(/^[<&*]+/, "", crate)
+		sub(/^(dyn |impl |mut )/, "", crate)
+		if (crate ~ /^ring_core_/) crate = "ring (C)"
+		else if (index(crate, "::") == 0) crate = "C: musl, libgcc"
+		else sub(/::.*/, "", crate)
+		kind = ($3 ~ /[tT]/) ? "code" : "data"
+		by_crate[crate] += size
+		print size "\t" kind "\t" name > "/dev/stderr"
+	}
+	END { for (c in by_crate) print by_crate[c] "\t" c }' 2> "$STATIC_DIR/symbols-$t.txt" |
+	sort -rn | head -n 12 | awk -F '\t' -v t="$t" 'BEGIN { print "\nlargest crates of " t " (symbol bytes):" } { printf "  %8d  %s\n", $1, $2 }'
+echo
+echo "largest functions and tables of $t:"
+sort -rn "$STATIC_DIR/symbols-$t.txt" | head -n 20 | awk -F '\t' '{ printf "  %8d  %s  %.100s\n", $1, $2, $3 }'

@@ -21,6 +21,7 @@
 
 use std::fmt;
 
+use crate::quoted::Quoted;
 use crate::records::{escape_into, unescape};
 
 /// The most events one Inform carries (cwmp-1-x.xsd: `EventStruct` maxOccurs 64).
@@ -294,7 +295,7 @@ pub enum EventError {
 impl fmt::Display for EventError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            EventError::UnknownCode(code) => write!(f, "unknown event code {code:?}"),
+            EventError::UnknownCode(code) => write!(f, "unknown event code {}", Quoted(code)),
             EventError::BadHeader => write!(f, "event queue file has no '{FILE_HEADER}' header"),
             EventError::BadLine { line, reason } => {
                 write!(f, "event queue file line {line}: {reason}")

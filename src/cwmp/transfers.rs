@@ -23,6 +23,7 @@ use std::fmt;
 
 use crate::cwmp::events::{CompletionRpc, Event, EventCode, EventQueue};
 use crate::cwmp::fault::{Fault, FaultCode};
+use crate::quoted::Quoted;
 use crate::records::{self, RecordError};
 use crate::wire::soap::{
     AllQueuedTransfer, AutonomousTransferComplete, DateTime, Download, FaultStruct, QueuedTransfer,
@@ -64,7 +65,7 @@ impl TransferKind {
         self != TransferKind::Upload
     }
 
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             TransferKind::Download => "download",
             TransferKind::ScheduledDownload => "scheduled",
@@ -575,11 +576,14 @@ impl TransferQueue {
 
     fn check_download_type(file_type: &str, policy: &TransferPolicy) -> Result<(), Fault> {
         let parsed = DownloadFileType::parse(file_type)
-            .ok_or_else(|| invalid(format!("unknown FileType {file_type:?}")))?;
+            .ok_or_else(|| invalid(format!("unknown FileType {}", Quoted(file_type))))?;
         if !policy.accepts_download(&parsed) {
             return Err(Fault::with_text(
                 FaultCode::DownloadFailure,
-                format!("FileType {file_type:?} is not supported by this CPE"),
+                format!(
+                    "FileType {} is not supported by this CPE",
+                    Quoted(file_type)
+                ),
             ));
         }
         Ok(())
@@ -618,13 +622,13 @@ impl TransferQueue {
         now: i64,
     ) -> Result<(), Fault> {
         let parsed = UploadFileType::parse(&request.file_type)
-            .ok_or_else(|| invalid(format!("unknown FileType {:?}", request.file_type)))?;
+            .ok_or_else(|| invalid(format!("unknown FileType {}", Quoted(&request.file_type))))?;
         if !policy.accepts_upload(&parsed) {
             return Err(Fault::with_text(
                 FaultCode::UploadFailure,
                 format!(
-                    "FileType {:?} is not supported by this CPE",
-                    request.file_type
+                    "FileType {} is not supported by this CPE",
+                    Quoted(&request.file_type)
                 ),
             ));
         }
@@ -666,7 +670,10 @@ impl TransferQueue {
                 return Err(invalid("WindowEnd is before WindowStart"));
             }
             let mode = WindowMode::parse(&w.window_mode).ok_or_else(|| {
-                invalid(format!("WindowMode {:?} is not supported", w.window_mode))
+                invalid(format!(
+                    "WindowMode {} is not supported",
+                    Quoted(&w.window_mode)
+                ))
             })?;
             if w.max_retries < -1 {
                 return Err(invalid("MaxRetries below -1"));
@@ -720,7 +727,8 @@ impl TransferQueue {
         self.transfers.retain(|t| t.command_key != command_key);
         if self.transfers.len() == before {
             return Err(invalid(format!(
-                "no transfer has CommandKey {command_key:?}"
+                "no transfer has CommandKey {}",
+                Quoted(command_key)
             )));
         }
         Ok(())

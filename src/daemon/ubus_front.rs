@@ -23,7 +23,7 @@ impl Daemon {
                     let wan = self.config.cpe.default_wan_interface.clone();
                     if !wan.is_empty() {
                         if let Err(e) = self.ubus.request_interface_status(&wan, clock::now()) {
-                            warn!("ubus: cannot ask for network.interface.{wan}: {e:?}");
+                            warn!("ubus: cannot ask for network.interface.{wan}: {e}");
                         }
                     }
                 }
@@ -47,7 +47,7 @@ impl Daemon {
                 UbusInput::Call { handle, call } => {
                     let reply = self.on_tr069_call(call);
                     if let Err(e) = self.ubus.reply(handle, UbusStatus::Ok, reply) {
-                        warn!("ubus: reply not sent: {e:?}");
+                        warn!("ubus: reply not sent: {e}");
                     }
                     if self.flow == Flow::Stop {
                         // The loop runs on until ubusd has taken the reply.
@@ -58,14 +58,14 @@ impl Daemon {
                     interface, result, ..
                 } => match result {
                     Ok(status) => self.set_wan_address(status.ipv4_address),
-                    Err(e) => warn!("ubus: network.interface.{interface} status: {e:?}"),
+                    Err(e) => warn!("ubus: network.interface.{interface} status: {e}"),
                 },
                 UbusInput::InterfaceEvent { interface, action } => {
                     if interface == self.config.cpe.default_wan_interface {
                         info!("ubus: interface {interface} {action}");
                         if let Err(e) = self.ubus.request_interface_status(&interface, clock::now())
                         {
-                            warn!("ubus: cannot ask for network.interface.{interface}: {e:?}");
+                            warn!("ubus: cannot ask for network.interface.{interface}: {e}");
                         }
                     }
                 }

@@ -8,6 +8,7 @@ use crate::cwmp::params::{
     ParameterAttribute, ParameterInfo, ParameterValue, SetParameterAttribute,
 };
 use crate::datamodel::engine::{DataModel, InstanceMode, Options, SetValue};
+use crate::quoted::Quoted;
 
 /// The `-u` access level. Public and basic users may only read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -54,12 +55,13 @@ impl CliOptions {
         let amendment = match amendment {
             Some(text) => text
                 .parse::<u32>()
-                .map_err(|_| CliError::Usage(format!("bad amendment {text:?}")))?,
+                .map_err(|_| CliError::Usage(format!("bad amendment {}", Quoted(text))))?,
             None => Options::default().amendment,
         };
         let user_acl = match user_acl {
-            Some(name) => UserAcl::from_name(name)
-                .ok_or_else(|| CliError::Usage(format!("bad user access level {name:?}")))?,
+            Some(name) => UserAcl::from_name(name).ok_or_else(|| {
+                CliError::Usage(format!("bad user access level {}", Quoted(name)))
+            })?,
             None => UserAcl::default(),
         };
         Ok(CliOptions {

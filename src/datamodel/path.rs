@@ -3,6 +3,7 @@
 use std::fmt;
 
 use crate::cwmp::fault::{Fault, FaultCode};
+use crate::quoted::Quoted;
 
 /// One dot-separated segment of a path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,9 +42,9 @@ impl fmt::Display for PathError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PathError::EmptySegment => f.write_str("empty path segment"),
-            PathError::BadName(s) => write!(f, "bad name segment {s:?}"),
-            PathError::BadNumber(s) => write!(f, "bad instance number {s:?}"),
-            PathError::BadAlias(s) => write!(f, "bad alias segment {s:?}"),
+            PathError::BadName(s) => write!(f, "bad name segment {}", Quoted(s)),
+            PathError::BadNumber(s) => write!(f, "bad instance number {}", Quoted(s)),
+            PathError::BadAlias(s) => write!(f, "bad alias segment {}", Quoted(s)),
         }
     }
 }

@@ -82,7 +82,7 @@ impl RuntimeRefresh {
         };
         let reply = result.as_deref().ok();
         if let Err(status) = &result {
-            log::debug!("ubus: {object}: {status:?}");
+            log::debug!("ubus: {object}: {status}");
         }
         match asked {
             Asked::InterfaceDump => state.borrow_mut().net.on_dump(reply.unwrap_or(&[])),

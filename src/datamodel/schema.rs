@@ -213,7 +213,7 @@ impl Eq for Schema {}
 
 impl std::fmt::Debug for Schema {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Schema({:?})", self.kind)
+        f.debug_tuple("Schema").field(&self.kind).finish()
     }
 }
 

@@ -451,8 +451,11 @@ impl Throughput {
         };
         if engine.target.is_none() {
             log::info!(
-                "{:?} diagnostic: unsupported URL {}",
-                engine.settings.direction,
+                "{} diagnostic: unsupported URL {}",
+                match engine.settings.direction {
+                    Direction::Download => "Download",
+                    Direction::Upload => "Upload",
+                },
                 engine.settings.url
             );
             engine.outcome = Some(Outcome::error("Error_Other"));

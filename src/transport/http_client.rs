@@ -1571,8 +1571,11 @@ fn on_response_head(
 ) -> Result<(), HttpError> {
     exchange.status = response.status().as_u16();
     log::debug!(
-        "{:?} {} {}",
-        response.version(),
+        "{} {} {}",
+        match response.version() {
+            http::Version::HTTP_10 => "HTTP/1.0",
+            _ => "HTTP/1.1",
+        },
         exchange.status,
         response.status().canonical_reason().unwrap_or("")
     );

@@ -488,8 +488,10 @@ impl Transfers {
             crate::redact::url(&transfer.url)
         );
         debug!(
-            "transfer {}: {:?} ({})",
-            transfer.id, transfer.kind, transfer.file_type
+            "transfer {}: {} ({})",
+            transfer.id,
+            transfer.kind.as_str(),
+            transfer.file_type
         );
         let failure = transfer.kind.failure();
         if let Err(e) = fs::create_dir_all(&self.settings.download_dir) {

@@ -1238,7 +1238,10 @@ impl Connection {
         let frame = match message.encode() {
             Ok(frame) => frame,
             Err(e) => {
-                log::warn!("ubus: cannot encode {:?} message: {e}", message.msg_type);
+                log::warn!(
+                    "ubus: cannot encode message type {}: {e}",
+                    message.msg_type as u8
+                );
                 return;
             }
         };

@@ -226,6 +226,23 @@ enum Step {
     Ready,
 }
 
+impl Step {
+    /// The step's name, for log lines.
+    fn name(self) -> &'static str {
+        match self {
+            Step::Connecting => "Connecting",
+            Step::Features => "Features",
+            Step::Proceed => "Proceed",
+            Step::ScramChallenge => "ScramChallenge",
+            Step::ScramFinal => "ScramFinal",
+            Step::PlainResult => "PlainResult",
+            Step::Bind => "Bind",
+            Step::Session => "Session",
+            Step::Ready => "Ready",
+        }
+    }
+}
+
 /// One connection to a server.
 struct Link {
     socket: TcpStream,
@@ -648,8 +665,9 @@ impl XmppConnRequests {
             }
             (Step::Ready, Stanza::Other(_)) => Ok(()),
             (step, stanza) => Err(Failure::Other(format!(
-                "unexpected {} while in {step:?}",
-                stanza.name()
+                "unexpected {} while in {}",
+                stanza.name(),
+                step.name()
             ))),
         }
     }

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use crate::cwmp::fault::FaultCode;
+use crate::quoted::Quoted;
 
 /// What went wrong while parsing or emitting an envelope.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -119,7 +120,7 @@ impl fmt::Display for SoapErrorKind {
             SoapErrorKind::Malformed(e) => write!(f, "malformed XML: {e}"),
             SoapErrorKind::NotSoapEnvelope => f.write_str("not a SOAP 1.1 envelope with a Body"),
             SoapErrorKind::WrongNamespace { namespace } => {
-                write!(f, "namespace {namespace:?} is not a CWMP namespace")
+                write!(f, "namespace {} is not a CWMP namespace", Quoted(namespace))
             }
             SoapErrorKind::UnknownMethod => f.write_str("unknown method"),
             SoapErrorKind::MultipleRpcs => f.write_str("more than one element in the Body"),
@@ -135,7 +136,7 @@ impl fmt::Display for SoapErrorKind {
             }
             SoapErrorKind::InvalidValue { element } => write!(f, "invalid value in {element}"),
             SoapErrorKind::UnknownType { xsi_type } => {
-                write!(f, "unknown value type {xsi_type:?}")
+                write!(f, "unknown value type {}", Quoted(xsi_type))
             }
             SoapErrorKind::UnknownFaultCode { code } => write!(f, "unknown fault code {code}"),
             SoapErrorKind::UnencodableText { element, parameter } => {
@@ -156,7 +157,7 @@ impl fmt::Display for SoapError {
             write!(f, " in {method}")?;
         }
         if let Some(id) = &self.id {
-            write!(f, " (cwmp:ID {id:?})")?;
+            write!(f, " (cwmp:ID {})", Quoted(id))?;
         }
         Ok(())
     }
