@@ -54,18 +54,14 @@ pub fn run_data_model_cli(
     if cli.options.engine == crate::datamodel::engine::Options::default() {
         options.engine.instance_mode = setup::options_of(&config).instance_mode;
     }
-    let mut dm = setup::open(
+    // Run-time figures (Status, counters) belong to the daemon; this process shows its configuration.
+    let (mut dm, _) = setup::open(
         &config,
         options.engine,
         &store.path(names::DATAMODEL),
         cwmp_store,
         uci_dir,
     )?;
-    crate::datamodel::bulkdata::register(&mut dm, &config.cpe.state_dir)
-        .map_err(|e| format!("BulkData provider: {e}"))?;
-    // Run-time figures (Status, counters) belong to the daemon; this process shows its configuration.
-    crate::datamodel::reflectors::register(&mut dm, uci_dir)
-        .map_err(|e| format!("data model providers: {e}"))?;
     let lines: Vec<Vec<String>> = match &cli.commands {
         Commands::Single(words) => vec![words.clone()],
         Commands::Stdin => {

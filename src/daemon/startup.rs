@@ -20,7 +20,6 @@ use crate::cwmp::events::{start_events, Event, StartFacts};
 use crate::cwmp::retry::RetryPolicy;
 use crate::cwmp::schedule::PeriodicInform;
 use crate::datamodel::engine::DataModel;
-use crate::datamodel::reflectors;
 use crate::datamodel::runtime::RuntimeRefresh;
 use crate::datamodel::setup;
 use crate::diagnostics::{self, Diagnostics};
@@ -265,7 +264,7 @@ impl Daemon {
             .path
             .parent()
             .unwrap_or(std::path::Path::new("/etc/config"));
-        let mut dm = setup::open(
+        let (mut dm, shares) = setup::open(
             &config,
             setup::options_of(&config),
             &store.path(names::DATAMODEL),
@@ -273,10 +272,7 @@ impl Daemon {
             uci_dir,
         )
         .map_err(StartError::Setup)?;
-        let bulk_store = crate::datamodel::bulkdata::register(&mut dm, &config.cpe.state_dir)
-            .map_err(|e| StartError::Setup(format!("BulkData provider: {e}")))?;
-        let reflector_state = reflectors::register(&mut dm, uci_dir)
-            .map_err(|e| StartError::Setup(format!("data model providers: {e}")))?;
+        let (bulk_store, reflector_state) = (shares.bulkdata, shares.reflectors);
         let (diagnostics, interrupted) = diagnostics::Shared::open(&config.cpe.state_dir);
         crate::datamodel::diagnostics::register(&mut dm, diagnostics.clone())
             .map_err(|e| StartError::Setup(format!("diagnostics provider: {e}")))?;

@@ -23,16 +23,25 @@ pub fn options_of(config: &Config) -> engine::Options {
     }
 }
 
+/// What the data model shares with the daemon's services.
+pub struct ServiceShares {
+    /// The BulkData settings the collector reads (TR-181 only).
+    pub bulkdata: Option<Rc<RefCell<crate::bulkdata::profile::BulkStore>>>,
+    /// The reflectors' run-time state (Status, counters), filled by the daemon.
+    pub reflectors: crate::datamodel::reflectors::SharedReflectorState,
+}
+
 /// Opens the data model: state from `state_file` (a corrupt one is set aside
 /// and logged), providers reading `cwmp` through `cwmp_store` and other UCI
-/// packages from `uci_dir`, and the UCI mapping file if there is one.
+/// packages from `uci_dir`, the UCI mapping file if there is one, and the
+/// providers of the BulkData and reflector settings.
 pub fn open(
     config: &Config,
     options: engine::Options,
     state_file: &Path,
     cwmp_store: Rc<RefCell<CwmpStore>>,
     uci_dir: &Path,
-) -> Result<DataModel, String> {
+) -> Result<(DataModel, ServiceShares), String> {
     let kind = match config.cpe.datamodel {
         DataModelKind::Tr181 => ModelKind::Tr181,
         DataModelKind::Tr098 => ModelKind::Tr098,
@@ -58,5 +67,15 @@ pub fn open(
     }
     super::register_tr098_runtime(&mut dm, cwmp_store, uci.clone());
     super::register_map_runtime(&mut dm, uci);
-    Ok(dm)
+    let bulkdata = super::bulkdata::register(&mut dm, &config.cpe.state_dir)
+        .map_err(|e| format!("BulkData provider: {e}"))?;
+    let reflectors = super::reflectors::register(&mut dm, uci_dir)
+        .map_err(|e| format!("data model providers: {e}"))?;
+    Ok((
+        dm,
+        ServiceShares {
+            bulkdata,
+            reflectors,
+        },
+    ))
 }
