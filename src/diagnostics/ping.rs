@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use mio::net::UdpSocket;
 use mio::{Interest, Registry, Token};
 
-use super::resolve::{Family, Lookup, LOOKUP_POLL};
+use super::resolve::{self, Family, Lookup, Resolution};
 use super::state::{Outcome, Test, COMPLETE, ERROR_INTERNAL};
 use super::{number, source_address, Engine};
 use crate::sys;
@@ -60,6 +60,21 @@ impl IcmpSocket {
             v6,
             id: next_identifier(),
         })
+    }
+
+    /// Opens the socket a test (named `test` in the log) sends towards `to`
+    /// from; a failure is logged as a warning.
+    pub fn open_logged(
+        registry: &Registry,
+        token: Token,
+        to: IpAddr,
+        dscp: u8,
+        device: Option<&str>,
+        test: &str,
+    ) -> Option<IcmpSocket> {
+        IcmpSocket::open(registry, token, to.is_ipv6(), dscp, device)
+            .map_err(|e| log::warn!("{test}: raw ICMP socket: {e}"))
+            .ok()
     }
 
     /// Sends echo request `seq` with `size` bytes of data, at `hop_limit` if given.
@@ -312,39 +327,31 @@ impl Engine for Ping {
         if self.report.is_some() {
             return;
         }
-        if let Some(lookup) = self.lookup.as_mut() {
-            match lookup.take() {
-                None => {
-                    self.wake = Some(now + LOOKUP_POLL);
-                    return;
+        match resolve::poll(&mut self.lookup, now, "ping: cannot resolve") {
+            None => {}
+            Some(Resolution::Waiting(at)) => {
+                self.wake = Some(at);
+                return;
+            }
+            Some(Resolution::Done(None)) => {
+                return self.finish(registry, "Error_CannotResolveHostName");
+            }
+            Some(Resolution::Done(Some(address))) => {
+                self.address = Some(address);
+                let device = self.settings.device.as_deref();
+                let socket = IcmpSocket::open_logged(
+                    registry,
+                    self.token,
+                    address,
+                    self.settings.dscp,
+                    device,
+                    "ping",
+                );
+                if socket.is_none() {
+                    return self.finish(registry, ERROR_INTERNAL);
                 }
-                Some(Err(e)) => {
-                    log::info!("ping: cannot resolve {e}");
-                    self.lookup = None;
-                    return self.finish(registry, "Error_CannotResolveHostName");
-                }
-                Some(Ok(addresses)) => {
-                    self.lookup = None;
-                    let Some(&address) = addresses.first() else {
-                        return self.finish(registry, "Error_CannotResolveHostName");
-                    };
-                    self.address = Some(address);
-                    let device = self.settings.device.as_deref();
-                    match IcmpSocket::open(
-                        registry,
-                        self.token,
-                        address.is_ipv6(),
-                        self.settings.dscp,
-                        device,
-                    ) {
-                        Ok(socket) => self.socket = Some(socket),
-                        Err(e) => {
-                            log::warn!("ping: raw ICMP socket: {e}");
-                            return self.finish(registry, ERROR_INTERNAL);
-                        }
-                    }
-                    return self.send_next(registry, now);
-                }
+                self.socket = socket;
+                return self.send_next(registry, now);
             }
         }
         let Some((sent, deadline)) = self.waiting else {

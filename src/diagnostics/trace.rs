@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use mio::{Registry, Token};
 
 use super::ping::{is_unreachable, millis, IcmpSocket};
-use super::resolve::{Family, Lookup, LOOKUP_POLL};
+use super::resolve::{self, Family, Lookup, Resolution};
 use super::state::{Outcome, Test, COMPLETE, ERROR_INTERNAL};
 use super::{number, source_address, Engine};
 use crate::wire::icmp::IcmpMessage;
@@ -167,40 +167,32 @@ impl Engine for Trace {
         if self.outcome.is_some() {
             return;
         }
-        if let Some(lookup) = self.lookup.as_mut() {
-            match lookup.take() {
-                None => {
-                    self.wake = Some(now + LOOKUP_POLL);
-                }
-                Some(Err(e)) => {
-                    log::info!("traceroute: cannot resolve {e}");
-                    self.lookup = None;
-                    self.finish(registry, "Error_CannotResolveHostName");
-                }
-                Some(Ok(addresses)) => {
-                    self.lookup = None;
-                    let Some(&target) = addresses.first() else {
-                        return self.finish(registry, "Error_CannotResolveHostName");
-                    };
-                    self.target = Some(target);
-                    let device = self.settings.device.as_deref();
-                    match IcmpSocket::open(
-                        registry,
-                        self.token,
-                        target.is_ipv6(),
-                        self.settings.dscp,
-                        device,
-                    ) {
-                        Ok(socket) => self.socket = Some(socket),
-                        Err(e) => {
-                            log::warn!("traceroute: raw ICMP socket: {e}");
-                            return self.finish(registry, ERROR_INTERNAL);
-                        }
-                    }
-                    self.next_probe(registry, now);
-                }
+        match resolve::poll(&mut self.lookup, now, "traceroute: cannot resolve") {
+            None => {}
+            Some(Resolution::Waiting(at)) => {
+                self.wake = Some(at);
+                return;
             }
-            return;
+            Some(Resolution::Done(None)) => {
+                return self.finish(registry, "Error_CannotResolveHostName");
+            }
+            Some(Resolution::Done(Some(target))) => {
+                self.target = Some(target);
+                let device = self.settings.device.as_deref();
+                let socket = IcmpSocket::open_logged(
+                    registry,
+                    self.token,
+                    target,
+                    self.settings.dscp,
+                    device,
+                    "traceroute",
+                );
+                if socket.is_none() {
+                    return self.finish(registry, ERROR_INTERNAL);
+                }
+                self.socket = socket;
+                return self.next_probe(registry, now);
+            }
         }
         let Some((sent, deadline)) = self.waiting else {
             return;
