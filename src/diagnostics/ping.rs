@@ -62,21 +62,6 @@ impl IcmpSocket {
         })
     }
 
-    /// Opens the socket a test (named `test` in the log) sends towards `to`
-    /// from; a failure is logged as a warning.
-    pub fn open_logged(
-        registry: &Registry,
-        token: Token,
-        to: IpAddr,
-        dscp: u8,
-        device: Option<&str>,
-        test: &str,
-    ) -> Option<IcmpSocket> {
-        IcmpSocket::open(registry, token, to.is_ipv6(), dscp, device)
-            .map_err(|e| log::warn!("{test}: raw ICMP socket: {e}"))
-            .ok()
-    }
-
     /// Sends echo request `seq` with `size` bytes of data, at `hop_limit` if given.
     pub fn send(
         &mut self,
@@ -126,6 +111,81 @@ impl IcmpSocket {
 
     pub fn close(&mut self, registry: &Registry) {
         let _ = registry.deregister(&mut self.socket);
+    }
+}
+
+/// The host a ping or traceroute probes: its lookup, then its address and
+/// the raw socket to it.
+pub struct IcmpHost {
+    lookup: Option<Lookup>,
+    token: Token,
+    pub address: Option<IpAddr>,
+    pub socket: Option<IcmpSocket>,
+}
+
+/// Where [`IcmpHost::poll`] leaves a test.
+#[derive(Debug, PartialEq, Eq)]
+pub enum HostStep {
+    /// Resolved and opened earlier.
+    Open,
+    /// No answer yet: look again at this instant.
+    Waiting(Instant),
+    /// Resolved and opened just now: send the first probe.
+    Opened,
+    /// Cannot probe: finish in this state.
+    Failed(&'static str),
+}
+
+impl IcmpHost {
+    /// Starts resolving `host`; the socket will use `token`.
+    pub fn start(host: &str, family: Family, token: Token) -> IcmpHost {
+        IcmpHost {
+            lookup: Some(Lookup::start(host, family)),
+            token,
+            address: None,
+            socket: None,
+        }
+    }
+
+    /// Polls the lookup; once it resolves, opens the socket (`test` names
+    /// the test in the log).
+    pub fn poll(
+        &mut self,
+        registry: &Registry,
+        now: Instant,
+        dscp: u8,
+        device: Option<&str>,
+        test: &str,
+    ) -> HostStep {
+        if self.lookup.is_none() {
+            return HostStep::Open;
+        }
+        let failure = format!("{test}: cannot resolve");
+        match resolve::poll(&mut self.lookup, now, &failure) {
+            None => HostStep::Open,
+            Some(Resolution::Waiting(at)) => HostStep::Waiting(at),
+            Some(Resolution::Done(None)) => HostStep::Failed("Error_CannotResolveHostName"),
+            Some(Resolution::Done(Some(address))) => {
+                self.address = Some(address);
+                match IcmpSocket::open(registry, self.token, address.is_ipv6(), dscp, device) {
+                    Ok(socket) => {
+                        self.socket = Some(socket);
+                        HostStep::Opened
+                    }
+                    Err(e) => {
+                        log::warn!("{test}: raw ICMP socket: {e}");
+                        HostStep::Failed(ERROR_INTERNAL)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Closes the socket, if open.
+    pub fn close(&mut self, registry: &Registry) {
+        if let Some(mut socket) = self.socket.take() {
+            socket.close(registry);
+        }
     }
 }
 
@@ -235,10 +295,7 @@ impl PingReport {
 /// A ping in progress.
 pub struct Ping {
     settings: PingSettings,
-    token: Token,
-    lookup: Option<Lookup>,
-    socket: Option<IcmpSocket>,
-    address: Option<IpAddr>,
+    host: IcmpHost,
     rtts: Vec<Option<Duration>>,
     unreachable: u32,
     seq: u16,
@@ -250,13 +307,9 @@ pub struct Ping {
 
 impl Ping {
     pub fn start(settings: PingSettings, token: Token, now: Instant) -> Ping {
-        let lookup = Lookup::start(&settings.host, settings.family);
         Ping {
+            host: IcmpHost::start(&settings.host, settings.family, token),
             settings,
-            token,
-            lookup: Some(lookup),
-            socket: None,
-            address: None,
             rtts: Vec::new(),
             unreachable: 0,
             seq: 0,
@@ -272,14 +325,12 @@ impl Ping {
     }
 
     fn finish(&mut self, registry: &Registry, state: &'static str) {
-        if let Some(mut socket) = self.socket.take() {
-            socket.close(registry);
-        }
+        self.host.close(registry);
         self.waiting = None;
         self.wake = None;
         self.report = Some(PingReport {
             state,
-            address: self.address,
+            address: self.host.address,
             rtts: std::mem::take(&mut self.rtts),
         });
     }
@@ -294,7 +345,8 @@ impl Ping {
                 };
                 return self.finish(registry, state);
             }
-            let (Some(socket), Some(address)) = (self.socket.as_mut(), self.address) else {
+            let (Some(socket), Some(address)) = (self.host.socket.as_mut(), self.host.address)
+            else {
                 return self.finish(registry, ERROR_INTERNAL);
             };
             self.seq = self.seq.wrapping_add(1);
@@ -327,37 +379,24 @@ impl Engine for Ping {
         if self.report.is_some() {
             return;
         }
-        match resolve::poll(&mut self.lookup, now, "ping: cannot resolve") {
-            None => {}
-            Some(Resolution::Waiting(at)) => {
+        let device = self.settings.device.as_deref();
+        match self
+            .host
+            .poll(registry, now, self.settings.dscp, device, "ping")
+        {
+            HostStep::Open => {}
+            HostStep::Waiting(at) => {
                 self.wake = Some(at);
                 return;
             }
-            Some(Resolution::Done(None)) => {
-                return self.finish(registry, "Error_CannotResolveHostName");
-            }
-            Some(Resolution::Done(Some(address))) => {
-                self.address = Some(address);
-                let device = self.settings.device.as_deref();
-                let socket = IcmpSocket::open_logged(
-                    registry,
-                    self.token,
-                    address,
-                    self.settings.dscp,
-                    device,
-                    "ping",
-                );
-                if socket.is_none() {
-                    return self.finish(registry, ERROR_INTERNAL);
-                }
-                self.socket = socket;
-                return self.send_next(registry, now);
-            }
+            HostStep::Opened => return self.send_next(registry, now),
+            HostStep::Failed(state) => return self.finish(registry, state),
         }
         let Some((sent, deadline)) = self.waiting else {
             return;
         };
         let messages = self
+            .host
             .socket
             .as_mut()
             .map(IcmpSocket::receive)
@@ -365,7 +404,9 @@ impl Engine for Ping {
         let seq = self.seq;
         for (from, message) in messages {
             match message {
-                IcmpMessage::EchoReply { seq: s, .. } if s == seq && Some(from) == self.address => {
+                IcmpMessage::EchoReply { seq: s, .. }
+                    if s == seq && Some(from) == self.host.address =>
+                {
                     self.rtts.push(Some(now.saturating_duration_since(sent)));
                     self.waiting = None;
                     break;
@@ -401,15 +442,29 @@ impl Engine for Ping {
     }
 
     fn close(&mut self, registry: &Registry) {
-        if let Some(mut socket) = self.socket.take() {
-            socket.close(registry);
-        }
+        self.host.close(registry);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_that_does_not_resolve_fails_once_then_stays_quiet() {
+        let poll = mio::Poll::new().expect("poll");
+        let now = Instant::now();
+        let mut host = IcmpHost::start("", Family::Any, Token(0));
+        assert_eq!(
+            host.poll(poll.registry(), now, 0, None, "ping"),
+            HostStep::Failed("Error_CannotResolveHostName")
+        );
+        assert!(host.address.is_none() && host.socket.is_none());
+        assert_eq!(
+            host.poll(poll.registry(), now, 0, None, "ping"),
+            HostStep::Open
+        );
+    }
 
     #[test]
     fn summary_of_round_trips() {
