@@ -181,6 +181,14 @@ impl IcmpHost {
         }
     }
 
+    /// The messages that arrived for the socket, if open.
+    pub fn receive(&mut self) -> Vec<(IpAddr, IcmpMessage)> {
+        self.socket
+            .as_mut()
+            .map(IcmpSocket::receive)
+            .unwrap_or_default()
+    }
+
     /// Closes the socket, if open.
     pub fn close(&mut self, registry: &Registry) {
         if let Some(mut socket) = self.socket.take() {
@@ -395,12 +403,7 @@ impl Engine for Ping {
         let Some((sent, deadline)) = self.waiting else {
             return;
         };
-        let messages = self
-            .host
-            .socket
-            .as_mut()
-            .map(IcmpSocket::receive)
-            .unwrap_or_default();
+        let messages = self.host.receive();
         let seq = self.seq;
         for (from, message) in messages {
             match message {

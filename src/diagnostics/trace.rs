@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use mio::{Registry, Token};
 
-use super::ping::{is_unreachable, millis, HostStep, IcmpHost, IcmpSocket};
+use super::ping::{is_unreachable, millis, HostStep, IcmpHost};
 use super::resolve::Family;
 use super::state::{Outcome, Test, COMPLETE, ERROR_INTERNAL};
 use super::{number, source_address, Engine};
@@ -176,12 +176,7 @@ impl Engine for Trace {
         let Some((sent, deadline)) = self.waiting else {
             return;
         };
-        let messages = self
-            .host
-            .socket
-            .as_mut()
-            .map(IcmpSocket::receive)
-            .unwrap_or_default();
+        let messages = self.host.receive();
         let (seq, target) = (self.seq, self.host.address);
         let mut answered = None;
         for (from, message) in messages {
