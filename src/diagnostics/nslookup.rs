@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use mio::net::UdpSocket;
 use mio::{Interest, Registry, Token};
 
-use super::resolve::{Family, Lookup, LOOKUP_POLL};
+use super::resolve::{self, Family, Lookup, Resolution};
 use super::state::{Outcome, Test, COMPLETE, ERROR_INTERNAL};
 use super::{number, Engine};
 use crate::wire::dns::{self, Response, RCODE_NXDOMAIN, TYPE_A, TYPE_AAAA};
@@ -309,22 +309,14 @@ impl Engine for NsLookup {
         if self.outcome.is_some() {
             return;
         }
-        if let Some(lookup) = self.lookup.as_mut() {
-            match lookup.take() {
-                None => {
-                    self.wake = Some(now + LOOKUP_POLL);
-                    return;
-                }
-                Some(Err(e)) => {
-                    log::info!("nslookup: DNS server {e}");
-                    self.lookup = None;
-                    return self.finish(registry, Outcome::error("Error_DNSServerNotResolved"));
-                }
-                Some(Ok(addresses)) => {
-                    self.lookup = None;
-                    self.server = addresses.first().copied();
-                }
+        match resolve::poll(&mut self.lookup, now, "nslookup: DNS server") {
+            None => {}
+            Some(Resolution::Waiting(at)) => {
+                self.wake = Some(at);
+                return;
             }
+            // No server: finished below with Error_DNSServerNotResolved.
+            Some(Resolution::Done(server)) => self.server = server,
         }
         if self.socket.is_none() {
             let Some(server) = self.server else {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use mio::net::UdpSocket;
 use mio::{Interest, Registry, Token};
 
-use super::resolve::{Family, Lookup, LOOKUP_POLL};
+use super::resolve::{self, Family, Lookup, Resolution};
 use super::state::{Outcome, Test, COMPLETE, ERROR_INTERNAL};
 use super::{number, source_address, Engine};
 use crate::sys;
@@ -111,6 +111,89 @@ impl IcmpSocket {
 
     pub fn close(&mut self, registry: &Registry) {
         let _ = registry.deregister(&mut self.socket);
+    }
+}
+
+/// The host a ping or traceroute probes: its lookup, then its address and
+/// the raw socket to it.
+pub struct IcmpHost {
+    lookup: Option<Lookup>,
+    token: Token,
+    pub address: Option<IpAddr>,
+    pub socket: Option<IcmpSocket>,
+}
+
+/// Where [`IcmpHost::poll`] leaves a test.
+#[derive(Debug, PartialEq, Eq)]
+pub enum HostStep {
+    /// Resolved and opened earlier.
+    Open,
+    /// No answer yet: look again at this instant.
+    Waiting(Instant),
+    /// Resolved and opened just now: send the first probe.
+    Opened,
+    /// Cannot probe: finish in this state.
+    Failed(&'static str),
+}
+
+impl IcmpHost {
+    /// Starts resolving `host`; the socket will use `token`.
+    pub fn start(host: &str, family: Family, token: Token) -> IcmpHost {
+        IcmpHost {
+            lookup: Some(Lookup::start(host, family)),
+            token,
+            address: None,
+            socket: None,
+        }
+    }
+
+    /// Polls the lookup; once it resolves, opens the socket (`test` names
+    /// the test in the log).
+    pub fn poll(
+        &mut self,
+        registry: &Registry,
+        now: Instant,
+        dscp: u8,
+        device: Option<&str>,
+        test: &str,
+    ) -> HostStep {
+        if self.lookup.is_none() {
+            return HostStep::Open;
+        }
+        let failure = format!("{test}: cannot resolve");
+        match resolve::poll(&mut self.lookup, now, &failure) {
+            None => HostStep::Open,
+            Some(Resolution::Waiting(at)) => HostStep::Waiting(at),
+            Some(Resolution::Done(None)) => HostStep::Failed("Error_CannotResolveHostName"),
+            Some(Resolution::Done(Some(address))) => {
+                self.address = Some(address);
+                match IcmpSocket::open(registry, self.token, address.is_ipv6(), dscp, device) {
+                    Ok(socket) => {
+                        self.socket = Some(socket);
+                        HostStep::Opened
+                    }
+                    Err(e) => {
+                        log::warn!("{test}: raw ICMP socket: {e}");
+                        HostStep::Failed(ERROR_INTERNAL)
+                    }
+                }
+            }
+        }
+    }
+
+    /// The messages that arrived for the socket, if open.
+    pub fn receive(&mut self) -> Vec<(IpAddr, IcmpMessage)> {
+        self.socket
+            .as_mut()
+            .map(IcmpSocket::receive)
+            .unwrap_or_default()
+    }
+
+    /// Closes the socket, if open.
+    pub fn close(&mut self, registry: &Registry) {
+        if let Some(mut socket) = self.socket.take() {
+            socket.close(registry);
+        }
     }
 }
 
@@ -220,10 +303,7 @@ impl PingReport {
 /// A ping in progress.
 pub struct Ping {
     settings: PingSettings,
-    token: Token,
-    lookup: Option<Lookup>,
-    socket: Option<IcmpSocket>,
-    address: Option<IpAddr>,
+    host: IcmpHost,
     rtts: Vec<Option<Duration>>,
     unreachable: u32,
     seq: u16,
@@ -235,13 +315,9 @@ pub struct Ping {
 
 impl Ping {
     pub fn start(settings: PingSettings, token: Token, now: Instant) -> Ping {
-        let lookup = Lookup::start(&settings.host, settings.family);
         Ping {
+            host: IcmpHost::start(&settings.host, settings.family, token),
             settings,
-            token,
-            lookup: Some(lookup),
-            socket: None,
-            address: None,
             rtts: Vec::new(),
             unreachable: 0,
             seq: 0,
@@ -257,14 +333,12 @@ impl Ping {
     }
 
     fn finish(&mut self, registry: &Registry, state: &'static str) {
-        if let Some(mut socket) = self.socket.take() {
-            socket.close(registry);
-        }
+        self.host.close(registry);
         self.waiting = None;
         self.wake = None;
         self.report = Some(PingReport {
             state,
-            address: self.address,
+            address: self.host.address,
             rtts: std::mem::take(&mut self.rtts),
         });
     }
@@ -279,7 +353,8 @@ impl Ping {
                 };
                 return self.finish(registry, state);
             }
-            let (Some(socket), Some(address)) = (self.socket.as_mut(), self.address) else {
+            let (Some(socket), Some(address)) = (self.host.socket.as_mut(), self.host.address)
+            else {
                 return self.finish(registry, ERROR_INTERNAL);
             };
             self.seq = self.seq.wrapping_add(1);
@@ -312,53 +387,29 @@ impl Engine for Ping {
         if self.report.is_some() {
             return;
         }
-        if let Some(lookup) = self.lookup.as_mut() {
-            match lookup.take() {
-                None => {
-                    self.wake = Some(now + LOOKUP_POLL);
-                    return;
-                }
-                Some(Err(e)) => {
-                    log::info!("ping: cannot resolve {e}");
-                    self.lookup = None;
-                    return self.finish(registry, "Error_CannotResolveHostName");
-                }
-                Some(Ok(addresses)) => {
-                    self.lookup = None;
-                    let Some(&address) = addresses.first() else {
-                        return self.finish(registry, "Error_CannotResolveHostName");
-                    };
-                    self.address = Some(address);
-                    let device = self.settings.device.as_deref();
-                    match IcmpSocket::open(
-                        registry,
-                        self.token,
-                        address.is_ipv6(),
-                        self.settings.dscp,
-                        device,
-                    ) {
-                        Ok(socket) => self.socket = Some(socket),
-                        Err(e) => {
-                            log::warn!("ping: raw ICMP socket: {e}");
-                            return self.finish(registry, ERROR_INTERNAL);
-                        }
-                    }
-                    return self.send_next(registry, now);
-                }
+        let device = self.settings.device.as_deref();
+        match self
+            .host
+            .poll(registry, now, self.settings.dscp, device, "ping")
+        {
+            HostStep::Open => {}
+            HostStep::Waiting(at) => {
+                self.wake = Some(at);
+                return;
             }
+            HostStep::Opened => return self.send_next(registry, now),
+            HostStep::Failed(state) => return self.finish(registry, state),
         }
         let Some((sent, deadline)) = self.waiting else {
             return;
         };
-        let messages = self
-            .socket
-            .as_mut()
-            .map(IcmpSocket::receive)
-            .unwrap_or_default();
+        let messages = self.host.receive();
         let seq = self.seq;
         for (from, message) in messages {
             match message {
-                IcmpMessage::EchoReply { seq: s, .. } if s == seq && Some(from) == self.address => {
+                IcmpMessage::EchoReply { seq: s, .. }
+                    if s == seq && Some(from) == self.host.address =>
+                {
                     self.rtts.push(Some(now.saturating_duration_since(sent)));
                     self.waiting = None;
                     break;
@@ -394,15 +445,29 @@ impl Engine for Ping {
     }
 
     fn close(&mut self, registry: &Registry) {
-        if let Some(mut socket) = self.socket.take() {
-            socket.close(registry);
-        }
+        self.host.close(registry);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_that_does_not_resolve_fails_once_then_stays_quiet() {
+        let poll = mio::Poll::new().expect("poll");
+        let now = Instant::now();
+        let mut host = IcmpHost::start("", Family::Any, Token(0));
+        assert_eq!(
+            host.poll(poll.registry(), now, 0, None, "ping"),
+            HostStep::Failed("Error_CannotResolveHostName")
+        );
+        assert!(host.address.is_none() && host.socket.is_none());
+        assert_eq!(
+            host.poll(poll.registry(), now, 0, None, "ping"),
+            HostStep::Open
+        );
+    }
 
     #[test]
     fn summary_of_round_trips() {

@@ -2,7 +2,7 @@
 
 use std::net::{IpAddr, ToSocketAddrs};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How often an engine looks for the worker's answer.
 pub const LOOKUP_POLL: Duration = Duration::from_millis(5);
@@ -91,6 +91,32 @@ impl Lookup {
     }
 }
 
+/// Where a diagnostic's host-name lookup stands after [`poll`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum Resolution {
+    /// No answer yet: look again at this instant.
+    Waiting(Instant),
+    /// Answered (the lookup is dropped): the preferred address, or `None`
+    /// when there is none to use.
+    Done(Option<IpAddr>),
+}
+
+/// Polls the lookup in `slot`, if one is pending; an error is logged at
+/// info level as `{failure} {error}`.
+pub fn poll(slot: &mut Option<Lookup>, now: Instant, failure: &str) -> Option<Resolution> {
+    let Some(answer) = slot.as_mut()?.take() else {
+        return Some(Resolution::Waiting(now + LOOKUP_POLL));
+    };
+    *slot = None;
+    Some(Resolution::Done(match answer {
+        Ok(addresses) => addresses.first().copied(),
+        Err(e) => {
+            log::info!("{failure} {e}");
+            None
+        }
+    }))
+}
+
 fn usable(family: Family, addresses: Vec<IpAddr>, host: &str) -> Answer {
     let addresses = family.filter(addresses);
     if addresses.is_empty() {
@@ -126,5 +152,31 @@ mod tests {
             "10.0.0.1".parse::<IpAddr>().expect("v4")
         );
         assert_eq!(Family::from_protocol_version("IPv6"), Family::V6);
+    }
+
+    #[test]
+    fn poll_hands_over_the_first_address_and_drops_the_lookup() {
+        let now = Instant::now();
+        assert_eq!(poll(&mut None, now, "test:"), None);
+        let mut slot = Some(Lookup::start("127.0.0.1", Family::Any));
+        assert_eq!(
+            poll(&mut slot, now, "test:"),
+            Some(Resolution::Done(Some("127.0.0.1".parse().expect("ip"))))
+        );
+        assert!(slot.is_none());
+        let mut failed = Some(Lookup::start("::1", Family::V4));
+        assert_eq!(
+            poll(&mut failed, now, "test:"),
+            Some(Resolution::Done(None))
+        );
+        assert!(failed.is_none());
+        let mut pending = Some(Lookup {
+            answer: Arc::new(Mutex::new(None)),
+        });
+        assert_eq!(
+            poll(&mut pending, now, "test:"),
+            Some(Resolution::Waiting(now + LOOKUP_POLL))
+        );
+        assert!(pending.is_some());
     }
 }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 
-use super::resolve::{Family, Lookup, LOOKUP_POLL};
+use super::resolve::{self, Family, Lookup, Resolution};
 use super::state::{Outcome, Test, COMPLETE, ERROR_INTERNAL};
 use super::{format_micros, number, source_address, Engine, WallClock};
 use crate::sys;
@@ -1133,27 +1133,19 @@ impl Engine for Throughput {
         if self.outcome.is_some() {
             return;
         }
-        if let Some(lookup) = self.lookup.as_mut() {
-            match lookup.take() {
-                None => {
-                    self.wake = Some(now + LOOKUP_POLL);
-                    return;
-                }
-                Some(Err(e)) => {
-                    log::info!("transfer diagnostic: cannot resolve {e}");
-                    self.lookup = None;
-                    return self.finish(registry, Outcome::error("Error_CannotResolveHostName"));
-                }
-                Some(Ok(addresses)) => {
-                    self.lookup = None;
-                    let Some(&address) = addresses.first() else {
-                        return self
-                            .finish(registry, Outcome::error("Error_CannotResolveHostName"));
-                    };
-                    self.address = Some(address);
-                    if let Err(state) = self.connect_all(registry, address, now) {
-                        return self.finish(registry, Outcome::error(state));
-                    }
+        match resolve::poll(&mut self.lookup, now, "transfer diagnostic: cannot resolve") {
+            None => {}
+            Some(Resolution::Waiting(at)) => {
+                self.wake = Some(at);
+                return;
+            }
+            Some(Resolution::Done(None)) => {
+                return self.finish(registry, Outcome::error("Error_CannotResolveHostName"));
+            }
+            Some(Resolution::Done(Some(address))) => {
+                self.address = Some(address);
+                if let Err(state) = self.connect_all(registry, address, now) {
+                    return self.finish(registry, Outcome::error(state));
                 }
             }
         }

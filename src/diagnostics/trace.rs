@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use mio::{Registry, Token};
 
-use super::ping::{is_unreachable, millis, IcmpSocket};
-use super::resolve::{Family, Lookup, LOOKUP_POLL};
+use super::ping::{is_unreachable, millis, HostStep, IcmpHost};
+use super::resolve::Family;
 use super::state::{Outcome, Test, COMPLETE, ERROR_INTERNAL};
 use super::{number, source_address, Engine};
 use crate::wire::icmp::IcmpMessage;
@@ -80,10 +80,7 @@ pub fn hop_results(hops: &[Hop], used: Option<IpAddr>) -> Vec<(String, String)> 
 /// A trace in progress.
 pub struct Trace {
     settings: TraceSettings,
-    token: Token,
-    lookup: Option<Lookup>,
-    socket: Option<IcmpSocket>,
-    target: Option<IpAddr>,
+    host: IcmpHost,
     hops: Vec<Hop>,
     /// The trace ends after the current hop (the host answered, or a router said unreachable).
     last_hop: Option<&'static str>,
@@ -95,13 +92,9 @@ pub struct Trace {
 
 impl Trace {
     pub fn start(settings: TraceSettings, token: Token, now: Instant) -> Trace {
-        let lookup = Lookup::start(&settings.host, settings.family);
         Trace {
+            host: IcmpHost::start(&settings.host, settings.family, token),
             settings,
-            token,
-            lookup: Some(lookup),
-            socket: None,
-            target: None,
             hops: Vec::new(),
             last_hop: None,
             seq: 0,
@@ -118,7 +111,7 @@ impl Trace {
         let results = if self.hops.is_empty() && state != COMPLETE {
             Vec::new()
         } else {
-            hop_results(&self.hops, self.target.and_then(source_address))
+            hop_results(&self.hops, self.host.address.and_then(source_address))
         };
         self.outcome = Some(Outcome { state, results });
     }
@@ -139,7 +132,7 @@ impl Trace {
             self.hops.push(Hop::default());
         }
         let hop_limit = self.hops.len() as u8;
-        let (Some(socket), Some(target)) = (self.socket.as_mut(), self.target) else {
+        let (Some(socket), Some(target)) = (self.host.socket.as_mut(), self.host.address) else {
             return self.finish(registry, ERROR_INTERNAL);
         };
         self.seq = self.seq.wrapping_add(1);
@@ -167,50 +160,24 @@ impl Engine for Trace {
         if self.outcome.is_some() {
             return;
         }
-        if let Some(lookup) = self.lookup.as_mut() {
-            match lookup.take() {
-                None => {
-                    self.wake = Some(now + LOOKUP_POLL);
-                }
-                Some(Err(e)) => {
-                    log::info!("traceroute: cannot resolve {e}");
-                    self.lookup = None;
-                    self.finish(registry, "Error_CannotResolveHostName");
-                }
-                Some(Ok(addresses)) => {
-                    self.lookup = None;
-                    let Some(&target) = addresses.first() else {
-                        return self.finish(registry, "Error_CannotResolveHostName");
-                    };
-                    self.target = Some(target);
-                    let device = self.settings.device.as_deref();
-                    match IcmpSocket::open(
-                        registry,
-                        self.token,
-                        target.is_ipv6(),
-                        self.settings.dscp,
-                        device,
-                    ) {
-                        Ok(socket) => self.socket = Some(socket),
-                        Err(e) => {
-                            log::warn!("traceroute: raw ICMP socket: {e}");
-                            return self.finish(registry, ERROR_INTERNAL);
-                        }
-                    }
-                    self.next_probe(registry, now);
-                }
+        let device = self.settings.device.as_deref();
+        match self
+            .host
+            .poll(registry, now, self.settings.dscp, device, "traceroute")
+        {
+            HostStep::Open => {}
+            HostStep::Waiting(at) => {
+                self.wake = Some(at);
+                return;
             }
-            return;
+            HostStep::Opened => return self.next_probe(registry, now),
+            HostStep::Failed(state) => return self.finish(registry, state),
         }
         let Some((sent, deadline)) = self.waiting else {
             return;
         };
-        let messages = self
-            .socket
-            .as_mut()
-            .map(IcmpSocket::receive)
-            .unwrap_or_default();
-        let (seq, target) = (self.seq, self.target);
+        let messages = self.host.receive();
+        let (seq, target) = (self.seq, self.host.address);
         let mut answered = None;
         for (from, message) in messages {
             let (s, code, reached) = match message {
@@ -257,9 +224,7 @@ impl Engine for Trace {
     }
 
     fn close(&mut self, registry: &Registry) {
-        if let Some(mut socket) = self.socket.take() {
-            socket.close(registry);
-        }
+        self.host.close(registry);
     }
 }
 

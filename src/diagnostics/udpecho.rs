@@ -10,7 +10,7 @@ use mio::net::UdpSocket;
 use mio::{Interest, Registry, Token};
 
 use super::ping::summarize;
-use super::resolve::{Family, Lookup, LOOKUP_POLL};
+use super::resolve::{self, Family, Lookup, Resolution};
 use super::state::{Outcome, Test, COMPLETE, ERROR_INTERNAL};
 use super::{format_micros, number, source_address, Engine, WallClock};
 use crate::sys;
@@ -294,29 +294,22 @@ impl Engine for UdpEcho {
         if self.report.is_some() {
             return;
         }
-        if let Some(lookup) = self.lookup.as_mut() {
-            match lookup.take() {
-                None => {
-                    self.next_send = now + LOOKUP_POLL;
-                    return;
+        match resolve::poll(&mut self.lookup, now, "udpecho: cannot resolve") {
+            None => {}
+            Some(Resolution::Waiting(at)) => {
+                self.next_send = at;
+                return;
+            }
+            Some(Resolution::Done(None)) => {
+                return self.finish(registry, "Error_CannotResolveHostName");
+            }
+            Some(Resolution::Done(Some(address))) => {
+                self.address = Some(address);
+                if let Err(e) = self.open(registry, address) {
+                    log::warn!("udpecho: socket to {address}: {e}");
+                    return self.finish(registry, ERROR_INTERNAL);
                 }
-                Some(Err(e)) => {
-                    log::info!("udpecho: cannot resolve {e}");
-                    self.lookup = None;
-                    return self.finish(registry, "Error_CannotResolveHostName");
-                }
-                Some(Ok(addresses)) => {
-                    self.lookup = None;
-                    let Some(&address) = addresses.first() else {
-                        return self.finish(registry, "Error_CannotResolveHostName");
-                    };
-                    self.address = Some(address);
-                    if let Err(e) = self.open(registry, address) {
-                        log::warn!("udpecho: socket to {address}: {e}");
-                        return self.finish(registry, ERROR_INTERNAL);
-                    }
-                    self.next_send = now;
-                }
+                self.next_send = now;
             }
         }
         self.receive(now);
