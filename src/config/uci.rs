@@ -200,7 +200,9 @@ fn tokenize(text: &str) -> Result<(Vec<String>, usize, usize), String> {
                 pos += 1;
                 match bytes.get(pos) {
                     Some(b'\n') => extra_lines += 1,
-                    Some(b'\r') if bytes.get(pos + 1) == Some(&b'\n') => {
+                    // CRLF, or a CR that ends the text: written back, the
+                    // text gets its final newline and that is a continuation.
+                    Some(b'\r') if matches!(bytes.get(pos + 1), Some(&b'\n') | None) => {
                         pos += 1;
                         extra_lines += 1;
                     }
@@ -681,6 +683,19 @@ config wifi-iface
         assert_eq!(uci.get("b", "x"), Some("foo bar"));
         assert_eq!(uci.get("b", "y"), Some("abc"));
         assert_eq!(uci.get("b", "z"), Some("tab\\n"));
+    }
+
+    #[test]
+    fn what_is_written_back_reads_again() {
+        // Found by the uci_file fuzz target: a backslash and CR ending the
+        // text were read as an escaped CR, but once written back (with the
+        // final newline) they are a CRLF continuation.
+        for text in ["\\package\r \\\r", "config a 'b'\n\toption x y\\\r"] {
+            if let Ok(file) = UciFile::parse("fuzz", text) {
+                let written = file.to_text();
+                assert!(UciFile::parse("written", &written).is_ok(), "{written:?}");
+            }
+        }
     }
 
     #[test]
