@@ -12,6 +12,7 @@ use crate::cwmp::datetime;
 use crate::cwmp::fault::{Fault, FaultCode};
 use crate::datamodel::config::{ConfigStore, SharedConfig, SharedUci};
 use crate::datamodel::provider::{ApplyStatus, Provider};
+use crate::datamodel::ucimap::commit_staged_options;
 use crate::sys;
 
 fn read(path: &str) -> Option<String> {
@@ -981,20 +982,8 @@ impl Provider for IpProvider {
 
     fn commit(&mut self) -> Result<ApplyStatus, Fault> {
         let staged = std::mem::take(&mut self.staged);
-        if staged.is_empty() {
-            return Ok(ApplyStatus::Applied);
-        }
-        let mut uci = self.uci.borrow_mut();
-        let mut result = Ok(());
-        for (section, option, value) in &staged {
-            result = result.and_then(|()| uci.set("network", section, option, value));
-        }
-        if let Err(e) = result.and_then(|()| uci.commit("network")) {
-            uci.revert("network");
-            return Err(Fault::with_text(FaultCode::RequestDenied, e));
-        }
         // netifd applies the address when the network service reloads after the session.
-        Ok(ApplyStatus::Pending)
+        commit_staged_options(&self.uci, "network", &staged)
     }
 
     fn abort(&mut self) {

@@ -14,7 +14,8 @@ use crate::cwmp::fault::{Fault, FaultCode};
 use crate::datamodel::config::{SharedConfig, SharedUci};
 use crate::datamodel::provider::{ApplyStatus, Provider};
 use crate::datamodel::ucimap::{
-    assign_numbers, section_numbers, section_numbers_where, subnet, ALIAS_OPTION, INSTANCE_OPTION,
+    assign_numbers, commit_staged_options, section_numbers, section_numbers_where, subnet,
+    ALIAS_OPTION, INSTANCE_OPTION,
 };
 use crate::sys;
 
@@ -456,19 +457,7 @@ impl Provider for PoolChildrenProvider {
 
     fn commit(&mut self) -> Result<ApplyStatus, Fault> {
         let staged = std::mem::take(&mut self.staged);
-        if staged.is_empty() {
-            return Ok(ApplyStatus::Applied);
-        }
-        let mut uci = self.uci.borrow_mut();
-        let mut result = Ok(());
-        for (section, option, value) in &staged {
-            result = result.and_then(|()| uci.set("dhcp", section, option, value));
-        }
-        if let Err(e) = result.and_then(|()| uci.commit("dhcp")) {
-            uci.revert("dhcp");
-            return Err(Fault::with_text(FaultCode::RequestDenied, e));
-        }
-        Ok(ApplyStatus::Pending)
+        commit_staged_options(&self.uci, "dhcp", &staged)
     }
 
     fn abort(&mut self) {

@@ -599,6 +599,30 @@ enum Write {
     PoolMax(u32),
 }
 
+/// Writes options staged as (section, option, value) to one UCI package and
+/// commits it; on any failure reverts the package and denies the request.
+/// Nothing staged applies at once; otherwise the change waits for the
+/// package's service to reload after the session.
+pub fn commit_staged_options(
+    uci: &SharedUci,
+    package: &str,
+    staged: &[(String, &'static str, String)],
+) -> Result<ApplyStatus, Fault> {
+    if staged.is_empty() {
+        return Ok(ApplyStatus::Applied);
+    }
+    let mut uci = uci.borrow_mut();
+    let mut result = Ok(());
+    for (section, option, value) in staged {
+        result = result.and_then(|()| uci.set(package, section, option, value));
+    }
+    if let Err(e) = result.and_then(|()| uci.commit(package)) {
+        uci.revert(package);
+        return Err(Fault::with_text(FaultCode::RequestDenied, e));
+    }
+    Ok(ApplyStatus::Pending)
+}
+
 /// Serves the mapped parameters from a `UciBackend`.
 pub struct UciMapProvider {
     map: UciMap,

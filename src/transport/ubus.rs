@@ -440,6 +440,44 @@ enum PendingKind {
     },
 }
 
+impl PendingKind {
+    /// The input that tells the caller a request for an interface's status or
+    /// a call ended with `status` (a time-out, a lost connection); none for
+    /// the client's own registrations.
+    fn failed(self, status: UbusStatus) -> Option<UbusInput> {
+        match self {
+            PendingKind::Lookup { request, interface }
+            | PendingKind::InterfaceStatus { request, interface } => {
+                Some(UbusInput::InterfaceStatus {
+                    request,
+                    interface,
+                    result: Err(status),
+                })
+            }
+            PendingKind::CallLookup {
+                request,
+                object,
+                method,
+                ..
+            }
+            | PendingKind::Call {
+                request,
+                object,
+                method,
+            } => Some(UbusInput::CallResult {
+                request,
+                object,
+                method,
+                result: Err(status),
+            }),
+            PendingKind::AddTr069
+            | PendingKind::RemoveTr069
+            | PendingKind::AddListener
+            | PendingKind::RegisterEvents => None,
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Pending {
     seq: u16,
@@ -577,30 +615,7 @@ impl UbusClient {
                             PendingKind::AddListener | PendingKind::RegisterEvents => {
                                 log::warn!("ubus: interface event registration timed out")
                             }
-                            PendingKind::Lookup { request, interface }
-                            | PendingKind::InterfaceStatus { request, interface } => {
-                                inputs.push(UbusInput::InterfaceStatus {
-                                    request,
-                                    interface,
-                                    result: Err(UbusStatus::Timeout),
-                                })
-                            }
-                            PendingKind::CallLookup {
-                                request,
-                                object,
-                                method,
-                                ..
-                            }
-                            | PendingKind::Call {
-                                request,
-                                object,
-                                method,
-                            } => inputs.push(UbusInput::CallResult {
-                                request,
-                                object,
-                                method,
-                                result: Err(UbusStatus::Timeout),
-                            }),
+                            kind => inputs.extend(kind.failed(UbusStatus::Timeout)),
                         }
                     }
                     if lost {
@@ -1139,33 +1154,7 @@ impl UbusClient {
         {
             let _ = registry.deregister(&mut connection.stream);
             for request in connection.pending {
-                match request.kind {
-                    PendingKind::Lookup { request, interface }
-                    | PendingKind::InterfaceStatus { request, interface } => {
-                        inputs.push(UbusInput::InterfaceStatus {
-                            request,
-                            interface,
-                            result: Err(UbusStatus::ConnectionFailed),
-                        });
-                    }
-                    PendingKind::CallLookup {
-                        request,
-                        object,
-                        method,
-                        ..
-                    }
-                    | PendingKind::Call {
-                        request,
-                        object,
-                        method,
-                    } => inputs.push(UbusInput::CallResult {
-                        request,
-                        object,
-                        method,
-                        result: Err(UbusStatus::ConnectionFailed),
-                    }),
-                    _ => {}
-                }
+                inputs.extend(request.kind.failed(UbusStatus::ConnectionFailed));
             }
             if !self.shutting_down {
                 inputs.push(UbusInput::Disconnected);

@@ -9,6 +9,8 @@ pub mod ftp;
 pub mod icmp;
 pub mod lwn;
 pub mod md5;
+#[cfg(test)]
+pub(crate) mod mutate;
 pub mod scram;
 pub mod soap;
 pub mod stun;

@@ -332,6 +332,7 @@ pub fn parse_response(datagram: &[u8], key: Option<&[u8]>) -> Result<BindingResp
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::mutate::for_each_mutation;
 
     /// RFC 5769 2.2, "Sample IPv4 Response" (password `VOkJxbRl1RmTxUk/WvJxBt`).
     const RFC5769_IPV4_RESPONSE: [u8; 80] = [
@@ -494,23 +495,8 @@ mod tests {
 
     #[test]
     fn mutated_responses_never_panic() {
-        let mut seed = 0x2545_f491_u32;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 17;
-            seed ^= seed << 5;
-            seed
-        };
-        for round in 0..20_000u32 {
-            let mut bytes = RFC5769_IPV4_RESPONSE.to_vec();
-            for _ in 0..(next() % 6) {
-                let at = next() as usize % bytes.len();
-                bytes[at] = next() as u8;
-            }
-            if round % 4 == 0 {
-                bytes.truncate(next() as usize % bytes.len());
-            }
-            let _ = parse_response(&bytes, Some(b"k".as_slice()));
-        }
+        for_each_mutation(&RFC5769_IPV4_RESPONSE, 0x2545_f491, 20_000, |bytes| {
+            let _ = parse_response(bytes, Some(b"k".as_slice()));
+        });
     }
 }

@@ -252,6 +252,7 @@ impl UdpRequestGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::mutate::for_each_mutation;
 
     fn hex(bytes: &[u8]) -> String {
         bytes.iter().map(|b| format!("{b:02X}")).collect()
@@ -404,23 +405,8 @@ mod tests {
     fn mutated_requests_never_panic() {
         let base = request(1000, "7", "user", "pw");
         let mut guard = UdpRequestGuard::default();
-        let mut seed = 0x1234_5678_u32;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 17;
-            seed ^= seed << 5;
-            seed
-        };
-        for round in 0..20_000u32 {
-            let mut bytes = base.clone();
-            for _ in 0..(next() % 6) {
-                let at = next() as usize % bytes.len();
-                bytes[at] = next() as u8;
-            }
-            if round % 4 == 0 {
-                bytes.truncate(next() as usize % bytes.len());
-            }
-            let _ = guard.accept(&bytes, "user", "pw");
-        }
+        for_each_mutation(&base, 0x1234_5678, 20_000, |bytes| {
+            let _ = guard.accept(bytes, "user", "pw");
+        });
     }
 }
