@@ -11,6 +11,8 @@
 mod acs;
 #[path = "../tests/support/daemon.rs"]
 mod daemon;
+#[path = "../tests/support/http_wire.rs"]
+mod http_wire;
 
 use std::cell::RefCell;
 use std::io::{Read, Write};

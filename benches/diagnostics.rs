@@ -8,6 +8,8 @@ mod daemon;
 mod files;
 #[path = "../tests/support/http_server.rs"]
 mod http_server;
+#[path = "../tests/support/http_wire.rs"]
+mod http_wire;
 
 use std::collections::BTreeMap;
 use std::io;

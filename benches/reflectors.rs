@@ -7,6 +7,8 @@
 mod acs;
 #[path = "../tests/support/http_server.rs"]
 mod http_server;
+#[path = "../tests/support/http_wire.rs"]
+mod http_wire;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};

@@ -9,6 +9,8 @@ mod acs;
 mod coturn;
 #[path = "../tests/support/daemon.rs"]
 mod daemon;
+#[path = "../tests/support/http_wire.rs"]
+mod http_wire;
 
 use std::net::UdpSocket;
 use std::path::Path;

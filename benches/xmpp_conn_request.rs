@@ -8,6 +8,8 @@
 mod acs;
 #[path = "../tests/support/daemon.rs"]
 mod daemon;
+#[path = "../tests/support/http_wire.rs"]
+mod http_wire;
 #[path = "../tests/support/pki.rs"]
 #[allow(dead_code)]
 mod pki;

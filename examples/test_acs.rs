@@ -5,6 +5,8 @@
 
 #[path = "../tests/support/acs.rs"]
 mod acs;
+#[path = "../tests/support/http_wire.rs"]
+mod http_wire;
 
 use std::time::Duration;
 

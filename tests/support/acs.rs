@@ -272,45 +272,18 @@ impl HttpRequest {
 }
 
 fn read_request(reader: &mut impl BufRead) -> Option<HttpRequest> {
-    let mut line = String::new();
-    if reader.read_line(&mut line).ok()? == 0 {
-        return None;
-    }
-    let mut words = line.split_whitespace();
-    let method = words.next()?.to_owned();
-    let path = words.next()?.to_owned();
-    let mut headers = Vec::new();
-    loop {
-        let mut h = String::new();
-        reader.read_line(&mut h).ok()?;
-        let h = h.trim_end();
-        if h.is_empty() {
-            break;
-        }
-        let (name, value) = h.split_once(':')?;
-        headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
-    }
+    let head = super::http_wire::read_request_head(reader)?;
     let mut request = HttpRequest {
-        method,
-        path,
-        headers,
+        method: head.method,
+        path: head.target,
+        headers: head.headers,
         body: Vec::new(),
     };
     if request
         .header("transfer-encoding")
         .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
     {
-        loop {
-            let mut size = String::new();
-            reader.read_line(&mut size).ok()?;
-            let n = usize::from_str_radix(size.trim(), 16).ok()?;
-            let mut chunk = vec![0; n + 2];
-            reader.read_exact(&mut chunk).ok()?;
-            if n == 0 {
-                break;
-            }
-            request.body.extend_from_slice(&chunk[..n]);
-        }
+        request.body = super::http_wire::read_chunked(reader)?;
     } else if let Some(len) = request.header("content-length") {
         request.body = vec![0; len.parse().ok()?];
         reader.read_exact(&mut request.body).ok()?;

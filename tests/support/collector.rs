@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -144,27 +144,14 @@ impl Server {
         };
         let mut reader = BufReader::new(conn);
         loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            let Some(super::http_wire::RequestHead {
+                method,
+                target,
+                headers,
+            }) = super::http_wire::read_request_head(&mut reader)
+            else {
                 return;
-            }
-            let mut words = line.split_whitespace();
-            let method = words.next().unwrap_or("").to_owned();
-            let target = words.next().unwrap_or("").to_owned();
-            let mut headers = Vec::new();
-            loop {
-                let mut h = String::new();
-                if reader.read_line(&mut h).unwrap_or(0) == 0 {
-                    return;
-                }
-                let h = h.trim_end();
-                if h.is_empty() {
-                    break;
-                }
-                if let Some((name, value)) = h.split_once(':') {
-                    headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
-                }
-            }
+            };
             let header = |name: &str| {
                 headers
                     .iter()

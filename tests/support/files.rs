@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -129,27 +129,14 @@ fn serve<S: Read + Write>(
     stop: &AtomicBool,
 ) {
     let mut reader = BufReader::new(&mut *stream);
-    let mut line = String::new();
-    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+    let Some(super::http_wire::RequestHead {
+        method,
+        target: path,
+        headers,
+    }) = super::http_wire::read_request_head(&mut reader)
+    else {
         return;
-    }
-    let mut parts = line.split_whitespace();
-    let method = parts.next().unwrap_or("").to_owned();
-    let path = parts.next().unwrap_or("").to_owned();
-    let mut headers = Vec::new();
-    loop {
-        let mut h = String::new();
-        if reader.read_line(&mut h).unwrap_or(0) == 0 {
-            return;
-        }
-        let h = h.trim_end();
-        if h.is_empty() {
-            break;
-        }
-        if let Some((name, value)) = h.split_once(':') {
-            headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
-        }
-    }
+    };
     let header = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
     let expects_continue = header("expect").is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
     let authorized = match &options.basic_auth {
@@ -175,23 +162,10 @@ fn serve<S: Read + Write>(
                 return;
             }
         } else if header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
-            loop {
-                let mut size = String::new();
-                if reader.read_line(&mut size).unwrap_or(0) == 0 {
-                    return;
-                }
-                let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
-                    return;
-                };
-                let mut chunk = vec![0; n + 2];
-                if reader.read_exact(&mut chunk).is_err() {
-                    return;
-                }
-                if n == 0 {
-                    break;
-                }
-                body.extend_from_slice(&chunk[..n]);
-            }
+            let Some(chunked) = super::http_wire::read_chunked(&mut reader) else {
+                return;
+            };
+            body = chunked;
         }
     }
     drop(reader);

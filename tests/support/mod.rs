@@ -8,6 +8,7 @@ pub mod daemon;
 pub mod dns;
 pub mod files;
 pub mod http_server;
+pub mod http_wire;
 pub mod netns;
 pub mod pki;
 pub mod prosody;
