@@ -12,25 +12,9 @@ use icwmp::wire::soap::{
 };
 use support::acs::{AcsOptions, RecordedSession, SessionScript, TestAcs};
 use support::daemon::{temp_dir, wait_until, write_config, TestDaemon};
+use support::opkg::FAKE_OPKG;
 
 const WAIT: Duration = Duration::from_secs(20);
-
-/// A package manager over a text file `installed` of `name - version` lines:
-/// `install <url of name_version_arch.ipk>`, `remove <name>`, `list`.
-const FAKE_OPKG: &str = r#"#!/bin/sh
-db="$(dirname "$0")/installed"
-touch "$db"
-case "$1" in
-install)
-    file="${2##*/}"; stem="${file%.ipk}"; name="${stem%%_*}"; rest="${stem#*_}"; version="${rest%%_*}"
-    grep -v "^$name - " "$db" > "$db.new"; echo "$name - $version" >> "$db.new"; mv "$db.new" "$db" ;;
-remove)
-    grep -q "^$2 - " "$db" || { echo "Package $2 is not installed" >&2; exit 255; }
-    grep -v "^$2 - " "$db" > "$db.new"; mv "$db.new" "$db" ;;
-list)
-    cat "$db" ;;
-esac
-"#;
 
 /// The daemon's config with the fake package manager in `dir`.
 fn setup(dir: &Path, acs_url: &str, installed: &str) {
@@ -230,8 +214,8 @@ fn an_install_cut_short_by_a_kill_is_reported_as_done_not_as_autonomous() {
     // The package manager installs, then hangs until released: the daemon is
     // killed after the package is in but before it saw the command end.
     let hanging = FAKE_OPKG.replace(
-        "mv \"$db.new\" \"$db\" ;;\nremove)",
-        "mv \"$db.new\" \"$db\"\n    while [ ! -e \"$db.release\" ]; do sleep 0.05; done ;;\nremove)",
+        "mv \"$db.new.$$\" \"$db\" ;;\nremove)",
+        "mv \"$db.new.$$\" \"$db\"\n    while [ ! -e \"$db.release\" ]; do sleep 0.05; done ;;\nremove)",
     );
     assert_ne!(hanging, FAKE_OPKG);
     std::fs::write(dir.join("fake-opkg"), hanging).expect("script");

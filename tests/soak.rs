@@ -35,6 +35,7 @@ use icwmp::wire::soap::{ChangeDuState, Download, DuOperation, InstallOp, Rpc, St
 use support::acs::{AcsOptions, RecordedSession, ScriptGenerator, SessionScript, TestAcs};
 use support::daemon::{temp_dir, wait_until, TestDaemon};
 use support::files::{FileServer, FileServerOptions};
+use support::opkg::FAKE_OPKG;
 
 const INTERVAL: &str = "Device.ManagementServer.PeriodicInformInterval";
 const CONFIG_TYPE: &str = "3 Vendor Configuration File";
@@ -43,23 +44,6 @@ const CR_USER: &str = "soak-user";
 const CR_PASSWORD: &str = "soak-pass";
 /// How long the last daemon gets to deliver what is owed.
 const SETTLE: Duration = Duration::from_secs(60);
-
-/// A package manager over a text file `installed` of `name - version` lines
-/// (as in `daemon_du.rs`): `install <url of name_version_arch.ipk>`, `remove <name>`, `list`.
-const FAKE_OPKG: &str = r#"#!/bin/sh
-db="$(dirname "$0")/installed"
-touch "$db"
-case "$1" in
-install)
-    file="${2##*/}"; stem="${file%.ipk}"; name="${stem%%_*}"; rest="${stem#*_}"; version="${rest%%_*}"
-    grep -v "^$name - " "$db" > "$db.new.$$"; echo "$name - $version" >> "$db.new.$$"; mv "$db.new.$$" "$db" ;;
-remove)
-    grep -q "^$2 - " "$db" || { echo "Package $2 is not installed" >&2; exit 255; }
-    grep -v "^$2 - " "$db" > "$db.new.$$"; mv "$db.new.$$" "$db" ;;
-list)
-    cat "$db" ;;
-esac
-"#;
 
 /// splitmix64: small, seedable, good enough to pick kill points.
 struct Rng(u64);

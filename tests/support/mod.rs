@@ -10,6 +10,7 @@ pub mod files;
 pub mod http_server;
 pub mod http_wire;
 pub mod netns;
+pub mod opkg;
 pub mod pki;
 pub mod prosody;
 pub mod ubus_broker;
