@@ -316,6 +316,13 @@ fn the_fixture_router_is_provisioned_through_uci_and_reloaded_once_per_package()
             "255.255.0.0",
             XsdType::String,
         )]),
+        // Not a 2.4 GHz channel; radio1 is down, so no channel in use to keep.
+        spv(&[("Device.WiFi.Radio.1.Channel", "36", XsdType::UnsignedInt)]),
+        spv(&[(
+            "Device.WiFi.Radio.2.AutoChannelEnable",
+            "0",
+            XsdType::Boolean,
+        )]),
     ];
     let acs = TestAcs::start(AcsOptions {
         sessions: vec![script(requests)],
@@ -333,7 +340,7 @@ fn the_fixture_router_is_provisioned_through_uci_and_reloaded_once_per_package()
         daemon.log()
     );
     let responses = acs.sessions()[0].responses.clone();
-    assert_eq!(responses.len(), 15, "{responses:#?}");
+    assert_eq!(responses.len(), 17, "{responses:#?}");
 
     let got = values_of(&responses[0]);
     assert_eq!(value(&got, "Device.WiFi.RadioNumberOfEntries"), "2");
@@ -544,6 +551,13 @@ fn the_fixture_router_is_provisioned_through_uci_and_reloaded_once_per_package()
         Some(true)
     );
     assert_eq!(writable("Device.IP.Interface.1.Name"), Some(false));
+    assert_eq!(fault_codes(&responses[15]), [9007]);
+    assert_eq!(fault_codes(&responses[16]), [9001]);
+    assert_eq!(
+        writable("Device.WiFi.Radio.2.AutoChannelEnable"),
+        Some(true)
+    );
+    assert_eq!(writable("Device.WiFi.Radio.1.Channel"), Some(true));
 
     // Each changed package was written once and its service reloaded once.
     let reloaded = std::fs::read_to_string(&reloads).expect("reloads");
@@ -609,6 +623,12 @@ fn tr098_mirror_serves_lan_and_wan_and_informs_the_external_address() {
                 &format!("{igd}.Time.NTPServer5"),
                 "ntp5.example.net",
                 XsdType::String,
+            ),
+            // The guest network is on radio0: its channel.
+            (
+                &format!("{lan}WLANConfiguration.3.Channel"),
+                "11",
+                XsdType::UnsignedInt,
             ),
         ]),
         Rpc::AddObject {
@@ -681,6 +701,22 @@ fn tr098_mirror_serves_lan_and_wan_and_informs_the_external_address() {
         value(&got, &format!("{lan}WLANConfiguration.1.KeyPassphrase")),
         ""
     );
+    assert_eq!(
+        value(&got, &format!("{lan}WLANConfiguration.1.Channel")),
+        "1"
+    );
+    assert_eq!(
+        value(&got, &format!("{lan}WLANConfiguration.1.AutoChannelEnable")),
+        "0"
+    );
+    assert_eq!(
+        value(&got, &format!("{lan}WLANConfiguration.2.AutoChannelEnable")),
+        "1"
+    );
+    // radio1 picks its channel and iwinfo is not there to say which.
+    assert!(!got
+        .iter()
+        .any(|(n, _)| *n == format!("{lan}WLANConfiguration.2.Channel")));
     assert!(got
         .iter()
         .any(|(n, v)| n.starts_with(&format!("{lan}Hosts.Host.")) && v == "printer"));
@@ -732,6 +768,10 @@ fn tr098_mirror_serves_lan_and_wan_and_informs_the_external_address() {
     let wireless = std::fs::read_to_string(dir.join("wireless")).expect("wireless");
     assert!(
         wireless.contains("option encryption 'psk-mixed'"),
+        "{wireless}"
+    );
+    assert!(
+        wireless.contains("config wifi-device 'radio0'\n\toption type 'mac80211'\n\toption path 'platform/soc/18000000.wifi'\n\toption channel '11'\n"),
         "{wireless}"
     );
     let system = std::fs::read_to_string(dir.join("system")).expect("system");
@@ -806,7 +846,7 @@ type Answer = (
 );
 
 /// netifd's `network.wireless status`: radio0 up with two interfaces (the
-/// second an anonymous section, named as netifd names those), radio1 down.
+/// second an anonymous section, named as netifd names those), radio1 (channel auto) up with one.
 fn netifd_wireless(method: &str, _args: &[(String, icwmp::wire::blobmsg::Value)]) -> Answer {
     use icwmp::wire::ubus::UbusStatus;
     match method {
@@ -816,12 +856,16 @@ fn netifd_wireless(method: &str, _args: &[(String, icwmp::wire::blobmsg::Value)]
                 r#"{"radio0": {"up": true, "pending": false, "autostart": true, "disabled": false,
                      "interfaces": [{"section": "default_radio0", "ifname": "phy0-ap0", "config": {"mode": "ap"}},
                                     {"section": "@wifi-iface[2]", "ifname": "phy0-ap1", "config": {"mode": "ap"}}]},
-                    "radio1": {"up": false, "pending": false, "autostart": true, "disabled": true, "interfaces": []}}"#,
+                    "radio1": {"up": true, "pending": false, "autostart": true, "disabled": false,
+                     "interfaces": [{"section": "default_radio1", "ifname": "phy1-ap0", "config": {"mode": "ap"}}]}}"#,
             )),
         ),
         _ => (UbusStatus::MethodNotFound, None),
     }
 }
+
+/// How many times the daemon asked iwinfo about phy1-ap0 (the last interface of a refresh).
+static IWINFO_PHY1_CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// rpcd-mod-iwinfo's `iwinfo info`: refuses a call without `device`, as its policy does.
 fn iwinfo(method: &str, args: &[(String, icwmp::wire::blobmsg::Value)]) -> Answer {
@@ -839,6 +883,23 @@ fn iwinfo(method: &str, args: &[(String, icwmp::wire::blobmsg::Value)]) -> Answe
                     "noise": -95, "bitrate": 286700, "hwmodes": ["b", "g", "n", "ax"], "htmode": "HE20"}"#,
             )),
         ),
+        // radio1 under `channel auto`: the channel its ACS picked.
+        ("info", Some("phy1-ap0")) => {
+            IWINFO_PHY1_CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            (
+                UbusStatus::Ok,
+                Some(json_table(
+                    r#"{"phy": "phy1", "ssid": "OpenWrt-Home-5G", "bssid": "02:AA:00:00:00:02", "country": "SE",
+                        "mode": "Master", "channel": 36, "center_chan1": 42, "frequency": 5180,
+                        "frequency_offset": 0, "txpower": 20, "quality": 50, "quality_max": 70,
+                        "signal": -60, "noise": -92, "bitrate": 1200900,
+                        "encryption": {"enabled": true, "wpa": [3], "authentication": ["psk", "sae"], "ciphers": ["ccmp"]},
+                        "htmodes": ["HT20", "HT40", "VHT20", "VHT40", "VHT80", "HE20", "HE40", "HE80"],
+                        "hwmodes": ["a", "n", "ac", "ax"], "hwmodes_text": "802.11ac/ax/n", "htmode": "HE80",
+                        "hardware": {"id": [5315, 30736, 5315, 30736], "name": "MediaTek MT7981"}}"#,
+                )),
+            )
+        }
         ("info", Some(_)) => (UbusStatus::NotFound, None),
         ("info", None) => (UbusStatus::InvalidArgument, None),
         _ => (UbusStatus::MethodNotFound, None),
@@ -891,6 +952,18 @@ fn hostapd_ap0(method: &str, _args: &[(String, icwmp::wire::blobmsg::Value)]) ->
     }
 }
 
+/// Asks the daemon for a session through its `tr069 inform` ubus method.
+fn connection_request_over_ubus(client: &mut support::ubus_broker::CliClient) {
+    let reply = client
+        .call(
+            "tr069",
+            "inform",
+            json_table(r#"{"event": "6 CONNECTION REQUEST"}"#),
+        )
+        .expect("ubus I/O");
+    assert!(matches!(reply, Ok(Some(_))), "{reply:?}");
+}
+
 #[test]
 fn run_time_state_comes_from_netifd_iwinfo_and_hostapd_over_ubus() {
     let acs = TestAcs::start(AcsOptions {
@@ -910,7 +983,21 @@ fn run_time_state_comes_from_netifd_iwinfo_and_hostapd_over_ubus() {
                 "Device.WiFi.AccessPoint.3.AssociatedDeviceNumberOfEntries",
                 "Device.PPP.Interface.1.",
                 "Device.DHCPv4.Client.1.",
+                "Device.WiFi.Radio.2.Channel",
+                "Device.WiFi.Radio.2.AutoChannelEnable",
             ])]),
+            // Automatic selection off keeps the channel it selected.
+            script(vec![
+                spv(&[(
+                    "Device.WiFi.Radio.2.AutoChannelEnable",
+                    "0",
+                    XsdType::Boolean,
+                )]),
+                gpv(&[
+                    "Device.WiFi.Radio.2.Channel",
+                    "Device.WiFi.Radio.2.AutoChannelEnable",
+                ]),
+            ]),
         ],
         ..AcsOptions::default()
     });
@@ -956,19 +1043,16 @@ fn run_time_state_comes_from_netifd_iwinfo_and_hostapd_over_ubus() {
     // The last call of a refresh (iwinfo is asked before hostapd) has been answered.
     assert!(support::daemon::wait_until(WAIT, || HOSTAPD_CALLS
         .load(std::sync::atomic::Ordering::SeqCst)
-        > 0));
-    let reply = client
-        .call(
-            "tr069",
-            "inform",
-            json_table(r#"{"event": "6 CONNECTION REQUEST"}"#),
-        )
-        .expect("ubus I/O");
-    assert!(matches!(reply, Ok(Some(_))), "{reply:?}");
+        > 0
+        && IWINFO_PHY1_CALLS.load(std::sync::atomic::Ordering::SeqCst)
+            > 0));
+    connection_request_over_ubus(&mut client);
     assert!(acs.wait_sessions(2, WAIT), "{}", daemon.log());
     let got = values_of(&acs.sessions()[1].responses[0]);
     assert_eq!(value(&got, "Device.WiFi.Radio.1.Status"), "Up");
-    assert_eq!(value(&got, "Device.WiFi.Radio.2.Status"), "Down");
+    assert_eq!(value(&got, "Device.WiFi.Radio.2.Status"), "Up");
+    assert_eq!(value(&got, "Device.WiFi.Radio.2.Channel"), "36");
+    assert_eq!(value(&got, "Device.WiFi.Radio.2.AutoChannelEnable"), "1");
     assert_eq!(value(&got, "Device.WiFi.SSID.1.Status"), "Up");
     assert_eq!(value(&got, "Device.WiFi.SSID.1.BSSID"), "02:aa:00:00:00:01");
     assert_eq!(value(&got, "Device.WiFi.SSID.1.Name"), "phy0-ap0");
@@ -1062,8 +1146,33 @@ fn run_time_state_comes_from_netifd_iwinfo_and_hostapd_over_ubus() {
         value(&got, "Device.DHCPv4.Client.1.DNSServers"),
         "198.51.100.53,198.51.100.54"
     );
+    connection_request_over_ubus(&mut client);
+    assert!(acs.wait_sessions(3, WAIT), "{}", daemon.log());
+    let responses = acs.sessions()[2].responses.clone();
+    assert!(
+        matches!(
+            responses[0],
+            Rpc::SetParameterValuesResponse {
+                status: Status::Pending
+            }
+        ),
+        "{:?}",
+        responses[0]
+    );
+    let got = values_of(&responses[1]);
+    assert_eq!(value(&got, "Device.WiFi.Radio.2.Channel"), "36");
+    assert_eq!(value(&got, "Device.WiFi.Radio.2.AutoChannelEnable"), "0");
     assert!(daemon.stop().success());
     broker.stop();
+    let wireless = std::fs::read_to_string(dir.join("wireless")).expect("wireless");
+    let fixture = std::fs::read_to_string(format!("{FIXTURE}/wireless")).expect("fixture");
+    let expected = fixture
+        .replace("config wifi-iface 'guest'", "config wifi-iface")
+        .replace(
+            "option channel 'auto'\n\toption band '5g'",
+            "option channel '36'\n\toption band '5g'",
+        );
+    assert_eq!(wireless, expected);
 }
 
 /// `icwmpd --config dir -m 1 <args>`: the data model CLI of the real binary.

@@ -160,7 +160,8 @@ pub fn register_tr098_runtime(dm: &mut DataModel, config: SharedConfig, uci: Sha
 }
 
 /// Registers the providers that serve inside the uci-map's tables: TR-181
-/// DHCPv4 pool static addresses and clients, bridge ports, the Wi-Fi run-time state,
+/// DHCPv4 pool static addresses and clients, bridge ports, the Wi-Fi run-time state
+/// and radio channels (both models),
 /// the DNS relay's forwarders, the kernel's IPv6 routes,
 /// and (both models) the netifd run-time state of PPP and DHCP links. The
 /// run-time cache is attached to the model for the daemon to fill.
@@ -192,6 +193,13 @@ pub fn register_map_runtime(dm: &mut DataModel, uci: SharedUci) {
         match dm.register(&dnsrelay::PATHS, Box::new(provider)) {
             Ok(()) => fed = true,
             Err(e) => log::debug!("DNS relay forwarders not served: {e}"),
+        }
+    }
+    if dm.schema().kind() == ModelKind::Tr098 {
+        let provider = wifi::WifiRuntimeProvider::new(uci.clone(), state.clone());
+        match dm.register(&wifi::TR098_PATHS, Box::new(provider)) {
+            Ok(()) => fed = true,
+            Err(e) => log::debug!("WLANConfiguration channels not served: {e}"),
         }
     }
     let paths: &[&str] = match dm.schema().kind() {

@@ -9,10 +9,11 @@
 
 use std::collections::BTreeMap;
 
+use crate::cwmp::fault::{Fault, FaultCode};
 use crate::datamodel::config::SharedUci;
-use crate::datamodel::provider::Provider;
+use crate::datamodel::provider::{ApplyStatus, Provider};
 use crate::datamodel::runtime::SharedRuntime;
-use crate::datamodel::ucimap::section_numbers;
+use crate::datamodel::ucimap::{commit_staged_options, section_numbers};
 use crate::wire::blobmsg::Value;
 
 /// At most this many interfaces are followed (each costs two ubus calls per refresh).
@@ -45,6 +46,8 @@ pub struct WifiState {
     htmodes: BTreeMap<String, String>,
     /// Interface → BSSID from `iwinfo info`.
     bssids: BTreeMap<String, String>,
+    /// Interface → the channel in use, from `iwinfo info`.
+    channels: BTreeMap<String, i64>,
     /// Interface → stations from `hostapd.<ifname> get_clients`.
     stations: BTreeMap<String, Vec<Station>>,
 }
@@ -81,6 +84,7 @@ impl WifiState {
         self.stations.retain(|i, _| live.contains(i));
         self.noise.retain(|i, _| live.contains(i));
         self.htmodes.retain(|i, _| live.contains(i));
+        self.channels.retain(|i, _| live.contains(i));
         live
     }
 
@@ -103,6 +107,10 @@ impl WifiState {
         match field("noise").and_then(Value::as_i64) {
             Some(n) => self.noise.insert(ifname.to_owned(), n),
             None => self.noise.remove(ifname),
+        };
+        match field("channel").and_then(Value::as_i64).filter(|c| *c > 0) {
+            Some(c) => self.channels.insert(ifname.to_owned(), c),
+            None => self.channels.remove(ifname),
         };
         match field("htmode").and_then(Value::as_str) {
             Some(h) => self.htmodes.insert(ifname.to_owned(), h.to_owned()),
@@ -142,10 +150,35 @@ impl WifiState {
     }
 }
 
-/// Serves the run-time parameters of `Device.WiFi.` the uci-map cannot.
+/// A radio's `channel` as an SPV asks for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum ChannelWrite {
+    /// `Channel` written: this channel, and automatic selection off.
+    Fixed(u32),
+    /// `AutoChannelEnable` true: `channel 'auto'`.
+    Auto,
+    /// `AutoChannelEnable` false: the channel in use stays, fixed.
+    Keep(u32),
+}
+
+/// Whether `channel` is a channel of an OpenWrt `band` (`2g`, `5g`, `6g`, `60g`).
+fn channel_in_band(band: Option<&str>, channel: u32) -> bool {
+    match band {
+        Some("2g") => (1..=14).contains(&channel),
+        Some("5g") => (32..=177).contains(&channel),
+        Some("6g") => (1..=233).contains(&channel),
+        Some("60g") => (1..=6).contains(&channel),
+        _ => (1..=255).contains(&channel),
+    }
+}
+
+/// Serves the run-time parameters of `Device.WiFi.` the uci-map cannot,
+/// and the channel of a radio (TR-181 `Radio.{i}`, TR-098 `WLANConfiguration.{i}`).
 pub struct WifiRuntimeProvider {
     uci: SharedUci,
     state: SharedRuntime,
+    /// (`wifi-device` section, change) staged by SetParameterValues.
+    staged: Vec<(String, ChannelWrite)>,
 }
 
 fn counter(ifname: &str, file: &str) -> String {
@@ -156,7 +189,54 @@ fn counter(ifname: &str, file: &str) -> String {
 
 impl WifiRuntimeProvider {
     pub fn new(uci: SharedUci, state: SharedRuntime) -> WifiRuntimeProvider {
-        WifiRuntimeProvider { uci, state }
+        WifiRuntimeProvider {
+            uci,
+            state,
+            staged: Vec::new(),
+        }
+    }
+
+    /// The `wifi-device` section a Channel or AutoChannelEnable path is
+    /// about: the radio itself (TR-181), or the radio of a `wifi-iface` (TR-098).
+    fn channel_radio(&self, path: &str) -> Option<(String, &'static str)> {
+        let field = |f: &str| match f {
+            "Channel" => Some("Channel"),
+            "AutoChannelEnable" => Some("AutoChannelEnable"),
+            _ => None,
+        };
+        if let Some((n, f)) = split(path, ".WiFi.Radio.") {
+            return Some((self.section("wifi-device", n)?, field(f)?));
+        }
+        let (n, f) = split(path, ".WLANConfiguration.")?;
+        let f = field(f)?;
+        let iface = self.section("wifi-iface", n)?;
+        let radio = self.uci.borrow().get("wireless", &iface, "device")?;
+        Some((radio, f))
+    }
+
+    /// Whether the radio picks its channel itself (`channel 'auto'` or none).
+    fn auto_channel(&self, radio: &str) -> bool {
+        let channel = self.uci.borrow().get("wireless", radio, "channel");
+        channel.is_none_or(|c| c == "auto")
+    }
+
+    /// The channel a radio uses: its fixed `channel`, else the one iwinfo
+    /// reports on one of its interfaces (none while it is down).
+    fn channel_in_use(&self, radio: &str) -> Option<u32> {
+        if !self.auto_channel(radio) {
+            return self
+                .uci
+                .borrow()
+                .get("wireless", radio, "channel")?
+                .parse()
+                .ok();
+        }
+        let state = self.state.borrow();
+        let ifnames = state.wifi.radio_ifnames.get(radio)?;
+        ifnames
+            .iter()
+            .find_map(|i| state.wifi.channels.get(i))
+            .and_then(|c| u32::try_from(*c).ok())
     }
 
     fn section(&self, section_type: &str, number: u32) -> Option<String> {
@@ -241,6 +321,17 @@ fn split<'a>(path: &'a str, marker: &str) -> Option<(u32, &'a str)> {
 
 impl Provider for WifiRuntimeProvider {
     fn get(&mut self, path: &str) -> Option<String> {
+        if let Some((radio, field)) = self.channel_radio(path) {
+            self.uci
+                .borrow()
+                .sections("wireless")
+                .iter()
+                .find(|s| s.name == radio)?;
+            return match field {
+                "Channel" => self.channel_in_use(&radio).map(|c| c.to_string()),
+                _ => Some(if self.auto_channel(&radio) { "1" } else { "0" }.to_owned()),
+            };
+        }
         if let Some((n, field)) = split(path, ".WiFi.Radio.") {
             let section = self.section("wifi-device", n)?;
             let state = self.state.borrow();
@@ -314,6 +405,70 @@ impl Provider for WifiRuntimeProvider {
         })
     }
 
+    fn writable(&self, path: &str) -> bool {
+        self.channel_radio(path).is_some()
+    }
+
+    fn set(&mut self, path: &str, value: &str) -> Result<(), FaultCode> {
+        let (radio, field) = self
+            .channel_radio(path)
+            .ok_or(FaultCode::NonWritableParameter)?;
+        let write = match (field, value) {
+            ("Channel", _) => {
+                let channel: u32 = value
+                    .parse()
+                    .map_err(|_| FaultCode::InvalidParameterValue)?;
+                let band = self.uci.borrow().get("wireless", &radio, "band");
+                if !channel_in_band(band.as_deref(), channel) {
+                    return Err(FaultCode::InvalidParameterValue);
+                }
+                ChannelWrite::Fixed(channel)
+            }
+            (_, "1") => ChannelWrite::Auto,
+            // Automatic selection off: the channel it selected stays; a
+            // radio that is down has none to keep.
+            _ => ChannelWrite::Keep(
+                self.channel_in_use(&radio)
+                    .ok_or(FaultCode::RequestDenied)?,
+            ),
+        };
+        self.staged.push((radio, write));
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<ApplyStatus, Fault> {
+        let staged = std::mem::take(&mut self.staged);
+        let mut options: Vec<(String, &'static str, String)> = Vec::new();
+        for (radio, _) in &staged {
+            if options.iter().any(|(r, ..)| r == radio) {
+                continue;
+            }
+            let writes: Vec<&ChannelWrite> = staged
+                .iter()
+                .filter(|(r, _)| r == radio)
+                .map(|(_, w)| w)
+                .collect();
+            // Writing Channel turns automatic selection off, whatever else is asked.
+            let fixed = writes.iter().rev().find_map(|w| match w {
+                ChannelWrite::Fixed(c) => Some(c.to_string()),
+                _ => None,
+            });
+            let value = fixed.or_else(|| match writes.last() {
+                Some(ChannelWrite::Auto) => Some("auto".to_owned()),
+                Some(ChannelWrite::Keep(c) | ChannelWrite::Fixed(c)) => Some(c.to_string()),
+                None => None,
+            });
+            if let Some(value) = value {
+                options.push((radio.clone(), "channel", value));
+            }
+        }
+        commit_staged_options(&self.uci, "wireless", &options)
+    }
+
+    fn abort(&mut self) {
+        self.staged.clear();
+    }
+
     fn instances(&mut self, table: &str) -> Vec<u32> {
         match split(table, ".WiFi.AccessPoint.") {
             Some((n, "AssociatedDevice.")) => (1..=self.stations(n).len() as u32).collect(),
@@ -323,7 +478,9 @@ impl Provider for WifiRuntimeProvider {
 }
 
 /// The paths the provider serves, inside the uci-map's WiFi tables.
-pub const RUNTIME_PATHS: [&str; 11] = [
+pub const RUNTIME_PATHS: [&str; 13] = [
+    "Device.WiFi.Radio.{i}.Channel",
+    "Device.WiFi.Radio.{i}.AutoChannelEnable",
     "Device.WiFi.Radio.{i}.Status",
     "Device.WiFi.Radio.{i}.CurrentOperatingChannelBandwidth",
     "Device.WiFi.Radio.{i}.Stats.",
@@ -335,6 +492,12 @@ pub const RUNTIME_PATHS: [&str; 11] = [
     "Device.WiFi.AccessPoint.{i}.Status",
     "Device.WiFi.AccessPoint.{i}.AssociatedDeviceNumberOfEntries",
     "Device.WiFi.AccessPoint.{i}.AssociatedDevice.",
+];
+
+/// The TR-098 paths the provider serves, inside the uci-map's WLANConfiguration table.
+pub const TR098_PATHS: [&str; 2] = [
+    "InternetGatewayDevice.LANDevice.{i}.WLANConfiguration.{i}.Channel",
+    "InternetGatewayDevice.LANDevice.{i}.WLANConfiguration.{i}.AutoChannelEnable",
 ];
 
 #[cfg(test)]
@@ -388,5 +551,77 @@ mod tests {
         assert!(state.bssids.is_empty());
         state.on_wireless_status(&table("{}"));
         assert!(state.stations.is_empty());
+    }
+
+    #[test]
+    fn the_channel_in_use_under_auto_comes_from_iwinfo_and_writes_fix_it() {
+        use crate::datamodel::config::MemoryUci;
+        let mut uci = MemoryUci::default();
+        uci.add(
+            "wireless",
+            "wifi-device",
+            "radio0",
+            &[("channel", "auto"), ("band", "5g")],
+        );
+        uci.add("wireless", "wifi-iface", "ap", &[("device", "radio0")]);
+        let uci = uci.shared();
+        let state = SharedRuntime::default();
+        let mut provider = WifiRuntimeProvider::new(uci.clone(), state.clone());
+        let radio = "Device.WiFi.Radio.1.";
+        let get = |p: &mut WifiRuntimeProvider, f: &str| p.get(&format!("{radio}{f}"));
+        let channel = || uci.borrow().get("wireless", "radio0", "channel");
+        assert_eq!(
+            get(&mut provider, "AutoChannelEnable").as_deref(),
+            Some("1")
+        );
+        // Down: no channel in use, none to keep.
+        assert_eq!(get(&mut provider, "Channel"), None);
+        assert_eq!(
+            provider.set(&format!("{radio}AutoChannelEnable"), "0"),
+            Err(FaultCode::RequestDenied)
+        );
+        state.borrow_mut().wifi.on_wireless_status(&table(
+            r#"{"radio0": {"up": true, "interfaces": [{"section": "ap", "ifname": "phy1-ap0"}]}}"#,
+        ));
+        state.borrow_mut().wifi.on_iwinfo(
+            "phy1-ap0",
+            Some(&table(r#"{"channel": 36, "htmode": "HE80"}"#)),
+        );
+        assert_eq!(get(&mut provider, "Channel").as_deref(), Some("36"));
+        let wlan = "InternetGatewayDevice.LANDevice.1.WLANConfiguration.1.Channel";
+        assert_eq!(provider.get(wlan).as_deref(), Some("36"));
+        // Out of the 5 GHz band.
+        assert_eq!(
+            provider.set(&format!("{radio}Channel"), "6"),
+            Err(FaultCode::InvalidParameterValue)
+        );
+        provider
+            .set(&format!("{radio}AutoChannelEnable"), "0")
+            .expect("keep");
+        provider.commit().expect("commit");
+        assert_eq!(channel().as_deref(), Some("36"));
+        assert_eq!(
+            get(&mut provider, "AutoChannelEnable").as_deref(),
+            Some("0")
+        );
+        // Channel written beside AutoChannelEnable true: the channel wins.
+        provider
+            .set(&format!("{radio}Channel"), "44")
+            .expect("channel");
+        provider
+            .set(&format!("{radio}AutoChannelEnable"), "1")
+            .expect("auto");
+        provider.commit().expect("commit");
+        assert_eq!(channel().as_deref(), Some("44"));
+        provider.set(wlan, "40").expect("TR-098 channel");
+        provider
+            .set(&format!("{radio}AutoChannelEnable"), "1")
+            .expect("auto");
+        provider.abort();
+        provider
+            .set(&format!("{radio}AutoChannelEnable"), "1")
+            .expect("auto");
+        provider.commit().expect("commit");
+        assert_eq!(channel().as_deref(), Some("auto"));
     }
 }
