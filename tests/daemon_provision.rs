@@ -172,6 +172,17 @@ fn value<'a>(list: &'a [(String, String)], name: &str) -> &'a str {
         .unwrap_or_else(|| panic!("{name} missing from {list:#?}"))
 }
 
+/// What a GetParameterNames response says of a name's `Writable` (`None`: not listed).
+fn writable_in(rpc: &Rpc, name: &str) -> Option<bool> {
+    match rpc {
+        Rpc::GetParameterNamesResponse { parameter_list } => parameter_list
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| p.writable),
+        other => panic!("not a GPN response: {other:?}"),
+    }
+}
+
 fn fault_codes(rpc: &Rpc) -> Vec<u32> {
     match rpc {
         Rpc::Fault(f) if f.parameter_faults.is_empty() => vec![f.code.code()],
@@ -1224,6 +1235,29 @@ fn every_table_gpn_reports_writable_on_the_fixture_accepts_add_object() {
     }
 }
 
+/// Runs one session of `requests` on a fresh fixture device and waits for
+/// the reload after it: (config dir, daemon, ACS, the responses).
+fn one_provisioning_session(
+    tag: &str,
+    requests: Vec<Rpc>,
+) -> (std::path::PathBuf, TestDaemon, TestAcs, Vec<Rpc>) {
+    let acs = TestAcs::start(AcsOptions {
+        sessions: vec![script(requests)],
+        ..AcsOptions::default()
+    });
+    let dir = fixture_device(tag, &acs.url(), "");
+    let daemon = TestDaemon::start(&dir, &[]);
+    assert!(acs.wait_sessions(1, WAIT), "{}", daemon.log());
+    let reloads = dir.join("reloads");
+    assert!(
+        support::daemon::wait_until(WAIT, || std::fs::read_to_string(&reloads).is_ok()),
+        "{}",
+        daemon.log()
+    );
+    let responses = acs.sessions()[0].responses.clone();
+    (dir, daemon, acs, responses)
+}
+
 #[test]
 fn firewall_rules_are_a_chain_the_acs_adds_to_and_deletes_from() {
     let chain = "Device.Firewall.Chain.1.";
@@ -1258,20 +1292,8 @@ fn firewall_rules_are_a_chain_the_acs_adds_to_and_deletes_from() {
         },
         gpv(&["Device.Firewall.Chain.1."]),
     ];
-    let acs = TestAcs::start(AcsOptions {
-        sessions: vec![script(requests)],
-        ..AcsOptions::default()
-    });
-    let dir = fixture_device("firewall-rules", &acs.url(), "");
-    let daemon = TestDaemon::start(&dir, &[]);
-    assert!(acs.wait_sessions(1, WAIT), "{}", daemon.log());
+    let (dir, daemon, _acs, responses) = one_provisioning_session("firewall-rules", requests);
     let reloads = dir.join("reloads");
-    assert!(
-        support::daemon::wait_until(WAIT, || std::fs::read_to_string(&reloads).is_ok()),
-        "{}",
-        daemon.log()
-    );
-    let responses = acs.sessions()[0].responses.clone();
     assert_eq!(responses.len(), 9, "{responses:#?}");
     let got = values_of(&responses[0]);
     assert_eq!(
@@ -1387,20 +1409,8 @@ fn dhcpv6_pools_say_and_switch_what_odhcpd_hands_out() {
         spv(&[(&format!("{pool}IAPDEnable"), "0", XsdType::Boolean)]),
         gpv(&[&format!("{pool}IAPDEnable")]),
     ];
-    let acs = TestAcs::start(AcsOptions {
-        sessions: vec![script(requests)],
-        ..AcsOptions::default()
-    });
-    let dir = fixture_device("dhcpv6-pool", &acs.url(), "");
-    let daemon = TestDaemon::start(&dir, &[]);
-    assert!(acs.wait_sessions(1, WAIT), "{}", daemon.log());
+    let (dir, daemon, _acs, responses) = one_provisioning_session("dhcpv6-pool", requests);
     let reloads = dir.join("reloads");
-    assert!(
-        support::daemon::wait_until(WAIT, || std::fs::read_to_string(&reloads).is_ok()),
-        "{}",
-        daemon.log()
-    );
-    let responses = acs.sessions()[0].responses.clone();
     let got = values_of(&responses[0]);
     assert_eq!(value(&got, &format!("{pool}Enable")), "1");
     assert_eq!(value(&got, &format!("{pool}IANAEnable")), "1");
@@ -1581,5 +1591,145 @@ fn kernel_routes_are_listed_read_only_beside_the_uci_routes() {
     assert_eq!(
         network,
         std::fs::read_to_string(format!("{FIXTURE}/network")).expect("fixture")
+    );
+}
+
+/// (ifindex, name) of an interface `Device.Ethernet.Interface.` lists on this
+/// machine: the first Ethernet one, else loopback (which stands in then).
+fn an_ethernet_interface() -> (u32, String) {
+    let read = |name: &str, file: &str| {
+        std::fs::read_to_string(format!("/sys/class/net/{name}/{file}"))
+            .map(|t| t.trim().to_owned())
+            .unwrap_or_default()
+    };
+    let mut found: Vec<(u32, String)> = std::fs::read_dir("/sys/class/net")
+        .expect("/sys/class/net")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|name| read(name, "type") == "1")
+        .filter_map(|name| Some((read(&name, "ifindex").parse().ok()?, name)))
+        .collect();
+    found.sort();
+    found
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| (read("lo", "ifindex").parse().expect("lo"), "lo".to_owned()))
+}
+
+#[test]
+fn bridge_ports_are_added_to_and_removed_from_the_ports_list() {
+    let (ifindex, device) = an_ethernet_interface();
+    let bridge = "Device.Bridging.Bridge.1.";
+    let requests = vec![
+        Rpc::DeleteObject {
+            object_name: format!("{bridge}Port.3."),
+            parameter_key: "k".into(),
+        },
+        Rpc::AddObject {
+            object_name: format!("{bridge}Port."),
+            parameter_key: "k".into(),
+        },
+        gpv(&[&format!("{bridge}Port.5.")]),
+        spv(&[(
+            &format!("{bridge}Port.5.LowerLayers"),
+            &format!("Device.Ethernet.Interface.{ifindex}"),
+            XsdType::String,
+        )]),
+        // No such SSID; the management port is the bridge itself.
+        spv(&[(
+            &format!("{bridge}Port.5.LowerLayers"),
+            "Device.WiFi.SSID.9",
+            XsdType::String,
+        )]),
+        spv(&[(
+            &format!("{bridge}Port.1.LowerLayers"),
+            &format!("Device.Ethernet.Interface.{ifindex}"),
+            XsdType::String,
+        )]),
+        Rpc::DeleteObject {
+            object_name: format!("{bridge}Port.1."),
+            parameter_key: "k".into(),
+        },
+        Rpc::GetParameterNames {
+            parameter_path: bridge.into(),
+            next_level: false,
+        },
+        gpv(&[bridge]),
+    ];
+    let (dir, daemon, _acs, responses) = one_provisioning_session("bridge-ports", requests);
+    let reloads = dir.join("reloads");
+    assert_eq!(responses.len(), 9, "{responses:#?}");
+    assert!(matches!(
+        responses[0],
+        Rpc::DeleteObjectResponse {
+            status: Status::Pending
+        }
+    ));
+    // Nothing is written until the new port names its device.
+    assert!(
+        matches!(
+            responses[1],
+            Rpc::AddObjectResponse {
+                instance_number: 5,
+                status: Status::Applied
+            }
+        ),
+        "{:?}",
+        responses[1]
+    );
+    let pending = values_of(&responses[2]);
+    assert_eq!(value(&pending, &format!("{bridge}Port.5.Name")), "");
+    assert_eq!(
+        value(&pending, &format!("{bridge}Port.5.Status")),
+        "NotPresent"
+    );
+    assert!(matches!(
+        responses[3],
+        Rpc::SetParameterValuesResponse {
+            status: Status::Pending
+        }
+    ));
+    assert_eq!(fault_codes(&responses[4]), [9007]);
+    assert_eq!(fault_codes(&responses[5]), [9008]);
+    assert_eq!(fault_codes(&responses[6]), [9003]);
+    let writable = |name: &str| writable_in(&responses[7], name);
+    assert_eq!(writable(&format!("{bridge}Port.")), Some(true));
+    assert_eq!(writable(&format!("{bridge}Port.1.")), Some(false));
+    assert_eq!(writable(&format!("{bridge}Port.4.")), Some(true));
+    assert_eq!(
+        writable(&format!("{bridge}Port.1.LowerLayers")),
+        Some(false)
+    );
+    assert_eq!(writable(&format!("{bridge}Port.4.LowerLayers")), Some(true));
+    assert_eq!(writable(&format!("{bridge}Port.4.Name")), Some(false));
+    let got = values_of(&responses[8]);
+    assert_eq!(value(&got, &format!("{bridge}PortNumberOfEntries")), "4");
+    assert_eq!(value(&got, &format!("{bridge}Port.2.Name")), "lan1");
+    // lan3 keeps its number though lan2 before it is gone.
+    assert_eq!(value(&got, &format!("{bridge}Port.4.Name")), "lan3");
+    assert_eq!(value(&got, &format!("{bridge}Port.5.Name")), device);
+    assert_eq!(
+        value(&got, &format!("{bridge}Port.5.LowerLayers")),
+        format!("Device.Ethernet.Interface.{ifindex}")
+    );
+    assert_eq!(
+        value(&got, &format!("{bridge}Port.1.LowerLayers")),
+        format!("{bridge}Port.2,{bridge}Port.4,{bridge}Port.5")
+    );
+    assert!(daemon.stop().success());
+    assert_eq!(
+        std::fs::read_to_string(&reloads).expect("reloads"),
+        "network\n"
+    );
+    let fixture = std::fs::read_to_string(format!("{FIXTURE}/network")).expect("fixture");
+    let expected = fixture.replace(
+        "\tlist ports 'lan1'\n\tlist ports 'lan2'\n\tlist ports 'lan3'\n",
+        &format!(
+            "\tlist ports 'lan1'\n\tlist ports 'lan3'\n\tlist ports '{device}'\n\
+             \tlist cwmp_ports 'lan1=2'\n\tlist cwmp_ports 'lan3=4'\n\tlist cwmp_ports '{device}=5'\n"
+        ),
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("network")).expect("network"),
+        expected
     );
 }

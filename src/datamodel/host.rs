@@ -682,6 +682,11 @@ fn ethernet_interfaces() -> Vec<NetInterface> {
     }
 }
 
+/// The kernel name of `Device.Ethernet.Interface.{ifindex}`.
+pub fn ethernet_ifname(ifindex: u32) -> Option<String> {
+    by_index(&ethernet_interfaces(), ifindex).map(|i| i.name.clone())
+}
+
 /// Kernel interfaces by ifindex, remembered between reads: an entry is
 /// used only while `/sys/class/net/<name>/ifindex` still says the same
 /// number (one small read instead of a directory scan per parameter).

@@ -12,10 +12,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::cwmp::fault::{Fault, FaultCode};
 use crate::datamodel::config::{SharedConfig, SharedUci};
+use crate::datamodel::path::instance_of;
 use crate::datamodel::provider::{ApplyStatus, Provider};
 use crate::datamodel::ucimap::{
-    assign_numbers, commit_staged_options, section_numbers, section_numbers_where, subnet,
-    ALIAS_OPTION, INSTANCE_OPTION,
+    assign_numbers, commit_staged_options, section_numbers, subnet, ALIAS_OPTION, INSTANCE_OPTION,
 };
 use crate::sys;
 
@@ -491,11 +491,7 @@ impl Provider for PoolChildrenProvider {
 
     fn delete_instance(&mut self, instance: &str) -> Result<ApplyStatus, FaultCode> {
         let (pool, rest) = pool_rest(instance).ok_or(FaultCode::InvalidParameterName)?;
-        let n: u32 = rest
-            .strip_prefix("StaticAddress.")
-            .and_then(|r| r.strip_suffix('.'))
-            .and_then(|n| n.parse().ok())
-            .ok_or(FaultCode::InvalidParameterName)?;
+        let n = instance_of(rest, "StaticAddress").ok_or(FaultCode::InvalidParameterName)?;
         let result = self.materialize(pool).and_then(|()| {
             let section = self
                 .static_section(pool, n)
@@ -528,7 +524,8 @@ pub struct LanEthernetProvider {
     uci: SharedUci,
 }
 
-fn sysfs(ifname: &str, file: &str) -> Option<String> {
+/// A file of /sys/class/net/<ifname>/, trimmed.
+pub(crate) fn sysfs(ifname: &str, file: &str) -> Option<String> {
     let text = std::fs::read_to_string(format!("/sys/class/net/{ifname}/{file}")).ok()?;
     Some(text.trim().to_owned())
 }
@@ -602,103 +599,6 @@ impl Provider for LanEthernetProvider {
         }
     }
 }
-
-/// Serves `Device.Bridging.Bridge.{i}.Port.{i}` (read only): port 1 is the
-/// bridge's management port (the bridge device itself), the others the
-/// `ports` of its `network.device` section, with link state from /sys.
-/// Bridges are numbered as the uci-map numbers `network.device` sections of
-/// type bridge.
-pub struct BridgePortsProvider {
-    uci: SharedUci,
-}
-
-impl BridgePortsProvider {
-    pub fn new(uci: SharedUci) -> BridgePortsProvider {
-        BridgePortsProvider { uci }
-    }
-
-    /// The bridge device's name and its ports.
-    fn bridge(&self, number: u32) -> Option<(String, Vec<String>)> {
-        let uci = self.uci.borrow();
-        let section = section_numbers_where(&*uci, "network", "device", "type", &["bridge"])
-            .into_iter()
-            .find(|(n, _)| *n == number)?
-            .1;
-        let name = uci.get("network", &section, "name")?;
-        let ports = uci
-            .get("network", &section, "ports")
-            .unwrap_or_default()
-            .split_whitespace()
-            .map(str::to_owned)
-            .collect();
-        Some((name, ports))
-    }
-}
-
-impl Provider for BridgePortsProvider {
-    fn get(&mut self, path: &str) -> Option<String> {
-        let (_, tail) = path.split_once(".Bridging.Bridge.")?;
-        let (bridge, rest) = tail.split_once('.')?;
-        let (name, ports) = self.bridge(bridge.parse().ok()?)?;
-        if rest == "PortNumberOfEntries" {
-            return Some((ports.len() + 1).to_string());
-        }
-        let (n, field) = rest.strip_prefix("Port.")?.split_once('.')?;
-        let n: usize = n.parse().ok()?;
-        let management = n == 1;
-        let port = if management {
-            name.clone()
-        } else {
-            ports.get(n.checked_sub(2)?)?.clone()
-        };
-        let flag = |on: bool| if on { "1" } else { "0" }.to_owned();
-        Some(match field {
-            "Enable" => flag(true),
-            "Alias" => format!("cpe-{n}"),
-            "Name" => port,
-            "ManagementPort" => flag(management),
-            "Status" => match sysfs(&port, "operstate").as_deref() {
-                Some("up") => "Up",
-                Some("down") => "Down",
-                Some("dormant") => "Dormant",
-                Some("lowerlayerdown") => "LowerLayerDown",
-                Some(_) => "Unknown",
-                None => "NotPresent",
-            }
-            .to_owned(),
-            "LowerLayers" => {
-                if management {
-                    (2..=ports.len() + 1)
-                        .map(|k| format!("Device.Bridging.Bridge.{bridge}.Port.{k}"))
-                        .collect::<Vec<_>>()
-                        .join(",")
-                } else {
-                    sysfs(&port, "ifindex")
-                        .map(|i| format!("Device.Ethernet.Interface.{i}"))
-                        .unwrap_or_default()
-                }
-            }
-            _ => return None,
-        })
-    }
-
-    fn instances(&mut self, table: &str) -> Vec<u32> {
-        let bridge = table
-            .split_once(".Bridging.Bridge.")
-            .and_then(|(_, t)| t.strip_suffix(".Port."))
-            .and_then(|b| b.parse().ok());
-        match bridge.and_then(|b| self.bridge(b)) {
-            Some((_, ports)) => (1..=ports.len() as u32 + 1).collect(),
-            None => Vec::new(),
-        }
-    }
-}
-
-/// The paths `BridgePortsProvider` serves, inside the uci-map's bridge table.
-pub const BRIDGE_PORT_PATHS: [&str; 2] = [
-    "Device.Bridging.Bridge.{i}.Port.",
-    "Device.Bridging.Bridge.{i}.PortNumberOfEntries",
-];
 
 /// Serves the run-time state of TR-098's default WAN connection
 /// (`WANDevice.1.WANConnectionDevice.1.WANIPConnection.1.`): the address

@@ -1,5 +1,6 @@
 //! The TR-069 data model: generated schema, paths, providers and the RPC semantics engine.
 
+pub mod bridging;
 pub mod bulkdata;
 pub mod cli;
 pub mod config;
@@ -176,8 +177,11 @@ pub fn register_map_runtime(dm: &mut DataModel, uci: SharedUci) {
             log::debug!("DHCPv4 pool clients and static addresses not served: {e}");
         }
         if let Err(e) = dm.register(
-            &lan::BRIDGE_PORT_PATHS,
-            Box::new(lan::BridgePortsProvider::new(uci.clone())),
+            &bridging::PATHS,
+            Box::new(bridging::BridgePortsProvider::new(
+                uci.clone(),
+                state.clone(),
+            )),
         ) {
             log::debug!("bridge ports not served: {e}");
         }

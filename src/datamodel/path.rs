@@ -104,6 +104,15 @@ fn parse_segment(raw: &str) -> Result<Segment<'_>, PathError> {
     }
 }
 
+/// The instance number of `<table>.<n>.` (`StaticAddress.3.` with table `StaticAddress` → 3).
+pub fn instance_of(rest: &str, table: &str) -> Option<u32> {
+    rest.strip_prefix(table)?
+        .strip_prefix('.')?
+        .strip_suffix('.')?
+        .parse()
+        .ok()
+}
+
 /// Whether a value is an acceptable Alias (TR-069 3.6.1): not empty, starting
 /// with a letter, and usable inside `[…]` in a path.
 pub fn is_valid_alias(alias: &str) -> bool {
@@ -166,5 +175,13 @@ mod tests {
         assert!(!is_valid_alias("1abc"));
         assert!(!is_valid_alias(""));
         assert!(!is_valid_alias("a.b"));
+    }
+
+    #[test]
+    fn instance_numbers_below_a_table() {
+        assert_eq!(instance_of("Port.3.", "Port"), Some(3));
+        assert_eq!(instance_of("Port.3", "Port"), None);
+        assert_eq!(instance_of("Portal.3.", "Port"), None);
+        assert_eq!(instance_of("Port.x.", "Port"), None);
     }
 }

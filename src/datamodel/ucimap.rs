@@ -555,6 +555,39 @@ pub fn assign_numbers(sections: Vec<(String, Option<u32>)>) -> Vec<(u32, String)
     out
 }
 
+/// Instance numbers for the entries of a UCI list (a bridge's `ports`,
+/// dnsmasq's `server`s), kept stable by a companion list of `entry=N`
+/// pairs (`stored`, as `UciBackend::get` gives a list); an entry without
+/// one takes the lowest number that is free and not `reserved`.
+pub fn list_entry_numbers(
+    entries: &[String],
+    stored: &str,
+    reserved: &[u32],
+) -> Vec<(u32, String)> {
+    let pairs: Vec<(&str, u32)> = stored
+        .split_whitespace()
+        .filter_map(|pair| {
+            let (entry, n) = pair.rsplit_once('=')?;
+            Some((entry, n.parse().ok().filter(|n| !reserved.contains(n))?))
+        })
+        .collect();
+    let mut named: Vec<(String, Option<u32>)> =
+        reserved.iter().map(|n| (String::new(), Some(*n))).collect();
+    named.extend(entries.iter().map(|e| {
+        let stored = pairs.iter().find(|(k, _)| k == e).map(|(_, n)| *n);
+        (e.clone(), stored.filter(|n| *n > 0))
+    }));
+    assign_numbers(named)
+        .into_iter()
+        .filter(|(n, e)| !(e.is_empty() && reserved.contains(n)))
+        .collect()
+}
+
+/// The companion list that keeps `numbered`'s instance numbers.
+pub fn list_entry_pairs(numbered: &[(u32, String)]) -> Vec<String> {
+    numbered.iter().map(|(n, e)| format!("{e}={n}")).collect()
+}
+
 /// The instance numbers the map gives the sections of one type (without a
 /// `where:` filter): for run-time providers that serve parameters of a mapped table.
 pub fn section_numbers(
@@ -1557,6 +1590,29 @@ Device.DHCPv4.Server.Pool.{i}.Status = dhcp.@dhcp[{i}].ignore enum:0=Enabled,1=D
         assert_eq!(
             values(&mut dm, "Device.WiFi.AccessPoint.3.Security.ModeEnabled")[0].1,
             "None"
+        );
+    }
+
+    #[test]
+    fn list_entries_keep_their_numbers() {
+        let entries = |list: &[&str]| list.iter().map(|e| (*e).to_owned()).collect::<Vec<_>>();
+        let numbered = list_entry_numbers(&entries(&["lan1", "lan2", "lan3"]), "", &[1]);
+        assert_eq!(
+            numbered,
+            [(2, "lan1".into()), (3, "lan2".into()), (4, "lan3".into())]
+        );
+        let stored = list_entry_pairs(&numbered).join(" ");
+        assert_eq!(stored, "lan1=2 lan2=3 lan3=4");
+        // lan2 removed, lan4 added elsewhere: lan3 keeps 4, lan4 takes 3; a
+        // stored pair naming the reserved number is ignored.
+        let numbered = list_entry_numbers(
+            &entries(&["lan4", "lan1", "lan3"]),
+            &format!("{stored} lan4=1"),
+            &[1],
+        );
+        assert_eq!(
+            numbered,
+            [(2, "lan1".into()), (3, "lan4".into()), (4, "lan3".into())]
         );
     }
 

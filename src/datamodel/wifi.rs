@@ -172,6 +172,41 @@ fn channel_in_band(band: Option<&str>, channel: u32) -> bool {
     }
 }
 
+/// The kernel interface of SSID `number` (a `wifi-iface` section): netifd
+/// reports a named section by its name, an anonymous one as `@wifi-iface[N]`.
+pub fn ssid_ifname(uci: &SharedUci, state: &SharedRuntime, number: u32) -> Option<String> {
+    let uci = uci.borrow();
+    let section = section_numbers(&*uci, "wireless", "wifi-iface")
+        .into_iter()
+        .find(|(n, _)| *n == number)?
+        .1;
+    let state = state.borrow();
+    if let Some(ifname) = state.wifi.ifnames.get(&section) {
+        return Some(ifname.clone());
+    }
+    let index = uci
+        .sections("wireless")
+        .iter()
+        .filter(|s| s.section_type == "wifi-iface")
+        .position(|s| s.name == section)?;
+    state
+        .wifi
+        .ifnames
+        .get(&format!("@wifi-iface[{index}]"))
+        .cloned()
+}
+
+/// The SSID instance whose kernel interface is `ifname`, if it is one.
+pub fn ssid_of_ifname(uci: &SharedUci, state: &SharedRuntime, ifname: &str) -> Option<u32> {
+    let numbers: Vec<u32> = section_numbers(&*uci.borrow(), "wireless", "wifi-iface")
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    numbers
+        .into_iter()
+        .find(|n| ssid_ifname(uci, state, *n).as_deref() == Some(ifname))
+}
+
 /// Serves the run-time parameters of `Device.WiFi.` the uci-map cannot,
 /// and the channel of a radio (TR-181 `Radio.{i}`, TR-098 `WLANConfiguration.{i}`).
 pub struct WifiRuntimeProvider {
@@ -247,26 +282,8 @@ impl WifiRuntimeProvider {
             .map(|(_, s)| s)
     }
 
-    /// The kernel interface of SSID `number`: netifd reports a named
-    /// section by its name, an anonymous one as `@wifi-iface[N]`.
     fn ifname(&self, number: u32) -> Option<String> {
-        let section = self.section("wifi-iface", number)?;
-        let state = self.state.borrow();
-        if let Some(ifname) = state.wifi.ifnames.get(&section) {
-            return Some(ifname.clone());
-        }
-        let index = self
-            .uci
-            .borrow()
-            .sections("wireless")
-            .iter()
-            .filter(|s| s.section_type == "wifi-iface")
-            .position(|s| s.name == section)?;
-        state
-            .wifi
-            .ifnames
-            .get(&format!("@wifi-iface[{index}]"))
-            .cloned()
+        ssid_ifname(&self.uci, &self.state, number)
     }
 
     fn stations(&self, number: u32) -> Vec<Station> {
