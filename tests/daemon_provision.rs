@@ -1235,17 +1235,20 @@ fn every_table_gpn_reports_writable_on_the_fixture_accepts_add_object() {
     }
 }
 
-/// Runs one session of `requests` on a fresh fixture device and waits for
-/// the reload after it: (config dir, daemon, ACS, the responses).
+/// Runs one session of `requests` on a fresh fixture device (its config
+/// directory changed first by `prepare`) and waits for the reload after it:
+/// (config dir, daemon, ACS, the responses).
 fn one_provisioning_session(
     tag: &str,
     requests: Vec<Rpc>,
+    prepare: impl FnOnce(&std::path::Path),
 ) -> (std::path::PathBuf, TestDaemon, TestAcs, Vec<Rpc>) {
     let acs = TestAcs::start(AcsOptions {
         sessions: vec![script(requests)],
         ..AcsOptions::default()
     });
     let dir = fixture_device(tag, &acs.url(), "");
+    prepare(&dir);
     let daemon = TestDaemon::start(&dir, &[]);
     assert!(acs.wait_sessions(1, WAIT), "{}", daemon.log());
     let reloads = dir.join("reloads");
@@ -1258,9 +1261,14 @@ fn one_provisioning_session(
     (dir, daemon, acs, responses)
 }
 
+/// A zone added to the fixture's firewall for the tests of rule interfaces.
+const LOCAL_ZONE: &str = "\nconfig zone\n\toption name 'local'\n\tlist network 'loopback'\n";
+
 #[test]
 fn firewall_rules_are_a_chain_the_acs_adds_to_and_deletes_from() {
     let chain = "Device.Firewall.Chain.1.";
+    let lo = std::fs::read_to_string("/sys/class/net/lo/ifindex").expect("lo");
+    let lo = lo.trim();
     let requests = vec![
         gpv(&["Device.Firewall."]),
         Rpc::AddObject {
@@ -1277,6 +1285,28 @@ fn firewall_rules_are_a_chain_the_acs_adds_to_and_deletes_from() {
             (&format!("{chain}Rule.2.Protocol"), "6", XsdType::Int),
             (&format!("{chain}Rule.2.IPVersion"), "-1", XsdType::Int),
             (&format!("{chain}Rule.2.Enable"), "1", XsdType::Boolean),
+            (&format!("{chain}Rule.2.DestPort"), "22", XsdType::Int),
+            (
+                &format!("{chain}Rule.2.DestPortRangeMax"),
+                "23",
+                XsdType::Int,
+            ),
+            (
+                &format!("{chain}Rule.2.SourceIP"),
+                "192.0.2.0",
+                XsdType::String,
+            ),
+            (&format!("{chain}Rule.2.SourceMask"), "/24", XsdType::String),
+            (
+                &format!("{chain}Rule.2.SourceInterface"),
+                &format!("Device.IP.Interface.{lo}"),
+                XsdType::String,
+            ),
+            (
+                &format!("{chain}Rule.2.DestAllInterfaces"),
+                "1",
+                XsdType::Boolean,
+            ),
         ]),
         Rpc::DeleteObject {
             object_name: format!("{chain}Rule.1."),
@@ -1286,15 +1316,34 @@ fn firewall_rules_are_a_chain_the_acs_adds_to_and_deletes_from() {
         spv(&[(&format!("{chain}Rule.2.Protocol"), "300", XsdType::Int)]),
         spv(&[(&format!("{chain}Rule.2.Target"), "Return", XsdType::String)]),
         spv(&[(&format!("{chain}Name"), "other", XsdType::String)]),
+        // A range that ends below its start; no zone holds that interface;
+        // Order is the place in the file.
+        spv(&[(
+            &format!("{chain}Rule.2.DestPortRangeMax"),
+            "10",
+            XsdType::Int,
+        )]),
+        spv(&[(
+            &format!("{chain}Rule.2.SourceInterface"),
+            "Device.IP.Interface.99999",
+            XsdType::String,
+        )]),
+        spv(&[(&format!("{chain}Rule.2.Order"), "1", XsdType::UnsignedInt)]),
         Rpc::GetParameterNames {
             parameter_path: "Device.Firewall.".into(),
             next_level: false,
         },
         gpv(&["Device.Firewall.Chain.1."]),
     ];
-    let (dir, daemon, _acs, responses) = one_provisioning_session("firewall-rules", requests);
+    let (dir, daemon, _acs, responses) =
+        one_provisioning_session("firewall-rules", requests, |dir| {
+            // A zone of the loopback network, whose device this machine has.
+            let firewall = std::fs::read_to_string(dir.join("firewall")).expect("firewall");
+            std::fs::write(dir.join("firewall"), format!("{firewall}{LOCAL_ZONE}"))
+                .expect("firewall");
+        });
     let reloads = dir.join("reloads");
-    assert_eq!(responses.len(), 9, "{responses:#?}");
+    assert_eq!(responses.len(), 12, "{responses:#?}");
     let got = values_of(&responses[0]);
     assert_eq!(
         value(&got, "Device.Firewall.AdvancedLevel"),
@@ -1316,6 +1365,22 @@ fn firewall_rules_are_a_chain_the_acs_adds_to_and_deletes_from() {
     assert_eq!(value(&got, &format!("{chain}Rule.1.Target")), "Accept");
     assert_eq!(value(&got, &format!("{chain}Rule.1.Protocol")), "17");
     assert_eq!(value(&got, &format!("{chain}Rule.1.IPVersion")), "4");
+    let rule = format!("{chain}Rule.1.");
+    for (field, expected) in [
+        ("Order", "1"),
+        ("DestPort", "68"),
+        ("DestPortRangeMax", "-1"),
+        ("SourcePort", "-1"),
+        ("SourceIP", ""),
+        ("SourceMask", ""),
+        ("SourceAllInterfaces", "0"),
+        // The wan zone's networks have no device on this machine.
+        ("SourceInterface", ""),
+        ("DestInterface", ""),
+        ("Log", "0"),
+    ] {
+        assert_eq!(value(&got, &format!("{rule}{field}")), expected, "{field}");
+    }
     assert!(
         matches!(
             responses[1],
@@ -1346,15 +1411,19 @@ fn firewall_rules_are_a_chain_the_acs_adds_to_and_deletes_from() {
     assert_eq!(fault_codes(&responses[4]), [9007]);
     assert_eq!(fault_codes(&responses[5]), [9007]);
     assert_eq!(fault_codes(&responses[6]), [9008]);
-    let Rpc::GetParameterNamesResponse { parameter_list } = &responses[7] else {
-        panic!("GPN: {:?}", responses[7]);
-    };
-    let writable = |name: &str| {
-        parameter_list
-            .iter()
-            .find(|p| p.name == name)
-            .map(|p| p.writable)
-    };
+    assert_eq!(fault_codes(&responses[7]), [9007]);
+    assert_eq!(fault_codes(&responses[8]), [9007]);
+    assert_eq!(fault_codes(&responses[9]), [9008]);
+    let writable = |name: &str| writable_in(&responses[10], name);
+    assert_eq!(
+        writable(&format!("{chain}Rule.2.SourceInterface")),
+        Some(true)
+    );
+    assert_eq!(
+        writable(&format!("{chain}Rule.2.DestPortRangeMax")),
+        Some(true)
+    );
+    assert_eq!(writable(&format!("{chain}Rule.2.Order")), Some(false));
     assert_eq!(writable("Device.Firewall.Chain."), Some(false));
     assert_eq!(writable("Device.Firewall.Chain.1.Rule."), Some(true));
     assert_eq!(
@@ -1369,7 +1438,24 @@ fn firewall_rules_are_a_chain_the_acs_adds_to_and_deletes_from() {
         writable("Device.Firewall.Level.1.DefaultPolicy"),
         Some(true)
     );
-    let after = values_of(&responses[8]);
+    let after = values_of(&responses[11]);
+    let rule = format!("{chain}Rule.2.");
+    for (field, expected) in [
+        ("Order", "1"),
+        ("DestPort", "22"),
+        ("DestPortRangeMax", "23"),
+        ("SourceIP", "192.0.2.0"),
+        ("SourceMask", "/24"),
+        ("SourceInterface", &format!("Device.IP.Interface.{lo}")),
+        ("DestAllInterfaces", "1"),
+        ("DestInterface", ""),
+    ] {
+        assert_eq!(
+            value(&after, &format!("{rule}{field}")),
+            expected,
+            "{field}"
+        );
+    }
     assert_eq!(value(&after, &format!("{chain}RuleNumberOfEntries")), "1");
     assert_eq!(
         value(&after, &format!("{chain}Rule.2.Description")),
@@ -1393,9 +1479,10 @@ fn firewall_rules_are_a_chain_the_acs_adds_to_and_deletes_from() {
     let expected = format!(
         "{}\nconfig rule\n\toption target 'ACCEPT'\n\toption enabled '1'\n\toption proto 'tcp'\n\
          \toption cwmp_instance '2'\n\toption cwmp_alias 'cpe-2'\n\toption name 'Allow-SSH'\n\
-         \toption family 'any'\n",
+         \toption family 'any'\n\toption dest_port '22-23'\n\toption src_ip '192.0.2.0/24'\n\
+         \toption src 'local'\n\toption dest '*'\n",
         // The blank line before the deleted section stays.
-        fixture.replace(old_rule, "\n")
+        fixture.replace(old_rule, "\n") + LOCAL_ZONE
     );
     let got = std::fs::read_to_string(dir.join("firewall")).expect("firewall");
     assert_eq!(got, expected);
@@ -1409,7 +1496,7 @@ fn dhcpv6_pools_say_and_switch_what_odhcpd_hands_out() {
         spv(&[(&format!("{pool}IAPDEnable"), "0", XsdType::Boolean)]),
         gpv(&[&format!("{pool}IAPDEnable")]),
     ];
-    let (dir, daemon, _acs, responses) = one_provisioning_session("dhcpv6-pool", requests);
+    let (dir, daemon, _acs, responses) = one_provisioning_session("dhcpv6-pool", requests, |_| ());
     let reloads = dir.join("reloads");
     let got = values_of(&responses[0]);
     assert_eq!(value(&got, &format!("{pool}Enable")), "1");
@@ -1655,7 +1742,7 @@ fn bridge_ports_are_added_to_and_removed_from_the_ports_list() {
         },
         gpv(&[bridge]),
     ];
-    let (dir, daemon, _acs, responses) = one_provisioning_session("bridge-ports", requests);
+    let (dir, daemon, _acs, responses) = one_provisioning_session("bridge-ports", requests, |_| ());
     let reloads = dir.join("reloads");
     assert_eq!(responses.len(), 9, "{responses:#?}");
     assert!(matches!(

@@ -7,6 +7,7 @@ pub mod config;
 pub mod diagnostics;
 pub mod dnsrelay;
 pub mod engine;
+pub mod firewall;
 pub mod host;
 pub mod lan;
 pub mod mgmt;
@@ -161,7 +162,7 @@ pub fn register_tr098_runtime(dm: &mut DataModel, config: SharedConfig, uci: Sha
 }
 
 /// Registers the providers that serve inside the uci-map's tables: TR-181
-/// DHCPv4 pool static addresses and clients, bridge ports, the Wi-Fi run-time state
+/// DHCPv4 pool static addresses and clients, bridge ports, firewall rule zones and order, the Wi-Fi run-time state
 /// and radio channels (both models),
 /// the DNS relay's forwarders, the kernel's IPv6 routes,
 /// and (both models) the netifd run-time state of PPP and DHCP links. The
@@ -189,6 +190,10 @@ pub fn register_map_runtime(dm: &mut DataModel, uci: SharedUci) {
         match dm.register(&wifi::RUNTIME_PATHS, Box::new(provider)) {
             Ok(()) => fed = true,
             Err(e) => log::debug!("Wi-Fi run-time state not served: {e}"),
+        }
+        let provider = firewall::FirewallRulesProvider::new(uci.clone(), state.clone());
+        if let Err(e) = dm.register(&firewall::PATHS, Box::new(provider)) {
+            log::debug!("firewall rule zones not served: {e}");
         }
         if let Err(e) = dm.register(&routes::IPV6_PATHS, Box::new(routes::KernelRoutes6)) {
             log::debug!("kernel IPv6 routes not served: {e}");

@@ -18,7 +18,9 @@
 //! `enum:uci=TR,…`, `list` (a UCI list, comma-separated in the model),
 //! `seconds` (UCI times such as `12h`; `infinite` is -1), `dhcp-min` /
 //! `dhcp-max` (a dnsmasq pool's `start`/`limit` as addresses in the
-//! subnet of its `interface`), `default:value` (when the option is absent)
+//! subnet of its `interface`), `port-min`/`port-max` and
+//! `ip-address`/`ip-mask` (two parameters sharing one option: `80-90`,
+//! `192.0.2.0/24`), `default:value` (when the option is absent)
 //! and `ro` (never written). Each table section keeps its instance number
 //! in option `cwmp_instance` and its Alias in `cwmp_alias`, so numbers stay
 //! stable across deletions and restarts.
@@ -68,11 +70,131 @@ enum Transform {
     Ref(String),
     /// The instance of the same number in another table on the same sections (read only).
     Same(String),
+    /// One half of an option two parameters share (`port-min`/`port-max`
+    /// on `80-90`, `ip-address`/`ip-mask` on `192.0.2.0/24`).
+    Half(Joined, Half),
     /// A fixed value (read only; the location may be `-`).
     Const(String),
     /// The number of instances of a mapped table (read only; location `-`),
     /// for counters whose names do not follow `<table>NumberOfEntries`.
     Count(String),
+}
+
+/// How two parameters share one UCI option.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Joined {
+    /// fw4's port or range (`80`, `80-90`, `80:90`) ↔ first port and range end, -1 for none.
+    PortRange,
+    /// An address with an optional prefix (`192.0.2.0/24`, `192.0.2.0/255.255.255.0`)
+    /// ↔ the address and TR-181's IPPrefix mask `/24`.
+    Prefix,
+}
+
+/// Which of the two parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Half {
+    First,
+    Second,
+}
+
+impl Joined {
+    /// The two parameter values of a UCI value (`None`: absent); `None` for
+    /// a value they cannot express (a port list, several addresses).
+    fn split(self, raw: Option<&str>) -> Option<(String, String)> {
+        let Some(raw) = raw.map(str::trim).filter(|r| !r.is_empty()) else {
+            return Some(match self {
+                Joined::PortRange => ("-1".to_owned(), "-1".to_owned()),
+                Joined::Prefix => (String::new(), String::new()),
+            });
+        };
+        match self {
+            Joined::PortRange => {
+                let port = |p: &str| p.parse::<u16>().ok().map(|p| p.to_string());
+                match raw.split_once(['-', ':']) {
+                    Some((a, b)) => Some((port(a)?, port(b)?)),
+                    None => Some((port(raw)?, "-1".to_owned())),
+                }
+            }
+            Joined::Prefix => {
+                let (address, mask) = raw.split_once('/').unwrap_or((raw, ""));
+                let ip: std::net::IpAddr = address.parse().ok()?;
+                let length = match mask.parse::<Ipv4Addr>() {
+                    Ok(m)
+                        if ip.is_ipv4()
+                            && u32::from(m).leading_ones() == u32::from(m).count_ones() =>
+                    {
+                        Some(u32::from(m).leading_ones())
+                    }
+                    Ok(_) => return None,
+                    Err(_) if mask.is_empty() => None,
+                    Err(_) => Some(mask.parse::<u32>().ok()?),
+                };
+                Some((
+                    address.to_owned(),
+                    length.map(|l| format!("/{l}")).unwrap_or_default(),
+                ))
+            }
+        }
+    }
+
+    /// Whether a parameter value can stand as one half.
+    fn accepts(self, half: Half, value: &str) -> bool {
+        match (self, half) {
+            (Joined::PortRange, _) => value
+                .parse::<i32>()
+                .is_ok_and(|p| (-1..=65535).contains(&p)),
+            (Joined::Prefix, Half::First) => {
+                value.is_empty() || value.parse::<std::net::IpAddr>().is_ok()
+            }
+            (Joined::Prefix, Half::Second) => {
+                let length = value.rsplit_once('/').map(|(_, l)| l);
+                value.is_empty()
+                    || length
+                        .and_then(|l| l.parse::<u32>().ok())
+                        .is_some_and(|l| l <= 128)
+            }
+        }
+    }
+
+    /// The UCI value of the two halves (`Ok(None)`: delete the option);
+    /// `Err` when they do not go together (a range ending below its start,
+    /// a range without a start, a mask without an address or too long for it).
+    fn join(self, first: &str, second: &str) -> Result<Option<String>, ()> {
+        match self {
+            Joined::PortRange => {
+                let (min, max): (i32, i32) = (
+                    first.parse().map_err(|_| ())?,
+                    second.parse().map_err(|_| ())?,
+                );
+                match (min, max) {
+                    (-1, -1) => Ok(None),
+                    (-1, _) => Err(()),
+                    (_, -1) => Ok(Some(min.to_string())),
+                    _ if max < min => Err(()),
+                    _ if max == min => Ok(Some(min.to_string())),
+                    _ => Ok(Some(format!("{min}-{max}"))),
+                }
+            }
+            Joined::Prefix => {
+                let length = second
+                    .rsplit_once('/')
+                    .map(|(_, l)| l)
+                    .filter(|l| !l.is_empty());
+                match (first.parse::<std::net::IpAddr>(), length) {
+                    (Err(_), None) if first.is_empty() => Ok(None),
+                    (Ok(_), None) => Ok(Some(first.to_owned())),
+                    (Ok(ip), Some(l)) => {
+                        let max = if ip.is_ipv4() { 32 } else { 128 };
+                        match l.parse::<u32>() {
+                            Ok(n) if n <= max => Ok(Some(format!("{first}/{n}"))),
+                            _ => Err(()),
+                        }
+                    }
+                    _ => Err(()),
+                }
+            }
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -387,6 +509,10 @@ impl UciMap {
                     "!bool" => Transform::Bool { inverted: true },
                     "list" => Transform::List,
                     "seconds" => Transform::Seconds,
+                    "port-min" => Transform::Half(Joined::PortRange, Half::First),
+                    "port-max" => Transform::Half(Joined::PortRange, Half::Second),
+                    "ip-address" => Transform::Half(Joined::Prefix, Half::First),
+                    "ip-mask" => Transform::Half(Joined::Prefix, Half::Second),
                     "dhcp-min" if option == "start" => Transform::PoolMin,
                     "dhcp-max" if option == "limit" => Transform::PoolMax,
                     "dhcp-mask" if option == "interface" => Transform::PoolMask,
@@ -628,6 +754,8 @@ pub fn section_numbers_where(
 enum Write {
     Set(String),
     List(Vec<String>),
+    /// One half of a joined option.
+    Half(Joined, Half, String),
     PoolMin(u32),
     PoolMax(u32),
 }
@@ -654,6 +782,16 @@ pub fn commit_staged_options(
         return Err(Fault::with_text(FaultCode::RequestDenied, e));
     }
     Ok(ApplyStatus::Pending)
+}
+
+/// The halves SetParameterValues gave of one option two parameters share.
+struct JoinedWrite {
+    package: String,
+    section: String,
+    option: String,
+    joined: Joined,
+    first: Option<String>,
+    second: Option<String>,
 }
 
 /// Serves the mapped parameters from a `UciBackend`.
@@ -751,6 +889,44 @@ impl UciMapProvider {
         Some((first, last, network, prefix))
     }
 
+    /// Writes options two parameters share, each half the ACS did not set
+    /// staying as it is.
+    fn write_halves(&self, halves: &[JoinedWrite]) -> Result<(), Fault> {
+        let mut uci = self.uci.borrow_mut();
+        for write in halves {
+            let JoinedWrite {
+                package,
+                section,
+                option,
+                joined,
+                first,
+                second,
+            } = write;
+            let current = uci.get(package, section, option);
+            // A value the halves cannot express (a port list) is replaced whole.
+            let (old_first, old_second) = joined
+                .split(current.as_deref())
+                .or_else(|| joined.split(None))
+                .unwrap_or_default();
+            let first = first.as_deref().unwrap_or(&old_first);
+            let second = second.as_deref().unwrap_or(&old_second);
+            let joined = joined.join(first, second).map_err(|()| {
+                Fault::with_text(
+                    FaultCode::InvalidParameterValue,
+                    format!(
+                        "{package}.{section}.{option}: '{first}' and '{second}' do not go together"
+                    ),
+                )
+            })?;
+            match joined {
+                Some(value) => uci.set(package, section, option, &value),
+                None => uci.delete_option(package, section, option),
+            }
+            .map_err(|e| Fault::with_text(FaultCode::RequestDenied, e))?;
+        }
+        Ok(())
+    }
+
     /// The instance number of a section in a mapped table.
     fn number_in(&self, table: &str, section: &str) -> Option<u32> {
         let table = self.map.tables.get(table)?;
@@ -807,6 +983,10 @@ impl UciMapProvider {
                         .map(|n| format!("{table}{n}"))
                         .unwrap_or_default(),
                 );
+            }
+            (Transform::Half(joined, half), raw) => {
+                let (first, second) = joined.split(raw.as_deref())?;
+                return Some(if *half == Half::First { first } else { second });
             }
             (Transform::PoolMin | Transform::PoolMax, _) => {
                 let (first, last, ..) = self.pool_range(&target.package, &section)?;
@@ -960,6 +1140,12 @@ impl Provider for UciMapProvider {
                 Ok(n) if n >= 0 => Write::Set(n.to_string()),
                 _ => return Err(FaultCode::InvalidParameterValue),
             },
+            Transform::Half(joined, half) => {
+                if !joined.accepts(*half, value) {
+                    return Err(FaultCode::InvalidParameterValue);
+                }
+                Write::Half(*joined, *half, value.to_owned())
+            }
             Transform::PoolMask
             | Transform::Same(_)
             | Transform::Const(_)
@@ -1033,6 +1219,7 @@ impl Provider for UciMapProvider {
         let staged = std::mem::take(&mut self.staged);
         let mut packages: Vec<String> = Vec::new();
         let mut pools: Vec<(String, String, Option<u32>, Option<u32>)> = Vec::new();
+        let mut halves: Vec<JoinedWrite> = Vec::new();
         let mut result: Result<(), Fault> = Ok(());
         let denied = |e: String| Fault::with_text(FaultCode::RequestDenied, e);
         for (package, section, option, write) in staged {
@@ -1045,6 +1232,32 @@ impl Provider for UciMapProvider {
                 Write::List(items) => {
                     let items: Vec<&str> = items.iter().map(String::as_str).collect();
                     uci.set_list(&package, &section, &option, &items)
+                }
+                Write::Half(joined, half, value) => {
+                    let at = halves.iter().position(|w| {
+                        w.package == package && w.section == section && w.option == option
+                    });
+                    let entry = match at {
+                        Some(i) => halves.get_mut(i),
+                        None => {
+                            halves.push(JoinedWrite {
+                                package: package.clone(),
+                                section: section.clone(),
+                                option: option.clone(),
+                                joined,
+                                first: None,
+                                second: None,
+                            });
+                            halves.last_mut()
+                        }
+                    };
+                    if let Some(entry) = entry {
+                        match half {
+                            Half::First => entry.first = Some(value),
+                            Half::Second => entry.second = Some(value),
+                        }
+                    }
+                    Ok(())
                 }
                 Write::PoolMin(a) | Write::PoolMax(a) => {
                     let min = matches!(write, Write::PoolMin(_));
@@ -1072,6 +1285,9 @@ impl Provider for UciMapProvider {
                 result = Err(denied(format!("{package}.{section}.{option}: {e}")));
                 break;
             }
+        }
+        if result.is_ok() {
+            result = self.write_halves(&halves);
         }
         if result.is_ok() {
             for (package, section, min, max) in &pools {
@@ -1614,6 +1830,51 @@ Device.DHCPv4.Server.Pool.{i}.Status = dhcp.@dhcp[{i}].ignore enum:0=Enabled,1=D
             numbered,
             [(2, "lan1".into()), (3, "lan4".into()), (4, "lan3".into())]
         );
+    }
+
+    #[test]
+    fn two_parameters_share_a_port_range_or_a_prefix() {
+        let ports = Joined::PortRange;
+        let pair = |a: &str, b: &str| Some((a.to_owned(), b.to_owned()));
+        assert_eq!(ports.split(None), pair("-1", "-1"));
+        assert_eq!(ports.split(Some("68")), pair("68", "-1"));
+        assert_eq!(ports.split(Some("1000-2000")), pair("1000", "2000"));
+        assert_eq!(ports.split(Some("1000:2000")), pair("1000", "2000"));
+        assert_eq!(ports.split(Some("22 80")), None);
+        assert_eq!(ports.join("22", "-1"), Ok(Some("22".to_owned())));
+        assert_eq!(ports.join("22", "30"), Ok(Some("22-30".to_owned())));
+        assert_eq!(ports.join("-1", "-1"), Ok(None));
+        assert_eq!(ports.join("30", "22"), Err(()));
+        assert_eq!(ports.join("-1", "22"), Err(()));
+        assert!(!ports.accepts(Half::First, "65536"));
+        let prefix = Joined::Prefix;
+        assert_eq!(prefix.split(Some("192.0.2.0/24")), pair("192.0.2.0", "/24"));
+        assert_eq!(
+            prefix.split(Some("192.0.2.0/255.255.255.0")),
+            pair("192.0.2.0", "/24")
+        );
+        assert_eq!(prefix.split(Some("192.0.2.9")), pair("192.0.2.9", ""));
+        assert_eq!(
+            prefix.split(Some("2001:db8::/32")),
+            pair("2001:db8::", "/32")
+        );
+        assert_eq!(prefix.split(Some("192.0.2.0/255.0.255.0")), None);
+        assert_eq!(prefix.split(Some("192.0.2.1 192.0.2.2")), None);
+        assert_eq!(
+            prefix.join("192.0.2.0", "/24"),
+            Ok(Some("192.0.2.0/24".to_owned()))
+        );
+        // The address part of an IPPrefix mask is ignored.
+        assert_eq!(
+            prefix.join("192.0.2.0", "10.0.0.0/16"),
+            Ok(Some("192.0.2.0/16".to_owned()))
+        );
+        assert_eq!(prefix.join("", ""), Ok(None));
+        assert_eq!(prefix.join("", "/24"), Err(()));
+        assert_eq!(prefix.join("192.0.2.0", "/33"), Err(()));
+        assert!(prefix.accepts(Half::Second, "/64"));
+        assert!(!prefix.accepts(Half::Second, "24"));
+        assert!(!prefix.accepts(Half::First, "host.example"));
     }
 
     #[test]
