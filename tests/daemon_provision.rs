@@ -980,23 +980,29 @@ fn run_time_state_comes_from_netifd_iwinfo_and_hostapd_over_ubus() {
     let acs = TestAcs::start(AcsOptions {
         sessions: vec![
             script(Vec::new()),
-            script(vec![gpv(&[
-                "Device.WiFi.Radio.1.Status",
-                "Device.WiFi.Radio.2.Status",
-                "Device.WiFi.Radio.1.CurrentOperatingChannelBandwidth",
-                "Device.WiFi.Radio.1.Stats.",
-                "Device.WiFi.SSID.1.",
-                "Device.WiFi.SSID.3.Status",
-                "Device.WiFi.SSID.3.Name",
-                "Device.WiFi.SSID.3.SSID",
-                "Device.DNS.Relay.",
-                "Device.WiFi.AccessPoint.1.",
-                "Device.WiFi.AccessPoint.3.AssociatedDeviceNumberOfEntries",
-                "Device.PPP.Interface.1.",
-                "Device.DHCPv4.Client.1.",
-                "Device.WiFi.Radio.2.Channel",
-                "Device.WiFi.Radio.2.AutoChannelEnable",
-            ])]),
+            script(vec![
+                gpv(&[
+                    "Device.WiFi.Radio.1.Status",
+                    "Device.WiFi.Radio.2.Status",
+                    "Device.WiFi.Radio.1.CurrentOperatingChannelBandwidth",
+                    "Device.WiFi.Radio.1.Stats.",
+                    "Device.WiFi.SSID.1.",
+                    "Device.WiFi.SSID.3.Status",
+                    "Device.WiFi.SSID.3.Name",
+                    "Device.WiFi.SSID.3.SSID",
+                    "Device.DNS.Relay.",
+                    "Device.WiFi.AccessPoint.1.",
+                    "Device.WiFi.AccessPoint.3.AssociatedDeviceNumberOfEntries",
+                    "Device.PPP.Interface.1.",
+                    "Device.DHCPv4.Client.1.",
+                    "Device.WiFi.Radio.2.Channel",
+                    "Device.WiFi.Radio.2.AutoChannelEnable",
+                ]),
+                Rpc::GetParameterNames {
+                    parameter_path: "Device.DNS.Relay.".into(),
+                    next_level: false,
+                },
+            ]),
             // Automatic selection off keeps the channel it selected.
             script(vec![
                 spv(&[(
@@ -1086,6 +1092,20 @@ fn run_time_state_comes_from_netifd_iwinfo_and_hostapd_over_ubus() {
         assert_eq!(value(&got, &format!("{at}Type")), kind);
         assert_eq!(value(&got, &format!("{at}Status")), "Enabled");
     }
+    // Learnt ones are read only and cannot be deleted; the static one can.
+    let names = &acs.sessions()[1].responses[1];
+    assert_eq!(
+        writable_in(names, &format!("{relay}Forwarding.1.")),
+        Some(true)
+    );
+    assert_eq!(
+        writable_in(names, &format!("{relay}Forwarding.2.")),
+        Some(false)
+    );
+    assert_eq!(
+        writable_in(names, &format!("{relay}Forwarding.2.DNSServer")),
+        Some(false)
+    );
     assert_eq!(
         value(&got, "Device.WiFi.Radio.1.CurrentOperatingChannelBandwidth"),
         "20MHz"
@@ -1817,6 +1837,127 @@ fn bridge_ports_are_added_to_and_removed_from_the_ports_list() {
     );
     assert_eq!(
         std::fs::read_to_string(dir.join("network")).expect("network"),
+        expected
+    );
+}
+
+#[test]
+fn dns_relay_forwarders_are_written_to_dnsmasqs_server_list() {
+    let lo = std::fs::read_to_string("/sys/class/net/lo/ifindex").expect("lo");
+    let lo = lo.trim();
+    let relay = "Device.DNS.Relay.";
+    let add = || Rpc::AddObject {
+        object_name: format!("{relay}Forwarding."),
+        parameter_key: "k".into(),
+    };
+    let requests = vec![
+        add(),
+        spv(&[
+            (
+                &format!("{relay}Forwarding.2.Enable"),
+                "1",
+                XsdType::Boolean,
+            ),
+            (
+                &format!("{relay}Forwarding.2.DNSServer"),
+                "198.51.100.99",
+                XsdType::String,
+            ),
+            (
+                &format!("{relay}Forwarding.2.Interface"),
+                &format!("Device.IP.Interface.{lo}"),
+                XsdType::String,
+            ),
+        ]),
+        // The first one disabled: out of dnsmasq's list, kept beside it.
+        spv(&[(
+            &format!("{relay}Forwarding.1.Enable"),
+            "0",
+            XsdType::Boolean,
+        )]),
+        spv(&[(
+            &format!("{relay}Forwarding.1.DNSServer"),
+            "dns.example",
+            XsdType::String,
+        )]),
+        // One added and deleted before it had a server: nothing written.
+        add(),
+        Rpc::DeleteObject {
+            object_name: format!("{relay}Forwarding.3."),
+            parameter_key: "k".into(),
+        },
+        Rpc::GetParameterNames {
+            parameter_path: relay.into(),
+            next_level: false,
+        },
+        gpv(&[relay]),
+    ];
+    let (dir, daemon, _acs, responses) = one_provisioning_session("dns-relay", requests, |_| ());
+    assert_eq!(responses.len(), 8, "{responses:#?}");
+    assert!(
+        matches!(
+            responses[0],
+            Rpc::AddObjectResponse {
+                instance_number: 2,
+                status: Status::Applied
+            }
+        ),
+        "{:?}",
+        responses[0]
+    );
+    for i in [1, 2] {
+        assert!(
+            matches!(
+                responses[i],
+                Rpc::SetParameterValuesResponse {
+                    status: Status::Pending
+                }
+            ),
+            "{:?}",
+            responses[i]
+        );
+    }
+    assert_eq!(fault_codes(&responses[3]), [9007]);
+    assert!(matches!(
+        responses[5],
+        Rpc::DeleteObjectResponse {
+            status: Status::Applied
+        }
+    ));
+    let writable = |name: &str| writable_in(&responses[6], name);
+    assert_eq!(writable(&format!("{relay}Forwarding.")), Some(true));
+    assert_eq!(
+        writable(&format!("{relay}Forwarding.1.DNSServer")),
+        Some(true)
+    );
+    assert_eq!(writable(&format!("{relay}Forwarding.1.Type")), Some(false));
+    let got = values_of(&responses[7]);
+    assert_eq!(value(&got, &format!("{relay}ForwardNumberOfEntries")), "2");
+    for (field, first, second) in [
+        ("DNSServer", "192.0.2.53", "198.51.100.99"),
+        ("Enable", "0", "1"),
+        ("Status", "Disabled", "Enabled"),
+        ("Type", "Static", "Static"),
+        ("Interface", "", &format!("Device.IP.Interface.{lo}")),
+    ] {
+        assert_eq!(value(&got, &format!("{relay}Forwarding.1.{field}")), first);
+        assert_eq!(value(&got, &format!("{relay}Forwarding.2.{field}")), second);
+    }
+    assert!(daemon.stop().success());
+    assert_eq!(
+        std::fs::read_to_string(dir.join("reloads")).expect("reloads"),
+        "dhcp\n"
+    );
+    let fixture = std::fs::read_to_string(format!("{FIXTURE}/dhcp")).expect("fixture");
+    let leases = dir.join("dhcp.leases").display().to_string();
+    let expected = fixture.replace("/tmp/dhcp.leases", &leases).replace(
+        "\tlist server '192.0.2.53'\n\tlist server '/example.test/192.0.2.54'\n",
+        "\tlist server '/example.test/192.0.2.54'\n\tlist server '198.51.100.99@lo'\n\
+         \tlist cwmp_disabled_server '192.0.2.53'\n\
+         \tlist cwmp_server_numbers '192.0.2.53=1'\n\tlist cwmp_server_numbers '198.51.100.99@lo=2'\n",
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("dhcp")).expect("dhcp"),
         expected
     );
 }

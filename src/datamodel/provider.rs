@@ -19,6 +19,16 @@ pub enum ApplyStatus {
 }
 
 impl ApplyStatus {
+    /// Pending when configuration was written (its service applies it when
+    /// reloaded after the session), else Applied.
+    pub fn after_writing(written: bool) -> ApplyStatus {
+        if written {
+            ApplyStatus::Pending
+        } else {
+            ApplyStatus::Applied
+        }
+    }
+
     /// The status number of the RPC responses.
     pub fn code(self) -> u8 {
         match self {

@@ -1330,12 +1330,7 @@ impl Provider for UciMapProvider {
                 return Err(denied(e));
             }
         }
-        // The owning service applies the change when it is reloaded after the session.
-        Ok(if packages.is_empty() {
-            ApplyStatus::Applied
-        } else {
-            ApplyStatus::Pending
-        })
+        Ok(ApplyStatus::after_writing(!packages.is_empty()))
     }
 
     fn abort(&mut self) {
