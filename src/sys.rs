@@ -7,7 +7,9 @@
 use std::ffi::CStr;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+use crate::wire::rtnetlink;
 use std::sync::atomic::{AtomicI32, Ordering};
 
 /// Write end of the self-pipe the signal handler reports into (-1: none).
@@ -100,54 +102,123 @@ pub struct InterfaceAddress {
     pub netmask: Ipv4Addr,
 }
 
-/// The IPv4 addresses of all interfaces (getifaddrs(3)), in kernel order.
+/// Most addresses read from one dump: far more than any router has.
+const MAX_ADDRESSES: usize = 4096;
+
+/// The IPv4 addresses of all interfaces, in kernel order, from an rtnetlink
+/// address dump (`wire::rtnetlink`); empty when the kernel cannot be asked.
 pub fn ipv4_addresses() -> Vec<InterfaceAddress> {
-    let mut out = Vec::new();
-    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
-    // SAFETY: getifaddrs writes a list head we free below with freeifaddrs.
-    if unsafe { libc::getifaddrs(&mut head) } != 0 {
-        return out;
+    let mut dumped = Vec::new();
+    if let Err(e) = dump_ipv4_addresses(&mut dumped) {
+        log::warn!("reading interface addresses: {e}");
+        return Vec::new();
     }
-    let mut cursor = head;
-    while !cursor.is_null() {
-        // SAFETY: cursor is a node of the list getifaddrs returned, still alive.
-        let entry = unsafe { &*cursor };
-        cursor = entry.ifa_next;
-        if entry.ifa_addr.is_null() || entry.ifa_name.is_null() {
-            continue;
-        }
-        // SAFETY: ifa_addr is non-null and points to a sockaddr of its family.
-        let family = unsafe { (*entry.ifa_addr).sa_family };
-        if i32::from(family) != libc::AF_INET {
-            continue;
-        }
-        // SAFETY: for AF_INET the address is a sockaddr_in.
-        let address = unsafe { sockaddr_v4(entry.ifa_addr) };
-        let netmask = if entry.ifa_netmask.is_null() {
-            Ipv4Addr::UNSPECIFIED
-        } else {
-            // SAFETY: the netmask of an AF_INET entry is a sockaddr_in too.
-            unsafe { sockaddr_v4(entry.ifa_netmask) }
-        };
-        // SAFETY: ifa_name is a NUL-terminated string owned by the list.
-        let name = unsafe { CStr::from_ptr(entry.ifa_name) };
-        out.push(InterfaceAddress {
-            interface: name.to_string_lossy().into_owned(),
-            address,
-            netmask,
-        });
-    }
-    // SAFETY: head came from getifaddrs and is freed exactly once.
-    unsafe { libc::freeifaddrs(head) };
-    out
+    dumped
+        .into_iter()
+        .map(|entry| InterfaceAddress {
+            interface: if entry.label.is_empty() {
+                interface_name(entry.index).unwrap_or_default()
+            } else {
+                entry.label
+            },
+            address: entry.address,
+            netmask: rtnetlink::netmask(entry.prefix_len),
+        })
+        .collect()
 }
 
-/// Reads an IPv4 address out of a `sockaddr` known to be `AF_INET`.
-unsafe fn sockaddr_v4(addr: *const libc::sockaddr) -> Ipv4Addr {
-    // SAFETY: the caller guarantees addr points to a sockaddr_in; read_unaligned
-    // avoids assuming the C allocation's alignment.
-    let sin = unsafe { std::ptr::read_unaligned(addr as *const libc::sockaddr_in) };
-    Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr))
+/// Sends the RTM_GETADDR dump request on a fresh netlink socket and reads
+/// the answer until NLMSG_DONE; each wait is bounded by a receive timeout
+/// and the whole by a count of datagrams.
+fn dump_ipv4_addresses(out: &mut Vec<rtnetlink::DumpedAddress>) -> io::Result<()> {
+    // SAFETY: plain socket(2); the descriptor is owned by `socket` below.
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            libc::NETLINK_ROUTE,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd was just opened and is owned by nothing else.
+    let socket = unsafe { OwnedFd::from_raw_fd(fd) };
+    let timeout = libc::timeval {
+        tv_sec: 1,
+        tv_usec: 0,
+    };
+    // SAFETY: setsockopt reads a timeval of the size given.
+    unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            (&timeout as *const libc::timeval).cast(),
+            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+        )
+    };
+    let seq = std::process::id();
+    let request = rtnetlink::addr_dump_request(seq);
+    // SAFETY: send(2) reads request.len() bytes of the request.
+    if unsafe {
+        libc::send(
+            socket.as_raw_fd(),
+            request.as_ptr().cast(),
+            request.len(),
+            0,
+        )
+    } < 0
+    {
+        return Err(io::Error::last_os_error());
+    }
+    let mut buffer = vec![0u8; 32 * 1024];
+    for _ in 0..MAX_ADDRESSES {
+        // SAFETY: recv(2) writes at most buffer.len() bytes into buffer.
+        let n = unsafe {
+            libc::recv(
+                socket.as_raw_fd(),
+                buffer.as_mut_ptr().cast(),
+                buffer.len(),
+                0,
+            )
+        };
+        if n <= 0 {
+            return Err(if n == 0 {
+                io::ErrorKind::UnexpectedEof.into()
+            } else {
+                io::Error::last_os_error()
+            });
+        }
+        let datagram = buffer.get(..n as usize).unwrap_or_default();
+        match rtnetlink::parse_addr_dump(datagram, seq, out, MAX_ADDRESSES) {
+            rtnetlink::DumpProgress::More => {}
+            rtnetlink::DumpProgress::Done => return Ok(()),
+            rtnetlink::DumpProgress::Failed => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "the kernel's address dump failed",
+                ))
+            }
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::InvalidData,
+        "the kernel's address dump did not end",
+    ))
+}
+
+/// The name of the interface with index `index` (if_indextoname(3)).
+fn interface_name(index: u32) -> Option<String> {
+    let mut name = [0 as libc::c_char; libc::IF_NAMESIZE];
+    // SAFETY: if_indextoname writes at most IF_NAMESIZE bytes, NUL-terminated.
+    let named = unsafe { libc::if_indextoname(index, name.as_mut_ptr()) };
+    if named.is_null() {
+        return None;
+    }
+    // SAFETY: on success name holds a NUL-terminated string.
+    let name = unsafe { CStr::from_ptr(name.as_ptr()) };
+    Some(name.to_string_lossy().into_owned())
 }
 
 /// Whether the kernel clock is synchronised (adjtimex(2) state other than
@@ -454,9 +525,9 @@ mod tests {
     #[test]
     fn loopback_has_an_ipv4_address() {
         let addrs = ipv4_addresses();
-        assert!(addrs
-            .iter()
-            .any(|a| a.interface == "lo" && a.address == Ipv4Addr::LOCALHOST));
+        assert!(addrs.iter().any(|a| a.interface == "lo"
+            && a.address == Ipv4Addr::LOCALHOST
+            && a.netmask == Ipv4Addr::new(255, 0, 0, 0)));
         assert!(clock_synchronized().is_some());
     }
 

@@ -13,21 +13,16 @@ STATIC_TOOLCHAIN="${STATIC_TOOLCHAIN:-debian}"
 # target_info TRIPLE: sets cross (gcc prefix), cflags (float ABI for musl and
 # the C code of ring), qemu (the emulator), budget (bytes), ipk_arch (the
 # opkg architecture of the most common OpenWrt devices of that kind; IPK_ARCH
-# overrides it), gcc_pkg, musl_prefix, target_rustflags (more rustc flags),
-# and session_note: why the BOOTSTRAP session cannot run under qemu for this
-# target (empty: it runs).
+# overrides it), gcc_pkg, musl_prefix and target_rustflags (more rustc flags).
 target_info() {
-	session_note= target_rustflags=
+	target_rustflags=
 	case "$1" in
 	mipsel-unknown-linux-musl)
 		cross=mipsel-linux-gnu- cflags=-msoft-float qemu=qemu-mipsel-static budget=1572864
 		ipk_arch=mipsel_24kc ;;
 	mips-unknown-linux-musl)
 		cross=mips-linux-gnu- cflags=-msoft-float qemu=qemu-mips-static budget=1572864
-		ipk_arch=mips_24kc
-		# qemu-user 7.2 (Debian 12) mistranslates rtnetlink for big-endian
-		# guests: getifaddrs(3) never returns, in a five-line C program too.
-		session_note="qemu-mips-static 7.2 hangs getifaddrs (rtnetlink of big-endian guests), which a session needs" ;;
+		ipk_arch=mips_24kc ;;
 	armv7-unknown-linux-musleabihf)
 		cross=arm-linux-gnueabihf- qemu=qemu-arm-static budget=1310720
 		ipk_arch=arm_cortex-a7_neon-vfpv4

@@ -11,6 +11,7 @@ pub mod lwn;
 pub mod md5;
 #[cfg(test)]
 pub(crate) mod mutate;
+pub mod rtnetlink;
 pub mod scram;
 pub mod soap;
 pub mod stun;
