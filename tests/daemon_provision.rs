@@ -1322,6 +1322,12 @@ fn dhcpv6_pools_say_and_switch_what_odhcpd_hands_out() {
     );
 }
 
+/// Whether the CLI's output has a line giving `parameter` this `value` or `writable` flag.
+fn cli_says(output: &str, parameter: &str, key: &str, value: &str) -> bool {
+    let line = format!("\"parameter\": \"{parameter}\", \"{key}\": \"{value}\"");
+    output.lines().any(|l| l.contains(&line))
+}
+
 /// Runs `ip` with arguments; false when it fails.
 fn ip(args: &[&str]) -> bool {
     std::process::Command::new("ip")
@@ -1373,7 +1379,12 @@ fn kernel_routes_are_listed_read_only_beside_the_uci_routes() {
         panic!("cannot set up the namespace's routes");
     }
     let dir = fixture_device("kernel-routes", "http://127.0.0.1:9/", "");
-    let run = |args: &[&str]| {
+    let dir098 = fixture_device(
+        "kernel-routes-098",
+        "http://127.0.0.1:9/",
+        "\toption datamodel 'tr098'\n",
+    );
+    let run_in = |dir: &std::path::Path, args: &[&str]| {
         let out = std::process::Command::new("ip")
             .args([
                 "netns",
@@ -1382,13 +1393,18 @@ fn kernel_routes_are_listed_read_only_beside_the_uci_routes() {
                 env!("CARGO_BIN_EXE_icwmpd"),
                 "--config",
             ])
-            .arg(&dir)
+            .arg(dir)
             .args(["-m", "1"])
             .args(args)
             .output()
             .expect("run icwmpd -m in the namespace");
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
+    let run = |args: &[&str]| run_in(&dir, args);
+    let l3 = "InternetGatewayDevice.Layer3Forwarding.";
+    let values098 = run_in(&dir098, &["get_value", l3]);
+    let names098 = run_in(&dir098, &["get_name", l3, "0"]);
+    let deleted098 = run_in(&dir098, &["delete_object", &format!("{l3}Forwarding.2.")]);
     let table = "Device.Routing.Router.1.IPv4Forwarding.";
     let values = run(&["get_value", table]);
     let values6 = run(&["get_value", "Device.Routing.Router.1.IPv6Forwarding."]);
@@ -1401,12 +1417,7 @@ fn kernel_routes_are_listed_read_only_beside_the_uci_routes() {
     ]);
     ip(&["netns", "del", &ns]);
     let has = |text: &str, line: &str| text.lines().any(|l| l.contains(line));
-    let value = |name: &str, v: &str| {
-        has(
-            &values,
-            &format!("\"parameter\": \"{table}{name}\", \"value\": \"{v}\""),
-        )
-    };
+    let value = |name: &str, v: &str| cli_says(&values, &format!("{table}{name}"), "value", v);
     // 1: the UCI route (the kernel's copy of it is not listed again); then
     // the kernel's in /proc order: two connected networks and the gateway route.
     assert!(value("1.StaticRoute", "1"), "{values}");
@@ -1433,12 +1444,7 @@ fn kernel_routes_are_listed_read_only_beside_the_uci_routes() {
         "{values}"
     );
     assert!(has(&count, "\"value\": \"4\""), "{count}");
-    let writable = |name: &str, w: &str| {
-        has(
-            &names,
-            &format!("\"parameter\": \"{table}{name}\", \"writable\": \"{w}\""),
-        )
-    };
+    let writable = |name: &str, w: &str| cli_says(&names, &format!("{table}{name}"), "writable", w);
     assert!(writable("", "1"), "{names}");
     assert!(writable("1.", "1"), "{names}");
     assert!(writable("1.GatewayIPAddress", "1"), "{names}");
@@ -1467,6 +1473,26 @@ fn kernel_routes_are_listed_read_only_beside_the_uci_routes() {
         "{names}"
     );
     assert!(has(&deleted, "\"fault\""), "{deleted}");
+    // TR-098 lists the same kernel routes after the UCI one, read only.
+    let expected098 = [
+        ("ForwardNumberOfEntries".to_owned(), "4"),
+        ("Forwarding.1.StaticRoute".to_owned(), "1"),
+        (format!("Forwarding.{via}.GatewayIPAddress"), "192.0.2.254"),
+        (format!("Forwarding.{via}.StaticRoute"), "0"),
+    ];
+    for (name, v) in &expected098 {
+        let name = format!("{l3}{name}");
+        assert!(cli_says(&values098, &name, "value", v), "{values098}");
+    }
+    let no_interface = format!("Forwarding.{via}.Interface");
+    assert!(!has(&values098, &no_interface), "{values098}");
+    let writable098 =
+        |name: &str, w: &str| cli_says(&names098, &format!("{l3}{name}"), "writable", w);
+    assert!(writable098("Forwarding.", "1"), "{names098}");
+    assert!(writable098("Forwarding.1.", "1"), "{names098}");
+    assert!(writable098("Forwarding.2.", "0"), "{names098}");
+    assert!(writable098("Forwarding.2.Enable", "0"), "{names098}");
+    assert!(has(&deleted098, "\"fault\""), "{deleted098}");
     // Nothing was written.
     let network = std::fs::read_to_string(dir.join("network")).expect("network");
     assert_eq!(

@@ -161,7 +161,7 @@ pub fn register_tr098_runtime(dm: &mut DataModel, config: SharedConfig, uci: Sha
 
 /// Registers the providers that serve inside the uci-map's tables: TR-181
 /// DHCPv4 pool static addresses and clients, bridge ports, the Wi-Fi run-time state,
-/// the DNS relay's forwarders, the kernel's IPv6 routes,
+/// the DNS relay's forwarders,
 /// and (both models) the netifd run-time state of PPP and DHCP links. The
 /// run-time cache is attached to the model for the daemon to fill.
 pub fn register_map_runtime(dm: &mut DataModel, uci: SharedUci) {
@@ -184,9 +184,6 @@ pub fn register_map_runtime(dm: &mut DataModel, uci: SharedUci) {
         match dm.register(&wifi::RUNTIME_PATHS, Box::new(provider)) {
             Ok(()) => fed = true,
             Err(e) => log::debug!("Wi-Fi run-time state not served: {e}"),
-        }
-        if let Err(e) = dm.register(&routes::IPV6_PATHS, Box::new(routes::KernelRoutes6)) {
-            log::debug!("kernel IPv6 routes not served: {e}");
         }
         let provider = dnsrelay::DnsRelayProvider::new(uci.clone(), state.clone());
         match dm.register(&dnsrelay::PATHS, Box::new(provider)) {

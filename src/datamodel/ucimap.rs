@@ -1169,13 +1169,9 @@ pub fn register_uci_map(
     let prefixes = map.prefixes();
     let refs: Vec<&str> = prefixes.iter().map(String::as_str).collect();
     let provider = UciMapProvider::new(map, uci);
-    let provider: Box<dyn Provider> =
-        if dm.schema().kind() == crate::datamodel::schema::ModelKind::Tr181 {
-            Box::new(crate::datamodel::routes::WithKernelRoutes::new(provider))
-        } else {
-            Box::new(provider)
-        };
-    dm.register(&refs, provider)
+    let kind = dm.schema().kind();
+    let provider = crate::datamodel::routes::WithKernelRoutes::new(provider, kind);
+    dm.register(&refs, Box::new(provider))
         .map_err(|e: RegisterError| Box::new(e) as Box<dyn std::error::Error>)
 }
 
