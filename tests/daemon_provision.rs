@@ -1115,6 +1115,62 @@ fn every_table_gpn_reports_writable_on_the_fixture_accepts_add_object() {
     }
 }
 
+/// Runs one session of `requests` on a fixture device and waits for the
+/// reload command it leads to: the daemon, its config directory and the
+/// CPE's responses.
+fn one_session(tag: &str, requests: Vec<Rpc>) -> (TestDaemon, std::path::PathBuf, Vec<Rpc>) {
+    let acs = TestAcs::start(AcsOptions {
+        sessions: vec![script(requests)],
+        ..AcsOptions::default()
+    });
+    let dir = fixture_device(tag, &acs.url(), "");
+    let daemon = TestDaemon::start(&dir, &[]);
+    assert!(acs.wait_sessions(1, WAIT), "{}", daemon.log());
+    let reloads = dir.join("reloads");
+    assert!(
+        support::daemon::wait_until(WAIT, || std::fs::read_to_string(&reloads).is_ok()),
+        "{}",
+        daemon.log()
+    );
+    let responses = acs.sessions()[0].responses.clone();
+    (daemon, dir, responses)
+}
+
+/// Asserts that an SPV, AddObject or DeleteObject response has Status 1
+/// (the change applies when the service reloads after the session).
+fn assert_pending(rpc: &Rpc) {
+    let status = match rpc {
+        Rpc::SetParameterValuesResponse { status }
+        | Rpc::AddObjectResponse { status, .. }
+        | Rpc::DeleteObjectResponse { status } => Some(*status),
+        _ => None,
+    };
+    assert_eq!(status, Some(Status::Pending), "{rpc:?}");
+}
+
+/// Asserts the values a GetParameterValues response gives parameters under `prefix`.
+fn assert_values(rpc: &Rpc, prefix: &str, expected: &[(&str, &str)]) {
+    let got = values_of(rpc);
+    for (name, v) in expected {
+        assert_eq!(
+            value(&got, &format!("{prefix}{name}")),
+            *v,
+            "{prefix}{name}"
+        );
+    }
+}
+
+/// The Writable flag a GetParameterNames response gives a name.
+fn gpn_writable(rpc: &Rpc, name: &str) -> Option<bool> {
+    let Rpc::GetParameterNamesResponse { parameter_list } = rpc else {
+        panic!("GPN: {rpc:?}");
+    };
+    parameter_list
+        .iter()
+        .find(|p| p.name == name)
+        .map(|p| p.writable)
+}
+
 #[test]
 fn firewall_rules_are_a_chain_the_acs_adds_to_and_deletes_from() {
     let chain = "Device.Firewall.Chain.1.";
@@ -1149,20 +1205,8 @@ fn firewall_rules_are_a_chain_the_acs_adds_to_and_deletes_from() {
         },
         gpv(&["Device.Firewall.Chain.1."]),
     ];
-    let acs = TestAcs::start(AcsOptions {
-        sessions: vec![script(requests)],
-        ..AcsOptions::default()
-    });
-    let dir = fixture_device("firewall-rules", &acs.url(), "");
-    let daemon = TestDaemon::start(&dir, &[]);
-    assert!(acs.wait_sessions(1, WAIT), "{}", daemon.log());
+    let (daemon, dir, responses) = one_session("firewall-rules", requests);
     let reloads = dir.join("reloads");
-    assert!(
-        support::daemon::wait_until(WAIT, || std::fs::read_to_string(&reloads).is_ok()),
-        "{}",
-        daemon.log()
-    );
-    let responses = acs.sessions()[0].responses.clone();
     assert_eq!(responses.len(), 9, "{responses:#?}");
     let got = values_of(&responses[0]);
     assert_eq!(
@@ -1196,16 +1240,7 @@ fn firewall_rules_are_a_chain_the_acs_adds_to_and_deletes_from() {
         "{:?}",
         responses[1]
     );
-    assert!(
-        matches!(
-            responses[2],
-            Rpc::SetParameterValuesResponse {
-                status: Status::Pending
-            }
-        ),
-        "{:?}",
-        responses[2]
-    );
+    assert_pending(&responses[2]);
     assert!(matches!(
         responses[3],
         Rpc::DeleteObjectResponse {
@@ -1215,15 +1250,7 @@ fn firewall_rules_are_a_chain_the_acs_adds_to_and_deletes_from() {
     assert_eq!(fault_codes(&responses[4]), [9007]);
     assert_eq!(fault_codes(&responses[5]), [9007]);
     assert_eq!(fault_codes(&responses[6]), [9008]);
-    let Rpc::GetParameterNamesResponse { parameter_list } = &responses[7] else {
-        panic!("GPN: {:?}", responses[7]);
-    };
-    let writable = |name: &str| {
-        parameter_list
-            .iter()
-            .find(|p| p.name == name)
-            .map(|p| p.writable)
-    };
+    let writable = |name: &str| gpn_writable(&responses[7], name);
     assert_eq!(writable("Device.Firewall.Chain."), Some(false));
     assert_eq!(writable("Device.Firewall.Chain.1.Rule."), Some(true));
     assert_eq!(
@@ -1278,20 +1305,8 @@ fn dhcpv6_pools_say_and_switch_what_odhcpd_hands_out() {
         spv(&[(&format!("{pool}IAPDEnable"), "0", XsdType::Boolean)]),
         gpv(&[&format!("{pool}IAPDEnable")]),
     ];
-    let acs = TestAcs::start(AcsOptions {
-        sessions: vec![script(requests)],
-        ..AcsOptions::default()
-    });
-    let dir = fixture_device("dhcpv6-pool", &acs.url(), "");
-    let daemon = TestDaemon::start(&dir, &[]);
-    assert!(acs.wait_sessions(1, WAIT), "{}", daemon.log());
+    let (daemon, dir, responses) = one_session("dhcpv6-pool", requests);
     let reloads = dir.join("reloads");
-    assert!(
-        support::daemon::wait_until(WAIT, || std::fs::read_to_string(&reloads).is_ok()),
-        "{}",
-        daemon.log()
-    );
-    let responses = acs.sessions()[0].responses.clone();
     let got = values_of(&responses[0]);
     assert_eq!(value(&got, &format!("{pool}Enable")), "1");
     assert_eq!(value(&got, &format!("{pool}IANAEnable")), "1");
@@ -1465,13 +1480,12 @@ fn kernel_routes_are_listed_read_only_beside_the_uci_routes() {
         ),
         "{values6}"
     );
-    assert!(
-        has(
-            &names,
-            "\"Device.Routing.Router.1.IPv6Forwarding.\", \"writable\": \"0\""
-        ),
-        "{names}"
-    );
+    // Beside the fixture's UCI route6, which AddObject adds to.
+    let table6 = "Device.Routing.Router.1.IPv6Forwarding.";
+    assert!(cli_says(&names, table6, "writable", "1"), "{names}");
+    let kernel6 = format!("{table6}{route6}.");
+    assert!(cli_says(&names, &kernel6, "writable", "0"), "{names}");
+    assert!(route6 != "1", "{values6}");
     assert!(has(&deleted, "\"fault\""), "{deleted}");
     // TR-098 lists the same kernel routes after the UCI one, read only.
     let expected098 = [
@@ -1499,4 +1513,124 @@ fn kernel_routes_are_listed_read_only_beside_the_uci_routes() {
         network,
         std::fs::read_to_string(format!("{FIXTURE}/network")).expect("fixture")
     );
+}
+
+#[test]
+fn uci_ipv6_routes_are_added_set_and_deleted() {
+    let table = "Device.Routing.Router.1.IPv6Forwarding.";
+    // AddObject numbers after every instance, the host's kernel routes too.
+    let probe = fixture_device("route6-probe", "http://127.0.0.1:9/", "");
+    let names = cli(&probe, &["get_name", table, "1"]);
+    let n = names
+        .lines()
+        .filter_map(|l| {
+            l.split(table)
+                .nth(1)?
+                .split('.')
+                .next()?
+                .parse::<u32>()
+                .ok()
+        })
+        .max()
+        .unwrap_or(0)
+        + 1;
+    let requests = vec![
+        gpv(&[&format!("{table}1.")]),
+        Rpc::AddObject {
+            object_name: table.into(),
+            parameter_key: "k".into(),
+        },
+        spv(&[
+            (
+                &format!("{table}{n}.DestIPPrefix"),
+                "2001:db8:200::/56",
+                XsdType::String,
+            ),
+            (&format!("{table}{n}.NextHop"), "fe80::1", XsdType::String),
+            // Loopback (ifindex 1) is the fixture's static `loopback` section.
+            (
+                &format!("{table}{n}.Interface"),
+                "Device.IP.Interface.1",
+                XsdType::String,
+            ),
+            (&format!("{table}{n}.ForwardingMetric"), "5", XsdType::Int),
+            (&format!("{table}{n}.Enable"), "1", XsdType::Boolean),
+        ]),
+        spv(&[(
+            &format!("{table}{n}.DestIPPrefix"),
+            "2001:db8::/129",
+            XsdType::String,
+        )]),
+        spv(&[(&format!("{table}{n}.Origin"), "Static", XsdType::String)]),
+        spv(&[(
+            &format!("{table}{n}.Interface"),
+            "Device.IP.Interface.99999",
+            XsdType::String,
+        )]),
+        Rpc::DeleteObject {
+            object_name: format!("{table}1."),
+            parameter_key: "k".into(),
+        },
+        gpv(&[&format!("{table}{n}.")]),
+        Rpc::GetParameterNames {
+            parameter_path: table.into(),
+            next_level: false,
+        },
+    ];
+    let (daemon, dir, responses) = one_session("route6", requests);
+    let reloads = dir.join("reloads");
+    assert_eq!(responses.len(), 9, "{responses:#?}");
+    let uci_route = [
+        ("DestIPPrefix", "2001:db8:100::/48"),
+        ("NextHop", "2001:db8::1"),
+        ("Origin", "Static"),
+        ("Enable", "1"),
+        ("Status", "Enabled"),
+        ("ForwardingMetric", "0"),
+    ];
+    assert_values(&responses[0], &format!("{table}1."), &uci_route);
+    assert_pending(&responses[1]);
+    assert!(
+        matches!(responses[1], Rpc::AddObjectResponse { instance_number, .. } if instance_number == n),
+        "{:?}",
+        responses[1]
+    );
+    assert_pending(&responses[2]);
+    assert_eq!(fault_codes(&responses[3]), [9007]);
+    assert_eq!(fault_codes(&responses[4]), [9008]);
+    assert_eq!(fault_codes(&responses[5]), [9007]);
+    assert_pending(&responses[6]);
+    let added = [
+        ("DestIPPrefix", "2001:db8:200::/56"),
+        ("NextHop", "fe80::1"),
+        ("Interface", "Device.IP.Interface.1"),
+        ("ForwardingMetric", "5"),
+        ("Status", "Enabled"),
+    ];
+    assert_values(&responses[7], &format!("{table}{n}."), &added);
+    let writable = |name: &str| gpn_writable(&responses[8], name);
+    assert_eq!(writable(table), Some(true));
+    assert_eq!(writable(&format!("{table}{n}.")), Some(true));
+    assert_eq!(writable(&format!("{table}{n}.NextHop")), Some(true));
+    assert_eq!(writable(&format!("{table}{n}.Origin")), Some(false));
+    assert!(writable(&format!("{table}1.")).is_none());
+
+    assert!(daemon.stop().success());
+    assert_eq!(
+        std::fs::read_to_string(&reloads).expect("reloads"),
+        "network\n"
+    );
+    let fixture = std::fs::read_to_string(format!("{FIXTURE}/network")).expect("fixture");
+    let old_route =
+        "\nconfig route6\n\toption interface 'wan6'\n\toption target '2001:db8:100::/48'\n\
+        \toption gateway '2001:db8::1'\n";
+    assert!(fixture.ends_with(old_route));
+    let expected = format!(
+        "{}\nconfig route6\n\toption interface 'loopback'\n\toption target '2001:db8:200::/56'\n\
+         \toption disabled '0'\n\toption cwmp_instance '{n}'\n\toption cwmp_alias 'cpe-{n}'\n\
+         \toption gateway 'fe80::1'\n\toption metric '5'\n",
+        fixture.replace(old_route, "\n")
+    );
+    let got = std::fs::read_to_string(dir.join("network")).expect("network");
+    assert_eq!(got, expected);
 }

@@ -7,6 +7,7 @@ pub mod diagnostics;
 pub mod dnsrelay;
 pub mod engine;
 pub mod host;
+pub mod ipconfig;
 pub mod lan;
 pub mod mgmt;
 pub mod netifd;

@@ -385,6 +385,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn uci_values_compare_as_the_kernel_writes_them() {
+        assert_eq!(
+            canonical("DestIPPrefix", "2001:DB8:0::0/48"),
+            "2001:db8::/48"
+        );
+        assert_eq!(canonical("DestIPPrefix", "2001:db8::1"), "2001:db8::1/128");
+        assert_eq!(canonical("NextHop", "FE80::0001"), "fe80::1");
+        assert_eq!(canonical("GatewayIPAddress", ""), "");
+        assert_eq!(canonical("DestIPPrefix", "junk"), "junk");
+    }
+
+    #[test]
     fn proc_net_route_is_read() {
         let text =
             "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n\
