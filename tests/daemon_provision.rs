@@ -1351,20 +1351,62 @@ fn ip(args: &[&str]) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// A network namespace of the test's own, deleted when dropped.
+struct Netns(String);
+
+impl Netns {
+    /// None where namespaces cannot be made (not root, no `ip`).
+    fn create(tag: &str) -> Option<Netns> {
+        let name = format!("icwmp-{tag}-{}", std::process::id());
+        ip(&["netns", "add", &name]).then_some(Netns(name))
+    }
+
+    /// Runs `ip` inside it.
+    fn ip(&self, args: &[&str]) -> bool {
+        let mut all = vec!["netns", "exec", self.0.as_str(), "ip"];
+        all.extend_from_slice(args);
+        ip(&all)
+    }
+
+    /// Runs the data model CLI of the real binary inside it.
+    fn cli(&self, dir: &std::path::Path, args: &[&str]) -> String {
+        let out = std::process::Command::new("ip")
+            .args(["netns", "exec", &self.0, env!("CARGO_BIN_EXE_icwmpd")])
+            .arg("--config")
+            .arg(dir)
+            .args(["-m", "1"])
+            .args(args)
+            .output()
+            .expect("run icwmpd -m in the namespace");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// A kernel interface's ifindex there.
+    fn ifindex(&self, device: &str) -> String {
+        let out = std::process::Command::new("ip")
+            .args(["netns", "exec", &self.0, "cat"])
+            .arg(format!("/sys/class/net/{device}/ifindex"))
+            .output()
+            .expect("read ifindex");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        ip(&["netns", "del", &self.0]);
+    }
+}
+
 #[test]
 fn kernel_routes_are_listed_read_only_beside_the_uci_routes() {
     // A namespace whose routing table the test writes: a connected
     // network, a route through a gateway, and the fixture's UCI route applied.
-    let ns = format!("icwmp-routes-{}", std::process::id());
-    if !ip(&["netns", "add", &ns]) {
+    let Some(ns) = Netns::create("routes") else {
         eprintln!("skipped: cannot create a network namespace");
         return;
-    }
-    let inside = |args: &[&str]| {
-        let mut all = vec!["netns", "exec", ns.as_str(), "ip"];
-        all.extend_from_slice(args);
-        ip(&all)
     };
+    let inside = |args: &[&str]| ns.ip(args);
     let ready = inside(&["link", "add", "v0", "type", "veth", "peer", "name", "v1"])
         && inside(&["addr", "add", "192.0.2.1/24", "dev", "v0"])
         && inside(&["addr", "add", "192.168.1.1/24", "dev", "v0"])
@@ -1389,32 +1431,14 @@ fn kernel_routes_are_listed_read_only_beside_the_uci_routes() {
             "via",
             "2001:db8::fe",
         ]);
-    if !ready {
-        ip(&["netns", "del", &ns]);
-        panic!("cannot set up the namespace's routes");
-    }
+    assert!(ready, "cannot set up the namespace's routes");
     let dir = fixture_device("kernel-routes", "http://127.0.0.1:9/", "");
     let dir098 = fixture_device(
         "kernel-routes-098",
         "http://127.0.0.1:9/",
         "\toption datamodel 'tr098'\n",
     );
-    let run_in = |dir: &std::path::Path, args: &[&str]| {
-        let out = std::process::Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &ns,
-                env!("CARGO_BIN_EXE_icwmpd"),
-                "--config",
-            ])
-            .arg(dir)
-            .args(["-m", "1"])
-            .args(args)
-            .output()
-            .expect("run icwmpd -m in the namespace");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    let run_in = |dir: &std::path::Path, args: &[&str]| ns.cli(dir, args);
     let run = |args: &[&str]| run_in(&dir, args);
     let l3 = "InternetGatewayDevice.Layer3Forwarding.";
     let values098 = run_in(&dir098, &["get_value", l3]);
@@ -1430,7 +1454,7 @@ fn kernel_routes_are_listed_read_only_beside_the_uci_routes() {
         "get_value",
         "Device.Routing.Router.1.IPv4ForwardingNumberOfEntries",
     ]);
-    ip(&["netns", "del", &ns]);
+    drop(ns);
     let has = |text: &str, line: &str| text.lines().any(|l| l.contains(line));
     let value = |name: &str, v: &str| cli_says(&values, &format!("{table}{name}"), "value", v);
     // 1: the UCI route (the kernel's copy of it is not listed again); then
@@ -1633,4 +1657,163 @@ fn uci_ipv6_routes_are_added_set_and_deleted() {
     );
     let got = std::fs::read_to_string(dir.join("network")).expect("network");
     assert_eq!(got, expected);
+}
+
+#[test]
+fn static_ipv4_addresses_are_added_and_deleted_in_uci() {
+    // Loopback (ifindex 1) is configured by the fixture's static `loopback` section.
+    let table = "Device.IP.Interface.1.IPv4Address.";
+    let add = || Rpc::AddObject {
+        object_name: table.into(),
+        parameter_key: "k".into(),
+    };
+    let requests = vec![
+        gpv(&[table]),
+        add(),
+        gpv(&[&format!("{table}2.")]),
+        spv(&[
+            (&format!("{table}2.IPAddress"), "127.0.0.2", XsdType::String),
+            (
+                &format!("{table}2.SubnetMask"),
+                "255.255.255.0",
+                XsdType::String,
+            ),
+        ]),
+        add(),
+        spv(&[(&format!("{table}3.IPAddress"), "127.0.0.3", XsdType::String)]),
+        Rpc::DeleteObject {
+            object_name: format!("{table}2."),
+            parameter_key: "k".into(),
+        },
+        spv(&[(
+            &format!("{table}1.SubnetMask"),
+            "255.0.255.0",
+            XsdType::String,
+        )]),
+        spv(&[(&format!("{table}1.AddressingType"), "DHCP", XsdType::String)]),
+        Rpc::GetParameterNames {
+            parameter_path: table.into(),
+            next_level: false,
+        },
+        gpv(&[table]),
+    ];
+    let configured = [
+        ("IPAddress", "127.0.0.1"),
+        ("SubnetMask", "255.0.0.0"),
+        ("AddressingType", "Static"),
+        ("Status", "Enabled"),
+    ];
+    let (daemon, dir, responses) = one_session("ipv4-addresses", requests);
+    assert_eq!(responses.len(), 11, "{responses:#?}");
+    assert_values(&responses[0], &format!("{table}1."), &configured);
+    // An added address is not configured until it has an address.
+    assert!(
+        matches!(
+            responses[1],
+            Rpc::AddObjectResponse {
+                instance_number: 2,
+                status: Status::Applied
+            }
+        ),
+        "{:?}",
+        responses[1]
+    );
+    let waiting = [("IPAddress", ""), ("Status", "Error_Misconfigured")];
+    assert_values(&responses[2], &format!("{table}2."), &waiting);
+    assert_pending(&responses[3]);
+    assert_pending(&responses[5]);
+    assert_pending(&responses[6]);
+    assert_eq!(fault_codes(&responses[7]), [9007]);
+    assert_eq!(fault_codes(&responses[8]), [9008]);
+    let writable = |name: &str| gpn_writable(&responses[9], name);
+    assert_eq!(writable(table), Some(true));
+    assert_eq!(writable(&format!("{table}3.")), Some(true));
+    assert_eq!(writable(&format!("{table}3.IPAddress")), Some(true));
+    assert_eq!(writable(&format!("{table}3.AddressingType")), Some(false));
+    assert_eq!(writable(&format!("{table}3.Enable")), Some(false));
+    let third = [("IPAddress", "127.0.0.3"), ("SubnetMask", "255.0.0.0")];
+    assert_values(&responses[10], &format!("{table}3."), &third);
+    assert_values(&responses[10], &format!("{table}1."), &configured);
+    assert!(!values_of(&responses[10])
+        .iter()
+        .any(|(n, _)| n.starts_with(&format!("{table}2."))));
+
+    assert!(daemon.stop().success());
+    assert_eq!(
+        std::fs::read_to_string(dir.join("reloads")).expect("reloads"),
+        "network\n"
+    );
+    let fixture = std::fs::read_to_string(format!("{FIXTURE}/network")).expect("fixture");
+    let expected = fixture.replace(
+        "\toption ipaddr '127.0.0.1'\n\toption netmask '255.0.0.0'\n",
+        // The UCI writer puts a list that replaces an option at the section's end.
+        "\toption netmask '255.0.0.0'\n\toption cwmp_ipaddr_instances '1 3'\n\
+         \tlist ipaddr '127.0.0.1'\n\tlist ipaddr '127.0.0.3'\n",
+    );
+    assert_ne!(expected, fixture);
+    let got = std::fs::read_to_string(dir.join("network")).expect("network");
+    assert_eq!(got, expected);
+}
+
+#[test]
+fn ipv4_addresses_of_dhcp_and_static_devices_say_what_configures_them() {
+    // The fixture's devices in a namespace: the LAN bridge (static, with
+    // an address UCI does not know) and the DHCP WAN.
+    let Some(ns) = Netns::create("ipv4") else {
+        eprintln!("skipped: cannot create a network namespace");
+        return;
+    };
+    let ready = ns.ip(&[
+        "link", "add", "br-lan", "type", "veth", "peer", "name", "wan",
+    ]) && ns.ip(&["addr", "add", "192.168.1.1/24", "dev", "br-lan"])
+        && ns.ip(&["addr", "add", "192.168.1.250/24", "dev", "br-lan"])
+        && ns.ip(&["addr", "add", "198.51.100.7/24", "dev", "wan"]);
+    assert!(ready, "cannot set up the namespace's devices");
+    let lan = format!("Device.IP.Interface.{}.IPv4Address.", ns.ifindex("br-lan"));
+    let wan = format!("Device.IP.Interface.{}.IPv4Address.", ns.ifindex("wan"));
+    let dir = fixture_device("ipv4-netns", "http://127.0.0.1:9/", "");
+    let values = ns.cli(&dir, &["get_value", &lan]) + &ns.cli(&dir, &["get_value", &wan]);
+    let names = ns.cli(&dir, &["get_name", &lan, "0"]) + &ns.cli(&dir, &["get_name", &wan, "0"]);
+    let refused = [
+        ns.cli(&dir, &["add_object", &wan]),
+        ns.cli(&dir, &["delete_object", &format!("{lan}2.")]),
+        ns.cli(
+            &dir,
+            &["set_value", &format!("{wan}1.IPAddress"), "198.51.100.8"],
+        ),
+    ];
+    let added = ns.cli(&dir, &["add_object", &lan]);
+    drop(ns);
+    for (name, v) in [
+        (format!("{lan}1.IPAddress"), "192.168.1.1"),
+        (format!("{lan}1.AddressingType"), "Static"),
+        (format!("{lan}2.IPAddress"), "192.168.1.250"),
+        (format!("{wan}1.IPAddress"), "198.51.100.7"),
+        (format!("{wan}1.SubnetMask"), "255.255.255.0"),
+        (format!("{wan}1.AddressingType"), "DHCP"),
+    ] {
+        assert!(cli_says(&values, &name, "value", v), "{name}: {values}");
+    }
+    for (name, w) in [
+        (lan.clone(), "1"),
+        (format!("{lan}1."), "1"),
+        (format!("{lan}1.IPAddress"), "1"),
+        (format!("{lan}2."), "0"),
+        (format!("{lan}2.IPAddress"), "0"),
+        (wan.clone(), "0"),
+        (format!("{wan}1.IPAddress"), "0"),
+    ] {
+        assert!(cli_says(&names, &name, "writable", w), "{name}: {names}");
+    }
+    // The engine refuses AddObject and DeleteObject where GPN says so (9003).
+    for (answer, code) in refused.iter().zip(["9003", "9003", "9008"]) {
+        assert!(answer.contains(code), "{answer}");
+    }
+    assert!(added.contains("\"instance\": \"3\""), "{added}");
+    // Nothing was written: the added address has none yet.
+    let network = std::fs::read_to_string(dir.join("network")).expect("network");
+    assert_eq!(
+        network,
+        std::fs::read_to_string(format!("{FIXTURE}/network")).expect("fixture")
+    );
 }
