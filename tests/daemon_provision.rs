@@ -2,6 +2,7 @@
 
 mod support;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use icwmp::cwmp::params::{ParameterValue, XsdType};
@@ -456,7 +457,10 @@ fn the_fixture_router_is_provisioned_through_uci_and_reloaded_once_per_package()
     assert_eq!(value(&got, "Device.Bridging.Bridge.1.Port.2.Name"), "lan1");
     assert_eq!(value(&got, "Device.Firewall.Config"), "Advanced");
     assert_eq!(value(&got, "Device.DHCPv6.Server.Pool.1.Enable"), "1");
-    assert_eq!(value(&got, "Device.DHCPv6.Server.Pool.2.Enable"), "0");
+    // The WAN's dhcp section says nothing of DHCPv6: no pool.
+    assert!(!got
+        .iter()
+        .any(|(n, _)| n.starts_with("Device.DHCPv6.Server.Pool.2.")));
     assert_eq!(value(&got, "Device.DHCPv4.Client.1.Status"), "Enabled");
 
     for (i, what) in [(1, "wifi"), (3, "portmapping"), (5, "pool"), (6, "ntp")] {
@@ -805,22 +809,56 @@ type Answer = (
     Option<support::ubus_broker::Fields>,
 );
 
+/// A test ubus broker on `dir`'s `no-ubus.sock` with fake objects.
+struct FakeUbus(support::ubus_broker::Broker);
+
+impl FakeUbus {
+    fn start(dir: &std::path::Path) -> FakeUbus {
+        FakeUbus(support::ubus_broker::Broker::start(
+            &dir.join("no-ubus.sock"),
+        ))
+    }
+
+    /// Adds object `path`, its methods' signature given as JSON.
+    fn with(
+        self,
+        path: &str,
+        signature: &str,
+        handler: impl Fn(&str, &[(String, icwmp::wire::blobmsg::Value)]) -> Answer
+            + Send
+            + Sync
+            + 'static,
+    ) -> FakeUbus {
+        self.0
+            .add_fake_object(path, json_table(signature), Arc::new(handler));
+        self
+    }
+
+    fn stop(self) {
+        self.0.stop();
+    }
+}
+
+/// A fake ubus method: `json` as the reply to `wanted`, MethodNotFound to any other.
+fn canned(method: &str, wanted: &str, json: &str) -> Answer {
+    if method == wanted {
+        (icwmp::wire::ubus::UbusStatus::Ok, Some(json_table(json)))
+    } else {
+        (icwmp::wire::ubus::UbusStatus::MethodNotFound, None)
+    }
+}
+
 /// netifd's `network.wireless status`: radio0 up with two interfaces (the
 /// second an anonymous section, named as netifd names those), radio1 down.
 fn netifd_wireless(method: &str, _args: &[(String, icwmp::wire::blobmsg::Value)]) -> Answer {
-    use icwmp::wire::ubus::UbusStatus;
-    match method {
-        "status" => (
-            UbusStatus::Ok,
-            Some(json_table(
-                r#"{"radio0": {"up": true, "pending": false, "autostart": true, "disabled": false,
+    canned(
+        method,
+        "status",
+        r#"{"radio0": {"up": true, "pending": false, "autostart": true, "disabled": false,
                      "interfaces": [{"section": "default_radio0", "ifname": "phy0-ap0", "config": {"mode": "ap"}},
                                     {"section": "@wifi-iface[2]", "ifname": "phy0-ap1", "config": {"mode": "ap"}}]},
                     "radio1": {"up": false, "pending": false, "autostart": true, "disabled": true, "interfaces": []}}"#,
-            )),
-        ),
-        _ => (UbusStatus::MethodNotFound, None),
-    }
+    )
 }
 
 /// rpcd-mod-iwinfo's `iwinfo info`: refuses a call without `device`, as its policy does.
@@ -847,12 +885,10 @@ fn iwinfo(method: &str, args: &[(String, icwmp::wire::blobmsg::Value)]) -> Answe
 
 /// netifd's `network.interface dump`: the DHCP WAN and the PPPoE link up.
 fn netifd_dump(method: &str, _args: &[(String, icwmp::wire::blobmsg::Value)]) -> Answer {
-    use icwmp::wire::ubus::UbusStatus;
-    match method {
-        "dump" => (
-            UbusStatus::Ok,
-            Some(json_table(
-                r#"{"interface": [
+    canned(
+        method,
+        "dump",
+        r#"{"interface": [
                     {"interface": "lan", "up": true, "proto": "static", "l3_device": "br-lan",
                      "ipv4-address": [{"address": "192.168.1.1", "mask": 24}], "route": [], "dns-server": []},
                     {"interface": "wan", "up": true, "proto": "dhcp", "l3_device": "wan",
@@ -863,10 +899,7 @@ fn netifd_dump(method: &str, _args: &[(String, icwmp::wire::blobmsg::Value)]) ->
                      "ipv4-address": [{"address": "203.0.113.9", "mask": 32}],
                      "route": [{"target": "0.0.0.0", "mask": 0, "nexthop": "203.0.113.1"}],
                      "dns-server": ["203.0.113.53"]}]}"#,
-            )),
-        ),
-        _ => (UbusStatus::MethodNotFound, None),
-    }
+    )
 }
 
 /// How many times the daemon asked hostapd for its clients.
@@ -874,21 +907,49 @@ static HOSTAPD_CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::Atomic
 
 /// hostapd's `get_clients` on phy0-ap0: two stations.
 fn hostapd_ap0(method: &str, _args: &[(String, icwmp::wire::blobmsg::Value)]) -> Answer {
-    use icwmp::wire::ubus::UbusStatus;
     HOSTAPD_CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    match method {
-        "get_clients" => (
-            UbusStatus::Ok,
-            Some(json_table(
-                r#"{"freq": 2412, "clients": {
+    canned(
+        method,
+        "get_clients",
+        r#"{"freq": 2412, "clients": {
                     "02:00:00:00:00:20": {"auth": true, "assoc": true, "authorized": true, "signal": -48,
                         "rate": {"rx": 144400, "tx": 286700}, "bytes": {"rx": 1000, "tx": 2000}},
                     "02:00:00:00:00:21": {"auth": true, "assoc": true, "authorized": false, "signal": -71,
                         "rate": {"rx": 6000, "tx": 24000}, "bytes": {"rx": 10, "tx": 20}}}}"#,
-            )),
-        ),
-        _ => (UbusStatus::MethodNotFound, None),
-    }
+    )
+}
+
+/// Starts the daemon on `dir` (its ubus socket `no-ubus.sock` served by a
+/// test broker), waits for its first session, for it to register with ubus
+/// and for `answered` to count a call of its run-time refresh; then asks it
+/// over ubus for a session, which reads what the replies said, and waits
+/// for that second session.
+fn session_after_refresh(
+    dir: &std::path::Path,
+    acs: &TestAcs,
+    answered: &std::sync::atomic::AtomicUsize,
+) -> TestDaemon {
+    let daemon = TestDaemon::start(dir, &[]);
+    assert!(acs.wait_sessions(1, WAIT), "{}", daemon.log());
+    let mut client =
+        support::ubus_broker::CliClient::connect(&dir.join("no-ubus.sock")).expect("ubus client");
+    assert!(support::daemon::wait_until(WAIT, || matches!(
+        client.list("tr069"),
+        Ok(Ok(found)) if !found.is_empty()
+    )));
+    assert!(support::daemon::wait_until(WAIT, || answered
+        .load(std::sync::atomic::Ordering::SeqCst)
+        > 0));
+    let reply = client
+        .call(
+            "tr069",
+            "inform",
+            json_table(r#"{"event": "6 CONNECTION REQUEST"}"#),
+        )
+        .expect("ubus I/O");
+    assert!(matches!(reply, Ok(Some(_))), "{reply:?}");
+    assert!(acs.wait_sessions(2, WAIT), "{}", daemon.log());
+    daemon
 }
 
 #[test]
@@ -922,50 +983,13 @@ fn run_time_state_comes_from_netifd_iwinfo_and_hostapd_over_ubus() {
         wireless.replace("config wifi-iface 'guest'", "config wifi-iface"),
     )
     .expect("wireless");
-    let broker = support::ubus_broker::Broker::start(&dir.join("no-ubus.sock"));
-    let status_signature = json_table(r#"{"status": {}}"#);
-    broker.add_fake_object(
-        "network.wireless",
-        status_signature,
-        std::sync::Arc::new(netifd_wireless),
-    );
-    broker.add_fake_object(
-        "network.interface",
-        json_table(r#"{"dump": {}}"#),
-        std::sync::Arc::new(netifd_dump),
-    );
-    broker.add_fake_object(
-        "iwinfo",
-        json_table(r#"{"info": {"device": "string"}}"#),
-        std::sync::Arc::new(iwinfo),
-    );
-    broker.add_fake_object(
-        "hostapd.phy0-ap0",
-        json_table(r#"{"get_clients": {}}"#),
-        std::sync::Arc::new(hostapd_ap0),
-    );
-    let daemon = TestDaemon::start(&dir, &[]);
-    assert!(acs.wait_sessions(1, WAIT), "{}", daemon.log());
-    // The second session, once ubus is registered, reads what the replies said.
-    let mut client =
-        support::ubus_broker::CliClient::connect(&dir.join("no-ubus.sock")).expect("ubus client");
-    assert!(support::daemon::wait_until(WAIT, || matches!(
-        client.list("tr069"),
-        Ok(Ok(found)) if !found.is_empty()
-    )));
-    // The last call of a refresh (iwinfo is asked before hostapd) has been answered.
-    assert!(support::daemon::wait_until(WAIT, || HOSTAPD_CALLS
-        .load(std::sync::atomic::Ordering::SeqCst)
-        > 0));
-    let reply = client
-        .call(
-            "tr069",
-            "inform",
-            json_table(r#"{"event": "6 CONNECTION REQUEST"}"#),
-        )
-        .expect("ubus I/O");
-    assert!(matches!(reply, Ok(Some(_))), "{reply:?}");
-    assert!(acs.wait_sessions(2, WAIT), "{}", daemon.log());
+    let broker = FakeUbus::start(&dir)
+        .with("network.wireless", r#"{"status": {}}"#, netifd_wireless)
+        .with("network.interface", r#"{"dump": {}}"#, netifd_dump)
+        .with("iwinfo", r#"{"info": {"device": "string"}}"#, iwinfo)
+        .with("hostapd.phy0-ap0", r#"{"get_clients": {}}"#, hostapd_ap0);
+    // The last call of a refresh (iwinfo is asked before hostapd).
+    let daemon = session_after_refresh(&dir, &acs, &HOSTAPD_CALLS);
     let got = values_of(&acs.sessions()[1].responses[0]);
     assert_eq!(value(&got, "Device.WiFi.Radio.1.Status"), "Up");
     assert_eq!(value(&got, "Device.WiFi.Radio.2.Status"), "Down");
@@ -1126,12 +1150,7 @@ fn one_session(tag: &str, requests: Vec<Rpc>) -> (TestDaemon, std::path::PathBuf
     let dir = fixture_device(tag, &acs.url(), "");
     let daemon = TestDaemon::start(&dir, &[]);
     assert!(acs.wait_sessions(1, WAIT), "{}", daemon.log());
-    let reloads = dir.join("reloads");
-    assert!(
-        support::daemon::wait_until(WAIT, || std::fs::read_to_string(&reloads).is_ok()),
-        "{}",
-        daemon.log()
-    );
+    wait_for_reloads(&dir, &daemon);
     let responses = acs.sessions()[0].responses.clone();
     (daemon, dir, responses)
 }
@@ -1148,16 +1167,26 @@ fn assert_pending(rpc: &Rpc) {
     assert_eq!(status, Some(Status::Pending), "{rpc:?}");
 }
 
-/// Asserts the values a GetParameterValues response gives parameters under `prefix`.
-fn assert_values(rpc: &Rpc, prefix: &str, expected: &[(&str, &str)]) {
+/// Asserts the values a GetParameterValues response gives parameters under
+/// `prefix`, written `Name=value` separated by spaces.
+fn assert_values(rpc: &Rpc, prefix: &str, expected: &str) {
     let got = values_of(rpc);
-    for (name, v) in expected {
-        assert_eq!(
-            value(&got, &format!("{prefix}{name}")),
-            *v,
-            "{prefix}{name}"
-        );
+    for pair in expected.split_whitespace() {
+        let (name, v) = pair.split_once('=').expect("Name=value");
+        assert_eq!(value(&got, &format!("{prefix}{name}")), v, "{prefix}{name}");
     }
+}
+
+/// Waits until the daemon on `dir` has run its reload command; the file
+/// that command writes to.
+fn wait_for_reloads(dir: &std::path::Path, daemon: &TestDaemon) -> std::path::PathBuf {
+    let reloads = dir.join("reloads");
+    assert!(
+        support::daemon::wait_until(WAIT, || std::fs::read_to_string(&reloads).is_ok()),
+        "{}",
+        daemon.log()
+    );
+    reloads
 }
 
 /// The Writable flag a GetParameterNames response gives a name.
@@ -1604,15 +1633,9 @@ fn uci_ipv6_routes_are_added_set_and_deleted() {
     let (daemon, dir, responses) = one_session("route6", requests);
     let reloads = dir.join("reloads");
     assert_eq!(responses.len(), 9, "{responses:#?}");
-    let uci_route = [
-        ("DestIPPrefix", "2001:db8:100::/48"),
-        ("NextHop", "2001:db8::1"),
-        ("Origin", "Static"),
-        ("Enable", "1"),
-        ("Status", "Enabled"),
-        ("ForwardingMetric", "0"),
-    ];
-    assert_values(&responses[0], &format!("{table}1."), &uci_route);
+    let uci_route = "DestIPPrefix=2001:db8:100::/48 NextHop=2001:db8::1 Origin=Static Enable=1 \
+        Status=Enabled ForwardingMetric=0";
+    assert_values(&responses[0], &format!("{table}1."), uci_route);
     assert_pending(&responses[1]);
     assert!(
         matches!(responses[1], Rpc::AddObjectResponse { instance_number, .. } if instance_number == n),
@@ -1624,14 +1647,9 @@ fn uci_ipv6_routes_are_added_set_and_deleted() {
     assert_eq!(fault_codes(&responses[4]), [9008]);
     assert_eq!(fault_codes(&responses[5]), [9007]);
     assert_pending(&responses[6]);
-    let added = [
-        ("DestIPPrefix", "2001:db8:200::/56"),
-        ("NextHop", "fe80::1"),
-        ("Interface", "Device.IP.Interface.1"),
-        ("ForwardingMetric", "5"),
-        ("Status", "Enabled"),
-    ];
-    assert_values(&responses[7], &format!("{table}{n}."), &added);
+    let added = "DestIPPrefix=2001:db8:200::/56 NextHop=fe80::1 Interface=Device.IP.Interface.1 \
+        ForwardingMetric=5 Status=Enabled";
+    assert_values(&responses[7], &format!("{table}{n}."), added);
     let writable = |name: &str| gpn_writable(&responses[8], name);
     assert_eq!(writable(table), Some(true));
     assert_eq!(writable(&format!("{table}{n}.")), Some(true));
@@ -1697,15 +1715,11 @@ fn static_ipv4_addresses_are_added_and_deleted_in_uci() {
         },
         gpv(&[table]),
     ];
-    let configured = [
-        ("IPAddress", "127.0.0.1"),
-        ("SubnetMask", "255.0.0.0"),
-        ("AddressingType", "Static"),
-        ("Status", "Enabled"),
-    ];
+    let configured =
+        "IPAddress=127.0.0.1 SubnetMask=255.0.0.0 AddressingType=Static Status=Enabled";
     let (daemon, dir, responses) = one_session("ipv4-addresses", requests);
     assert_eq!(responses.len(), 11, "{responses:#?}");
-    assert_values(&responses[0], &format!("{table}1."), &configured);
+    assert_values(&responses[0], &format!("{table}1."), configured);
     // An added address is not configured until it has an address.
     assert!(
         matches!(
@@ -1718,8 +1732,8 @@ fn static_ipv4_addresses_are_added_and_deleted_in_uci() {
         "{:?}",
         responses[1]
     );
-    let waiting = [("IPAddress", ""), ("Status", "Error_Misconfigured")];
-    assert_values(&responses[2], &format!("{table}2."), &waiting);
+    let waiting = "IPAddress= Status=Error_Misconfigured";
+    assert_values(&responses[2], &format!("{table}2."), waiting);
     assert_pending(&responses[3]);
     assert_pending(&responses[5]);
     assert_pending(&responses[6]);
@@ -1731,9 +1745,9 @@ fn static_ipv4_addresses_are_added_and_deleted_in_uci() {
     assert_eq!(writable(&format!("{table}3.IPAddress")), Some(true));
     assert_eq!(writable(&format!("{table}3.AddressingType")), Some(false));
     assert_eq!(writable(&format!("{table}3.Enable")), Some(false));
-    let third = [("IPAddress", "127.0.0.3"), ("SubnetMask", "255.0.0.0")];
-    assert_values(&responses[10], &format!("{table}3."), &third);
-    assert_values(&responses[10], &format!("{table}1."), &configured);
+    let third = "IPAddress=127.0.0.3 SubnetMask=255.0.0.0";
+    assert_values(&responses[10], &format!("{table}3."), third);
+    assert_values(&responses[10], &format!("{table}1."), configured);
     assert!(!values_of(&responses[10])
         .iter()
         .any(|(n, _)| n.starts_with(&format!("{table}2."))));
@@ -1816,4 +1830,141 @@ fn ipv4_addresses_of_dhcp_and_static_devices_say_what_configures_them() {
         network,
         std::fs::read_to_string(format!("{FIXTURE}/network")).expect("fixture")
     );
+}
+
+/// How many times the daemon asked odhcpd for its leases.
+static ODHCPD_CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// odhcpd's reply to `dhcp ipv6leases`: an address lease and a delegated prefix on
+/// the LAN. The test host has no br-lan, so in this dump and in
+/// `netifd_dump_ipv6` the LAN (and wan6) run on loopback.
+const ODHCPD_IPV6LEASES: &str = r#"{"device": {"lo": {"leases": [
+                    {"duid": "00010001aabbccdd020000000020", "iaid": 1, "hostname": "laptop",
+                     "accept-reconf": false, "assigned": 4660, "flags": ["bound"],
+                     "ipv6-addr": [{"address": "2001:db8:abcd:10::1234", "preferred-lifetime": 3600,
+                                    "valid-lifetime": -1}], "valid": -1},
+                    {"duid": "0003000102000000002a", "iaid": 7, "hostname": "", "accept-reconf": false,
+                     "assigned": 2, "flags": ["bound"],
+                     "ipv6-prefix": [{"address": "2001:db8:abcd:18::", "preferred-lifetime": 1800,
+                                      "valid-lifetime": 3600, "prefix-length": 62}], "valid": 3600}]}}}"#;
+
+/// netifd's reply to `network.interface dump` with IPv6: wan6 holds the delegated
+/// prefix and assigns a /60 of it to the LAN, which also has a ULA /64.
+const NETIFD_DUMP_IPV6: &str = r#"{"interface": [
+                    {"interface": "lan", "up": true, "proto": "static", "l3_device": "lo",
+                     "ipv4-address": [{"address": "192.168.1.1", "mask": 24}], "ipv6-address": [],
+                     "ipv6-prefix": [],
+                     "ipv6-prefix-assignment": [
+                        {"address": "2001:db8:abcd:10::", "mask": 60, "preferred": 1800, "valid": 3600,
+                         "local-address": {"address": "2001:db8:abcd:10::1", "mask": 60}},
+                        {"address": "fd12:3456:789a::", "mask": 64,
+                         "local-address": {"address": "fd12:3456:789a::1", "mask": 64}}],
+                     "route": [], "dns-server": []},
+                    {"interface": "wan6", "up": true, "proto": "dhcpv6", "l3_device": "lo",
+                     "ipv6-address": [{"address": "2001:db8:ffff::2", "mask": 64}],
+                     "ipv6-prefix": [{"address": "2001:db8:abcd::", "mask": 48, "preferred": 1800,
+                                      "valid": 3600, "class": "wan6",
+                                      "assigned": {"lan": {"address": "2001:db8:abcd:10::", "mask": 60}}}],
+                     "ipv6-prefix-assignment": [], "route": [], "dns-server": []}]}"#;
+
+#[test]
+fn dhcpv6_clients_leases_and_prefixes_come_from_odhcp6c_odhcpd_and_netifd() {
+    let client = "Device.DHCPv6.Client.1.";
+    let pool = "Device.DHCPv6.Server.Pool.1.";
+    let prefixes = "Device.IP.Interface.1.IPv6Prefix.";
+    let acs = TestAcs::start(AcsOptions {
+        sessions: vec![
+            script(Vec::new()),
+            script(vec![
+                gpv(&[
+                    client,
+                    pool,
+                    prefixes,
+                    "Device.DHCPv6.ClientNumberOfEntries",
+                ]),
+                spv(&[(&format!("{client}RequestPrefixes"), "0", XsdType::Boolean)]),
+                spv(&[(
+                    &format!("{client}Interface"),
+                    "Device.IP.Interface.1",
+                    XsdType::String,
+                )]),
+                Rpc::GetParameterNames {
+                    parameter_path: "Device.DHCPv6.".into(),
+                    next_level: false,
+                },
+            ]),
+        ],
+        ..AcsOptions::default()
+    });
+    let dir = fixture_device("dhcpv6-runtime", &acs.url(), "");
+    let counted_odhcpd = |method: &str, _: &[(String, icwmp::wire::blobmsg::Value)]| {
+        ODHCPD_CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        canned(method, "ipv6leases", ODHCPD_IPV6LEASES)
+    };
+    let broker = FakeUbus::start(&dir)
+        .with(
+            "network.interface",
+            r#"{"dump": {}}"#,
+            |method: &str, _: &_| canned(method, "dump", NETIFD_DUMP_IPV6),
+        )
+        .with(
+            "dhcp",
+            r#"{"ipv4leases": {}, "ipv6leases": {}}"#,
+            counted_odhcpd,
+        );
+    let daemon = session_after_refresh(&dir, &acs, &ODHCPD_CALLS);
+    let reloads = wait_for_reloads(&dir, &daemon);
+    let responses = acs.sessions()[1].responses.clone();
+    assert_eq!(responses.len(), 4, "{responses:#?}");
+    let wan6 = "Enable=1 Status=Enabled RequestAddresses=1 RequestPrefixes=1 \
+        Interface=Device.IP.Interface.1";
+    assert_values(&responses[0], client, wan6);
+    let leases = "Enable=1 ClientNumberOfEntries=2 Client.1.Active=1 \
+        Client.1.IPv6AddressNumberOfEntries=1 \
+        Client.1.IPv6Address.1.IPAddress=2001:db8:abcd:10::1234 \
+        Client.1.IPv6Address.1.ValidLifetime=9999-12-31T23:59:59Z \
+        Client.2.IPv6PrefixNumberOfEntries=1 Client.2.IPv6Prefix.1.Prefix=2001:db8:abcd:18::/62";
+    assert_values(&responses[0], pool, leases);
+    // lan's assignments first (the ULA one has no parent), then wan6's delegated prefix.
+    let lan_and_wan6 = "1.Prefix=2001:db8:abcd:10::/60 1.Origin=Child \
+        1.ParentPrefix=Device.IP.Interface.1.IPv6Prefix.3 1.PrefixStatus=Preferred \
+        2.Prefix=fd12:3456:789a::/64 2.ParentPrefix= 2.ValidLifetime=9999-12-31T23:59:59Z \
+        3.Prefix=2001:db8:abcd::/48 3.Origin=PrefixDelegation 3.StaticType=Inapplicable";
+    assert_values(&responses[0], prefixes, lan_and_wan6);
+    let got = values_of(&responses[0]);
+    assert_eq!(value(&got, "Device.DHCPv6.ClientNumberOfEntries"), "1");
+    let preferred = value(
+        &got,
+        &format!("{pool}Client.1.IPv6Address.1.PreferredLifetime"),
+    );
+    assert!(
+        preferred.ends_with('Z') && preferred != "9999-12-31T23:59:59Z",
+        "{preferred}"
+    );
+    assert_pending(&responses[1]);
+    assert_eq!(fault_codes(&responses[2]), [9008]);
+    let writable = |name: &str| gpn_writable(&responses[3], name);
+    assert_eq!(writable("Device.DHCPv6.Client."), Some(false));
+    assert_eq!(writable(&format!("{client}RequestPrefixes")), Some(true));
+    assert_eq!(writable(&format!("{pool}Client.")), Some(false));
+    assert_eq!(
+        writable(&format!("{pool}Client.1.IPv6Address.")),
+        Some(false)
+    );
+
+    assert!(daemon.stop().success());
+    broker.stop();
+    assert_eq!(
+        std::fs::read_to_string(&reloads).expect("reloads"),
+        "network\n"
+    );
+    let fixture = std::fs::read_to_string(format!("{FIXTURE}/network")).expect("fixture");
+    let wan6_section = "config interface 'wan6'\n\toption device 'wan'\n\toption proto 'dhcpv6'\n";
+    assert!(fixture.contains(wan6_section));
+    let expected = fixture.replace(
+        wan6_section,
+        &format!("{wan6_section}\toption reqprefix 'no'\n"),
+    );
+    let got = std::fs::read_to_string(dir.join("network")).expect("network");
+    assert_eq!(got, expected);
 }

@@ -3,6 +3,7 @@
 pub mod bulkdata;
 pub mod cli;
 pub mod config;
+pub mod dhcpv6;
 pub mod diagnostics;
 pub mod dnsrelay;
 pub mod engine;
@@ -162,7 +163,7 @@ pub fn register_tr098_runtime(dm: &mut DataModel, config: SharedConfig, uci: Sha
 
 /// Registers the providers that serve inside the uci-map's tables: TR-181
 /// DHCPv4 pool static addresses and clients, bridge ports, the Wi-Fi run-time state,
-/// the DNS relay's forwarders,
+/// the DNS relay's forwarders, DHCPv6 leases and IPv6 prefixes,
 /// and (both models) the netifd run-time state of PPP and DHCP links. The
 /// run-time cache is attached to the model for the daemon to fill.
 pub fn register_map_runtime(dm: &mut DataModel, uci: SharedUci) {
@@ -185,6 +186,11 @@ pub fn register_map_runtime(dm: &mut DataModel, uci: SharedUci) {
         match dm.register(&wifi::RUNTIME_PATHS, Box::new(provider)) {
             Ok(()) => fed = true,
             Err(e) => log::debug!("Wi-Fi run-time state not served: {e}"),
+        }
+        let provider = dhcpv6::Dhcpv6Provider::new(uci.clone(), state.clone());
+        match dm.register(&dhcpv6::PATHS, Box::new(provider)) {
+            Ok(()) => fed = true,
+            Err(e) => log::debug!("DHCPv6 leases and IPv6 prefixes not served: {e}"),
         }
         let provider = dnsrelay::DnsRelayProvider::new(uci.clone(), state.clone());
         match dm.register(&dnsrelay::PATHS, Box::new(provider)) {
