@@ -935,8 +935,12 @@ impl Provider for IpProvider {
     }
 
     fn writable(&self, path: &str) -> bool {
-        Self::device(path)
-            .is_some_and(|(device, field)| self.ipv4.writable(&*self.uci.borrow(), &device, field))
+        // Only static addresses are writable: no interface lookup for the rest.
+        let address = path.ends_with(".IPAddress") || path.ends_with(".SubnetMask");
+        address
+            && Self::device(path).is_some_and(|(device, field)| {
+                self.ipv4.writable(&*self.uci.borrow(), &device, field)
+            })
     }
 
     fn creatable(&self, table: &str) -> bool {
