@@ -5,6 +5,7 @@ use std::net::Ipv4Addr;
 use crate::cwmp::fault::{Fault, FaultCode};
 use crate::datamodel::config::UciBackend;
 use crate::datamodel::host::{ipv4_of, net_interfaces};
+use crate::datamodel::lan::sysfs;
 use crate::datamodel::provider::ApplyStatus;
 use crate::datamodel::ucimap::assign_numbers;
 
@@ -25,12 +26,14 @@ pub fn kernel_device(uci: &dyn UciBackend, section: &str) -> Option<String> {
 /// The `Device.IP.Interface.{i}` path of a `network.interface` section
 /// (instances are kernel ifindexes); empty when its device does not exist.
 pub fn ip_interface_path(uci: &dyn UciBackend, section: &str) -> String {
-    let Some(device) = kernel_device(uci, section) else {
-        return String::new();
-    };
-    std::fs::read_to_string(format!("/sys/class/net/{device}/ifindex"))
-        .map(|i| format!("Device.IP.Interface.{}", i.trim()))
+    kernel_device(uci, section)
+        .and_then(|device| device_path(&device))
         .unwrap_or_default()
+}
+
+/// `Device.IP.Interface.{ifindex}` of a kernel device; `None` when it does not exist.
+pub fn device_path(device: &str) -> Option<String> {
+    sysfs(device, "ifindex").map(|i| format!("Device.IP.Interface.{i}"))
 }
 
 /// The `network.interface` sections of a kernel interface, in file order,
