@@ -2,6 +2,7 @@
 
 mod support;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use icwmp::cwmp::params::{ParameterValue, XsdType};
@@ -170,17 +171,6 @@ fn value<'a>(list: &'a [(String, String)], name: &str) -> &'a str {
         .find(|(n, _)| n == name)
         .map(|(_, v)| v.as_str())
         .unwrap_or_else(|| panic!("{name} missing from {list:#?}"))
-}
-
-/// What a GetParameterNames response says of a name's `Writable` (`None`: not listed).
-fn writable_in(rpc: &Rpc, name: &str) -> Option<bool> {
-    match rpc {
-        Rpc::GetParameterNamesResponse { parameter_list } => parameter_list
-            .iter()
-            .find(|p| p.name == name)
-            .map(|p| p.writable),
-        other => panic!("not a GPN response: {other:?}"),
-    }
 }
 
 fn fault_codes(rpc: &Rpc) -> Vec<u32> {
@@ -474,7 +464,10 @@ fn the_fixture_router_is_provisioned_through_uci_and_reloaded_once_per_package()
     assert_eq!(value(&got, "Device.Bridging.Bridge.1.Port.2.Name"), "lan1");
     assert_eq!(value(&got, "Device.Firewall.Config"), "Advanced");
     assert_eq!(value(&got, "Device.DHCPv6.Server.Pool.1.Enable"), "1");
-    assert_eq!(value(&got, "Device.DHCPv6.Server.Pool.2.Enable"), "0");
+    // The WAN's dhcp section says nothing of DHCPv6: no pool.
+    assert!(!got
+        .iter()
+        .any(|(n, _)| n.starts_with("Device.DHCPv6.Server.Pool.2.")));
     assert_eq!(value(&got, "Device.DHCPv4.Client.1.Status"), "Enabled");
 
     for (i, what) in [(1, "wifi"), (3, "portmapping"), (5, "pool"), (6, "ntp")] {
@@ -856,23 +849,57 @@ type Answer = (
     Option<support::ubus_broker::Fields>,
 );
 
+/// A test ubus broker on `dir`'s `no-ubus.sock` with fake objects.
+struct FakeUbus(support::ubus_broker::Broker);
+
+impl FakeUbus {
+    fn start(dir: &std::path::Path) -> FakeUbus {
+        FakeUbus(support::ubus_broker::Broker::start(
+            &dir.join("no-ubus.sock"),
+        ))
+    }
+
+    /// Adds object `path`, its methods' signature given as JSON.
+    fn with(
+        self,
+        path: &str,
+        signature: &str,
+        handler: impl Fn(&str, &[(String, icwmp::wire::blobmsg::Value)]) -> Answer
+            + Send
+            + Sync
+            + 'static,
+    ) -> FakeUbus {
+        self.0
+            .add_fake_object(path, json_table(signature), Arc::new(handler));
+        self
+    }
+
+    fn stop(self) {
+        self.0.stop();
+    }
+}
+
+/// A fake ubus method: `json` as the reply to `wanted`, MethodNotFound to any other.
+fn canned(method: &str, wanted: &str, json: &str) -> Answer {
+    if method == wanted {
+        (icwmp::wire::ubus::UbusStatus::Ok, Some(json_table(json)))
+    } else {
+        (icwmp::wire::ubus::UbusStatus::MethodNotFound, None)
+    }
+}
+
 /// netifd's `network.wireless status`: radio0 up with two interfaces (the
 /// second an anonymous section, named as netifd names those), radio1 (channel auto) up with one.
 fn netifd_wireless(method: &str, _args: &[(String, icwmp::wire::blobmsg::Value)]) -> Answer {
-    use icwmp::wire::ubus::UbusStatus;
-    match method {
-        "status" => (
-            UbusStatus::Ok,
-            Some(json_table(
-                r#"{"radio0": {"up": true, "pending": false, "autostart": true, "disabled": false,
+    canned(
+        method,
+        "status",
+        r#"{"radio0": {"up": true, "pending": false, "autostart": true, "disabled": false,
                      "interfaces": [{"section": "default_radio0", "ifname": "phy0-ap0", "config": {"mode": "ap"}},
                                     {"section": "@wifi-iface[2]", "ifname": "phy0-ap1", "config": {"mode": "ap"}}]},
                     "radio1": {"up": true, "pending": false, "autostart": true, "disabled": false,
                      "interfaces": [{"section": "default_radio1", "ifname": "phy1-ap0", "config": {"mode": "ap"}}]}}"#,
-            )),
-        ),
-        _ => (UbusStatus::MethodNotFound, None),
-    }
+    )
 }
 
 /// How many times the daemon asked iwinfo about phy1-ap0 (the last interface of a refresh).
@@ -919,12 +946,10 @@ fn iwinfo(method: &str, args: &[(String, icwmp::wire::blobmsg::Value)]) -> Answe
 
 /// netifd's `network.interface dump`: the DHCP WAN and the PPPoE link up.
 fn netifd_dump(method: &str, _args: &[(String, icwmp::wire::blobmsg::Value)]) -> Answer {
-    use icwmp::wire::ubus::UbusStatus;
-    match method {
-        "dump" => (
-            UbusStatus::Ok,
-            Some(json_table(
-                r#"{"interface": [
+    canned(
+        method,
+        "dump",
+        r#"{"interface": [
                     {"interface": "lan", "up": true, "proto": "static", "l3_device": "br-lan",
                      "ipv4-address": [{"address": "192.168.1.1", "mask": 24}], "route": [], "dns-server": []},
                     {"interface": "wan", "up": true, "proto": "dhcp", "l3_device": "wan",
@@ -935,10 +960,7 @@ fn netifd_dump(method: &str, _args: &[(String, icwmp::wire::blobmsg::Value)]) ->
                      "ipv4-address": [{"address": "203.0.113.9", "mask": 32}],
                      "route": [{"target": "0.0.0.0", "mask": 0, "nexthop": "203.0.113.1"}],
                      "dns-server": ["203.0.113.53"]}]}"#,
-            )),
-        ),
-        _ => (UbusStatus::MethodNotFound, None),
-    }
+    )
 }
 
 /// How many times the daemon asked hostapd for its clients.
@@ -946,21 +968,16 @@ static HOSTAPD_CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::Atomic
 
 /// hostapd's `get_clients` on phy0-ap0: two stations.
 fn hostapd_ap0(method: &str, _args: &[(String, icwmp::wire::blobmsg::Value)]) -> Answer {
-    use icwmp::wire::ubus::UbusStatus;
     HOSTAPD_CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    match method {
-        "get_clients" => (
-            UbusStatus::Ok,
-            Some(json_table(
-                r#"{"freq": 2412, "clients": {
+    canned(
+        method,
+        "get_clients",
+        r#"{"freq": 2412, "clients": {
                     "02:00:00:00:00:20": {"auth": true, "assoc": true, "authorized": true, "signal": -48,
                         "rate": {"rx": 144400, "tx": 286700}, "bytes": {"rx": 1000, "tx": 2000}},
                     "02:00:00:00:00:21": {"auth": true, "assoc": true, "authorized": false, "signal": -71,
                         "rate": {"rx": 6000, "tx": 24000}, "bytes": {"rx": 10, "tx": 20}}}}"#,
-            )),
-        ),
-        _ => (UbusStatus::MethodNotFound, None),
-    }
+    )
 }
 
 /// Asks the daemon for a session through its `tr069 inform` ubus method.
@@ -973,6 +990,32 @@ fn connection_request_over_ubus(client: &mut support::ubus_broker::CliClient) {
         )
         .expect("ubus I/O");
     assert!(matches!(reply, Ok(Some(_))), "{reply:?}");
+}
+
+/// Starts the daemon on `dir` (its ubus socket `no-ubus.sock` served by a
+/// test broker), waits for its first session, for it to register with ubus
+/// and for each of `answered` to count a call of its run-time refresh; then
+/// asks it over ubus for a session, which reads what the replies said, and
+/// waits for that second session.
+fn session_after_refresh(
+    dir: &std::path::Path,
+    acs: &TestAcs,
+    answered: &[&std::sync::atomic::AtomicUsize],
+) -> TestDaemon {
+    let daemon = TestDaemon::start(dir, &[]);
+    assert!(acs.wait_sessions(1, WAIT), "{}", daemon.log());
+    let mut client =
+        support::ubus_broker::CliClient::connect(&dir.join("no-ubus.sock")).expect("ubus client");
+    assert!(support::daemon::wait_until(WAIT, || matches!(
+        client.list("tr069"),
+        Ok(Ok(found)) if !found.is_empty()
+    )));
+    assert!(support::daemon::wait_until(WAIT, || answered.iter().all(
+        |calls| calls.load(std::sync::atomic::Ordering::SeqCst) > 0
+    )));
+    connection_request_over_ubus(&mut client);
+    assert!(acs.wait_sessions(2, WAIT), "{}", daemon.log());
+    daemon
 }
 
 #[test]
@@ -1026,45 +1069,13 @@ fn run_time_state_comes_from_netifd_iwinfo_and_hostapd_over_ubus() {
         wireless.replace("config wifi-iface 'guest'", "config wifi-iface"),
     )
     .expect("wireless");
-    let broker = support::ubus_broker::Broker::start(&dir.join("no-ubus.sock"));
-    let status_signature = json_table(r#"{"status": {}}"#);
-    broker.add_fake_object(
-        "network.wireless",
-        status_signature,
-        std::sync::Arc::new(netifd_wireless),
-    );
-    broker.add_fake_object(
-        "network.interface",
-        json_table(r#"{"dump": {}}"#),
-        std::sync::Arc::new(netifd_dump),
-    );
-    broker.add_fake_object(
-        "iwinfo",
-        json_table(r#"{"info": {"device": "string"}}"#),
-        std::sync::Arc::new(iwinfo),
-    );
-    broker.add_fake_object(
-        "hostapd.phy0-ap0",
-        json_table(r#"{"get_clients": {}}"#),
-        std::sync::Arc::new(hostapd_ap0),
-    );
-    let daemon = TestDaemon::start(&dir, &[]);
-    assert!(acs.wait_sessions(1, WAIT), "{}", daemon.log());
-    // The second session, once ubus is registered, reads what the replies said.
-    let mut client =
-        support::ubus_broker::CliClient::connect(&dir.join("no-ubus.sock")).expect("ubus client");
-    assert!(support::daemon::wait_until(WAIT, || matches!(
-        client.list("tr069"),
-        Ok(Ok(found)) if !found.is_empty()
-    )));
-    // The last call of a refresh (iwinfo is asked before hostapd) has been answered.
-    assert!(support::daemon::wait_until(WAIT, || HOSTAPD_CALLS
-        .load(std::sync::atomic::Ordering::SeqCst)
-        > 0
-        && IWINFO_PHY1_CALLS.load(std::sync::atomic::Ordering::SeqCst)
-            > 0));
-    connection_request_over_ubus(&mut client);
-    assert!(acs.wait_sessions(2, WAIT), "{}", daemon.log());
+    let broker = FakeUbus::start(&dir)
+        .with("network.wireless", r#"{"status": {}}"#, netifd_wireless)
+        .with("network.interface", r#"{"dump": {}}"#, netifd_dump)
+        .with("iwinfo", r#"{"info": {"device": "string"}}"#, iwinfo)
+        .with("hostapd.phy0-ap0", r#"{"get_clients": {}}"#, hostapd_ap0);
+    // The last calls of a refresh (iwinfo is asked before hostapd; phy1-ap0 is the last interface).
+    let daemon = session_after_refresh(&dir, &acs, &[&HOSTAPD_CALLS, &IWINFO_PHY1_CALLS]);
     let got = values_of(&acs.sessions()[1].responses[0]);
     assert_eq!(value(&got, "Device.WiFi.Radio.1.Status"), "Up");
     assert_eq!(value(&got, "Device.WiFi.Radio.2.Status"), "Up");
@@ -1095,15 +1106,15 @@ fn run_time_state_comes_from_netifd_iwinfo_and_hostapd_over_ubus() {
     // Learnt ones are read only and cannot be deleted; the static one can.
     let names = &acs.sessions()[1].responses[1];
     assert_eq!(
-        writable_in(names, &format!("{relay}Forwarding.1.")),
+        gpn_writable(names, &format!("{relay}Forwarding.1.")),
         Some(true)
     );
     assert_eq!(
-        writable_in(names, &format!("{relay}Forwarding.2.")),
+        gpn_writable(names, &format!("{relay}Forwarding.2.")),
         Some(false)
     );
     assert_eq!(
-        writable_in(names, &format!("{relay}Forwarding.2.DNSServer")),
+        gpn_writable(names, &format!("{relay}Forwarding.2.DNSServer")),
         Some(false)
     );
     assert_eq!(
@@ -1177,19 +1188,12 @@ fn run_time_state_comes_from_netifd_iwinfo_and_hostapd_over_ubus() {
         value(&got, "Device.DHCPv4.Client.1.DNSServers"),
         "198.51.100.53,198.51.100.54"
     );
+    let mut client =
+        support::ubus_broker::CliClient::connect(&dir.join("no-ubus.sock")).expect("ubus client");
     connection_request_over_ubus(&mut client);
     assert!(acs.wait_sessions(3, WAIT), "{}", daemon.log());
     let responses = acs.sessions()[2].responses.clone();
-    assert!(
-        matches!(
-            responses[0],
-            Rpc::SetParameterValuesResponse {
-                status: Status::Pending
-            }
-        ),
-        "{:?}",
-        responses[0]
-    );
+    assert_pending(&responses[0]);
     let got = values_of(&responses[1]);
     assert_eq!(value(&got, "Device.WiFi.Radio.2.Channel"), "36");
     assert_eq!(value(&got, "Device.WiFi.Radio.2.AutoChannelEnable"), "0");
@@ -1255,14 +1259,14 @@ fn every_table_gpn_reports_writable_on_the_fixture_accepts_add_object() {
     }
 }
 
-/// Runs one session of `requests` on a fresh fixture device (its config
-/// directory changed first by `prepare`) and waits for the reload after it:
-/// (config dir, daemon, ACS, the responses).
-fn one_provisioning_session(
+/// Runs one session of `requests` on a fixture device (its config directory
+/// changed first by `prepare`) and waits for the reload command it leads
+/// to: the daemon, its config directory and the CPE's responses.
+fn one_session(
     tag: &str,
     requests: Vec<Rpc>,
     prepare: impl FnOnce(&std::path::Path),
-) -> (std::path::PathBuf, TestDaemon, TestAcs, Vec<Rpc>) {
+) -> (TestDaemon, std::path::PathBuf, Vec<Rpc>) {
     let acs = TestAcs::start(AcsOptions {
         sessions: vec![script(requests)],
         ..AcsOptions::default()
@@ -1271,14 +1275,54 @@ fn one_provisioning_session(
     prepare(&dir);
     let daemon = TestDaemon::start(&dir, &[]);
     assert!(acs.wait_sessions(1, WAIT), "{}", daemon.log());
+    wait_for_reloads(&dir, &daemon);
+    let responses = acs.sessions()[0].responses.clone();
+    (daemon, dir, responses)
+}
+
+/// Asserts that an SPV, AddObject or DeleteObject response has Status 1
+/// (the change applies when the service reloads after the session).
+fn assert_pending(rpc: &Rpc) {
+    let status = match rpc {
+        Rpc::SetParameterValuesResponse { status }
+        | Rpc::AddObjectResponse { status, .. }
+        | Rpc::DeleteObjectResponse { status } => Some(*status),
+        _ => None,
+    };
+    assert_eq!(status, Some(Status::Pending), "{rpc:?}");
+}
+
+/// Asserts the values a GetParameterValues response gives parameters under
+/// `prefix`, written `Name=value` separated by spaces.
+fn assert_values(rpc: &Rpc, prefix: &str, expected: &str) {
+    let got = values_of(rpc);
+    for pair in expected.split_whitespace() {
+        let (name, v) = pair.split_once('=').expect("Name=value");
+        assert_eq!(value(&got, &format!("{prefix}{name}")), v, "{prefix}{name}");
+    }
+}
+
+/// Waits until the daemon on `dir` has run its reload command; the file
+/// that command writes to.
+fn wait_for_reloads(dir: &std::path::Path, daemon: &TestDaemon) -> std::path::PathBuf {
     let reloads = dir.join("reloads");
     assert!(
         support::daemon::wait_until(WAIT, || std::fs::read_to_string(&reloads).is_ok()),
         "{}",
         daemon.log()
     );
-    let responses = acs.sessions()[0].responses.clone();
-    (dir, daemon, acs, responses)
+    reloads
+}
+
+/// The Writable flag a GetParameterNames response gives a name.
+fn gpn_writable(rpc: &Rpc, name: &str) -> Option<bool> {
+    let Rpc::GetParameterNamesResponse { parameter_list } = rpc else {
+        panic!("GPN: {rpc:?}");
+    };
+    parameter_list
+        .iter()
+        .find(|p| p.name == name)
+        .map(|p| p.writable)
 }
 
 /// A zone added to the fixture's firewall for the tests of rule interfaces.
@@ -1355,13 +1399,11 @@ fn firewall_rules_are_a_chain_the_acs_adds_to_and_deletes_from() {
         },
         gpv(&["Device.Firewall.Chain.1."]),
     ];
-    let (dir, daemon, _acs, responses) =
-        one_provisioning_session("firewall-rules", requests, |dir| {
-            // A zone of the loopback network, whose device this machine has.
-            let firewall = std::fs::read_to_string(dir.join("firewall")).expect("firewall");
-            std::fs::write(dir.join("firewall"), format!("{firewall}{LOCAL_ZONE}"))
-                .expect("firewall");
-        });
+    let (daemon, dir, responses) = one_session("firewall-rules", requests, |dir| {
+        // A zone of the loopback network, whose device this machine has.
+        let firewall = std::fs::read_to_string(dir.join("firewall")).expect("firewall");
+        std::fs::write(dir.join("firewall"), format!("{firewall}{LOCAL_ZONE}")).expect("firewall");
+    });
     let reloads = dir.join("reloads");
     assert_eq!(responses.len(), 12, "{responses:#?}");
     let got = values_of(&responses[0]);
@@ -1385,22 +1427,10 @@ fn firewall_rules_are_a_chain_the_acs_adds_to_and_deletes_from() {
     assert_eq!(value(&got, &format!("{chain}Rule.1.Target")), "Accept");
     assert_eq!(value(&got, &format!("{chain}Rule.1.Protocol")), "17");
     assert_eq!(value(&got, &format!("{chain}Rule.1.IPVersion")), "4");
-    let rule = format!("{chain}Rule.1.");
-    for (field, expected) in [
-        ("Order", "1"),
-        ("DestPort", "68"),
-        ("DestPortRangeMax", "-1"),
-        ("SourcePort", "-1"),
-        ("SourceIP", ""),
-        ("SourceMask", ""),
-        ("SourceAllInterfaces", "0"),
-        // The wan zone's networks have no device on this machine.
-        ("SourceInterface", ""),
-        ("DestInterface", ""),
-        ("Log", "0"),
-    ] {
-        assert_eq!(value(&got, &format!("{rule}{field}")), expected, "{field}");
-    }
+    // The wan zone's networks have no device on this machine: no interfaces.
+    let dhcp_renew = "Order=1 DestPort=68 DestPortRangeMax=-1 SourcePort=-1 SourceIP= SourceMask= \
+        SourceAllInterfaces=0 SourceInterface= DestInterface= Log=0";
+    assert_values(&responses[0], &format!("{chain}Rule.1."), dhcp_renew);
     assert!(
         matches!(
             responses[1],
@@ -1412,16 +1442,7 @@ fn firewall_rules_are_a_chain_the_acs_adds_to_and_deletes_from() {
         "{:?}",
         responses[1]
     );
-    assert!(
-        matches!(
-            responses[2],
-            Rpc::SetParameterValuesResponse {
-                status: Status::Pending
-            }
-        ),
-        "{:?}",
-        responses[2]
-    );
+    assert_pending(&responses[2]);
     assert!(matches!(
         responses[3],
         Rpc::DeleteObjectResponse {
@@ -1434,7 +1455,7 @@ fn firewall_rules_are_a_chain_the_acs_adds_to_and_deletes_from() {
     assert_eq!(fault_codes(&responses[7]), [9007]);
     assert_eq!(fault_codes(&responses[8]), [9007]);
     assert_eq!(fault_codes(&responses[9]), [9008]);
-    let writable = |name: &str| writable_in(&responses[10], name);
+    let writable = |name: &str| gpn_writable(&responses[10], name);
     assert_eq!(
         writable(&format!("{chain}Rule.2.SourceInterface")),
         Some(true)
@@ -1459,23 +1480,11 @@ fn firewall_rules_are_a_chain_the_acs_adds_to_and_deletes_from() {
         Some(true)
     );
     let after = values_of(&responses[11]);
-    let rule = format!("{chain}Rule.2.");
-    for (field, expected) in [
-        ("Order", "1"),
-        ("DestPort", "22"),
-        ("DestPortRangeMax", "23"),
-        ("SourceIP", "192.0.2.0"),
-        ("SourceMask", "/24"),
-        ("SourceInterface", &format!("Device.IP.Interface.{lo}")),
-        ("DestAllInterfaces", "1"),
-        ("DestInterface", ""),
-    ] {
-        assert_eq!(
-            value(&after, &format!("{rule}{field}")),
-            expected,
-            "{field}"
-        );
-    }
+    let ssh = format!(
+        "Order=1 DestPort=22 DestPortRangeMax=23 SourceIP=192.0.2.0 SourceMask=/24 \
+         SourceInterface=Device.IP.Interface.{lo} DestAllInterfaces=1 DestInterface="
+    );
+    assert_values(&responses[11], &format!("{chain}Rule.2."), &ssh);
     assert_eq!(value(&after, &format!("{chain}RuleNumberOfEntries")), "1");
     assert_eq!(
         value(&after, &format!("{chain}Rule.2.Description")),
@@ -1516,7 +1525,7 @@ fn dhcpv6_pools_say_and_switch_what_odhcpd_hands_out() {
         spv(&[(&format!("{pool}IAPDEnable"), "0", XsdType::Boolean)]),
         gpv(&[&format!("{pool}IAPDEnable")]),
     ];
-    let (dir, daemon, _acs, responses) = one_provisioning_session("dhcpv6-pool", requests, |_| ());
+    let (daemon, dir, responses) = one_session("dhcpv6-pool", requests, |_| ());
     let reloads = dir.join("reloads");
     let got = values_of(&responses[0]);
     assert_eq!(value(&got, &format!("{pool}Enable")), "1");
@@ -1548,6 +1557,12 @@ fn dhcpv6_pools_say_and_switch_what_odhcpd_hands_out() {
     );
 }
 
+/// Whether the CLI's output has a line giving `parameter` this `value` or `writable` flag.
+fn cli_says(output: &str, parameter: &str, key: &str, value: &str) -> bool {
+    let line = format!("\"parameter\": \"{parameter}\", \"{key}\": \"{value}\"");
+    output.lines().any(|l| l.contains(&line))
+}
+
 /// Runs `ip` with arguments; false when it fails.
 fn ip(args: &[&str]) -> bool {
     std::process::Command::new("ip")
@@ -1556,20 +1571,62 @@ fn ip(args: &[&str]) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// A network namespace of the test's own, deleted when dropped.
+struct Netns(String);
+
+impl Netns {
+    /// None where namespaces cannot be made (not root, no `ip`).
+    fn create(tag: &str) -> Option<Netns> {
+        let name = format!("icwmp-{tag}-{}", std::process::id());
+        ip(&["netns", "add", &name]).then_some(Netns(name))
+    }
+
+    /// Runs `ip` inside it.
+    fn ip(&self, args: &[&str]) -> bool {
+        let mut all = vec!["netns", "exec", self.0.as_str(), "ip"];
+        all.extend_from_slice(args);
+        ip(&all)
+    }
+
+    /// Runs the data model CLI of the real binary inside it.
+    fn cli(&self, dir: &std::path::Path, args: &[&str]) -> String {
+        let out = std::process::Command::new("ip")
+            .args(["netns", "exec", &self.0, env!("CARGO_BIN_EXE_icwmpd")])
+            .arg("--config")
+            .arg(dir)
+            .args(["-m", "1"])
+            .args(args)
+            .output()
+            .expect("run icwmpd -m in the namespace");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// A kernel interface's ifindex there.
+    fn ifindex(&self, device: &str) -> String {
+        let out = std::process::Command::new("ip")
+            .args(["netns", "exec", &self.0, "cat"])
+            .arg(format!("/sys/class/net/{device}/ifindex"))
+            .output()
+            .expect("read ifindex");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        ip(&["netns", "del", &self.0]);
+    }
+}
+
 #[test]
 fn kernel_routes_are_listed_read_only_beside_the_uci_routes() {
     // A namespace whose routing table the test writes: a connected
     // network, a route through a gateway, and the fixture's UCI route applied.
-    let ns = format!("icwmp-routes-{}", std::process::id());
-    if !ip(&["netns", "add", &ns]) {
+    let Some(ns) = Netns::create("routes") else {
         eprintln!("skipped: cannot create a network namespace");
         return;
-    }
-    let inside = |args: &[&str]| {
-        let mut all = vec!["netns", "exec", ns.as_str(), "ip"];
-        all.extend_from_slice(args);
-        ip(&all)
     };
+    let inside = |args: &[&str]| ns.ip(args);
     let ready = inside(&["link", "add", "v0", "type", "veth", "peer", "name", "v1"])
         && inside(&["addr", "add", "192.0.2.1/24", "dev", "v0"])
         && inside(&["addr", "add", "192.168.1.1/24", "dev", "v0"])
@@ -1594,27 +1651,19 @@ fn kernel_routes_are_listed_read_only_beside_the_uci_routes() {
             "via",
             "2001:db8::fe",
         ]);
-    if !ready {
-        ip(&["netns", "del", &ns]);
-        panic!("cannot set up the namespace's routes");
-    }
+    assert!(ready, "cannot set up the namespace's routes");
     let dir = fixture_device("kernel-routes", "http://127.0.0.1:9/", "");
-    let run = |args: &[&str]| {
-        let out = std::process::Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &ns,
-                env!("CARGO_BIN_EXE_icwmpd"),
-                "--config",
-            ])
-            .arg(&dir)
-            .args(["-m", "1"])
-            .args(args)
-            .output()
-            .expect("run icwmpd -m in the namespace");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    let dir098 = fixture_device(
+        "kernel-routes-098",
+        "http://127.0.0.1:9/",
+        "\toption datamodel 'tr098'\n",
+    );
+    let run_in = |dir: &std::path::Path, args: &[&str]| ns.cli(dir, args);
+    let run = |args: &[&str]| run_in(&dir, args);
+    let l3 = "InternetGatewayDevice.Layer3Forwarding.";
+    let values098 = run_in(&dir098, &["get_value", l3]);
+    let names098 = run_in(&dir098, &["get_name", l3, "0"]);
+    let deleted098 = run_in(&dir098, &["delete_object", &format!("{l3}Forwarding.2.")]);
     let table = "Device.Routing.Router.1.IPv4Forwarding.";
     let values = run(&["get_value", table]);
     let values6 = run(&["get_value", "Device.Routing.Router.1.IPv6Forwarding."]);
@@ -1625,14 +1674,9 @@ fn kernel_routes_are_listed_read_only_beside_the_uci_routes() {
         "get_value",
         "Device.Routing.Router.1.IPv4ForwardingNumberOfEntries",
     ]);
-    ip(&["netns", "del", &ns]);
+    drop(ns);
     let has = |text: &str, line: &str| text.lines().any(|l| l.contains(line));
-    let value = |name: &str, v: &str| {
-        has(
-            &values,
-            &format!("\"parameter\": \"{table}{name}\", \"value\": \"{v}\""),
-        )
-    };
+    let value = |name: &str, v: &str| cli_says(&values, &format!("{table}{name}"), "value", v);
     // 1: the UCI route (the kernel's copy of it is not listed again); then
     // the kernel's in /proc order: two connected networks and the gateway route.
     assert!(value("1.StaticRoute", "1"), "{values}");
@@ -1659,12 +1703,7 @@ fn kernel_routes_are_listed_read_only_beside_the_uci_routes() {
         "{values}"
     );
     assert!(has(&count, "\"value\": \"4\""), "{count}");
-    let writable = |name: &str, w: &str| {
-        has(
-            &names,
-            &format!("\"parameter\": \"{table}{name}\", \"writable\": \"{w}\""),
-        )
-    };
+    let writable = |name: &str, w: &str| cli_says(&names, &format!("{table}{name}"), "writable", w);
     assert!(writable("", "1"), "{names}");
     assert!(writable("1.", "1"), "{names}");
     assert!(writable("1.GatewayIPAddress", "1"), "{names}");
@@ -1685,15 +1724,298 @@ fn kernel_routes_are_listed_read_only_beside_the_uci_routes() {
         ),
         "{values6}"
     );
-    assert!(
-        has(
-            &names,
-            "\"Device.Routing.Router.1.IPv6Forwarding.\", \"writable\": \"0\""
-        ),
-        "{names}"
-    );
+    // Beside the fixture's UCI route6, which AddObject adds to.
+    let table6 = "Device.Routing.Router.1.IPv6Forwarding.";
+    assert!(cli_says(&names, table6, "writable", "1"), "{names}");
+    let kernel6 = format!("{table6}{route6}.");
+    assert!(cli_says(&names, &kernel6, "writable", "0"), "{names}");
+    assert!(route6 != "1", "{values6}");
     assert!(has(&deleted, "\"fault\""), "{deleted}");
+    // TR-098 lists the same kernel routes after the UCI one, read only.
+    let expected098 = [
+        ("ForwardNumberOfEntries".to_owned(), "4"),
+        ("Forwarding.1.StaticRoute".to_owned(), "1"),
+        (format!("Forwarding.{via}.GatewayIPAddress"), "192.0.2.254"),
+        (format!("Forwarding.{via}.StaticRoute"), "0"),
+    ];
+    for (name, v) in &expected098 {
+        let name = format!("{l3}{name}");
+        assert!(cli_says(&values098, &name, "value", v), "{values098}");
+    }
+    let no_interface = format!("Forwarding.{via}.Interface");
+    assert!(!has(&values098, &no_interface), "{values098}");
+    let writable098 =
+        |name: &str, w: &str| cli_says(&names098, &format!("{l3}{name}"), "writable", w);
+    assert!(writable098("Forwarding.", "1"), "{names098}");
+    assert!(writable098("Forwarding.1.", "1"), "{names098}");
+    assert!(writable098("Forwarding.2.", "0"), "{names098}");
+    assert!(writable098("Forwarding.2.Enable", "0"), "{names098}");
+    assert!(has(&deleted098, "\"fault\""), "{deleted098}");
     // Nothing was written.
+    let network = std::fs::read_to_string(dir.join("network")).expect("network");
+    assert_eq!(
+        network,
+        std::fs::read_to_string(format!("{FIXTURE}/network")).expect("fixture")
+    );
+}
+
+#[test]
+fn uci_ipv6_routes_are_added_set_and_deleted() {
+    let table = "Device.Routing.Router.1.IPv6Forwarding.";
+    // AddObject numbers after every instance, the host's kernel routes too.
+    let probe = fixture_device("route6-probe", "http://127.0.0.1:9/", "");
+    let names = cli(&probe, &["get_name", table, "1"]);
+    let n = names
+        .lines()
+        .filter_map(|l| {
+            l.split(table)
+                .nth(1)?
+                .split('.')
+                .next()?
+                .parse::<u32>()
+                .ok()
+        })
+        .max()
+        .unwrap_or(0)
+        + 1;
+    let requests = vec![
+        gpv(&[&format!("{table}1.")]),
+        Rpc::AddObject {
+            object_name: table.into(),
+            parameter_key: "k".into(),
+        },
+        spv(&[
+            (
+                &format!("{table}{n}.DestIPPrefix"),
+                "2001:db8:200::/56",
+                XsdType::String,
+            ),
+            (&format!("{table}{n}.NextHop"), "fe80::1", XsdType::String),
+            // Loopback (ifindex 1) is the fixture's static `loopback` section.
+            (
+                &format!("{table}{n}.Interface"),
+                "Device.IP.Interface.1",
+                XsdType::String,
+            ),
+            (&format!("{table}{n}.ForwardingMetric"), "5", XsdType::Int),
+            (&format!("{table}{n}.Enable"), "1", XsdType::Boolean),
+        ]),
+        spv(&[(
+            &format!("{table}{n}.DestIPPrefix"),
+            "2001:db8::/129",
+            XsdType::String,
+        )]),
+        spv(&[(&format!("{table}{n}.Origin"), "Static", XsdType::String)]),
+        spv(&[(
+            &format!("{table}{n}.Interface"),
+            "Device.IP.Interface.99999",
+            XsdType::String,
+        )]),
+        Rpc::DeleteObject {
+            object_name: format!("{table}1."),
+            parameter_key: "k".into(),
+        },
+        gpv(&[&format!("{table}{n}.")]),
+        Rpc::GetParameterNames {
+            parameter_path: table.into(),
+            next_level: false,
+        },
+    ];
+    let (daemon, dir, responses) = one_session("route6", requests, |_| ());
+    let reloads = dir.join("reloads");
+    assert_eq!(responses.len(), 9, "{responses:#?}");
+    let uci_route = "DestIPPrefix=2001:db8:100::/48 NextHop=2001:db8::1 Origin=Static Enable=1 \
+        Status=Enabled ForwardingMetric=0";
+    assert_values(&responses[0], &format!("{table}1."), uci_route);
+    assert_pending(&responses[1]);
+    assert!(
+        matches!(responses[1], Rpc::AddObjectResponse { instance_number, .. } if instance_number == n),
+        "{:?}",
+        responses[1]
+    );
+    assert_pending(&responses[2]);
+    assert_eq!(fault_codes(&responses[3]), [9007]);
+    assert_eq!(fault_codes(&responses[4]), [9008]);
+    assert_eq!(fault_codes(&responses[5]), [9007]);
+    assert_pending(&responses[6]);
+    let added = "DestIPPrefix=2001:db8:200::/56 NextHop=fe80::1 Interface=Device.IP.Interface.1 \
+        ForwardingMetric=5 Status=Enabled";
+    assert_values(&responses[7], &format!("{table}{n}."), added);
+    let writable = |name: &str| gpn_writable(&responses[8], name);
+    assert_eq!(writable(table), Some(true));
+    assert_eq!(writable(&format!("{table}{n}.")), Some(true));
+    assert_eq!(writable(&format!("{table}{n}.NextHop")), Some(true));
+    assert_eq!(writable(&format!("{table}{n}.Origin")), Some(false));
+    assert!(writable(&format!("{table}1.")).is_none());
+
+    assert!(daemon.stop().success());
+    assert_eq!(
+        std::fs::read_to_string(&reloads).expect("reloads"),
+        "network\n"
+    );
+    let fixture = std::fs::read_to_string(format!("{FIXTURE}/network")).expect("fixture");
+    let old_route =
+        "\nconfig route6\n\toption interface 'wan6'\n\toption target '2001:db8:100::/48'\n\
+        \toption gateway '2001:db8::1'\n";
+    assert!(fixture.ends_with(old_route));
+    let expected = format!(
+        "{}\nconfig route6\n\toption interface 'loopback'\n\toption target '2001:db8:200::/56'\n\
+         \toption disabled '0'\n\toption cwmp_instance '{n}'\n\toption cwmp_alias 'cpe-{n}'\n\
+         \toption gateway 'fe80::1'\n\toption metric '5'\n",
+        fixture.replace(old_route, "\n")
+    );
+    let got = std::fs::read_to_string(dir.join("network")).expect("network");
+    assert_eq!(got, expected);
+}
+
+#[test]
+fn static_ipv4_addresses_are_added_and_deleted_in_uci() {
+    // Loopback (ifindex 1) is configured by the fixture's static `loopback` section.
+    let table = "Device.IP.Interface.1.IPv4Address.";
+    let add = || Rpc::AddObject {
+        object_name: table.into(),
+        parameter_key: "k".into(),
+    };
+    let requests = vec![
+        gpv(&[table]),
+        add(),
+        gpv(&[&format!("{table}2.")]),
+        spv(&[
+            (&format!("{table}2.IPAddress"), "127.0.0.2", XsdType::String),
+            (
+                &format!("{table}2.SubnetMask"),
+                "255.255.255.0",
+                XsdType::String,
+            ),
+        ]),
+        add(),
+        spv(&[(&format!("{table}3.IPAddress"), "127.0.0.3", XsdType::String)]),
+        Rpc::DeleteObject {
+            object_name: format!("{table}2."),
+            parameter_key: "k".into(),
+        },
+        spv(&[(
+            &format!("{table}1.SubnetMask"),
+            "255.0.255.0",
+            XsdType::String,
+        )]),
+        spv(&[(&format!("{table}1.AddressingType"), "DHCP", XsdType::String)]),
+        Rpc::GetParameterNames {
+            parameter_path: table.into(),
+            next_level: false,
+        },
+        gpv(&[table]),
+    ];
+    let configured =
+        "IPAddress=127.0.0.1 SubnetMask=255.0.0.0 AddressingType=Static Status=Enabled";
+    let (daemon, dir, responses) = one_session("ipv4-addresses", requests, |_| ());
+    assert_eq!(responses.len(), 11, "{responses:#?}");
+    assert_values(&responses[0], &format!("{table}1."), configured);
+    // An added address is not configured until it has an address.
+    assert!(
+        matches!(
+            responses[1],
+            Rpc::AddObjectResponse {
+                instance_number: 2,
+                status: Status::Applied
+            }
+        ),
+        "{:?}",
+        responses[1]
+    );
+    let waiting = "IPAddress= Status=Error_Misconfigured";
+    assert_values(&responses[2], &format!("{table}2."), waiting);
+    assert_pending(&responses[3]);
+    assert_pending(&responses[5]);
+    assert_pending(&responses[6]);
+    assert_eq!(fault_codes(&responses[7]), [9007]);
+    assert_eq!(fault_codes(&responses[8]), [9008]);
+    let writable = |name: &str| gpn_writable(&responses[9], name);
+    assert_eq!(writable(table), Some(true));
+    assert_eq!(writable(&format!("{table}3.")), Some(true));
+    assert_eq!(writable(&format!("{table}3.IPAddress")), Some(true));
+    assert_eq!(writable(&format!("{table}3.AddressingType")), Some(false));
+    assert_eq!(writable(&format!("{table}3.Enable")), Some(false));
+    let third = "IPAddress=127.0.0.3 SubnetMask=255.0.0.0";
+    assert_values(&responses[10], &format!("{table}3."), third);
+    assert_values(&responses[10], &format!("{table}1."), configured);
+    assert!(!values_of(&responses[10])
+        .iter()
+        .any(|(n, _)| n.starts_with(&format!("{table}2."))));
+
+    assert!(daemon.stop().success());
+    assert_eq!(
+        std::fs::read_to_string(dir.join("reloads")).expect("reloads"),
+        "network\n"
+    );
+    let fixture = std::fs::read_to_string(format!("{FIXTURE}/network")).expect("fixture");
+    let expected = fixture.replace(
+        "\toption ipaddr '127.0.0.1'\n\toption netmask '255.0.0.0'\n",
+        // The UCI writer puts a list that replaces an option at the section's end.
+        "\toption netmask '255.0.0.0'\n\toption cwmp_ipaddr_instances '1 3'\n\
+         \tlist ipaddr '127.0.0.1'\n\tlist ipaddr '127.0.0.3'\n",
+    );
+    assert_ne!(expected, fixture);
+    let got = std::fs::read_to_string(dir.join("network")).expect("network");
+    assert_eq!(got, expected);
+}
+
+#[test]
+fn ipv4_addresses_of_dhcp_and_static_devices_say_what_configures_them() {
+    // The fixture's devices in a namespace: the LAN bridge (static, with
+    // an address UCI does not know) and the DHCP WAN.
+    let Some(ns) = Netns::create("ipv4") else {
+        eprintln!("skipped: cannot create a network namespace");
+        return;
+    };
+    let ready = ns.ip(&[
+        "link", "add", "br-lan", "type", "veth", "peer", "name", "wan",
+    ]) && ns.ip(&["addr", "add", "192.168.1.1/24", "dev", "br-lan"])
+        && ns.ip(&["addr", "add", "192.168.1.250/24", "dev", "br-lan"])
+        && ns.ip(&["addr", "add", "198.51.100.7/24", "dev", "wan"]);
+    assert!(ready, "cannot set up the namespace's devices");
+    let lan = format!("Device.IP.Interface.{}.IPv4Address.", ns.ifindex("br-lan"));
+    let wan = format!("Device.IP.Interface.{}.IPv4Address.", ns.ifindex("wan"));
+    let dir = fixture_device("ipv4-netns", "http://127.0.0.1:9/", "");
+    let values = ns.cli(&dir, &["get_value", &lan]) + &ns.cli(&dir, &["get_value", &wan]);
+    let names = ns.cli(&dir, &["get_name", &lan, "0"]) + &ns.cli(&dir, &["get_name", &wan, "0"]);
+    let refused = [
+        ns.cli(&dir, &["add_object", &wan]),
+        ns.cli(&dir, &["delete_object", &format!("{lan}2.")]),
+        ns.cli(
+            &dir,
+            &["set_value", &format!("{wan}1.IPAddress"), "198.51.100.8"],
+        ),
+    ];
+    let added = ns.cli(&dir, &["add_object", &lan]);
+    drop(ns);
+    for (name, v) in [
+        (format!("{lan}1.IPAddress"), "192.168.1.1"),
+        (format!("{lan}1.AddressingType"), "Static"),
+        (format!("{lan}2.IPAddress"), "192.168.1.250"),
+        (format!("{wan}1.IPAddress"), "198.51.100.7"),
+        (format!("{wan}1.SubnetMask"), "255.255.255.0"),
+        (format!("{wan}1.AddressingType"), "DHCP"),
+    ] {
+        assert!(cli_says(&values, &name, "value", v), "{name}: {values}");
+    }
+    for (name, w) in [
+        (lan.clone(), "1"),
+        (format!("{lan}1."), "1"),
+        (format!("{lan}1.IPAddress"), "1"),
+        (format!("{lan}2."), "0"),
+        (format!("{lan}2.IPAddress"), "0"),
+        (wan.clone(), "0"),
+        (format!("{wan}1.IPAddress"), "0"),
+    ] {
+        assert!(cli_says(&names, &name, "writable", w), "{name}: {names}");
+    }
+    // The engine refuses AddObject and DeleteObject where GPN says so (9003).
+    for (answer, code) in refused.iter().zip(["9003", "9003", "9008"]) {
+        assert!(answer.contains(code), "{answer}");
+    }
+    assert!(added.contains("\"instance\": \"3\""), "{added}");
+    // Nothing was written: the added address has none yet.
     let network = std::fs::read_to_string(dir.join("network")).expect("network");
     assert_eq!(
         network,
@@ -1762,15 +2084,10 @@ fn bridge_ports_are_added_to_and_removed_from_the_ports_list() {
         },
         gpv(&[bridge]),
     ];
-    let (dir, daemon, _acs, responses) = one_provisioning_session("bridge-ports", requests, |_| ());
+    let (daemon, dir, responses) = one_session("bridge-ports", requests, |_| ());
     let reloads = dir.join("reloads");
     assert_eq!(responses.len(), 9, "{responses:#?}");
-    assert!(matches!(
-        responses[0],
-        Rpc::DeleteObjectResponse {
-            status: Status::Pending
-        }
-    ));
+    assert_pending(&responses[0]);
     // Nothing is written until the new port names its device.
     assert!(
         matches!(
@@ -1789,16 +2106,11 @@ fn bridge_ports_are_added_to_and_removed_from_the_ports_list() {
         value(&pending, &format!("{bridge}Port.5.Status")),
         "NotPresent"
     );
-    assert!(matches!(
-        responses[3],
-        Rpc::SetParameterValuesResponse {
-            status: Status::Pending
-        }
-    ));
+    assert_pending(&responses[3]);
     assert_eq!(fault_codes(&responses[4]), [9007]);
     assert_eq!(fault_codes(&responses[5]), [9008]);
     assert_eq!(fault_codes(&responses[6]), [9003]);
-    let writable = |name: &str| writable_in(&responses[7], name);
+    let writable = |name: &str| gpn_writable(&responses[7], name);
     assert_eq!(writable(&format!("{bridge}Port.")), Some(true));
     assert_eq!(writable(&format!("{bridge}Port.1.")), Some(false));
     assert_eq!(writable(&format!("{bridge}Port.4.")), Some(true));
@@ -1892,7 +2204,7 @@ fn dns_relay_forwarders_are_written_to_dnsmasqs_server_list() {
         },
         gpv(&[relay]),
     ];
-    let (dir, daemon, _acs, responses) = one_provisioning_session("dns-relay", requests, |_| ());
+    let (daemon, dir, responses) = one_session("dns-relay", requests, |_| ());
     assert_eq!(responses.len(), 8, "{responses:#?}");
     assert!(
         matches!(
@@ -1905,18 +2217,8 @@ fn dns_relay_forwarders_are_written_to_dnsmasqs_server_list() {
         "{:?}",
         responses[0]
     );
-    for i in [1, 2] {
-        assert!(
-            matches!(
-                responses[i],
-                Rpc::SetParameterValuesResponse {
-                    status: Status::Pending
-                }
-            ),
-            "{:?}",
-            responses[i]
-        );
-    }
+    assert_pending(&responses[1]);
+    assert_pending(&responses[2]);
     assert_eq!(fault_codes(&responses[3]), [9007]);
     assert!(matches!(
         responses[5],
@@ -1924,25 +2226,21 @@ fn dns_relay_forwarders_are_written_to_dnsmasqs_server_list() {
             status: Status::Applied
         }
     ));
-    let writable = |name: &str| writable_in(&responses[6], name);
+    let writable = |name: &str| gpn_writable(&responses[6], name);
     assert_eq!(writable(&format!("{relay}Forwarding.")), Some(true));
     assert_eq!(
         writable(&format!("{relay}Forwarding.1.DNSServer")),
         Some(true)
     );
     assert_eq!(writable(&format!("{relay}Forwarding.1.Type")), Some(false));
-    let got = values_of(&responses[7]);
-    assert_eq!(value(&got, &format!("{relay}ForwardNumberOfEntries")), "2");
-    for (field, first, second) in [
-        ("DNSServer", "192.0.2.53", "198.51.100.99"),
-        ("Enable", "0", "1"),
-        ("Status", "Disabled", "Enabled"),
-        ("Type", "Static", "Static"),
-        ("Interface", "", &format!("Device.IP.Interface.{lo}")),
-    ] {
-        assert_eq!(value(&got, &format!("{relay}Forwarding.1.{field}")), first);
-        assert_eq!(value(&got, &format!("{relay}Forwarding.2.{field}")), second);
-    }
+    let forwarders = format!(
+        "ForwardNumberOfEntries=2 \
+         Forwarding.1.DNSServer=192.0.2.53 Forwarding.1.Enable=0 Forwarding.1.Status=Disabled \
+         Forwarding.1.Type=Static Forwarding.1.Interface= \
+         Forwarding.2.DNSServer=198.51.100.99 Forwarding.2.Enable=1 Forwarding.2.Status=Enabled \
+         Forwarding.2.Type=Static Forwarding.2.Interface=Device.IP.Interface.{lo}"
+    );
+    assert_values(&responses[7], relay, &forwarders);
     assert!(daemon.stop().success());
     assert_eq!(
         std::fs::read_to_string(dir.join("reloads")).expect("reloads"),
@@ -1960,4 +2258,141 @@ fn dns_relay_forwarders_are_written_to_dnsmasqs_server_list() {
         std::fs::read_to_string(dir.join("dhcp")).expect("dhcp"),
         expected
     );
+}
+
+/// How many times the daemon asked odhcpd for its leases.
+static ODHCPD_CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// odhcpd's reply to `dhcp ipv6leases`: an address lease and a delegated prefix on
+/// the LAN. The test host has no br-lan, so in this dump and in
+/// `netifd_dump_ipv6` the LAN (and wan6) run on loopback.
+const ODHCPD_IPV6LEASES: &str = r#"{"device": {"lo": {"leases": [
+                    {"duid": "00010001aabbccdd020000000020", "iaid": 1, "hostname": "laptop",
+                     "accept-reconf": false, "assigned": 4660, "flags": ["bound"],
+                     "ipv6-addr": [{"address": "2001:db8:abcd:10::1234", "preferred-lifetime": 3600,
+                                    "valid-lifetime": -1}], "valid": -1},
+                    {"duid": "0003000102000000002a", "iaid": 7, "hostname": "", "accept-reconf": false,
+                     "assigned": 2, "flags": ["bound"],
+                     "ipv6-prefix": [{"address": "2001:db8:abcd:18::", "preferred-lifetime": 1800,
+                                      "valid-lifetime": 3600, "prefix-length": 62}], "valid": 3600}]}}}"#;
+
+/// netifd's reply to `network.interface dump` with IPv6: wan6 holds the delegated
+/// prefix and assigns a /60 of it to the LAN, which also has a ULA /64.
+const NETIFD_DUMP_IPV6: &str = r#"{"interface": [
+                    {"interface": "lan", "up": true, "proto": "static", "l3_device": "lo",
+                     "ipv4-address": [{"address": "192.168.1.1", "mask": 24}], "ipv6-address": [],
+                     "ipv6-prefix": [],
+                     "ipv6-prefix-assignment": [
+                        {"address": "2001:db8:abcd:10::", "mask": 60, "preferred": 1800, "valid": 3600,
+                         "local-address": {"address": "2001:db8:abcd:10::1", "mask": 60}},
+                        {"address": "fd12:3456:789a::", "mask": 64,
+                         "local-address": {"address": "fd12:3456:789a::1", "mask": 64}}],
+                     "route": [], "dns-server": []},
+                    {"interface": "wan6", "up": true, "proto": "dhcpv6", "l3_device": "lo",
+                     "ipv6-address": [{"address": "2001:db8:ffff::2", "mask": 64}],
+                     "ipv6-prefix": [{"address": "2001:db8:abcd::", "mask": 48, "preferred": 1800,
+                                      "valid": 3600, "class": "wan6",
+                                      "assigned": {"lan": {"address": "2001:db8:abcd:10::", "mask": 60}}}],
+                     "ipv6-prefix-assignment": [], "route": [], "dns-server": []}]}"#;
+
+#[test]
+fn dhcpv6_clients_leases_and_prefixes_come_from_odhcp6c_odhcpd_and_netifd() {
+    let client = "Device.DHCPv6.Client.1.";
+    let pool = "Device.DHCPv6.Server.Pool.1.";
+    let prefixes = "Device.IP.Interface.1.IPv6Prefix.";
+    let acs = TestAcs::start(AcsOptions {
+        sessions: vec![
+            script(Vec::new()),
+            script(vec![
+                gpv(&[
+                    client,
+                    pool,
+                    prefixes,
+                    "Device.DHCPv6.ClientNumberOfEntries",
+                ]),
+                spv(&[(&format!("{client}RequestPrefixes"), "0", XsdType::Boolean)]),
+                spv(&[(
+                    &format!("{client}Interface"),
+                    "Device.IP.Interface.1",
+                    XsdType::String,
+                )]),
+                Rpc::GetParameterNames {
+                    parameter_path: "Device.DHCPv6.".into(),
+                    next_level: false,
+                },
+            ]),
+        ],
+        ..AcsOptions::default()
+    });
+    let dir = fixture_device("dhcpv6-runtime", &acs.url(), "");
+    let counted_odhcpd = |method: &str, _: &[(String, icwmp::wire::blobmsg::Value)]| {
+        ODHCPD_CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        canned(method, "ipv6leases", ODHCPD_IPV6LEASES)
+    };
+    let broker = FakeUbus::start(&dir)
+        .with(
+            "network.interface",
+            r#"{"dump": {}}"#,
+            |method: &str, _: &_| canned(method, "dump", NETIFD_DUMP_IPV6),
+        )
+        .with(
+            "dhcp",
+            r#"{"ipv4leases": {}, "ipv6leases": {}}"#,
+            counted_odhcpd,
+        );
+    let daemon = session_after_refresh(&dir, &acs, &[&ODHCPD_CALLS]);
+    let reloads = wait_for_reloads(&dir, &daemon);
+    let responses = acs.sessions()[1].responses.clone();
+    assert_eq!(responses.len(), 4, "{responses:#?}");
+    let wan6 = "Enable=1 Status=Enabled RequestAddresses=1 RequestPrefixes=1 \
+        Interface=Device.IP.Interface.1";
+    assert_values(&responses[0], client, wan6);
+    let leases = "Enable=1 ClientNumberOfEntries=2 Client.1.Active=1 \
+        Client.1.IPv6AddressNumberOfEntries=1 \
+        Client.1.IPv6Address.1.IPAddress=2001:db8:abcd:10::1234 \
+        Client.1.IPv6Address.1.ValidLifetime=9999-12-31T23:59:59Z \
+        Client.2.IPv6PrefixNumberOfEntries=1 Client.2.IPv6Prefix.1.Prefix=2001:db8:abcd:18::/62";
+    assert_values(&responses[0], pool, leases);
+    // lan's assignments first (the ULA one has no parent), then wan6's delegated prefix.
+    let lan_and_wan6 = "1.Prefix=2001:db8:abcd:10::/60 1.Origin=Child \
+        1.ParentPrefix=Device.IP.Interface.1.IPv6Prefix.3 1.PrefixStatus=Preferred \
+        2.Prefix=fd12:3456:789a::/64 2.ParentPrefix= 2.ValidLifetime=9999-12-31T23:59:59Z \
+        3.Prefix=2001:db8:abcd::/48 3.Origin=PrefixDelegation 3.StaticType=Inapplicable";
+    assert_values(&responses[0], prefixes, lan_and_wan6);
+    let got = values_of(&responses[0]);
+    assert_eq!(value(&got, "Device.DHCPv6.ClientNumberOfEntries"), "1");
+    let preferred = value(
+        &got,
+        &format!("{pool}Client.1.IPv6Address.1.PreferredLifetime"),
+    );
+    assert!(
+        preferred.ends_with('Z') && preferred != "9999-12-31T23:59:59Z",
+        "{preferred}"
+    );
+    assert_pending(&responses[1]);
+    assert_eq!(fault_codes(&responses[2]), [9008]);
+    let writable = |name: &str| gpn_writable(&responses[3], name);
+    assert_eq!(writable("Device.DHCPv6.Client."), Some(false));
+    assert_eq!(writable(&format!("{client}RequestPrefixes")), Some(true));
+    assert_eq!(writable(&format!("{pool}Client.")), Some(false));
+    assert_eq!(
+        writable(&format!("{pool}Client.1.IPv6Address.")),
+        Some(false)
+    );
+
+    assert!(daemon.stop().success());
+    broker.stop();
+    assert_eq!(
+        std::fs::read_to_string(&reloads).expect("reloads"),
+        "network\n"
+    );
+    let fixture = std::fs::read_to_string(format!("{FIXTURE}/network")).expect("fixture");
+    let wan6_section = "config interface 'wan6'\n\toption device 'wan'\n\toption proto 'dhcpv6'\n";
+    assert!(fixture.contains(wan6_section));
+    let expected = fixture.replace(
+        wan6_section,
+        &format!("{wan6_section}\toption reqprefix 'no'\n"),
+    );
+    let got = std::fs::read_to_string(dir.join("network")).expect("network");
+    assert_eq!(got, expected);
 }

@@ -14,8 +14,7 @@ use std::net::IpAddr;
 
 use crate::cwmp::fault::{Fault, FaultCode};
 use crate::datamodel::config::{SharedUci, UciBackend};
-use crate::datamodel::host::net_interfaces;
-use crate::datamodel::lan::sysfs;
+use crate::datamodel::ipconfig::{device_of_path, device_path};
 use crate::datamodel::path::instance_of;
 use crate::datamodel::provider::{ApplyStatus, Provider};
 use crate::datamodel::runtime::SharedRuntime;
@@ -27,8 +26,6 @@ const MAX_FORWARDERS: usize = 64;
 const DISABLED_OPTION: &str = "cwmp_disabled_server";
 /// The list keeping the static forwarders' instance numbers.
 const NUMBERS_OPTION: &str = "cwmp_server_numbers";
-/// The IP interface table whose instance numbers are kernel ifindexes.
-const IP_INTERFACE: &str = "Device.IP.Interface.";
 
 /// One forwarder: its address, TR-181 `Type`, and the kernel device it was learnt on.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -249,10 +246,7 @@ fn forwarding_field(path: &str) -> Option<(u32, &str)> {
 
 /// `Device.IP.Interface.{ifindex}` of a kernel device ("" when it has none).
 fn interface_path(device: Option<&str>) -> String {
-    device
-        .and_then(|d| sysfs(d, "ifindex"))
-        .map(|i| format!("{IP_INTERFACE}{i}"))
-        .unwrap_or_default()
+    device.and_then(device_path).unwrap_or_default()
 }
 
 impl DnsRelayProvider {
@@ -409,16 +403,7 @@ impl Provider for DnsRelayProvider {
             "Enable" => Change::Enable(value == "1"),
             _ if value.is_empty() => Change::Device(None),
             _ => {
-                let ifindex: u32 = value
-                    .trim_end_matches('.')
-                    .strip_prefix(IP_INTERFACE)
-                    .and_then(|n| n.parse().ok())
-                    .ok_or(FaultCode::InvalidParameterValue)?;
-                let device = net_interfaces()
-                    .into_iter()
-                    .find(|i| i.ifindex == ifindex)
-                    .ok_or(FaultCode::InvalidParameterValue)?
-                    .name;
+                let device = device_of_path(value).ok_or(FaultCode::InvalidParameterValue)?;
                 Change::Device(Some(device))
             }
         };

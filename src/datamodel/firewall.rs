@@ -11,14 +11,10 @@
 
 use crate::cwmp::fault::{Fault, FaultCode};
 use crate::datamodel::config::{SharedUci, UciBackend};
-use crate::datamodel::host::net_interfaces;
-use crate::datamodel::lan::sysfs;
+use crate::datamodel::ipconfig::{device_of_path, device_path};
 use crate::datamodel::provider::{ApplyStatus, Provider};
 use crate::datamodel::runtime::SharedRuntime;
 use crate::datamodel::ucimap::section_numbers;
-
-/// The IP interface table whose instance numbers are kernel ifindexes.
-const IP_INTERFACE: &str = "Device.IP.Interface.";
 
 pub struct FirewallRulesProvider {
     uci: SharedUci,
@@ -100,22 +96,13 @@ impl FirewallRulesProvider {
         networks
             .iter()
             .filter_map(|n| self.device_of_network(n))
-            .find_map(|device| sysfs(&device, "ifindex"))
-            .map(|i| format!("{IP_INTERFACE}{i}"))
+            .find_map(|device| device_path(&device))
             .unwrap_or_default()
     }
 
     /// The zone holding a network on the device of `Device.IP.Interface.{ifindex}`.
     fn zone_of_interface(&self, value: &str) -> Option<String> {
-        let ifindex: u32 = value
-            .trim_end_matches('.')
-            .strip_prefix(IP_INTERFACE)?
-            .parse()
-            .ok()?;
-        let device = net_interfaces()
-            .into_iter()
-            .find(|i| i.ifindex == ifindex)?
-            .name;
+        let device = device_of_path(value)?;
         let zones = zones(&*self.uci.borrow());
         zones.into_iter().find_map(|(name, networks)| {
             networks

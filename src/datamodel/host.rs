@@ -11,8 +11,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::cwmp::datetime;
 use crate::cwmp::fault::{Fault, FaultCode};
 use crate::datamodel::config::{ConfigStore, SharedConfig, SharedUci};
+use crate::datamodel::ipconfig::{static_section, Ipv4AddressTable};
 use crate::datamodel::provider::{ApplyStatus, Provider};
-use crate::datamodel::ucimap::commit_staged_options;
 use crate::sys;
 
 fn read(path: &str) -> Option<String> {
@@ -838,7 +838,8 @@ fn ipv6_addresses(name: &str) -> Vec<(Ipv6Addr, u32)> {
         .collect()
 }
 
-fn ipv4_of(name: &str) -> Vec<sys::InterfaceAddress> {
+/// The IPv4 addresses of one kernel interface (and its `name:label` aliases).
+pub fn ipv4_of(name: &str) -> Vec<sys::InterfaceAddress> {
     sys::ipv4_addresses()
         .into_iter()
         .filter(|a| a.interface == name || a.interface.split(':').next() == Some(name))
@@ -846,12 +847,12 @@ fn ipv4_of(name: &str) -> Vec<sys::InterfaceAddress> {
 }
 
 /// Serves `Device.IP.Interface.` (every kernel interface, numbered by
-/// ifindex) with its IPv4 and IPv6 addresses. The first IPv4 address of an
-/// interface that a static `network.interface` section configures (its
-/// `device` is the kernel interface) is writable there (`ipaddr`, `netmask`).
+/// ifindex) with its IPv4 and IPv6 addresses; the IPv4 addresses of an
+/// interface a static `network.interface` section configures are that
+/// section's `ipaddr` items, writable (see `ipconfig::Ipv4AddressTable`).
 pub struct IpProvider {
     uci: SharedUci,
-    staged: Vec<(String, &'static str, String)>,
+    ipv4: Ipv4AddressTable,
     cache: InterfaceCache,
 }
 
@@ -859,35 +860,16 @@ impl IpProvider {
     pub fn new(uci: SharedUci) -> IpProvider {
         IpProvider {
             uci,
-            staged: Vec::new(),
+            ipv4: Ipv4AddressTable::default(),
             cache: InterfaceCache::default(),
         }
     }
 
-    /// The static `network.interface` section configuring kernel interface `n`.
-    fn static_section(&self, n: u32) -> Option<String> {
+    /// The kernel name of interface `n` and the rest of a path inside it.
+    fn device(path: &str) -> Option<(String, &str)> {
+        let (n, rest) = instance_rest(path, ".IP.Interface.")?;
         let list = net_interfaces();
-        let name = by_index(&list, n)?.name.clone();
-        let uci = self.uci.borrow();
-        uci.sections("network")
-            .into_iter()
-            .filter(|s| s.section_type == "interface")
-            .find(|s| {
-                uci.get("network", &s.name, "device").as_deref() == Some(name.as_str())
-                    && uci.get("network", &s.name, "proto").as_deref() == Some("static")
-            })
-            .map(|s| s.name)
-    }
-
-    /// `(interface number, UCI option)` of a writable address parameter.
-    fn address_option(path: &str) -> Option<(u32, &'static str)> {
-        let (n, field) = instance_rest(path, ".IP.Interface.")?;
-        let option = match field {
-            "IPv4Address.1.IPAddress" => "ipaddr",
-            "IPv4Address.1.SubnetMask" => "netmask",
-            _ => return None,
-        };
-        Some((n, option))
+        Some((by_index(&list, n)?.name.clone(), rest))
     }
 }
 
@@ -908,19 +890,8 @@ impl Provider for IpProvider {
         let iface = &iface;
         let name = iface.name.as_str();
         let loopback = iface.link_type == 772;
-        if let Some((k, f)) = field.strip_prefix("IPv4Address.").and_then(|r| {
-            let (k, f) = r.split_once('.')?;
-            Some((k.parse::<usize>().ok()?, f))
-        }) {
-            let addr = ipv4_of(name).into_iter().nth(k.checked_sub(1)?)?;
-            return Some(match f {
-                "Enable" => flag(true),
-                "Status" => "Enabled".to_owned(),
-                "Alias" => format!("cpe-{k}"),
-                "IPAddress" => addr.address.to_string(),
-                "SubnetMask" => addr.netmask.to_string(),
-                _ => return None,
-            });
+        if field.starts_with("IPv4Address") {
+            return self.ipv4.get(&*self.uci.borrow(), name, field);
         }
         if let Some((k, f)) = field.strip_prefix("IPv6Address.").and_then(|r| {
             let (k, f) = r.split_once('.')?;
@@ -962,7 +933,6 @@ impl Provider for IpProvider {
             "IPv6Enable" => flag(!ipv6_addresses(name).is_empty()),
             "Type" => if loopback { "Loopback" } else { "Normal" }.to_owned(),
             "Loopback" => flag(loopback),
-            "IPv4AddressNumberOfEntries" => ipv4_of(name).len().to_string(),
             "IPv6AddressNumberOfEntries" => ipv6_addresses(name).len().to_string(),
             "LowerLayers" if iface.link_type == 1 => format!("Device.Ethernet.Interface.{n}"),
             _ => common_interface(iface, n, field)?,
@@ -970,29 +940,57 @@ impl Provider for IpProvider {
     }
 
     fn writable(&self, path: &str) -> bool {
-        Self::address_option(path).is_some_and(|(n, _)| self.static_section(n).is_some())
+        // Only static addresses are writable: no interface lookup for the rest.
+        let address = path.ends_with(".IPAddress") || path.ends_with(".SubnetMask");
+        address
+            && Self::device(path).is_some_and(|(device, field)| {
+                self.ipv4.writable(&*self.uci.borrow(), &device, field)
+            })
+    }
+
+    fn creatable(&self, table: &str) -> bool {
+        Self::device(table).is_some_and(|(device, rest)| {
+            rest == "IPv4Address." && static_section(&*self.uci.borrow(), &device).is_some()
+        })
+    }
+
+    fn deletable(&self, instance: &str) -> bool {
+        Self::device(instance).is_some_and(|(device, rest)| {
+            ipv4_instance(rest)
+                .is_some_and(|k| self.ipv4.deletable(&*self.uci.borrow(), &device, k))
+        })
     }
 
     fn set(&mut self, path: &str, value: &str) -> Result<(), FaultCode> {
-        let (n, option) = Self::address_option(path).ok_or(FaultCode::NonWritableParameter)?;
-        let section = self
-            .static_section(n)
-            .ok_or(FaultCode::NonWritableParameter)?;
-        if value.parse::<std::net::Ipv4Addr>().is_err() {
-            return Err(FaultCode::InvalidParameterValue);
-        }
-        self.staged.push((section, option, value.to_owned()));
-        Ok(())
+        let (device, field) = Self::device(path).ok_or(FaultCode::NonWritableParameter)?;
+        self.ipv4.set(&*self.uci.borrow(), &device, field, value)
     }
 
     fn commit(&mut self) -> Result<ApplyStatus, Fault> {
-        let staged = std::mem::take(&mut self.staged);
-        // netifd applies the address when the network service reloads after the session.
-        commit_staged_options(&self.uci, "network", &staged)
+        self.ipv4.commit(&mut *self.uci.borrow_mut())
+    }
+
+    fn add_instance(
+        &mut self,
+        table: &str,
+        number: u32,
+        _alias: Option<&str>,
+    ) -> Result<ApplyStatus, FaultCode> {
+        match Self::device(table) {
+            Some((device, "IPv4Address.")) => self.ipv4.add(&*self.uci.borrow(), &device, number),
+            _ => Err(FaultCode::RequestDenied),
+        }
+    }
+
+    fn delete_instance(&mut self, instance: &str) -> Result<ApplyStatus, FaultCode> {
+        let (device, rest) = Self::device(instance).ok_or(FaultCode::InvalidParameterName)?;
+        let number = ipv4_instance(rest).ok_or(FaultCode::RequestDenied)?;
+        self.ipv4
+            .delete(&mut *self.uci.borrow_mut(), &device, number)
     }
 
     fn abort(&mut self) {
-        self.staged.clear();
+        self.ipv4.abort();
     }
 
     fn instances(&mut self, table: &str) -> Vec<u32> {
@@ -1006,13 +1004,20 @@ impl Provider for IpProvider {
         let Some(iface) = by_index(&list, n) else {
             return Vec::new();
         };
-        let count = match rest {
-            "IPv4Address." => ipv4_of(&iface.name).len(),
-            "IPv6Address." => ipv6_addresses(&iface.name).len(),
-            _ => 0,
-        };
-        (1..=count as u32).collect()
+        match rest {
+            "IPv4Address." => self.ipv4.instances(&*self.uci.borrow(), &iface.name),
+            "IPv6Address." => (1..=ipv6_addresses(&iface.name).len() as u32).collect(),
+            _ => Vec::new(),
+        }
     }
+}
+
+/// The instance number of `IPv4Address.{i}.`.
+fn ipv4_instance(rest: &str) -> Option<u32> {
+    rest.strip_prefix("IPv4Address.")?
+        .strip_suffix('.')?
+        .parse()
+        .ok()
 }
 
 /// The nameservers of /etc/resolv.conf; on OpenWrt, where that names only

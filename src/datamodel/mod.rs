@@ -4,11 +4,13 @@ pub mod bridging;
 pub mod bulkdata;
 pub mod cli;
 pub mod config;
+pub mod dhcpv6;
 pub mod diagnostics;
 pub mod dnsrelay;
 pub mod engine;
 pub mod firewall;
 pub mod host;
+pub mod ipconfig;
 pub mod lan;
 pub mod mgmt;
 pub mod netifd;
@@ -164,7 +166,7 @@ pub fn register_tr098_runtime(dm: &mut DataModel, config: SharedConfig, uci: Sha
 /// Registers the providers that serve inside the uci-map's tables: TR-181
 /// DHCPv4 pool static addresses and clients, bridge ports, firewall rule zones and order, the Wi-Fi run-time state
 /// and radio channels (both models),
-/// the DNS relay's forwarders, the kernel's IPv6 routes,
+/// the DNS relay's forwarders, DHCPv6 leases and IPv6 prefixes,
 /// and (both models) the netifd run-time state of PPP and DHCP links. The
 /// run-time cache is attached to the model for the daemon to fill.
 pub fn register_map_runtime(dm: &mut DataModel, uci: SharedUci) {
@@ -195,8 +197,10 @@ pub fn register_map_runtime(dm: &mut DataModel, uci: SharedUci) {
         if let Err(e) = dm.register(&firewall::PATHS, Box::new(provider)) {
             log::debug!("firewall rule zones not served: {e}");
         }
-        if let Err(e) = dm.register(&routes::IPV6_PATHS, Box::new(routes::KernelRoutes6)) {
-            log::debug!("kernel IPv6 routes not served: {e}");
+        let provider = dhcpv6::Dhcpv6Provider::new(uci.clone(), state.clone());
+        match dm.register(&dhcpv6::PATHS, Box::new(provider)) {
+            Ok(()) => fed = true,
+            Err(e) => log::debug!("DHCPv6 leases and IPv6 prefixes not served: {e}"),
         }
         let provider = dnsrelay::DnsRelayProvider::new(uci.clone(), state.clone());
         match dm.register(&dnsrelay::PATHS, Box::new(provider)) {

@@ -1,7 +1,7 @@
 //! netifd's view of the logical interfaces (`network.interface dump`): addresses, gateways and DNS servers of the WAN links, for PPP, DHCPv4 client and TR-098 WAN connection parameters.
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::datamodel::config::SharedUci;
 use crate::datamodel::provider::Provider;
@@ -27,7 +27,58 @@ pub struct NetInterface {
     /// Its protocol (`dhcp`, `pppoe`, `static`…) and layer 3 device.
     pub proto: String,
     pub l3_device: Option<String>,
+    /// IPv6 prefixes delegated to it (`ipv6-prefix`).
+    pub delegated_prefixes: Vec<TimedAddress>,
+    /// IPv6 prefixes assigned to it from a delegated or ULA prefix (`ipv6-prefix-assignment`).
+    pub assigned_prefixes: Vec<TimedAddress>,
 }
+
+/// An IPv6 address or prefix with the lifetimes a ubus reply gives it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TimedAddress {
+    pub address: Ipv6Addr,
+    /// The prefix length (absent for a single address).
+    pub length: Option<u8>,
+    /// Seconds left when the reply came (absent: infinite).
+    pub preferred: Option<u32>,
+    pub valid: Option<u32>,
+}
+
+/// At most this many addresses or prefixes are kept from one list.
+const MAX_TIMED: usize = 16;
+
+/// The entries of array `list` of a reply entry: `address`, and the members
+/// `keys` names for the prefix length and the preferred and valid
+/// lifetimes (seconds; -1, u32 max, is infinite).
+pub fn timed_addresses(entry: &Value, list: &str, keys: [&str; 3]) -> Vec<TimedAddress> {
+    let [length, preferred, valid] = keys;
+    let number = |a: &Value, key: &str| a.get(key).and_then(Value::as_i64);
+    let lifetime = |a: &Value, key: &str| {
+        number(a, key)
+            .and_then(|v| u32::try_from(v).ok())
+            .filter(|v| *v != u32::MAX)
+    };
+    entry
+        .get(list)
+        .and_then(Value::as_array)
+        .unwrap_or(&[])
+        .iter()
+        .filter_map(|a| {
+            Some(TimedAddress {
+                address: a.get("address")?.as_str()?.parse().ok()?,
+                length: number(a, length)
+                    .and_then(|l| u8::try_from(l).ok())
+                    .filter(|l| *l <= 128),
+                preferred: lifetime(a, preferred),
+                valid: lifetime(a, valid),
+            })
+        })
+        .take(MAX_TIMED)
+        .collect()
+}
+
+/// How netifd names a prefix's length and lifetimes.
+const NETIFD_KEYS: [&str; 3] = ["mask", "preferred", "valid"];
 
 /// The interfaces of the last dump, by UCI section name.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -96,6 +147,12 @@ impl NetState {
                         .get("l3_device")
                         .and_then(Value::as_str)
                         .map(str::to_owned),
+                    delegated_prefixes: timed_addresses(entry, "ipv6-prefix", NETIFD_KEYS),
+                    assigned_prefixes: timed_addresses(
+                        entry,
+                        "ipv6-prefix-assignment",
+                        NETIFD_KEYS,
+                    ),
                 },
             );
         }

@@ -1,26 +1,23 @@
-//! `Device.Routing.Router.1.IPv4Forwarding.{i}`: the uci-map's static routes (`network.route`, writable) and beside them the kernel's IPv4 routes from /proc/net/route, read only.
+//! Forwarding tables: the uci-map's static routes (`network.route`, `network.route6`, writable) and beside them the kernel's routes from /proc/net/route and /proc/net/ipv6_route, read only.
 //!
+//! Serves TR-181 `Device.Routing.Router.1.IPv4Forwarding.{i}` and
+//! `IPv6Forwarding.{i}` and TR-098 `Layer3Forwarding.Forwarding.{i}`.
 //! The kernel routes are numbered after the highest number of a UCI route
-//! and listed in /proc order; one that equals a UCI route (its target, mask
-//! and gateway) is that route applied, and is not listed twice. They answer
-//! StaticRoute 0; Origin is absent for them (the kernel does not say which
-//! protocol installed a route).
-//!
-//! `IPv6Forwarding.{i}` has no UCI side here: it lists the kernel's IPv6
-//! routes from /proc/net/ipv6_route, read only, numbered in /proc order.
+//! and listed in /proc order; one that equals a UCI route (IPv4: target,
+//! mask and gateway; IPv6: prefix and next hop) is that route applied, and
+//! is not listed twice. They answer StaticRoute 0 where the table has it;
+//! Origin is absent for them (the kernel does not say which protocol
+//! installed a route).
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::cwmp::fault::{Fault, FaultCode};
 use crate::datamodel::provider::{ApplyStatus, Provider};
+use crate::datamodel::schema::ModelKind;
 
 /// At most this many kernel routes are listed.
 const MAX_ROUTES: usize = 256;
-
-/// The table the kernel routes join.
-const TABLE: &str = "Device.Routing.Router.1.IPv4Forwarding.";
-const COUNTER: &str = "Device.Routing.Router.1.IPv4ForwardingNumberOfEntries";
-
 /// One IPv4 route of the kernel.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KernelRoute {
@@ -101,6 +98,119 @@ pub fn parse_proc_ipv6_route(text: &str) -> Vec<KernelRoute6> {
         .collect()
 }
 
+/// A forwarding table the kernel's routes join.
+struct RouteTable {
+    table: &'static str,
+    counter: &'static str,
+    ipv6: bool,
+    /// Whether its Interface parameter refers to `Device.IP.Interface.{i}`.
+    tr181: bool,
+}
+
+const TR181_TABLES: [RouteTable; 2] = [
+    RouteTable {
+        table: "Device.Routing.Router.1.IPv4Forwarding.",
+        counter: "Device.Routing.Router.1.IPv4ForwardingNumberOfEntries",
+        ipv6: false,
+        tr181: true,
+    },
+    RouteTable {
+        table: "Device.Routing.Router.1.IPv6Forwarding.",
+        counter: "Device.Routing.Router.1.IPv6ForwardingNumberOfEntries",
+        ipv6: true,
+        tr181: true,
+    },
+];
+
+const TR098_TABLES: [RouteTable; 1] = [RouteTable {
+    table: "InternetGatewayDevice.Layer3Forwarding.Forwarding.",
+    counter: "InternetGatewayDevice.Layer3Forwarding.ForwardNumberOfEntries",
+    ipv6: false,
+    tr181: false,
+}];
+
+/// A kernel route of either family.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Kernel {
+    V4(KernelRoute),
+    V6(KernelRoute6),
+}
+
+impl Kernel {
+    fn routes(ipv6: bool) -> Vec<Kernel> {
+        if ipv6 {
+            let text = std::fs::read_to_string("/proc/net/ipv6_route").unwrap_or_default();
+            parse_proc_ipv6_route(&text)
+                .into_iter()
+                .map(Kernel::V6)
+                .collect()
+        } else {
+            let text = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
+            parse_proc_route(&text)
+                .into_iter()
+                .map(Kernel::V4)
+                .collect()
+        }
+    }
+
+    /// The parameters that identify a route: a UCI route with the same
+    /// values is this one.
+    fn key_fields(&self) -> &'static [&'static str] {
+        match self {
+            Kernel::V4(_) => &["DestIPAddress", "DestSubnetMask", "GatewayIPAddress"],
+            Kernel::V6(_) => &["DestIPPrefix", "NextHop"],
+        }
+    }
+
+    /// A parameter of instance `number` of the route; `tr181` says whether
+    /// the table has StaticRoute-free IPv6 fields and an IP.Interface reference.
+    fn field(&self, number: u32, name: &str, tr181: bool) -> Option<String> {
+        let hop = |a: IpAddr| {
+            if a.is_unspecified() {
+                String::new()
+            } else {
+                a.to_string()
+            }
+        };
+        Some(match (self, name) {
+            (_, "Enable") => "1".to_owned(),
+            (_, "Status") => "Enabled".to_owned(),
+            (_, "Alias") => format!("cpe-{number}"),
+            (_, "Interface") if tr181 => interface_of(match self {
+                Kernel::V4(r) => &r.device,
+                Kernel::V6(r) => &r.device,
+            }),
+            (Kernel::V4(_), "StaticRoute") => "0".to_owned(),
+            (Kernel::V4(r), "DestIPAddress") => r.destination.to_string(),
+            (Kernel::V4(r), "DestSubnetMask") => r.mask.to_string(),
+            (Kernel::V4(r), "GatewayIPAddress") => hop(IpAddr::V4(r.gateway)),
+            (Kernel::V4(r), "ForwardingMetric") => i32::try_from(r.metric).ok()?.to_string(),
+            (Kernel::V6(r), "DestIPPrefix") => format!("{}/{}", r.destination, r.prefix_length),
+            (Kernel::V6(r), "NextHop") => hop(IpAddr::V6(r.next_hop)),
+            (Kernel::V6(r), "ForwardingMetric") => i32::try_from(r.metric).ok()?.to_string(),
+            _ => return None,
+        })
+    }
+}
+
+/// An address or prefix as the kernel route shows it (`2001:DB8::0/48` is
+/// `2001:db8::/48`, an IPv6 prefix without a length is a host route), so a
+/// UCI route is recognised in the kernel's table.
+fn canonical(field: &str, value: &str) -> String {
+    let value = value.trim();
+    if field == "DestIPPrefix" {
+        let (address, length) = value.split_once('/').unwrap_or((value, "128"));
+        return match (address.parse::<Ipv6Addr>(), length.parse::<u8>()) {
+            (Ok(a), Ok(l)) => format!("{a}/{l}"),
+            _ => value.to_owned(),
+        };
+    }
+    value
+        .parse::<IpAddr>()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|_| value.to_owned())
+}
+
 /// The `Device.IP.Interface.{i}` of a kernel device (instances are ifindexes).
 fn interface_of(device: &str) -> String {
     std::fs::read_to_string(format!("/sys/class/net/{device}/ifindex"))
@@ -108,82 +218,49 @@ fn interface_of(device: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Serves `Device.Routing.Router.1.IPv6Forwarding.{i}` from the kernel.
-pub struct KernelRoutes6;
-
-impl KernelRoutes6 {
-    fn routes() -> Vec<KernelRoute6> {
-        parse_proc_ipv6_route(&std::fs::read_to_string("/proc/net/ipv6_route").unwrap_or_default())
-    }
-}
-
-impl Provider for KernelRoutes6 {
-    fn get(&mut self, path: &str) -> Option<String> {
-        let (_, rest) = path.split_once(".Routing.Router.1.")?;
-        if rest == "IPv6ForwardingNumberOfEntries" {
-            return Some(Self::routes().len().to_string());
-        }
-        let (number, field) = rest.strip_prefix("IPv6Forwarding.")?.split_once('.')?;
-        let number: usize = number.parse().ok()?;
-        let route = Self::routes().into_iter().nth(number.checked_sub(1)?)?;
-        Some(match field {
-            "Enable" => "1".to_owned(),
-            "Status" => "Enabled".to_owned(),
-            "Alias" => format!("cpe-{number}"),
-            "DestIPPrefix" => format!("{}/{}", route.destination, route.prefix_length),
-            "NextHop" if route.next_hop.is_unspecified() => String::new(),
-            "NextHop" => route.next_hop.to_string(),
-            "Interface" => interface_of(&route.device),
-            "ForwardingMetric" => i32::try_from(route.metric).ok()?.to_string(),
-            _ => return None,
-        })
-    }
-
-    fn instances(&mut self, table: &str) -> Vec<u32> {
-        if !table.ends_with(".Routing.Router.1.IPv6Forwarding.") {
-            return Vec::new();
-        }
-        (1..=Self::routes().len() as u32).collect()
-    }
-}
-
-/// The paths `KernelRoutes6` serves.
-pub const IPV6_PATHS: [&str; 2] = [
-    "Device.Routing.Router.{i}.IPv6Forwarding.",
-    "Device.Routing.Router.{i}.IPv6ForwardingNumberOfEntries",
-];
-
-/// The uci-map's provider with the kernel routes added to its IPv4Forwarding table.
+/// The uci-map's provider with the kernel routes added to its forwarding tables.
 pub struct WithKernelRoutes<P: Provider> {
     inner: P,
-    /// The kernel routes' numbers when last listed, for `writable`.
-    listed: std::cell::RefCell<Vec<u32>>,
+    tables: &'static [RouteTable],
+    /// Each table's kernel route numbers when last listed, for `writable`.
+    listed: std::cell::RefCell<BTreeMap<&'static str, Vec<u32>>>,
 }
 
 impl<P: Provider> WithKernelRoutes<P> {
-    pub fn new(inner: P) -> WithKernelRoutes<P> {
+    pub fn new(inner: P, kind: ModelKind) -> WithKernelRoutes<P> {
         WithKernelRoutes {
             inner,
-            listed: std::cell::RefCell::new(Vec::new()),
+            tables: match kind {
+                ModelKind::Tr181 => &TR181_TABLES,
+                ModelKind::Tr098 => &TR098_TABLES,
+            },
+            listed: std::cell::RefCell::new(BTreeMap::new()),
         }
     }
 
-    /// The kernel routes not configured in UCI, with their instance numbers.
-    fn kernel(&mut self) -> Vec<(u32, KernelRoute)> {
-        let uci_numbers = self.inner.instances(TABLE);
-        let configured: Vec<(String, String, String)> = uci_numbers
+    /// The table a path lies in (the table itself, an instance or a parameter).
+    fn table_of(&self, path: &str) -> Option<&'static RouteTable> {
+        self.tables.iter().find(|t| path.starts_with(t.table))
+    }
+
+    /// The kernel routes of a table not configured in UCI, with their instance numbers.
+    fn kernel(&mut self, table: &'static RouteTable) -> Vec<(u32, Kernel)> {
+        let uci_numbers = self.inner.instances(table.table);
+        let routes = Kernel::routes(table.ipv6);
+        let Some(fields) = routes.first().map(Kernel::key_fields) else {
+            self.listed.borrow_mut().insert(table.table, Vec::new());
+            return Vec::new();
+        };
+        let configured: Vec<Vec<String>> = uci_numbers
             .iter()
             .map(|n| {
-                let mut field = |name: &str| {
-                    self.inner
-                        .get(&format!("{TABLE}{n}.{name}"))
-                        .unwrap_or_default()
-                };
-                (
-                    field("DestIPAddress"),
-                    field("DestSubnetMask"),
-                    field("GatewayIPAddress"),
-                )
+                fields
+                    .iter()
+                    .map(|f| {
+                        let value = self.inner.get(&format!("{}{n}.{f}", table.table));
+                        canonical(f, &value.unwrap_or_default())
+                    })
+                    .collect()
             })
             .collect();
         let first = uci_numbers
@@ -192,82 +269,69 @@ impl<P: Provider> WithKernelRoutes<P> {
             .copied()
             .unwrap_or(0)
             .saturating_add(1);
-        let text = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
-        let routes: Vec<(u32, KernelRoute)> = parse_proc_route(&text)
+        let routes: Vec<(u32, Kernel)> = routes
             .into_iter()
             .filter(|r| {
-                let gateway = if r.gateway.is_unspecified() {
-                    String::new()
-                } else {
-                    r.gateway.to_string()
-                };
-                !configured.iter().any(|(d, m, g)| {
-                    *d == r.destination.to_string() && *m == r.mask.to_string() && *g == gateway
-                })
+                let key: Vec<String> = fields
+                    .iter()
+                    .map(|f| r.field(0, f, table.tr181).unwrap_or_default())
+                    .collect();
+                !configured.contains(&key)
             })
             .zip(first..)
             .map(|(r, n)| (n, r))
             .collect();
-        *self.listed.borrow_mut() = routes.iter().map(|(n, _)| *n).collect();
+        self.listed
+            .borrow_mut()
+            .insert(table.table, routes.iter().map(|(n, _)| *n).collect());
         routes
     }
 
     /// Whether a path lies in a kernel route as last listed.
     fn is_listed_kernel(&self, path: &str) -> bool {
-        path.strip_prefix(TABLE)
+        let Some(table) = self.table_of(path) else {
+            return false;
+        };
+        path.strip_prefix(table.table)
             .and_then(|rest| rest.split('.').next()?.parse::<u32>().ok())
-            .is_some_and(|n| self.listed.borrow().contains(&n))
+            .is_some_and(|n| {
+                self.listed
+                    .borrow()
+                    .get(table.table)
+                    .is_some_and(|l| l.contains(&n))
+            })
     }
 
-    /// The instance number of a path inside the table, if a kernel route has it.
-    fn kernel_instance(&mut self, path: &str) -> Option<(KernelRoute, u32, String)> {
-        let (number, field) = path.strip_prefix(TABLE)?.split_once('.')?;
+    /// The kernel route a path lies in, its instance number and the parameter name.
+    fn kernel_instance(&mut self, path: &str) -> Option<(Kernel, u32, String, bool)> {
+        let table = self.table_of(path)?;
+        let (number, field) = path.strip_prefix(table.table)?.split_once('.')?;
         let number: u32 = number.parse().ok()?;
-        let route = self.kernel().into_iter().find(|(n, _)| *n == number)?.1;
-        Some((route, number, field.to_owned()))
+        let route = self
+            .kernel(table)
+            .into_iter()
+            .find(|(n, _)| *n == number)?
+            .1;
+        Some((route, number, field.to_owned(), table.tr181))
     }
 }
 
 impl<P: Provider> Provider for WithKernelRoutes<P> {
     fn get(&mut self, path: &str) -> Option<String> {
-        if path == COUNTER {
-            let configured = self.inner.instances(TABLE).len();
-            return Some((configured + self.kernel().len()).to_string());
+        if let Some(table) = self.tables.iter().find(|t| t.counter == path) {
+            let configured = self.inner.instances(table.table).len();
+            return Some((configured + self.kernel(table).len()).to_string());
         }
-        if !path.starts_with(TABLE) {
-            return self.inner.get(path);
+        match self.kernel_instance(path) {
+            Some((route, number, field, tr181)) => route.field(number, &field, tr181),
+            None => self.inner.get(path),
         }
-        let Some((route, number, field)) = self.kernel_instance(path) else {
-            return self.inner.get(path);
-        };
-        let gateway = if route.gateway.is_unspecified() {
-            String::new()
-        } else {
-            route.gateway.to_string()
-        };
-        Some(match field.as_str() {
-            "Enable" => "1".to_owned(),
-            "Status" => "Enabled".to_owned(),
-            "Alias" => format!("cpe-{number}"),
-            "StaticRoute" => "0".to_owned(),
-            "DestIPAddress" => route.destination.to_string(),
-            "DestSubnetMask" => route.mask.to_string(),
-            "GatewayIPAddress" => gateway,
-            "ForwardingMetric" => route.metric.to_string(),
-            // IP.Interface instances are kernel ifindexes.
-            "Interface" => {
-                std::fs::read_to_string(format!("/sys/class/net/{}/ifindex", route.device))
-                    .map(|i| format!("Device.IP.Interface.{}", i.trim()))
-                    .unwrap_or_default()
-            }
-            _ => return None,
-        })
     }
 
     fn instances(&mut self, table: &str) -> Vec<u32> {
         let mut numbers = self.inner.instances(table);
-        if table == TABLE {
-            numbers.extend(self.kernel().into_iter().map(|(n, _)| n));
+        if let Some(t) = self.tables.iter().find(|t| t.table == table) {
+            numbers.extend(self.kernel(t).into_iter().map(|(n, _)| n));
         }
         numbers
     }
@@ -319,6 +383,18 @@ impl<P: Provider> Provider for WithKernelRoutes<P> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn uci_values_compare_as_the_kernel_writes_them() {
+        assert_eq!(
+            canonical("DestIPPrefix", "2001:DB8:0::0/48"),
+            "2001:db8::/48"
+        );
+        assert_eq!(canonical("DestIPPrefix", "2001:db8::1"), "2001:db8::1/128");
+        assert_eq!(canonical("NextHop", "FE80::0001"), "fe80::1");
+        assert_eq!(canonical("GatewayIPAddress", ""), "");
+        assert_eq!(canonical("DestIPPrefix", "junk"), "junk");
+    }
 
     #[test]
     fn proc_net_route_is_read() {

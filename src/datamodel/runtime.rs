@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Instant;
 
+use crate::datamodel::dhcpv6::Dhcpv6State;
 use crate::datamodel::netifd::NetState;
 use crate::datamodel::wifi::WifiState;
 use crate::transport::ubus::{RequestId, UbusClient};
@@ -20,6 +21,9 @@ use crate::wire::ubus::UbusStatus;
 pub struct RuntimeState {
     pub wifi: WifiState,
     pub net: NetState,
+    /// Unix time of the last `network.interface dump` reply (prefix lifetimes count from it).
+    pub net_at: i64,
+    pub dhcpv6: Dhcpv6State,
 }
 
 /// The cache shared by the daemon (writer) and the providers (readers).
@@ -30,12 +34,14 @@ pub type SharedRuntime = Rc<RefCell<RuntimeState>>;
 enum Asked {
     WirelessStatus,
     InterfaceDump,
+    Ipv6Leases,
     IwInfo(String),
     Clients(String),
 }
 
 /// Asks ubus for the run-time state and feeds the replies into the cache:
-/// `network.interface dump` and `network.wireless status`, then `iwinfo info`
+/// `network.interface dump`, odhcpd's `dhcp ipv6leases` and
+/// `network.wireless status`, then `iwinfo info`
 /// and `hostapd.<if> get_clients` for each Wi-Fi interface the latter names.
 /// One refresh runs at a time.
 #[derive(Debug, Default)]
@@ -51,6 +57,7 @@ impl RuntimeRefresh {
         }
         for (object, method, asked) in [
             ("network.interface", "dump", Asked::InterfaceDump),
+            ("dhcp", "ipv6leases", Asked::Ipv6Leases),
             ("network.wireless", "status", Asked::WirelessStatus),
         ] {
             match ubus.request_call(object, method, Vec::new(), now) {
@@ -85,7 +92,15 @@ impl RuntimeRefresh {
             log::debug!("ubus: {object}: {status}");
         }
         match asked {
-            Asked::InterfaceDump => state.borrow_mut().net.on_dump(reply.unwrap_or(&[])),
+            Asked::InterfaceDump => {
+                let mut state = state.borrow_mut();
+                state.net.on_dump(reply.unwrap_or(&[]));
+                state.net_at = crate::clock::unix_now();
+            }
+            Asked::Ipv6Leases => state
+                .borrow_mut()
+                .dhcpv6
+                .on_leases(reply, crate::clock::unix_now()),
             Asked::IwInfo(ifname) => state.borrow_mut().wifi.on_iwinfo(&ifname, reply),
             Asked::Clients(ifname) => state.borrow_mut().wifi.on_clients(&ifname, reply),
             Asked::WirelessStatus => {

@@ -20,7 +20,10 @@
 //! `dhcp-max` (a dnsmasq pool's `start`/`limit` as addresses in the
 //! subnet of its `interface`), `port-min`/`port-max` and
 //! `ip-address`/`ip-mask` (two parameters sharing one option: `80-90`,
-//! `192.0.2.0/24`), `default:value` (when the option is absent)
+//! `192.0.2.0/24`), `ip-interface`/`ip6-interface` (a
+//! `network.interface` name as the `Device.IP.Interface.{i}` of its
+//! device), `ipv4`/`ipv6`/`ipv6-prefix` (the form a written value must
+//! have), `default:value` (when the option is absent)
 //! and `ro` (never written). Each table section keeps its instance number
 //! in option `cwmp_instance` and its Alias in `cwmp_alias`, so numbers stay
 //! stable across deletions and restarts.
@@ -32,6 +35,7 @@ use std::net::Ipv4Addr;
 use crate::cwmp::fault::{Fault, FaultCode};
 use crate::datamodel::config::{SharedUci, UciBackend};
 use crate::datamodel::engine::{DataModel, RegisterError};
+use crate::datamodel::ipconfig;
 use crate::datamodel::provider::{ApplyStatus, Provider};
 use crate::datamodel::schema::{NodeKind, Schema, INSTANCE};
 
@@ -68,6 +72,12 @@ enum Transform {
     DhcpOption(u8),
     /// A section name shown as the path of its instance in a mapped table.
     Ref(String),
+    /// A `network.interface` section name shown as the
+    /// `Device.IP.Interface.{i}` of its kernel device (`ip6-interface`:
+    /// written as the IPv6 section of that device).
+    IpInterface {
+        ipv6: bool,
+    },
     /// The instance of the same number in another table on the same sections (read only).
     Same(String),
     /// One half of an option two parameters share (`port-min`/`port-max`
@@ -211,6 +221,33 @@ struct Target {
     optional: bool,
     /// Raw values that count as an absent option (`auto` for a channel).
     absent: Vec<String>,
+    /// The form a written value must have (the schema's address data
+    /// types are strings to it).
+    check: Option<Check>,
+}
+
+/// Address forms checked before a value is written (`ipv4`, `ipv6`,
+/// `ipv6-prefix` modifiers); the empty value passes (no address).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Check {
+    Ipv4,
+    Ipv6,
+    Ipv6Prefix,
+}
+
+impl Check {
+    fn accepts(self, value: &str) -> bool {
+        if value.is_empty() {
+            return true;
+        }
+        match self {
+            Check::Ipv4 => value.parse::<Ipv4Addr>().is_ok(),
+            Check::Ipv6 => value.parse::<std::net::Ipv6Addr>().is_ok(),
+            Check::Ipv6Prefix => value.split_once('/').is_some_and(|(a, l)| {
+                a.parse::<std::net::Ipv6Addr>().is_ok() && l.parse::<u8>().is_ok_and(|l| l <= 128)
+            }),
+        }
+    }
 }
 
 /// The sections of one type that make a table.
@@ -461,6 +498,7 @@ impl UciMap {
                     secret: false,
                     optional: false,
                     absent: Vec::new(),
+                    check: None,
                 };
                 map.params.insert(path.to_owned(), target);
                 continue;
@@ -494,6 +532,7 @@ impl UciMap {
                 secret: false,
                 optional: false,
                 absent: Vec::new(),
+                check: None,
             };
             for m in modifiers {
                 let transform = match m {
@@ -516,6 +555,16 @@ impl UciMap {
                     "dhcp-min" if option == "start" => Transform::PoolMin,
                     "dhcp-max" if option == "limit" => Transform::PoolMax,
                     "dhcp-mask" if option == "interface" => Transform::PoolMask,
+                    "ipv4" | "ipv6" | "ipv6-prefix" => {
+                        target.check = Some(match m {
+                            "ipv4" => Check::Ipv4,
+                            "ipv6" => Check::Ipv6,
+                            _ => Check::Ipv6Prefix,
+                        });
+                        continue;
+                    }
+                    "ip-interface" => Transform::IpInterface { ipv6: false },
+                    "ip6-interface" => Transform::IpInterface { ipv6: true },
                     "ro" => {
                         target.read_only = true;
                         continue;
@@ -977,6 +1026,9 @@ impl UciMapProvider {
                         .unwrap_or_default(),
                 );
             }
+            (Transform::IpInterface { .. }, Some(name)) => {
+                return Some(ipconfig::ip_interface_path(&*self.uci.borrow(), &name));
+            }
             (Transform::Ref(table), Some(name)) => {
                 return Some(
                     self.number_in(table, &name)
@@ -1109,6 +1161,9 @@ impl Provider for UciMapProvider {
         if target.read_only {
             return Err(FaultCode::NonWritableParameter);
         }
+        if target.check.is_some_and(|c| !c.accepts(value)) {
+            return Err(FaultCode::InvalidParameterValue);
+        }
         let section = self
             .section_of(&pattern, target, number)
             .ok_or(FaultCode::InvalidParameterName)?;
@@ -1171,6 +1226,13 @@ impl Provider for UciMapProvider {
                     items.push(format!("{code},{}", values.join(",")));
                 }
                 Write::List(items)
+            }
+            Transform::IpInterface { ipv6 } => {
+                let uci = self.uci.borrow();
+                let current = uci.get(&target.package, &section, &target.option);
+                let name = ipconfig::section_for_path(&*uci, value, current.as_deref(), *ipv6)
+                    .ok_or(FaultCode::InvalidParameterValue)?;
+                Write::Set(name)
             }
             Transform::Ref(table) => {
                 let number = value
@@ -1413,13 +1475,9 @@ pub fn register_uci_map(
     let prefixes = map.prefixes();
     let refs: Vec<&str> = prefixes.iter().map(String::as_str).collect();
     let provider = UciMapProvider::new(map, uci);
-    let provider: Box<dyn Provider> =
-        if dm.schema().kind() == crate::datamodel::schema::ModelKind::Tr181 {
-            Box::new(crate::datamodel::routes::WithKernelRoutes::new(provider))
-        } else {
-            Box::new(provider)
-        };
-    dm.register(&refs, provider)
+    let kind = dm.schema().kind();
+    let provider = crate::datamodel::routes::WithKernelRoutes::new(provider, kind);
+    dm.register(&refs, Box::new(provider))
         .map_err(|e: RegisterError| Box::new(e) as Box<dyn std::error::Error>)
 }
 
@@ -1870,6 +1928,17 @@ Device.DHCPv4.Server.Pool.{i}.Status = dhcp.@dhcp[{i}].ignore enum:0=Enabled,1=D
         assert!(prefix.accepts(Half::Second, "/64"));
         assert!(!prefix.accepts(Half::Second, "24"));
         assert!(!prefix.accepts(Half::First, "host.example"));
+    }
+
+    #[test]
+    fn address_checks_take_only_their_form() {
+        assert!(Check::Ipv4.accepts("192.0.2.1") && Check::Ipv4.accepts(""));
+        assert!(!Check::Ipv4.accepts("192.0.2.256") && !Check::Ipv4.accepts("2001:db8::1"));
+        assert!(Check::Ipv6.accepts("fe80::1") && !Check::Ipv6.accepts("fe80::1/64"));
+        assert!(Check::Ipv6Prefix.accepts("2001:db8::/32"));
+        for bad in ["2001:db8::", "2001:db8::/129", "192.0.2.0/24", "x/8"] {
+            assert!(!Check::Ipv6Prefix.accepts(bad), "{bad}");
+        }
     }
 
     #[test]
