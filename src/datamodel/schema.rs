@@ -122,8 +122,8 @@ static TR098: Tables = tables!(tr098);
 /// The generator pads every table with 3 bytes, so each row is read as one u32.
 #[inline]
 fn packed_row(table: &[u8], width: usize, index: usize) -> u32 {
-    let start = index * width;
-    match table.get(start..start + 4) {
+    let start = index.saturating_mul(width);
+    match table.get(start..start.saturating_add(4)) {
         Some(&[a, b, c, d]) => low_bits(u32::from_le_bytes([a, b, c, d]), 8 * width as u32),
         _ => 0,
     }
@@ -231,7 +231,8 @@ impl Constraints {
             c.list_max_len = Some(next(&mut pos));
         }
         if present & 8 != 0 {
-            let count = next(&mut pos);
+            // Every bound takes at least a byte: a count past the table is cut to it.
+            let count = next(&mut pos).min(bytes.len());
             c.ranges = (pos, count);
             for _ in 0..count * 2 {
                 leb128(bytes, &mut pos);
@@ -239,7 +240,7 @@ impl Constraints {
         }
         if present & 16 != 0 {
             let start = next(&mut pos);
-            c.enumeration = (start, next(&mut pos));
+            c.enumeration = (start, next(&mut pos).min(schema.tables.enum_values.len()));
         }
         if present & 32 != 0 {
             c.default = Some(next(&mut pos));
@@ -276,7 +277,7 @@ impl Constraints {
     pub fn enumeration(&self) -> impl Iterator<Item = &'static str> + 'static {
         let schema = self.schema;
         let (start, len) = self.enumeration;
-        (start..start + len).filter_map(move |i| {
+        (start..start.saturating_add(len)).filter_map(move |i| {
             schema
                 .tables
                 .enum_values
