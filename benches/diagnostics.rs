@@ -1,6 +1,7 @@
 //! Benchmark: a Download diagnostic on loopback — its measured throughput against a plain
 //! `curl` of the same file, and the worst UDP answer latency of the loop running it with four
-//! connections, as a ratio to the same loop's latency when idle.
+//! connections, as a ratio to the same loop's latency when idle; and an Upload diagnostic's
+//! throughput against `curl -T` of a file of the same size.
 
 #[path = "../tests/support/daemon.rs"]
 mod daemon;
@@ -27,6 +28,10 @@ use mio::{Events, Interest, Poll, Token};
 const UDP: Token = Token(1000);
 /// The test file; the file server copies it per GET, so keep four copies affordable.
 const FILE_SIZE: usize = 64 << 20;
+/// The upload size (the file server keeps every body it receives).
+const UPLOAD_SIZE: usize = 32 << 20;
+/// Upload diagnostics averaged.
+const UPLOAD_RUNS: usize = 3;
 /// 4-connection downloads run while the latency is sampled.
 const BUSY_RUNS: usize = 4;
 
@@ -117,6 +122,21 @@ fn download(url: &str, connections: u32) -> Throughput {
     )
 }
 
+fn upload(url: &str) -> Throughput {
+    let mut test = Test::default();
+    test.inputs.insert("UploadURL".into(), url.into());
+    test.inputs
+        .insert("TestFileLength".into(), UPLOAD_SIZE.to_string());
+    let settings = ThroughputSettings::from_test(Direction::Upload, &test, None);
+    let now = Instant::now();
+    Throughput::start(
+        settings,
+        Token(0),
+        now,
+        WallClock::new(now, icwmp::clock::unix_micros()),
+    )
+}
+
 /// Seconds of the day of a TR-143 timestamp (`…Thh:mm:ss.uuuuuuZ`).
 fn seconds_of_day(stamp: &str) -> f64 {
     let time = stamp.split('T').nth(1).unwrap().trim_end_matches('Z');
@@ -127,9 +147,14 @@ fn seconds_of_day(stamp: &str) -> f64 {
     h * 3600.0 + m * 60.0 + s
 }
 
-/// Bytes per second the diagnostic itself reports (TestBytesReceived over EOM − BOM).
+/// Bytes per second the diagnostic itself reports (TestBytesReceived or TestBytesSent over EOM − BOM).
 fn measured_rate(results: &BTreeMap<String, String>) -> f64 {
-    let bytes: f64 = results["TestBytesReceived"].parse().unwrap();
+    let bytes: f64 = results
+        .get("TestBytesReceived")
+        .or_else(|| results.get("TestBytesSent"))
+        .unwrap()
+        .parse()
+        .unwrap();
     let mut seconds = seconds_of_day(&results["EOMTime"]) - seconds_of_day(&results["BOMTime"]);
     if seconds <= 0.0 {
         seconds += 86_400.0;
@@ -188,5 +213,37 @@ fn main() {
             );
         }
         _ => println!("diagnostics: download throughput vs curl: skipped (install curl)"),
+    }
+
+    let up_url = server.url("/up.bin");
+    let rates: Vec<f64> = (0..UPLOAD_RUNS)
+        .map(|_| {
+            let mut engine = upload(&up_url);
+            measured_rate(&lp.run(Some(&mut engine), Duration::ZERO))
+        })
+        .collect();
+    let ours = rates.iter().sum::<f64>() / rates.len() as f64;
+    let file = std::env::temp_dir().join(format!("icwmp-bench-upload-{}", std::process::id()));
+    std::fs::write(&file, vec![0u8; UPLOAD_SIZE]).unwrap();
+    let curl = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{speed_upload}", "-T"])
+        .arg(&file)
+        .arg(&up_url)
+        .output();
+    let _ = std::fs::remove_file(&file);
+    match curl {
+        Ok(out) if out.status.success() => {
+            let theirs: f64 = String::from_utf8_lossy(&out.stdout)
+                .trim()
+                .parse()
+                .unwrap_or(0.0);
+            println!(
+                "diagnostics: 1-connection upload diagnostic throughput {:.0} MB/s, {:.2}x curl -T's {:.0} MB/s of the same size",
+                ours / 1e6,
+                ours / theirs.max(1.0),
+                theirs / 1e6
+            );
+        }
+        _ => println!("diagnostics: upload throughput vs curl: skipped (install curl)"),
     }
 }

@@ -124,7 +124,9 @@ class Model:
 
 
 class Pool:
-    """Deduplicated strings, stored as one text with an offset table."""
+    """Deduplicated strings (names first), laid out as one text in which each
+    string is a slice: a string inside another takes no bytes of its own, and
+    the rest are chained on their longest overlaps."""
 
     def __init__(self):
         self.index = {}
@@ -135,6 +137,54 @@ class Pool:
             self.index[text] = len(self.items)
             self.items.append(text)
         return self.index[text]
+
+    def layout(self):
+        """The text and, for every string, its (offset, byte length)."""
+        data = sorted({t.encode("utf-8") for t in self.items}, key=lambda b: (-len(b), b))
+        kept, seen = [], b""
+        for b in data:
+            if b and b not in seen:
+                kept.append(b)
+                seen += b"\0" + b
+        # Greedy chaining: join the pair with the longest suffix/prefix overlap first.
+        nxt, prv = {}, {}
+        head = {i: i for i in range(len(kept))}  # chain head of each string
+        longest = max((len(b) for b in kept), default=0)
+        for k in range(longest - 1, 0, -1):
+            starts = {}
+            for j, b in enumerate(kept):
+                if j not in prv and len(b) > k:
+                    starts.setdefault(b[:k], []).append(j)
+            for i, b in enumerate(kept):
+                if i in nxt or len(b) <= k:
+                    continue
+                for j in starts.get(b[-k:], []):
+                    if j in prv or head_of(head, i) == j:
+                        continue
+                    nxt[i], prv[j] = (j, k), i
+                    head[j] = head_of(head, i)
+                    break
+        text = bytearray()
+        for i in range(len(kept)):
+            if i in prv:
+                continue
+            text += kept[i]
+            while i in nxt:
+                i, k = nxt[i]
+                text += kept[i][k:]
+        text = bytes(text)
+        slices = []
+        for t in self.items:
+            b = t.encode("utf-8")
+            slices.append((text.find(b) if b else 0, len(b)))
+        return text.decode("utf-8"), slices
+
+
+def head_of(head, i):
+    while head[i] != i:
+        head[i] = head[head[i]]
+        i = head[i]
+    return i
 
 
 class Dedup:
@@ -220,70 +270,141 @@ def build_tree(model_elem, model):
     return root, stats
 
 
-def emit(root, stats, model_name, out_path):
+def leb128(n):
+    """Unsigned LEB128: seven bits a byte, low first, the high bit meaning more."""
+    out = []
+    while True:
+        byte = n & 0x7F
+        n >>= 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return out
+
+
+def range_bound(value, unbounded):
+    """0 for no bound, else 1 + the zigzag code of the value."""
+    if value == unbounded:
+        return 0
+    return 1 + (2 * value if value >= 0 else -2 * value - 1)
+
+
+def bits_for(count):
+    """Bits that hold every index below `count`."""
+    return max(1, (count - 1).bit_length())
+
+
+def packed(values, width):
+    """Values as `width`-byte little-endian groups, and 3 bytes of padding so
+    that the decoder reads every row as one 32-bit word."""
+    out = []
+    for v in values:
+        assert 0 <= v < 1 << (8 * width), (v, width)
+        out.extend((v >> (8 * i)) & 0xFF for i in range(width))
+    return out + [0, 0, 0]
+
+
+def emit(root, stats, model_name, out_path, layout=None):
+    """Writes the tables of one model with the field widths of `layout`;
+    without one, returns the widths this model needs instead."""
     pool = Pool()
     constraints = Dedup()
-    range_sets = Dedup()
-    ranges = Dedup()
-    enum_sets = Dedup()
+    constraint_bytes = [0]  # offset 0 is never a record: a class's 0 means none
+    enum_sets = {}
     enum_values = []
-    rows = []
+    nodes = []
+
+    def add_names(node):
+        pool.add(node.name)
+        for child in node.params + node.objects:
+            add_names(child)
+
+    # Names first, so that node rows need only as many bits as there are names.
+    add_names(root)
+    name_count = len(pool.items)
 
     def constraint_of(node):
         syn = node.syntax
         if syn is None:
             return 0
-        range_idx = 0
-        if syn.ranges:
-            idxs = [ranges.add(r) for r in syn.ranges]
-            range_idx = range_sets.add((idxs[0], len(idxs), tuple(idxs))) + 1
-        enum_idx = 0
+        enum = None
         if syn.enums:
             key = tuple(syn.enums)
-            if key not in enum_sets.index:
-                start = len(enum_values)
+            if key not in enum_sets:
+                enum_sets[key] = (len(enum_values), len(syn.enums))
                 enum_values.extend(pool.add(v) for v in syn.enums)
-                enum_sets.index[key] = len(enum_sets.items)
-                enum_sets.items.append((start, len(syn.enums)))
-            enum_idx = enum_sets.index[key] + 1
-        default_idx = 0 if node.default is None else pool.add(node.default) + 1
+            enum = enum_sets[key]
+        default = None if node.default is None else pool.add(node.default)
         # Maximum lengths are stored as is, 0 meaning none: a maxLength of 0
         # would allow only the empty string and no model uses it.
         assert syn.max_len != 0 and syn.list_max_len != 0, node.name
-        rec = (syn.min_len or 0, syn.max_len or 0, syn.list_max_len or 0,
-               range_idx, enum_idx, default_idx)
-        assert all(0 <= x <= 0xFFFF for x in rec), (node.name, rec)
-        if rec == (0, 0, 0, 0, 0, 0):
+        fields = [syn.min_len or None, syn.max_len, syn.list_max_len,
+                  tuple(syn.ranges) or None, enum, default]
+        if all(f is None for f in fields):
             return 0
-        return constraints.add(rec) + 1
+        key = tuple(fields)
+        if key not in constraints.index:
+            record = [sum(1 << i for i, f in enumerate(fields) if f is not None)]
+            for f in fields[:3]:
+                if f is not None:
+                    record += leb128(f)
+            if fields[3]:
+                record += leb128(len(fields[3]))
+                for lo, hi in fields[3]:
+                    record += leb128(range_bound(lo, I128_MIN)) + leb128(range_bound(hi, I128_MAX))
+            if enum:
+                record += leb128(enum[0]) + leb128(enum[1])
+            if default is not None:
+                record += leb128(default)
+            constraints.index[key] = len(constraint_bytes)
+            constraint_bytes.extend(record)
+        return constraints.index[key]
 
     classes = Dedup()
+    objects = []
 
     def walk(node):
-        name = pool.add(node.name)
-        class_key = (node.flags | (node.kind << 4), constraint_of(node))
-        row = [name, classes.add(class_key), 0]
-        rows.append(row)
+        class_index = classes.add((node.flags | (node.kind << 4), constraint_of(node)))
+        row = [pool.index[node.name], node.kind != KIND_PARAM, class_index]
+        nodes.append(row)
+        if node.kind != KIND_PARAM:
+            row[2] = len(objects)
+            objects.append([0, class_index])
+            obj = objects[-1]
         for child in node.params:
             walk(child)
         for child in node.objects:
             walk(child)
-        row[2] = len(rows)
+        if node.kind != KIND_PARAM:
+            obj[0] = len(nodes)
 
     walk(root)
-    assert len(rows) < 0xFFFF and len(pool.items) < 0xFFFF
-    assert len(classes.items) < 0xFFFF and len(constraints.items) < 0xFFFF
+    assert len(nodes) <= 0xFFFF and len(classes.items) <= 0xFFFF
+    assert len(constraint_bytes) <= 0xFFFF and len(pool.items) <= 0xFFFF
 
-    text = "".join(pool.items)
-    offsets = [0]
-    for item in pool.items:
-        offsets.append(offsets[-1] + len(item.encode("utf-8")))
-    # Offsets are stored modulo 65536; POOL_PAGES lists, for every further
-    # 64 KiB of pool text, the first offset index at or past it.
-    pages = []
-    for page in range(1, offsets[-1] // 0x10000 + 1):
-        pages.append(next(i for i, off in enumerate(offsets) if off >= page * 0x10000))
-    range_set_rows = [(s, n) for (s, n, _) in range_sets.items]
+    text, slices = pool.layout()
+    needs = {
+        "offset_bits": bits_for(len(text.encode("utf-8")) + 1),
+        "len_bits": bits_for(max(n for _, n in slices) + 1),
+        "name_bits": bits_for(name_count),
+        "payload_bits": bits_for(max(len(classes.items), len(objects))),
+        "end_bits": bits_for(len(nodes) + 1),
+        "class_bits": bits_for(len(classes.items)),
+        "constraint_bits": bits_for(len(constraint_bytes)),
+    }
+    if layout is None:
+        return needs
+    offset_bits, name_bits, end_bits = (layout["offset_bits"], layout["name_bits"],
+                                        layout["end_bits"])
+    string_bytes = (offset_bits + layout["len_bits"] + 7) // 8
+    node_bytes = (name_bits + 1 + layout["payload_bits"] + 7) // 8
+    object_bytes = (end_bits + layout["class_bits"] + 7) // 8
+    flag_bits = 11
+    class_bytes = (flag_bits + layout["constraint_bits"] + 7) // 8
+    assert max(string_bytes, node_bytes, object_bytes, class_bytes) <= 4, layout
+    assert all(flags < 1 << flag_bits for flags, _ in classes.items)
+    strings = [off | n << offset_bits for off, n in slices]
+    node_values = [name | is_object << name_bits | payload << (name_bits + 1)
+                   for name, is_object, payload in nodes]
 
     def arr(name, ty, items, per_line):
         lines = [f"pub static {name}: [{ty}; {len(items)}] = ["]
@@ -291,9 +412,6 @@ def emit(root, stats, model_name, out_path):
             lines.append("    " + " ".join(f"{x}," for x in items[i:i + per_line]))
         lines.append("];")
         return "\n".join(lines)
-
-    def tup(xs):
-        return "[" + ", ".join(str(x) for x in xs) + "]"
 
     out = [
         f"//! Generated schema tables of {model_name} by tools/gen_datamodel.py; do not edit.",
@@ -309,29 +427,39 @@ def emit(root, stats, model_name, out_path):
         f"pub const TABLE_COUNT: usize = {stats['tables']};",
         f"pub const PARAMETER_COUNT: usize = {stats['params']};",
         f"pub const WRITABLE_PARAMETER_COUNT: usize = {stats['writable']};",
+        f"pub const NODE_COUNT: usize = {len(nodes)};",
+        f"pub const NODE_BYTES: usize = {node_bytes};",
+        f"pub const NAME_BITS: u32 = {name_bits};",
+        f"pub const STRING_BYTES: usize = {string_bytes};",
+        f"pub const STRING_OFFSET_BITS: u32 = {offset_bits};",
+        f"pub const OBJECT_BYTES: usize = {object_bytes};",
+        f"pub const END_BITS: u32 = {end_bits};",
+        f"pub const CLASS_BYTES: usize = {class_bytes};",
         "",
         "pub static POOL: &str = " + rust_str(text) + ";",
-        arr("POOL_OFFSETS", "u16", [off & 0xFFFF for off in offsets], 16),
-        arr("POOL_PAGES", "u16", pages, 16),
-        arr("NODES", "[u16; 3]", [tup(r) for r in rows], 8),
-        arr("CLASSES", "[u16; 2]", [tup(c) for c in classes.items], 8),
-        arr("CONSTRAINTS", "[u16; 6]", [tup(c) for c in constraints.items], 4),
-        arr("RANGE_SETS", "[u16; 2]", [tup(r) for r in range_set_rows], 8),
-        arr("RANGES", "[i128; 2]", [tup(fmt_range(r)) for r in ranges.items], 3),
-        arr("ENUM_SETS", "[u16; 2]", [tup(e) for e in enum_sets.items], 8),
+        arr("STRINGS", "u8", packed(strings, string_bytes), 24),
+        arr("NODES", "u8", packed(node_values, node_bytes), 24),
+        arr("OBJECTS", "u8", packed([end | c << end_bits for end, c in objects], object_bytes), 24),
+        arr("CLASSES", "u8", packed([f | c << flag_bits for f, c in classes.items], class_bytes), 24),
+        arr("CONSTRAINTS", "u8", constraint_bytes, 24),
         arr("ENUM_VALUES", "u16", enum_values, 16),
         "",
     ]
     with open(out_path, "w", encoding="utf-8") as f:
         f.write("\n".join(out))
-    print(f"{out_path}: {len(rows)} nodes, {len(pool.items)} strings, "
-          f"{len(classes.items)} classes, {len(constraints.items)} constraints, objects {stats['objects']} "
-          f"(tables {stats['tables']}), params {stats['params']} (rw {stats['writable']})")
-
-
-def fmt_range(r):
-    lo, hi = r
-    return ("i128::MIN" if lo == I128_MIN else str(lo), "i128::MAX" if hi == I128_MAX else str(hi))
+    sizes = {
+        "pool": len(text.encode("utf-8")),
+        "strings": len(strings) * string_bytes,
+        "nodes": len(nodes) * node_bytes,
+        "objects": len(objects) * object_bytes,
+        "classes": len(classes.items) * class_bytes,
+        "constraints": len(constraint_bytes),
+        "enum values": len(enum_values) * 2,
+    }
+    print(f"{out_path}: {len(nodes)} nodes, {len(pool.items)} strings, "
+          f"{len(classes.items)} classes, {len(constraints.index)} constraints, objects {stats['objects']} "
+          f"(tables {stats['tables']}), params {stats['params']} (rw {stats['writable']}); bytes "
+          + ", ".join(f"{k} {v}" for k, v in sizes.items()) + f", total {sum(sizes.values())}")
 
 
 def rust_str(text):
@@ -356,12 +484,19 @@ def main():
         sys.exit(__doc__)
     spec_dir, out_dir = sys.argv[1], sys.argv[2]
     os.makedirs(out_dir, exist_ok=True)
+    models = []
     for file_name, module in MODELS:
         doc = ET.parse(os.path.join(spec_dir, file_name)).getroot()
         model_elem = children(doc, "model")[0]
-        model = Model(doc)
-        root, stats = build_tree(model_elem, model)
-        emit(root, stats, model_elem.get("name"), os.path.join(out_dir, module + ".rs"))
+        root, stats = build_tree(model_elem, Model(doc))
+        models.append((root, stats, model_elem.get("name"), os.path.join(out_dir, module + ".rs")))
+    # One layout for all models, so the decoder's field widths are constants.
+    layout = {}
+    for model in models:
+        for field, bits in emit(*model).items():
+            layout[field] = max(bits, layout.get(field, 0))
+    for model in models:
+        emit(*model, layout)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 #!/bin/sh
 # make static: the static release icwmpd for each OpenWrt-class target, built
 # with std itself rebuilt for size (-Zbuild-std, panic=immediate-abort, no
-# unwind tables, no panic locations, static relocation), then run under
+# unwind tables, no panic locations, static relocation, no RELRO: its page
+# alignment padded the file to the next 64 KiB), then run under
 # qemu-user: --version, `-m 1 get_value Device.DeviceInfo.` and one BOOTSTRAP
 # session against the loopback test ACS.
 # Usage: tools/static.sh [--build-only] [target triple]...
@@ -30,7 +31,7 @@ build() {
 	specs="-specs=$musl_prefix/lib/musl-gcc.specs"
 	rustflags="-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Zfmt-debug=none"
 	rustflags="$rustflags -Crelocation-model=static -Cforce-unwind-tables=no"
-	rustflags="$rustflags -Clink-self-contained=no -Ctarget-feature=+crt-static -Clink-arg=$specs"
+	rustflags="$rustflags -Clink-self-contained=no -Ctarget-feature=+crt-static -Clink-arg=$specs -Clink-arg=-Wl,-z,norelro"
 	rustflags="$rustflags $target_rustflags"
 	env RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR="$STATIC_DIR/$1" \
 		CARGO_PROFILE_RELEASE_STRIP=false \

@@ -1,19 +1,30 @@
 //! Decoding of the generated data model tables: path lookup, children, types, access and value checks.
 //!
 //! The tables (written by `tools/gen_datamodel.py`) hold the model as a tree in
-//! depth-first order, every node as `[name, class, end]`:
-//! - `name` indexes the string pool: `POOL` cut at `POOL_OFFSETS`, which are
-//!   stored modulo 65536; `POOL_PAGES` lists the first offset index of every
-//!   further 64 KiB of pool text;
-//! - `class` indexes `CLASSES`, the distinct `[flags, constraint]` pairs;
-//! - `flags`: bits 0–3 base type, 4–5 kind (parameter, object, table, instance),
-//!   6 writable (parameter readWrite, table/instance createable), 7 forcedInform,
-//!   8–9 activeNotify (normal, forceEnabled, forceDefaultEnabled, canDeny), 10 list-valued;
-//! - `constraint` is 0 or 1 + an index into `CONSTRAINTS`, rows of
-//!   `[min_len, max_len, list_max_len, range_set + 1, enum_set + 1, default + 1]`
-//!   (0 = absent; no model has a maximum length of 0);
-//! - `end` is the index just past the node's subtree, so children are found by
-//!   hopping from subtree to subtree.
+//! depth-first order, a node's parameters before its objects. Rows are packed
+//! little-endian into byte arrays, as narrow as each model needs (the widths are
+//! generated constants; 3 bytes of padding end each array, so that every row is
+//! read as one 32-bit word):
+//! - `STRINGS`: every string (names first, then enumeration values and
+//!   defaults) as `offset | length << STRING_OFFSET_BITS`, a slice of `POOL`,
+//!   in which a string inside another or overlapping its neighbour is stored once;
+//! - `NODES`: `name | is_object << NAME_BITS | payload << (NAME_BITS + 1)`, where
+//!   `name` indexes `STRINGS` and `payload` is a parameter's class or an object's
+//!   row in `OBJECTS`;
+//! - `OBJECTS`: `end | class << END_BITS`, `end` being the index just past the
+//!   object's subtree (a parameter's subtree is itself), so children are found
+//!   by hopping from subtree to subtree;
+//! - `CLASSES`, the distinct `flags | constraint << 11` pairs. `flags`: bits 0–3
+//!   base type, 4–5 kind (parameter, object, table, instance), 6 writable
+//!   (parameter readWrite, table/instance createable), 7 forcedInform, 8–9
+//!   activeNotify (normal, forceEnabled, forceDefaultEnabled, canDeny), 10
+//!   list-valued; `constraint` is 0 (none) or the offset of a record in `CONSTRAINTS`;
+//! - a `CONSTRAINTS` record is a byte of which fields follow (bit 0 min_len,
+//!   1 max_len, 2 list_max_len, 3 ranges, 4 enumeration, 5 default), then
+//!   those fields as unsigned LEB128 numbers: the lengths; the count of
+//!   ranges and each range's two bounds (0 = unbounded, else 1 + the zigzag code
+//!   of the bound); the enumeration's start and count in `ENUM_VALUES` (string
+//!   indices); the default's string index. No model has a maximum length of 0.
 //!
 //! A multi-instance object `A.B.{i}.` is two nodes: the table `B` and its
 //! instance template `{i}`, whose children are the instance's items.
@@ -56,55 +67,98 @@ impl ModelKind {
 /// The generated arrays of one model.
 struct Tables {
     pool: &'static str,
-    pool_offsets: &'static [u16],
-    pool_pages: &'static [u16],
-    nodes: &'static [[u16; 3]],
-    classes: &'static [[u16; 2]],
-    constraints: &'static [[u16; 6]],
-    range_sets: &'static [[u16; 2]],
-    ranges: &'static [[i128; 2]],
-    enum_sets: &'static [[u16; 2]],
+    strings: &'static [u8],
+    nodes: &'static [u8],
+    objects: &'static [u8],
+    classes: &'static [u8],
+    constraints: &'static [u8],
     enum_values: &'static [u16],
-    counts: [usize; 4],
+    counts: [usize; 5],
 }
 
-static TR181: Tables = Tables {
-    pool: tr181::POOL,
-    pool_offsets: &tr181::POOL_OFFSETS,
-    pool_pages: &tr181::POOL_PAGES,
-    nodes: &tr181::NODES,
-    classes: &tr181::CLASSES,
-    constraints: &tr181::CONSTRAINTS,
-    range_sets: &tr181::RANGE_SETS,
-    ranges: &tr181::RANGES,
-    enum_sets: &tr181::ENUM_SETS,
-    enum_values: &tr181::ENUM_VALUES,
-    counts: [
-        tr181::OBJECT_COUNT,
-        tr181::TABLE_COUNT,
-        tr181::PARAMETER_COUNT,
-        tr181::WRITABLE_PARAMETER_COUNT,
-    ],
+// The row layout, shared by all models (the generator sizes it for the largest),
+// so the decoder's shifts and masks are constants.
+use tr181::{
+    CLASS_BYTES, END_BITS, NAME_BITS, NODE_BYTES, OBJECT_BYTES, STRING_BYTES, STRING_OFFSET_BITS,
 };
+const _: () = assert!(
+    tr098::CLASS_BYTES == CLASS_BYTES
+        && tr098::END_BITS == END_BITS
+        && tr098::NAME_BITS == NAME_BITS
+        && tr098::NODE_BYTES == NODE_BYTES
+        && tr098::OBJECT_BYTES == OBJECT_BYTES
+        && tr098::STRING_BYTES == STRING_BYTES
+        && tr098::STRING_OFFSET_BITS == STRING_OFFSET_BITS
+);
 
-static TR098: Tables = Tables {
-    pool: tr098::POOL,
-    pool_offsets: &tr098::POOL_OFFSETS,
-    pool_pages: &tr098::POOL_PAGES,
-    nodes: &tr098::NODES,
-    classes: &tr098::CLASSES,
-    constraints: &tr098::CONSTRAINTS,
-    range_sets: &tr098::RANGE_SETS,
-    ranges: &tr098::RANGES,
-    enum_sets: &tr098::ENUM_SETS,
-    enum_values: &tr098::ENUM_VALUES,
-    counts: [
-        tr098::OBJECT_COUNT,
-        tr098::TABLE_COUNT,
-        tr098::PARAMETER_COUNT,
-        tr098::WRITABLE_PARAMETER_COUNT,
-    ],
-};
+/// The bits of a class row that hold the flags; the constraint offset follows.
+const FLAG_BITS: u32 = 11;
+
+macro_rules! tables {
+    ($m:ident) => {
+        Tables {
+            pool: $m::POOL,
+            strings: &$m::STRINGS,
+            nodes: &$m::NODES,
+            objects: &$m::OBJECTS,
+            classes: &$m::CLASSES,
+            constraints: &$m::CONSTRAINTS,
+            enum_values: &$m::ENUM_VALUES,
+            counts: [
+                $m::OBJECT_COUNT,
+                $m::TABLE_COUNT,
+                $m::PARAMETER_COUNT,
+                $m::WRITABLE_PARAMETER_COUNT,
+                $m::NODE_COUNT,
+            ],
+        }
+    };
+}
+
+static TR181: Tables = tables!(tr181);
+static TR098: Tables = tables!(tr098);
+
+/// Row `index` of a table of `width`-byte little-endian rows (0 past its end).
+/// The generator pads every table with 3 bytes, so each row is read as one u32.
+#[inline]
+fn packed_row(table: &[u8], width: usize, index: usize) -> u32 {
+    let start = index.saturating_mul(width);
+    match table.get(start..start.saturating_add(4)) {
+        Some(&[a, b, c, d]) => low_bits(u32::from_le_bytes([a, b, c, d]), 8 * width as u32),
+        _ => 0,
+    }
+}
+
+/// The low `bits` bits of `value`.
+#[inline]
+fn low_bits(value: u32, bits: u32) -> u32 {
+    value & u32::MAX.checked_shr(32 - bits).unwrap_or(0)
+}
+
+/// An unsigned LEB128 number at `*pos` of a constraint record (0 when cut short).
+fn leb128(bytes: &[u8], pos: &mut usize) -> u128 {
+    let mut value = 0u128;
+    // 19 bytes hold 133 bits: enough for any u128 the generator writes.
+    for shift in (0..19).map(|i| i * 7) {
+        let Some(&byte) = bytes.get(*pos) else {
+            return 0;
+        };
+        *pos += 1;
+        value |= u128::from(byte & 0x7F) << shift;
+        if byte & 0x80 == 0 {
+            break;
+        }
+    }
+    value
+}
+
+/// A range bound: 0 is `unbounded`, else 1 + the zigzag code of the bound.
+fn range_bound(code: u128, unbounded: i128) -> i128 {
+    match code.checked_sub(1) {
+        None => unbounded,
+        Some(z) => (z >> 1) as i128 ^ -((z & 1) as i128),
+    }
+}
 
 /// A node of the schema tree (index into the model's node table).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -138,49 +192,92 @@ pub enum ActiveNotify {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Constraints {
     schema: Schema,
-    row: [u16; 6],
+    min_len: usize,
+    max_len: Option<usize>,
+    list_max_len: Option<usize>,
+    /// Where the range bounds start in `CONSTRAINTS`, and how many ranges.
+    ranges: (usize, usize),
+    /// The enumeration's start and count in `ENUM_VALUES`.
+    enumeration: (usize, usize),
+    default: Option<usize>,
 }
 
 impl Constraints {
+    /// Decodes the record at `offset` of `CONSTRAINTS` (0: none).
+    fn decode(schema: Schema, offset: usize) -> Constraints {
+        let mut c = Constraints {
+            schema,
+            min_len: 0,
+            max_len: None,
+            list_max_len: None,
+            ranges: (0, 0),
+            enumeration: (0, 0),
+            default: None,
+        };
+        let bytes = schema.tables.constraints;
+        let present = match offset {
+            0 => 0,
+            _ => bytes.get(offset).copied().unwrap_or(0),
+        };
+        let mut pos = offset + 1;
+        let next = |pos: &mut usize| usize::try_from(leb128(bytes, pos)).unwrap_or(0);
+        if present & 1 != 0 {
+            c.min_len = next(&mut pos);
+        }
+        if present & 2 != 0 {
+            c.max_len = Some(next(&mut pos));
+        }
+        if present & 4 != 0 {
+            c.list_max_len = Some(next(&mut pos));
+        }
+        if present & 8 != 0 {
+            // Every bound takes at least a byte: a count past the table is cut to it.
+            let count = next(&mut pos).min(bytes.len());
+            c.ranges = (pos, count);
+            for _ in 0..count * 2 {
+                leb128(bytes, &mut pos);
+            }
+        }
+        if present & 16 != 0 {
+            let start = next(&mut pos);
+            c.enumeration = (start, next(&mut pos).min(schema.tables.enum_values.len()));
+        }
+        if present & 32 != 0 {
+            c.default = Some(next(&mut pos));
+        }
+        c
+    }
+
     /// Minimum length of a (list item) string.
     pub fn min_len(&self) -> usize {
-        self.row[0] as usize
+        self.min_len
     }
 
     /// Maximum length of a (list item) string.
     pub fn max_len(&self) -> Option<usize> {
-        (self.row[1] != 0).then_some(usize::from(self.row[1]))
+        self.max_len
     }
 
     /// Maximum length of a whole list-valued string.
     pub fn list_max_len(&self) -> Option<usize> {
-        (self.row[2] != 0).then_some(usize::from(self.row[2]))
+        self.list_max_len
     }
 
     /// The allowed inclusive ranges of a numeric value; empty means any.
     pub fn ranges(&self) -> impl Iterator<Item = (i128, i128)> + 'static {
-        let tables = self.schema.tables;
-        let set = self.row[3]
-            .checked_sub(1)
-            .and_then(|i| tables.range_sets.get(i as usize))
-            .copied()
-            .unwrap_or([0, 0]);
-        let start = set[0] as usize;
-        let len = set[1] as usize;
-        (start..start + len).filter_map(move |i| tables.ranges.get(i).map(|r| (r[0], r[1])))
+        let bytes = self.schema.tables.constraints;
+        let (mut pos, count) = self.ranges;
+        (0..count).map(move |_| {
+            let lo = range_bound(leb128(bytes, &mut pos), i128::MIN);
+            (lo, range_bound(leb128(bytes, &mut pos), i128::MAX))
+        })
     }
 
     /// The enumerated values; empty means any.
     pub fn enumeration(&self) -> impl Iterator<Item = &'static str> + 'static {
         let schema = self.schema;
-        let set = self.row[4]
-            .checked_sub(1)
-            .and_then(|i| schema.tables.enum_sets.get(i as usize))
-            .copied()
-            .unwrap_or([0, 0]);
-        let start = set[0] as usize;
-        let len = set[1] as usize;
-        (start..start + len).filter_map(move |i| {
+        let (start, len) = self.enumeration;
+        (start..start.saturating_add(len)).filter_map(move |i| {
             schema
                 .tables
                 .enum_values
@@ -191,9 +288,7 @@ impl Constraints {
 
     /// The default value the model defines, if any.
     pub fn default_value(&self) -> Option<&'static str> {
-        self.row[5]
-            .checked_sub(1)
-            .map(|i| self.schema.string(i as usize))
+        self.default.map(|i| self.schema.string(i))
     }
 }
 
@@ -233,13 +328,14 @@ impl Schema {
 
     /// Number of nodes in the tree (tables and instance templates are separate nodes).
     pub fn node_count(&self) -> usize {
-        self.tables.nodes.len()
+        self.tables.counts[4]
     }
 
     /// Objects (single and multi-instance), multi-instance objects, parameters and
     /// writable parameters as counted by the generator.
     pub fn counts(&self) -> [usize; 4] {
-        self.tables.counts
+        let [objects, tables, parameters, writable, _] = self.tables.counts;
+        [objects, tables, parameters, writable]
     }
 
     /// The root object (`Device` or `InternetGatewayDevice`).
@@ -252,46 +348,73 @@ impl Schema {
         self.name(self.root())
     }
 
-    /// Where string `index` starts in the pool.
-    fn pool_offset(&self, index: usize) -> Option<usize> {
-        let low = usize::from(*self.tables.pool_offsets.get(index)?);
-        let page = self
-            .tables
-            .pool_pages
-            .iter()
-            .take_while(|first| usize::from(**first) <= index)
-            .count();
-        Some(page << 16 | low)
-    }
-
+    #[inline]
     fn string(&self, index: usize) -> &'static str {
-        match (self.pool_offset(index), self.pool_offset(index + 1)) {
-            (Some(start), Some(end)) => self.tables.pool.get(start..end).unwrap_or(""),
-            _ => "",
-        }
+        let row = packed_row(self.tables.strings, STRING_BYTES, index);
+        let start = low_bits(row, STRING_OFFSET_BITS) as usize;
+        let len = (row >> STRING_OFFSET_BITS) as usize;
+        self.tables.pool.get(start..start + len).unwrap_or("")
     }
 
-    /// The node's `[name, flags, constraint, end]`.
-    fn row(&self, node: NodeId) -> [u16; 4] {
-        let Some(&[name, class, end]) = self.tables.nodes.get(node.0 as usize) else {
-            return [0; 4];
+    /// The node's packed row, if the node exists.
+    #[inline]
+    fn node_row(&self, node: NodeId) -> Option<u32> {
+        let index = node.0 as usize;
+        (index < self.node_count()).then(|| packed_row(self.tables.nodes, NODE_BYTES, index))
+    }
+
+    /// The object row (`end | class << END_BITS`) of an object's node row.
+    #[inline]
+    fn object_row(&self, row: u32) -> Option<u32> {
+        let object = (row >> (NAME_BITS + 1)) as usize;
+        (row >> NAME_BITS & 1 != 0).then(|| packed_row(self.tables.objects, OBJECT_BYTES, object))
+    }
+
+    /// The node's class row (`flags | constraint << FLAG_BITS`).
+    #[inline]
+    fn class_row(&self, node: NodeId) -> u32 {
+        let Some(row) = self.node_row(node) else {
+            return 0;
         };
-        let [flags, constraint] = self
-            .tables
-            .classes
-            .get(usize::from(class))
-            .copied()
-            .unwrap_or([0, 0]);
-        [name, flags, constraint, end]
+        let class = match self.object_row(row) {
+            Some(object) => object >> END_BITS,
+            None => row >> (NAME_BITS + 1),
+        };
+        packed_row(self.tables.classes, CLASS_BYTES, class as usize)
+    }
+
+    #[inline]
+    fn flags(&self, node: NodeId) -> u32 {
+        low_bits(self.class_row(node), FLAG_BITS)
+    }
+
+    /// The index just past the node's subtree.
+    #[inline]
+    fn end(&self, node: NodeId) -> usize {
+        let Some(row) = self.node_row(node) else {
+            return 0;
+        };
+        match self.object_row(row) {
+            Some(object) => low_bits(object, END_BITS) as usize,
+            None => node.0 as usize + 1,
+        }
     }
 
     /// The node's own name segment (`{i}` for an instance template).
     pub fn name(&self, node: NodeId) -> &'static str {
-        self.string(self.row(node)[0] as usize)
+        let row = self.node_row(node).unwrap_or(0);
+        self.string(low_bits(row, NAME_BITS) as usize)
     }
 
     pub fn node_kind(&self, node: NodeId) -> NodeKind {
-        match (self.row(node)[1] >> 4) & 3 {
+        // A parameter's row says so itself; only objects need their class.
+        if self
+            .node_row(node)
+            .is_some_and(|row| row >> NAME_BITS & 1 == 0)
+        {
+            return NodeKind::Parameter;
+        }
+        match (self.flags(node) >> 4) & 3 {
             0 => NodeKind::Parameter,
             1 => NodeKind::Object,
             2 => NodeKind::Table,
@@ -305,7 +428,7 @@ impl Schema {
 
     /// The parameter's base type (objects report `String`).
     pub fn xsd_type(&self, node: NodeId) -> XsdType {
-        match self.row(node)[1] & 0xF {
+        match self.flags(node) & 0xF {
             1 => XsdType::Int,
             2 => XsdType::UnsignedInt,
             3 => XsdType::Long,
@@ -320,15 +443,15 @@ impl Schema {
 
     /// readWrite for a parameter; createable/deletable for a table or instance.
     pub fn writable(&self, node: NodeId) -> bool {
-        self.row(node)[1] & (1 << 6) != 0
+        self.flags(node) & (1 << 6) != 0
     }
 
     pub fn forced_inform(&self, node: NodeId) -> bool {
-        self.row(node)[1] & (1 << 7) != 0
+        self.flags(node) & (1 << 7) != 0
     }
 
     pub fn active_notify(&self, node: NodeId) -> ActiveNotify {
-        match (self.row(node)[1] >> 8) & 3 {
+        match (self.flags(node) >> 8) & 3 {
             1 => ActiveNotify::ForceEnabled,
             2 => ActiveNotify::ForceDefaultEnabled,
             3 => ActiveNotify::CanDeny,
@@ -338,16 +461,11 @@ impl Schema {
 
     /// A comma-separated list-valued parameter.
     pub fn is_list(&self, node: NodeId) -> bool {
-        self.row(node)[1] & (1 << 10) != 0
+        self.flags(node) & (1 << 10) != 0
     }
 
     pub fn constraints(&self, node: NodeId) -> Constraints {
-        let row = (self.row(node)[2] as usize)
-            .checked_sub(1)
-            .and_then(|i| self.tables.constraints.get(i))
-            .copied()
-            .unwrap_or([0; 6]);
-        Constraints { schema: *self, row }
+        Constraints::decode(*self, (self.class_row(node) >> FLAG_BITS) as usize)
     }
 
     /// The direct children: parameters first, then objects.
@@ -355,14 +473,14 @@ impl Schema {
         Children {
             schema: *self,
             next: node.0 as usize + 1,
-            end: self.row(node)[3] as usize,
+            end: self.end(node),
         }
     }
 
     /// The node indices of the node's whole subtree, itself included.
     pub fn subtree(&self, node: NodeId) -> std::ops::Range<usize> {
         let start = node.0 as usize;
-        start..(self.row(node)[3] as usize).max(start + 1)
+        start..self.end(node).max(start + 1)
     }
 
     /// The child with a given name segment.
@@ -496,7 +614,7 @@ impl Iterator for Children {
         }
         let node = NodeId(u16::try_from(self.next).ok()?);
         // Hop over the child's subtree; `max` guards against a malformed table looping.
-        self.next = (self.schema.row(node)[3] as usize).max(self.next + 1);
+        self.next = self.schema.end(node).max(self.next + 1);
         Some(node)
     }
 }
@@ -539,19 +657,58 @@ mod tests {
     }
 
     #[test]
-    fn pool_strings_decode_across_64k_pages() {
+    fn strings_are_slices_of_the_pool_and_names_resolve() {
         for kind in [ModelKind::Tr181, ModelKind::Tr098] {
             let s = Schema::new(kind);
-            let count = s.tables.pool_offsets.len() - 1;
-            let joined: String = (0..count).map(|i| s.string(i)).collect();
-            assert_eq!(joined, s.tables.pool);
+            let t = s.tables;
+            let count = (t.strings.len() - 3) / STRING_BYTES;
+            for i in 0..count {
+                let row = packed_row(t.strings, STRING_BYTES, i);
+                let start = low_bits(row, STRING_OFFSET_BITS) as usize;
+                let end = start + (row >> STRING_OFFSET_BITS) as usize;
+                assert!(t.pool.get(start..end).is_some(), "string {i} of {kind:?}");
+            }
+            // Every node's path leads back to it.
+            let mut stack = vec![(s.root(), s.root_name().to_owned())];
+            let mut seen = 0;
+            while let Some((node, path)) = stack.pop() {
+                seen += 1;
+                assert_eq!(s.lookup(&path), Some(node), "{path}");
+                for child in s.children(node) {
+                    stack.push((child, format!("{path}.{}", s.name(child))));
+                }
+            }
+            assert_eq!(seen, s.node_count());
         }
-        // TR-181's pool is past 64 KiB, so its last names use the page table.
         let s = Schema::new(ModelKind::Tr181);
-        assert!(s.tables.pool.len() > 0x10000 && !s.tables.pool_pages.is_empty());
         let xmpp = s.lookup("Device.XMPP.Connection.{i}.Stats.TransmittedErrorMessages");
         let xmpp = xmpp.expect("a late name");
         assert_eq!(s.name(xmpp), "TransmittedErrorMessages");
+    }
+
+    #[test]
+    fn constraint_records_decode() {
+        let s = Schema::new(ModelKind::Tr181);
+        let temp = s
+            .lookup("Device.DeviceInfo.TemperatureStatus.TemperatureSensor.{i}.Value")
+            .expect("temperature");
+        let ranges: Vec<_> = s.constraints(temp).ranges().collect();
+        assert_eq!(ranges, vec![(-274, i128::MAX)]);
+        assert!(s.validate(temp, "-274").is_ok());
+        assert!(s.validate(temp, "-275").is_err());
+        let mode = s
+            .lookup("Device.ManagementServer.InstanceMode")
+            .expect("instance mode");
+        let c = s.constraints(mode);
+        assert_eq!(
+            c.enumeration().collect::<Vec<_>>(),
+            ["InstanceNumber", "InstanceAlias"]
+        );
+        assert_eq!(c.default_value(), Some("InstanceNumber"));
+        let version = s.lookup("Device.DeviceInfo.ModelName").expect("model name");
+        assert_eq!(s.constraints(version).max_len(), Some(64));
+        assert_eq!(s.constraints(version).min_len(), 0);
+        assert_eq!(s.constraints(version).ranges().count(), 0);
     }
 
     #[test]

@@ -400,11 +400,9 @@ pub struct Throughput {
     interval_start: Option<(Instant, u64, u64, u64)>,
     wake: Option<Instant>,
     outcome: Option<Outcome>,
-}
-
-fn zeros() -> &'static [u8] {
-    static ZEROS: [u8; CHUNK] = [0u8; CHUNK];
-    &ZEROS
+    /// What an upload sends: one chunk of zeros, allocated once per test (a
+    /// static table would cost its 64 KiB in the binary); empty for a download.
+    zeros: Vec<u8>,
 }
 
 /// The interface's (received, sent) byte counters.
@@ -433,6 +431,10 @@ impl Throughput {
             Some(Target::Ftp(url)) => url.host.clone(),
             None => String::new(),
         };
+        let zeros = match settings.direction {
+            Direction::Upload => vec![0u8; CHUNK],
+            Direction::Download => Vec::new(),
+        };
         let mut engine = Throughput {
             lookup: target
                 .is_some()
@@ -448,6 +450,7 @@ impl Throughput {
             interval_start: None,
             wake: Some(now),
             outcome: None,
+            zeros,
         };
         if engine.target.is_none() {
             log::info!(
@@ -596,6 +599,7 @@ impl Throughput {
                 control_peer,
                 first_token: self.first_token,
                 settings: &self.settings,
+                zeros: &self.zeros,
             };
             let result = drive_connection(c, index, &request, turn, &mut counted, more);
             if fully_loaded {
@@ -700,6 +704,8 @@ struct Turn<'a> {
     control_peer: Option<IpAddr>,
     first_token: usize,
     settings: &'a ThroughputSettings,
+    /// The zeros an upload sends.
+    zeros: &'a [u8],
 }
 
 /// Reads or writes one connection until it would block (within budget). Counts
@@ -757,7 +763,7 @@ fn drive_connection(
         Phase::Http => {
             // Upload body, once the head is out.
             if direction == Direction::Upload && c.out.is_empty() && !c.upload_sent {
-                upload_body(c, stopping, now, counted, more)?;
+                upload_body(c, stopping, now, turn.zeros, counted, more)?;
             }
             let mut budget = IO_BUDGET;
             loop {
@@ -842,6 +848,7 @@ fn upload_body(
     c: &mut Connection,
     stopping: bool,
     now: Instant,
+    zeros: &[u8],
     counted: &mut (u64, u64, u64),
     more: &mut bool,
 ) -> Result<(), &'static str> {
@@ -856,8 +863,8 @@ fn upload_body(
             if stopping {
                 chunk = b"0\r\n\r\n".to_vec();
             } else {
-                let mut framed = format!("{:x}\r\n", CHUNK).into_bytes();
-                framed.extend_from_slice(zeros());
+                let mut framed = format!("{:x}\r\n", zeros.len()).into_bytes();
+                framed.extend_from_slice(zeros);
                 framed.extend_from_slice(b"\r\n");
                 chunk = framed;
             }
@@ -869,7 +876,7 @@ fn upload_body(
                 return Ok(());
             }
             let len = (c.upload_left.min(CHUNK as u64)) as usize;
-            zeros().get(..len).unwrap_or(&[])
+            zeros.get(..len).unwrap_or(&[])
         };
         match c.stream.write(piece) {
             Ok(0) => return Err("Error_NoTransferComplete"),
@@ -925,6 +932,7 @@ fn drive_ftp(
         control_peer,
         first_token,
         settings,
+        zeros,
     } = turn;
     let direction = settings.direction;
     // Control replies.
@@ -1105,7 +1113,7 @@ fn drive_ftp(
                 } else {
                     c.upload_left.min(CHUNK as u64) as usize
                 };
-                match data.write(zeros().get(..len).unwrap_or(&[])) {
+                match data.write(zeros.get(..len).unwrap_or(&[])) {
                     Ok(0) => return Err("Error_NoTransferComplete"),
                     Ok(n) => {
                         budget = budget.saturating_sub(n);
