@@ -2,6 +2,8 @@
 //! format byte for byte, headers, Request-URI parameters, compression, Digest, retries, retention,
 //! a 500 and a dead collector, PersistAcrossReboot — and the ACS configures profiles with faults for bad values.
 
+#![cfg(feature = "bulkdata")]
+
 mod support;
 
 use std::path::Path;
