@@ -5,6 +5,9 @@
 # STATIC_TOOLCHAIN  `debian` (default: Debian's rustc-web with its rust-web-src,
 #                 unstable flags enabled by RUSTC_BOOTSTRAP) or `nightly`
 #                 (rustup's nightly with the rust-src component)
+# FEATURES        Cargo features to build, comma-separated (README "Features")
+# NO_DEFAULT_FEATURES  1: without the default features (every service); alone,
+#                 the minimal set: CWMP with HTTP connection requests
 
 STATIC_TARGETS="mipsel-unknown-linux-musl mips-unknown-linux-musl armv7-unknown-linux-musleabihf aarch64-unknown-linux-musl x86_64-unknown-linux-musl"
 STATIC_DIR="${STATIC_DIR:-$(pwd)/target/static}"
@@ -51,6 +54,35 @@ target_info() {
 	fi
 	musl_prefix="$STATIC_DIR/musl/$1"
 	ipk_arch="${IPK_ARCH:-$ipk_arch}"
+}
+
+# feature_set: from FEATURES and NO_DEFAULT_FEATURES, sets feature_args
+# (cargo's options), feature_label (`default`, `minimal`, or the set) and
+# variant (empty for the default set, else the label: the binaries of
+# another set go to bin/<target>-<variant>/).
+feature_set() {
+	feature_args= feature_label=default variant=
+	if [ "${NO_DEFAULT_FEATURES:-}" = 1 ]; then
+		feature_args=--no-default-features feature_label=minimal
+	fi
+	if [ -n "${FEATURES:-}" ]; then
+		case "$FEATURES" in *[!a-z,]*)
+			echo "static: FEATURES is a comma-separated list of features, not '$FEATURES'" >&2
+			return 1 ;;
+		esac
+		feature_args="$feature_args --features $FEATURES"
+		if [ "$feature_label" = minimal ]; then
+			feature_label="$FEATURES"
+		else
+			feature_label="default,$FEATURES"
+		fi
+	fi
+	[ "$feature_label" = default ] || variant=$(echo "$feature_label" | tr , +)
+}
+
+# static_bin TRIPLE: the stripped binary of the feature set (after feature_set).
+static_bin() {
+	echo "$STATIC_DIR/bin/$1${variant:+-$variant}/icwmpd"
 }
 
 # select_toolchain: sets RUSTC and CARGO_BIN for the build-std builds, or
