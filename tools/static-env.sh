@@ -17,10 +17,11 @@ STATIC_TOOLCHAIN="${STATIC_TOOLCHAIN:-debian}"
 # the C code of ring), qemu (the emulator), budget (bytes), ipk_arch (the
 # opkg architecture of the most common OpenWrt devices of that kind; IPK_ARCH
 # overrides it), gcc_pkg, musl_prefix, target_rustflags (more rustc flags),
-# and session_note: why the BOOTSTRAP session cannot run under qemu for this
-# target (empty: it runs).
+# session_note: why the BOOTSTRAP session cannot run under qemu for this
+# target (empty: it runs), and guest_va: the guest address space qemu-user
+# reserves for the RSS measurement (QEMU_RESERVED_VA).
 target_info() {
-	session_note= target_rustflags=
+	session_note= target_rustflags= guest_va=0x80000000
 	case "$1" in
 	mipsel-unknown-linux-musl)
 		cross=mipsel-linux-gnu- cflags=-msoft-float qemu=qemu-mipsel-static budget=1572864
@@ -36,6 +37,8 @@ target_info() {
 		ipk_arch=arm_cortex-a7_neon-vfpv4
 		# Thumb-2 code (every ARMv7-A core runs it), as Debian's gcc emits for musl.
 		target_rustflags=-Ctarget-feature=+thumb-mode
+		# The kernel's helper page at 0xffff0000 lies in the guest space.
+		guest_va=0xffffffff
 		cflags="-march=armv7-a -mfpu=vfpv3-d16 -mfloat-abi=hard" ;;
 	aarch64-unknown-linux-musl)
 		cross=aarch64-linux-gnu- cflags= qemu=qemu-aarch64-static budget=1572864

@@ -55,15 +55,15 @@ build() {
 
 # The guest's address space under qemu-user, placed where the host has
 # nothing else, so that its resident memory can be told from qemu's own
-# (translator, code cache, heap): 2 GiB from 16 TiB.
-GUEST_BASE=0x100000000000 GUEST_VA=0x80000000
+# (translator, code cache, heap): $guest_va bytes (tools/static-env.sh) from 16 TiB.
+GUEST_BASE=0x100000000000
 
 # guest_rss PID: the resident KiB of the guest run by the qemu-user process
 # PID, "total file anonymous": the Rss of its host mappings that lie inside
-# the guest's address space [GUEST_BASE, GUEST_BASE + GUEST_VA), those
+# the guest's address space [GUEST_BASE, GUEST_BASE + guest_va), those
 # backed by a file (the binary's text and data) and the others.
 guest_rss() {
-	awk -v lo="x0000100000000000" -v hi="x0000100080000000" '
+	awk -v lo="$(printf x%016x $((GUEST_BASE)))" -v hi="$(printf x%016x $((GUEST_BASE + guest_va)))" '
 		function pad(h) { h = sprintf("%16s", h); gsub(/ /, "0", h); return "x" h }
 		/^[0-9a-f]+-[0-9a-f]+ / {
 			split($1, r, "-"); a = pad(r[1]); inside = (a >= lo && a < hi); file = ($6 ~ /^\//); next
@@ -86,7 +86,9 @@ rss_line() {
 	echo "rss $1 $2 KiB budget 2048 KiB $verdict (file-backed $3 KiB, anonymous $4 KiB)"
 }
 
-# smoke TRIPLE: the three runs under qemu; prints one line, fails on any error.
+# smoke TRIPLE: --version and get_value under qemu, the session (natively
+# for x86_64 on an x86_64 host) and the idle RSS; prints two lines, fails on
+# any error.
 smoke() {
 	command -v "$qemu" >/dev/null || { echo "static: $qemu missing (qemu-user-static)" >&2; return 1; }
 	run="$STATIC_DIR/run/$1"
@@ -126,7 +128,7 @@ smoke() {
 		"$bin" --config "$run" > "$run/daemon.log" 2>&1 &
 	else
 		how="under $qemu"
-		QEMU_GUEST_BASE=$GUEST_BASE QEMU_RESERVED_VA=$GUEST_VA \
+		QEMU_GUEST_BASE=$GUEST_BASE QEMU_RESERVED_VA=$guest_va \
 			"$qemu" "$bin" --config "$run" > "$run/daemon.log" 2>&1 &
 	fi
 	daemon=$!
