@@ -42,6 +42,7 @@ use crate::transport::ubus::UbusClient;
 
 mod device_actions;
 mod events;
+mod left_out;
 mod notifications;
 mod reload;
 mod session;

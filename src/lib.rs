@@ -4,6 +4,7 @@
 //! thin I/O shells that drive them from one mio poll loop; see README.md.
 #![deny(unsafe_code)]
 
+#[cfg(feature = "bulkdata")]
 pub mod bulkdata;
 pub mod cli;
 pub mod clock;
@@ -11,6 +12,7 @@ pub mod config;
 pub mod cwmp;
 pub mod daemon;
 pub mod datamodel;
+#[cfg(feature = "diagnostics")]
 pub mod diagnostics;
 pub mod fsutil;
 pub mod logging;

@@ -1,5 +1,7 @@
 //! Diagnostics driven from the loopback ACS through the real `icwmpd`: SPV, the test at session end, `8 DIAGNOSTICS COMPLETE`, GPV of the results, restarts.
 
+#![cfg(feature = "diagnostics")]
+
 mod support;
 
 use std::collections::BTreeMap;

@@ -1,5 +1,7 @@
 //! The TWAMP-light reflector and the UDP echo server of the real `icwmpd`: RFC 5357 test packets and TR-143 echo-plus packets from this test, every answer field, the filters, the counters the ACS reads, and configuration changes without a restart.
 
+#![cfg(all(feature = "twamp", feature = "udpecho"))]
+
 mod support;
 
 use std::io::{Read, Write};

@@ -1,5 +1,7 @@
 //! STUN with the real `icwmpd`, Debian's coturn and a NAT double: the binding's mapped address reaches the data model and the Inform, and a signed UDP connection request starts exactly one session while its replay (also after a restart), a bad signature, a stale timestamp and garbage start none; a binding that moves is announced with BINDING-CHANGE and reported as a value change.
 
+#![cfg(feature = "stun")]
+
 mod support;
 
 use std::net::{SocketAddrV4, UdpSocket};

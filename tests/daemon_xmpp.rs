@@ -1,5 +1,7 @@
 //! XMPP connection requests (TR-069 Annex K) through a real prosody: login with SCRAM over STARTTLS, connection-request IQs from the ACS's account, the Annex K errors, and reconnection after the server restarts.
 
+#![cfg(feature = "xmpp")]
+
 mod support;
 
 use std::time::Duration;

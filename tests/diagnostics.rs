@@ -1,5 +1,7 @@
 //! The diagnostics engines against real peers: ping and trace on loopback and over a three-hop path of network namespaces, NSLookup against a test DNS responder, UDPEcho and ServerSelection against a test echo socket, Download and Upload against the loopback HTTP server and vsftpd.
 
+#![cfg(feature = "diagnostics")]
+
 mod support;
 
 use std::collections::BTreeMap;

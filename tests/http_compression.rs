@@ -1,6 +1,8 @@
 //! HTTP compression: the codec against gzip(1) and Python's zlib, the HTTP client's
 //! Content-Encoding / Accept-Encoding and size limits, and a whole CWMP session compressed both ways.
 
+#![cfg(feature = "compression")]
+
 mod support;
 
 use std::io::Write;

@@ -410,3 +410,74 @@ fn openwrt_makefile_finds_its_source_in_place_and_when_copied() {
     }
     let _ = fs::remove_dir_all(&dir);
 }
+
+/// `make` of openwrt/Makefile (in place, stub buildroot) printing
+/// RUST_PKG_FEATURES with the given package configuration.
+fn makefile_features(topdir: &Path, config: &[&str]) -> String {
+    let output = Command::new("make")
+        .arg("-s")
+        .arg("-C")
+        .arg(project().join("openwrt"))
+        .arg(format!("TOPDIR={}", topdir.display()))
+        .arg(format!("INCLUDE_DIR={}/include", topdir.display()))
+        .args(config.iter().map(|c| format!("{c}=y")))
+        .arg("--eval=print-features: ; @echo '$(RUST_PKG_FEATURES)|$(PKG_CONFIG_DEPENDS)'")
+        .arg("print-features")
+        .env_remove("MAKEFLAGS")
+        .env_remove("MFLAGS")
+        .env_remove("MAKELEVEL")
+        .output()
+        .expect("run make");
+    assert!(output.status.success(), "{output:?}");
+    text(&output).trim().to_owned()
+}
+
+#[test]
+fn openwrt_makefile_builds_the_services_the_package_config_chooses() {
+    if !have_tools("openwrt makefile", &["make"]) {
+        return;
+    }
+    let dir = scratch("makefile-features");
+    let topdir = dir.join("buildroot");
+    for stub in [
+        "rules.mk",
+        "include/package.mk",
+        "feeds/packages/lang/rust/rust-package.mk",
+    ] {
+        let path = topdir.join(stub);
+        fs::create_dir_all(path.parent().expect("parent")).expect("stub dir");
+        fs::write(&path, "").expect("stub");
+    }
+    // Every default feature of Cargo.toml has its config option, in the same order.
+    let cargo = fs::read_to_string(project().join("Cargo.toml")).expect("Cargo.toml");
+    let defaults: Vec<&str> = cargo
+        .lines()
+        .find_map(|l| l.strip_prefix("default = ["))
+        .expect("default features")
+        .trim_end_matches(']')
+        .split(',')
+        .map(|f| f.trim().trim_matches('"'))
+        .collect();
+    let configs: Vec<String> = defaults
+        .iter()
+        .map(|f| format!("CONFIG_ICWMP_RS_{}", f.to_uppercase()))
+        .collect();
+    let all: Vec<&str> = configs.iter().map(String::as_str).collect();
+    assert_eq!(
+        makefile_features(&topdir, &all),
+        format!("{}|{}", defaults.join(" "), configs.join(" "))
+    );
+    let (features, _) = makefile_features(
+        &topdir,
+        &["CONFIG_ICWMP_RS_STUN", "CONFIG_ICWMP_RS_BULKDATA"],
+    )
+    .split_once('|')
+    .map(|(f, d)| (f.to_owned(), d.to_owned()))
+    .expect("two fields");
+    assert_eq!(features, "stun bulkdata");
+    // None chosen: the minimal set (the Makefile adds --no-default-features).
+    assert!(makefile_features(&topdir, &[]).starts_with('|'));
+    let makefile = fs::read_to_string(project().join("openwrt/Makefile")).expect("Makefile");
+    assert!(makefile.contains("Build/Compile=$(call Build/Compile/Cargo,,--no-default-features)"));
+    let _ = fs::remove_dir_all(&dir);
+}

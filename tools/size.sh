@@ -2,25 +2,34 @@
 # make size: builds the static release icwmpd of each target (tools/static.sh)
 # and prints one line per target: bytes, MiB, its budget and whether it is
 # met; then, for the first target, the largest crates and functions (from the
-# symbol table of the unstripped build), so a regression shows what grew.
+# symbol table of the unstripped build), so a regression shows what grew;
+# then the same line for the minimal feature set (--no-default-features:
+# CWMP with HTTP connection requests) of each target.
+# FEATURES= and NO_DEFAULT_FEATURES=1 choose the first set (default: every
+# service), as for tools/static.sh.
 # Usage: tools/size.sh [target triple]...
 set -eu
 cd "$(dirname "$0")/.."
 . tools/static-env.sh
 targets="${*:-$STATIC_TARGETS}"
 
+# size_lines: one line per target for the feature set of the last build.
+size_lines() {
+	feature_set
+	for t in $targets; do
+		target_info "$t"
+		bytes=$(stat -c %s "$(static_bin "$t")")
+		awk -v b="$bytes" -v t="$t" -v g="$budget" -v set="$feature_label" 'BEGIN {
+			verdict = b <= g ? sprintf("met, %.1f KiB to spare", (g - b) / 1024) \
+				: sprintf("MISSED by %.1f KiB", (b - g) / 1024)
+			printf "size %-32s %-8s %8d bytes  %.2f MiB  budget %.2f MiB %s\n", t, set, b, b / 1048576, g / 1048576, verdict
+		}'
+	done
+}
+
 # shellcheck disable=SC2086
 sh tools/static.sh --build-only $targets >&2
-
-for t in $targets; do
-	target_info "$t"
-	bytes=$(stat -c %s "$STATIC_DIR/bin/$t/icwmpd")
-	awk -v b="$bytes" -v t="$t" -v g="$budget" 'BEGIN {
-		verdict = b <= g ? sprintf("met, %.1f KiB to spare", (g - b) / 1024) \
-			: sprintf("MISSED by %.1f KiB", (b - g) / 1024)
-		printf "size %-32s %8d bytes  %.2f MiB  budget %.2f MiB %s\n", t, b, b / 1048576, g / 1048576, verdict
-	}'
-done
+size_lines
 
 set -- $targets
 t=$1
@@ -50,3 +59,14 @@ echo "sections of $t:"
 echo
 echo "largest functions and tables of $t:"
 sort -rn "$STATIC_DIR/symbols-$t.txt" | head -n 20 | awk -F '\t' '{ printf "  %8d  %s  %.100s\n", $1, $2, $3 }'
+
+# The minimal set, unless it was the first.
+feature_set
+if [ "$feature_label" != minimal ]; then
+	echo
+	echo "minimal feature set (--no-default-features: CWMP with HTTP connection requests):"
+	# shellcheck disable=SC2086
+	NO_DEFAULT_FEATURES=1 FEATURES= sh tools/static.sh --build-only $targets >&2
+	NO_DEFAULT_FEATURES=1 FEATURES=
+	size_lines
+fi

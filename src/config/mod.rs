@@ -653,35 +653,44 @@ impl Config {
             })?;
         }
 
-        let stun = SectionReader {
-            uci,
-            file,
-            section: "stun",
-        };
-        let st = &mut config.stun;
-        stun.boolean("enable", &mut st.enable)?;
-        stun.string("server_address", &mut st.server_address);
-        stun.number("server_port", 0, 65535, &mut st.server_port)?;
-        stun.string("username", &mut st.username);
-        if st.username.len() > crate::wire::stun::MAX_USERNAME {
-            return Err(stun.error("username", "longer than 512 bytes".into()));
-        }
-        stun.secret("password", &mut st.password);
-        stun.number(
-            "min_keepalive",
-            0,
-            i64::from(u32::MAX),
-            &mut st.min_keepalive,
+        #[cfg(feature = "stun")]
+        read_stun(
+            &SectionReader {
+                uci,
+                file,
+                section: "stun",
+            },
+            &mut config.stun,
         )?;
-        stun.number(
-            "max_keepalive",
-            -1,
-            i64::from(i32::MAX),
-            &mut st.max_keepalive,
-        )?;
-        stun.number("client_port", 0, 65535, &mut st.client_port)?;
         Ok(config)
     }
+}
+
+/// The `stun` section (read only by builds with the `stun` feature; others ignore it).
+#[cfg(feature = "stun")]
+fn read_stun(stun: &SectionReader, st: &mut StunConfig) -> Result<(), ConfigError> {
+    stun.boolean("enable", &mut st.enable)?;
+    stun.string("server_address", &mut st.server_address);
+    stun.number("server_port", 0, 65535, &mut st.server_port)?;
+    stun.string("username", &mut st.username);
+    if st.username.len() > crate::wire::stun::MAX_USERNAME {
+        return Err(stun.error("username", "longer than 512 bytes".into()));
+    }
+    stun.secret("password", &mut st.password);
+    stun.number(
+        "min_keepalive",
+        0,
+        i64::from(u32::MAX),
+        &mut st.min_keepalive,
+    )?;
+    stun.number(
+        "max_keepalive",
+        -1,
+        i64::from(i32::MAX),
+        &mut st.max_keepalive,
+    )?;
+    stun.number("client_port", 0, 65535, &mut st.client_port)?;
+    Ok(())
 }
 
 /// The configuration file on disk: load, and write back single values.
@@ -766,6 +775,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "stun")]
     fn stun_section_loads_and_checks_its_values() {
         let config = load(
             "config cwmp 'stun'\n\toption enable '1'\n\toption server_address 'stun.example'\n\

@@ -9,6 +9,7 @@ use log::{error, info, warn};
 use mio::unix::pipe;
 use mio::{Interest, Poll};
 
+#[cfg(feature = "bulkdata")]
 use crate::bulkdata::collector::BulkDataCollector;
 use crate::clock;
 use crate::config::backends::CwmpStore;
@@ -22,6 +23,7 @@ use crate::cwmp::schedule::PeriodicInform;
 use crate::datamodel::engine::DataModel;
 use crate::datamodel::runtime::RuntimeRefresh;
 use crate::datamodel::setup;
+#[cfg(feature = "diagnostics")]
 use crate::diagnostics::{self, Diagnostics};
 use crate::fsutil;
 use crate::logging::{self, LogSettings};
@@ -35,11 +37,15 @@ use crate::timer::Timers;
 use crate::transport::acs::AcsLink;
 use crate::transport::conn_request::HttpConnRequests;
 use crate::transport::http_client::HttpConfig;
+#[cfg(feature = "stun")]
 use crate::transport::stun::StunService;
 use crate::transport::transfer::{TransferSettings, TransferTokens, Transfers};
+#[cfg(feature = "twamp")]
 use crate::transport::twamp::TwampReflectors;
 use crate::transport::ubus::{UbusClient, UbusConfig};
+#[cfg(feature = "udpecho")]
 use crate::transport::udp_echo::UdpEchoServer;
+#[cfg(feature = "xmpp")]
 use crate::transport::xmpp::XmppConnRequests;
 use crate::wire::content_coding::ContentCoding;
 use crate::wire::digest::Credentials;
@@ -76,10 +82,11 @@ pub(super) fn http_config_of(config: &Config) -> HttpConfig {
             username: acs.userid.clone(),
             password: acs.passwd.as_str().to_owned(),
         }),
+        // Without the `compression` feature no name maps to a coding.
         compression: match acs.compression {
             Compression::Disabled => None,
-            Compression::Gzip => Some(ContentCoding::Gzip),
-            Compression::Deflate => Some(ContentCoding::Deflate),
+            Compression::Gzip => ContentCoding::from_name("GZIP"),
+            Compression::Deflate => ContentCoding::from_name("Deflate"),
         },
         ..HttpConfig::default()
     }
@@ -264,6 +271,11 @@ impl Daemon {
             .path
             .parent()
             .unwrap_or(std::path::Path::new("/etc/config"));
+        // The shares go to the services that use them (none in a minimal build).
+        #[cfg_attr(
+            not(any(feature = "bulkdata", feature = "twamp", feature = "udpecho")),
+            allow(unused_variables)
+        )]
         let (mut dm, shares) = setup::open(
             &config,
             setup::options_of(&config),
@@ -272,10 +284,14 @@ impl Daemon {
             uci_dir,
         )
         .map_err(StartError::Setup)?;
-        let (bulk_store, reflector_state) = (shares.bulkdata, shares.reflectors);
-        let (diagnostics, interrupted) = diagnostics::Shared::open(&config.cpe.state_dir);
-        crate::datamodel::diagnostics::register(&mut dm, diagnostics.clone())
-            .map_err(|e| StartError::Setup(format!("diagnostics provider: {e}")))?;
+        super::left_out::log_ignored_settings(&config, &cwmp_store.borrow(), uci_dir);
+        #[cfg(feature = "diagnostics")]
+        let diagnostics = {
+            let (board, interrupted) = diagnostics::Shared::open(&config.cpe.state_dir);
+            crate::datamodel::diagnostics::register(&mut dm, board.clone())
+                .map_err(|e| StartError::Setup(format!("diagnostics provider: {e}")))?;
+            (board, interrupted)
+        };
         // Notifications compare against the values of before the restart, so a
         // change made while the daemon was down is reported.
         let (notified, corrupt) = store.load_notified_values();
@@ -317,9 +333,11 @@ impl Daemon {
                 conn_request_limit.clone(),
             ))
         });
+        #[cfg(feature = "stun")]
         add_service(&mut services, |tokens| {
             Box::new(StunService::new(tokens, cwmp_store.clone()))
         });
+        #[cfg(feature = "xmpp")]
         add_service(&mut services, |tokens| {
             Box::new(XmppConnRequests::new(
                 tokens,
@@ -327,16 +345,21 @@ impl Daemon {
                 conn_request_limit.clone(),
             ))
         });
+        #[cfg(feature = "twamp")]
         add_service(&mut services, |tokens| {
-            Box::new(TwampReflectors::new(tokens, reflector_state.clone()))
+            Box::new(TwampReflectors::new(tokens, shares.reflectors.clone()))
         });
+        #[cfg(feature = "udpecho")]
         add_service(&mut services, |tokens| {
-            Box::new(UdpEchoServer::new(tokens, reflector_state))
+            Box::new(UdpEchoServer::new(tokens, shares.reflectors.clone()))
         });
+        #[cfg(feature = "diagnostics")]
         add_service(&mut services, |tokens| {
-            Box::new(Diagnostics::new(tokens, diagnostics, interrupted))
+            let (board, interrupted) = diagnostics;
+            Box::new(Diagnostics::new(tokens, board, interrupted))
         });
-        if let Some(store) = bulk_store {
+        #[cfg(feature = "bulkdata")]
+        if let Some(store) = shares.bulkdata {
             add_service(&mut services, |tokens| {
                 Box::new(BulkDataCollector::new(tokens, store))
             });

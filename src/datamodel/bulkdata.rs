@@ -10,6 +10,7 @@ use crate::cwmp::fault::{Fault, FaultCode};
 use crate::cwmp::params::XsdType;
 use crate::datamodel::provider::{ApplyStatus, Provider};
 use crate::datamodel::schema::{Schema, INSTANCE};
+use crate::wire::content_coding;
 
 const ROOT: &str = "Device.BulkData.";
 
@@ -57,7 +58,7 @@ impl BulkDataProvider {
                     "HTTP.RequestURIParameterNumberOfEntries" => {
                         count(&format!("{base}HTTP.RequestURIParameter."))
                     }
-                    "HTTP.CompressionsSupported" => "GZIP,Deflate".to_owned(),
+                    "HTTP.CompressionsSupported" => content_coding::SUPPORTED_NAMES.to_owned(),
                     "HTTP.MethodsSupported" => "POST,PUT".to_owned(),
                     // Hidden (TR-069 A.3.2.2): read as empty.
                     "HTTP.Password" | "FileTransferPassword" => {

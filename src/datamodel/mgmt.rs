@@ -8,6 +8,7 @@ use crate::datamodel::provider::{ApplyStatus, Provider};
 use crate::datamodel::schema::{Schema, INSTANCE};
 use crate::sys;
 use crate::transport::http_client::check_url;
+use crate::wire::content_coding::{self, ContentCoding};
 
 /// How a configuration option appears as a parameter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -147,6 +148,51 @@ static MAPPED: &[Mapped] = &[
         true,
     ),
     m(
+        "UDPLightweightNotificationHost",
+        "lwn",
+        "hostname",
+        "",
+        Shape::Text,
+        true,
+    ),
+    m(
+        "UDPLightweightNotificationPort",
+        "lwn",
+        "port",
+        "7547",
+        Shape::Text,
+        true,
+    ),
+    m(
+        "LightweightNotificationTriggerInterval",
+        "lwn",
+        "trigger_interval",
+        "0",
+        Shape::Text,
+        true,
+    ),
+    m(
+        "HTTPCompression",
+        "acs",
+        "compression",
+        "Disabled",
+        Shape::Text,
+        true,
+    ),
+    m(
+        "LightweightNotificationTriggerTime",
+        "lwn",
+        "trigger_time",
+        "",
+        Shape::Time,
+        true,
+    ),
+];
+
+/// The STUN and UDP connection-request parameters (the `stun` feature).
+#[cfg(feature = "stun")]
+static STUN_MAPPED: &[Mapped] = &[
+    m(
         "UDPConnectionRequestAddress",
         "stun",
         "udp_connection_request_address",
@@ -197,46 +243,11 @@ static MAPPED: &[Mapped] = &[
         Shape::Flag,
         false,
     ),
-    m(
-        "UDPLightweightNotificationHost",
-        "lwn",
-        "hostname",
-        "",
-        Shape::Text,
-        true,
-    ),
-    m(
-        "UDPLightweightNotificationPort",
-        "lwn",
-        "port",
-        "7547",
-        Shape::Text,
-        true,
-    ),
-    m(
-        "LightweightNotificationTriggerInterval",
-        "lwn",
-        "trigger_interval",
-        "0",
-        Shape::Text,
-        true,
-    ),
-    m(
-        "HTTPCompression",
-        "acs",
-        "compression",
-        "Disabled",
-        Shape::Text,
-        true,
-    ),
-    m(
-        "LightweightNotificationTriggerTime",
-        "lwn",
-        "trigger_time",
-        "",
-        Shape::Time,
-        true,
-    ),
+];
+
+/// The XMPP connection-request parameters (the `xmpp` feature).
+#[cfg(feature = "xmpp")]
+static XMPP_MAPPED: &[Mapped] = &[
     m(
         "ConnReqJabberID",
         "xmpp",
@@ -261,6 +272,15 @@ static MAPPED: &[Mapped] = &[
         Shape::Text,
         true,
     ),
+];
+
+/// The tables of this build.
+static TABLES: &[&[Mapped]] = &[
+    MAPPED,
+    #[cfg(feature = "stun")]
+    STUN_MAPPED,
+    #[cfg(feature = "xmpp")]
+    XMPP_MAPPED,
 ];
 
 /// Serves `<root>.ManagementServer.` from the shared configuration.
@@ -313,8 +333,8 @@ impl ManagementServerProvider {
                     .unwrap_or(2);
                 flag(amendment >= 5)
             }
-            "SupportedConnReqMethods" => "HTTP,STUN,XMPP".to_owned(),
-            "HTTPCompressionSupported" => "GZIP,Deflate".to_owned(),
+            "SupportedConnReqMethods" => supported_conn_req_methods(),
+            "HTTPCompressionSupported" => content_coding::SUPPORTED_NAMES.to_owned(),
             "LightweightNotificationProtocolsSupported" => "UDP".to_owned(),
             "LightweightNotificationProtocolsUsed" => {
                 let on = self.option("lwn", "enable").is_some_and(|v| is_true(&v));
@@ -328,6 +348,18 @@ impl ManagementServerProvider {
     }
 }
 
+/// HTTP, and STUN (UDP) and XMPP where this build has them.
+fn supported_conn_req_methods() -> String {
+    let mut methods = String::from("HTTP");
+    if cfg!(feature = "stun") {
+        methods.push_str(",STUN");
+    }
+    if cfg!(feature = "xmpp") {
+        methods.push_str(",XMPP");
+    }
+    methods
+}
+
 fn flag(on: bool) -> String {
     if on { "1" } else { "0" }.to_owned()
 }
@@ -337,7 +369,10 @@ fn is_true(value: &str) -> bool {
 }
 
 fn find(name: &str) -> Option<&'static Mapped> {
-    MAPPED.iter().find(|p| p.name == name)
+    TABLES
+        .iter()
+        .flat_map(|t| t.iter())
+        .find(|p| p.name == name)
 }
 
 fn param_name(path: &str) -> Option<&str> {
@@ -372,7 +407,10 @@ impl Provider for ManagementServerProvider {
         let mapped = param_name(path)
             .and_then(find)
             .ok_or(FaultCode::NonWritableParameter)?;
-        if mapped.name == "HTTPCompression" && !["Disabled", "GZIP", "Deflate"].contains(&value) {
+        if mapped.name == "HTTPCompression"
+            && value != "Disabled"
+            && ContentCoding::from_name(value).is_none()
+        {
             return Err(FaultCode::InvalidParameterValue);
         }
         let stored = match mapped.shape {
@@ -488,18 +526,6 @@ mod tests {
         );
         assert_eq!(get(&mut p, "NoSuchThing"), None);
         assert!(!p.writable("Device.ManagementServer.ParameterKey"));
-        assert_eq!(get(&mut p, "HTTPCompression").as_deref(), Some("Disabled"));
-        assert_eq!(
-            get(&mut p, "HTTPCompressionSupported").as_deref(),
-            Some("GZIP,Deflate")
-        );
-        assert_eq!(
-            p.set("Device.ManagementServer.HTTPCompression", "Compress"),
-            Err(FaultCode::InvalidParameterValue)
-        );
-        p.set("Device.ManagementServer.HTTPCompression", "GZIP")
-            .expect("stage");
-
         p.set("Device.ManagementServer.PeriodicInformInterval", "60")
             .expect("stage");
         p.set(
@@ -515,7 +541,50 @@ mod tests {
             Some("60")
         );
         assert_eq!(c.get("acs", "periodic_inform_time").as_deref(), Some("60"));
-        assert_eq!(c.get("acs", "compression").as_deref(), Some("GZIP"));
+    }
+
+    #[test]
+    fn compression_and_connection_request_methods_follow_the_build() {
+        let config = MemoryConfig::with(&[]).shared();
+        let mut p = ManagementServerProvider::new(config.clone());
+        let get = |p: &mut ManagementServerProvider, n: &str| {
+            p.get(&format!("Device.ManagementServer.{n}"))
+        };
+        assert_eq!(get(&mut p, "HTTPCompression").as_deref(), Some("Disabled"));
+        let compression = cfg!(feature = "compression");
+        assert_eq!(
+            get(&mut p, "HTTPCompressionSupported").as_deref(),
+            Some(if compression { "GZIP,Deflate" } else { "" })
+        );
+        assert_eq!(
+            p.set("Device.ManagementServer.HTTPCompression", "Compress"),
+            Err(FaultCode::InvalidParameterValue)
+        );
+        let gzip = p.set("Device.ManagementServer.HTTPCompression", "GZIP");
+        if compression {
+            gzip.expect("stage");
+            p.commit().expect("commit");
+            assert_eq!(
+                config.borrow().get("acs", "compression").as_deref(),
+                Some("GZIP")
+            );
+        } else {
+            assert_eq!(gzip, Err(FaultCode::InvalidParameterValue));
+        }
+
+        let methods = get(&mut p, "SupportedConnReqMethods").unwrap_or_default();
+        let (stun, xmpp) = (cfg!(feature = "stun"), cfg!(feature = "xmpp"));
+        let expected = match (stun, xmpp) {
+            (true, true) => "HTTP,STUN,XMPP",
+            (true, false) => "HTTP,STUN",
+            (false, true) => "HTTP,XMPP",
+            (false, false) => "HTTP",
+        };
+        assert_eq!(methods, expected);
+        // A service left out of the build leaves its parameters out too.
+        assert_eq!(get(&mut p, "STUNEnable").is_some(), stun);
+        assert_eq!(get(&mut p, "UDPConnectionRequestAddress").is_some(), stun);
+        assert_eq!(get(&mut p, "ConnReqJabberID").is_some(), xmpp);
     }
 
     #[test]

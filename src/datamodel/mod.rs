@@ -1,10 +1,12 @@
 //! The TR-069 data model: generated schema, paths, providers and the RPC semantics engine.
 
 pub mod bridging;
+#[cfg(feature = "bulkdata")]
 pub mod bulkdata;
 pub mod cli;
 pub mod config;
 pub mod dhcpv6;
+#[cfg(feature = "diagnostics")]
 pub mod diagnostics;
 pub mod dnsrelay;
 pub mod engine;
@@ -16,6 +18,7 @@ pub mod mgmt;
 pub mod netifd;
 pub mod path;
 pub mod provider;
+#[cfg(any(feature = "twamp", feature = "udpecho"))]
 pub mod reflectors;
 pub mod routes;
 pub mod runtime;
@@ -26,6 +29,7 @@ pub mod state;
 pub mod stored;
 pub mod ucimap;
 pub mod wifi;
+#[cfg(feature = "xmpp")]
 pub mod xmpp;
 
 #[cfg(test)]

@@ -26,15 +26,17 @@ pub fn options_of(config: &Config) -> engine::Options {
 /// What the data model shares with the daemon's services.
 pub struct ServiceShares {
     /// The BulkData settings the collector reads (TR-181 only).
+    #[cfg(feature = "bulkdata")]
     pub bulkdata: Option<Rc<RefCell<crate::bulkdata::profile::BulkStore>>>,
     /// The reflectors' run-time state (Status, counters), filled by the daemon.
+    #[cfg(any(feature = "twamp", feature = "udpecho"))]
     pub reflectors: crate::datamodel::reflectors::SharedReflectorState,
 }
 
 /// Opens the data model: state from `state_file` (a corrupt one is set aside
 /// and logged), providers reading `cwmp` through `cwmp_store` and other UCI
 /// packages from `uci_dir`, the UCI mapping file if there is one, and the
-/// providers of the BulkData and reflector settings.
+/// providers of the BulkData and reflector settings (where this build has them).
 pub fn open(
     config: &Config,
     options: engine::Options,
@@ -67,14 +69,18 @@ pub fn open(
     }
     super::register_tr098_runtime(&mut dm, cwmp_store, uci.clone());
     super::register_map_runtime(&mut dm, uci);
+    #[cfg(feature = "bulkdata")]
     let bulkdata = super::bulkdata::register(&mut dm, &config.cpe.state_dir)
         .map_err(|e| format!("BulkData provider: {e}"))?;
+    #[cfg(any(feature = "twamp", feature = "udpecho"))]
     let reflectors = super::reflectors::register(&mut dm, uci_dir)
         .map_err(|e| format!("data model providers: {e}"))?;
     Ok((
         dm,
         ServiceShares {
+            #[cfg(feature = "bulkdata")]
             bulkdata,
+            #[cfg(any(feature = "twamp", feature = "udpecho"))]
             reflectors,
         },
     ))

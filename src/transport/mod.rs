@@ -5,13 +5,18 @@ pub mod conn_request;
 mod cookie_jar;
 pub mod ftp;
 pub mod http_client;
+#[cfg(any(feature = "twamp", feature = "udpecho"))]
 mod probe_socket;
+#[cfg(feature = "stun")]
 pub mod stun;
 pub mod tls;
 pub mod transfer;
+#[cfg(feature = "twamp")]
 pub mod twamp;
 pub mod ubus;
+#[cfg(feature = "udpecho")]
 pub mod udp_echo;
+#[cfg(feature = "xmpp")]
 pub mod xmpp;
 
 pub use cookie_jar::CookieJar;

@@ -54,7 +54,21 @@ impl ContentCoding {
         }
         Err(CodingError::Unsupported(value.to_owned()))
     }
+
+    /// The coding a data model value names (`GZIP`, `Deflate`: TR-069's
+    /// HTTPCompression, TR-181's BulkData HTTP.Compression); `None` for any other.
+    pub fn from_name(name: &str) -> Option<ContentCoding> {
+        match name {
+            "GZIP" => Some(ContentCoding::Gzip),
+            "Deflate" => Some(ContentCoding::Deflate),
+            _ => None,
+        }
+    }
 }
+
+/// The data model names of the codings this build has, for the
+/// `…CompressionSupported` parameters.
+pub const SUPPORTED_NAMES: &str = "GZIP,Deflate";
 
 /// Why a body could not be decoded.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -3,6 +3,7 @@
 
 pub mod acs;
 pub mod collector;
+#[cfg(feature = "stun")]
 pub mod coturn;
 pub mod daemon;
 pub mod dns;
@@ -12,5 +13,6 @@ pub mod http_wire;
 pub mod netns;
 pub mod opkg;
 pub mod pki;
+#[cfg(feature = "xmpp")]
 pub mod prosody;
 pub mod ubus_broker;

@@ -1,22 +1,16 @@
-//! The reflectors' data model and UCI mapping: `Device.IP.Interface.{i}.TWAMPReflector.{i}.` (UCI package `twamp`) and `UDPEchoConfig.` (UCI package `udpechoserver`), with the run-time state their services share.
+//! `Device.IP.Interface.{i}.TWAMPReflector.{i}.` over the UCI package `twamp`.
 //!
 //! The UCI option names follow icwmp's: `config twamp_reflector` sections
 //! with `enable`, `interface`, `port`, `max_ttl`, `ip_list`, `port_list`,
-//! `twamp_inst` (instance number) and `twamp_alias`; the named section
-//! `udpechoserver.udpechoserver` with `enable`, `interface`, `address`,
-//! `server_port` and `plus`. `interface` holds the IP interface's Name.
-//! Writes are committed to the package at once; the services pick them up
-//! after the session (or a reload).
+//! `twamp_inst` (instance number) and `twamp_alias`. `interface` holds the
+//! IP interface's Name.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::path::PathBuf;
-use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use crate::config::backends::{stamp_of, FileStamp, UciDir};
-use crate::cwmp::datetime;
+use super::{commit_package, flag, ip_interface_name, RunState, SharedReflectorState};
+use crate::config::backends::{stamp_of, FileStamp};
 use crate::cwmp::fault::{Fault, FaultCode};
 use crate::datamodel::config::{SharedUci, UciBackend};
 use crate::datamodel::engine::{DataModel, RegisterError};
@@ -27,60 +21,8 @@ use crate::wire::allowed_list::AllowedSources;
 
 pub const TWAMP_PACKAGE: &str = "twamp";
 pub const TWAMP_SECTION_TYPE: &str = "twamp_reflector";
-pub const ECHO_PACKAGE: &str = "udpechoserver";
-pub const ECHO_SECTION: &str = "udpechoserver";
 /// TR-390's default TWAMP port.
 pub const TWAMP_DEFAULT_PORT: u16 = 862;
-/// The echo port of RFC 862, when `server_port` is not set.
-pub const ECHO_DEFAULT_PORT: u16 = 7;
-
-/// The Name of IP interface instance `number`: the IP.Interface provider
-/// numbers kernel interfaces by ifindex (`host::IpProvider`), and this
-/// follows it.
-pub fn ip_interface_name(number: u32) -> Option<String> {
-    host::net_interfaces()
-        .into_iter()
-        .find(|i| i.ifindex == number)
-        .map(|i| i.name)
-}
-
-/// The IP interface instance number of an interface Name.
-pub fn ip_interface_number(name: &str) -> Option<u32> {
-    host::net_interfaces()
-        .into_iter()
-        .find(|i| i.name == name)
-        .map(|i| i.ifindex)
-}
-
-/// What a reflector is doing, for its Status parameter.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum RunState {
-    Active,
-    /// Enabled but not running: the reason (port in use, no address, bad list).
-    Error(String),
-}
-
-/// UDP echo counters (TR-143 UDPEchoConfig), cleared when the server is enabled.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct EchoCounters {
-    pub packets_received: u32,
-    pub packets_responded: u32,
-    pub bytes_received: u32,
-    pub bytes_responded: u32,
-    /// Kernel receive times (unix seconds, nanoseconds).
-    pub first_received: Option<(i64, u32)>,
-    pub last_received: Option<(i64, u32)>,
-}
-
-/// Run-time state the services publish and the providers read.
-#[derive(Debug, Default)]
-pub struct ReflectorState {
-    /// TWAMP reflectors by UCI section name; absent: not running (Disabled).
-    pub twamp: HashMap<String, RunState>,
-    pub echo: EchoCounters,
-}
-
-pub type SharedReflectorState = Rc<RefCell<ReflectorState>>;
 
 /// One `twamp_reflector` section, as the reflector service uses it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -93,14 +35,6 @@ pub struct TwampSettings {
     pub maximum_ttl: u8,
     /// The allowed lists, or why they do not parse.
     pub allowed: Result<AllowedSources, String>,
-}
-
-fn flag(value: Option<String>, default: bool) -> bool {
-    match value.as_deref() {
-        Some("1" | "true" | "on" | "yes" | "enabled") => true,
-        Some("0" | "false" | "off" | "no" | "disabled") => false,
-        _ => default,
-    }
 }
 
 /// Every `twamp_reflector` section of the `twamp` package.
@@ -132,89 +66,32 @@ pub fn twamp_settings(uci: &dyn UciBackend) -> Vec<TwampSettings> {
         .collect()
 }
 
-/// The `udpechoserver` section, as the echo service uses it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EchoSettings {
-    pub enable: bool,
-    /// The IP interface's Name; empty: every interface.
-    pub interface: String,
-    /// The only source answered; `None`: any.
-    pub source: Option<IpAddr>,
-    pub port: u16,
-    pub echo_plus: bool,
-}
-
-/// The echo server's section: the one named `udpechoserver`, else the first of that type.
-fn echo_section(uci: &dyn UciBackend) -> Option<String> {
-    let sections = uci.sections(ECHO_PACKAGE);
-    sections
-        .iter()
-        .find(|s| s.name == ECHO_SECTION)
-        .or_else(|| sections.iter().find(|s| s.section_type == ECHO_SECTION))
-        .map(|s| s.name.clone())
-}
-
-pub fn echo_settings(uci: &dyn UciBackend) -> EchoSettings {
-    let section = echo_section(uci);
-    let get = |option: &str| uci.get(ECHO_PACKAGE, section.as_deref()?, option);
-    EchoSettings {
-        enable: flag(get("enable"), false),
-        interface: get("interface").unwrap_or_default(),
-        source: get("address").and_then(|a| a.parse().ok()),
-        port: get("server_port")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(ECHO_DEFAULT_PORT),
-        echo_plus: flag(get("plus"), false),
-    }
-}
-
-/// Registers the TWAMPReflector (TR-181) and UDPEchoConfig providers over
-/// the UCI packages in `uci_dir`; returns the state the services update.
-pub fn register(
+/// Registers the TWAMPReflector provider (TR-181 only).
+pub(super) fn register(
     dm: &mut DataModel,
+    uci: SharedUci,
     uci_dir: &std::path::Path,
-) -> Result<SharedReflectorState, RegisterError> {
-    let state = SharedReflectorState::default();
-    let uci: SharedUci = Rc::new(RefCell::new(UciDir::new(uci_dir)));
-    match dm.schema().kind() {
-        ModelKind::Tr181 => {
-            dm.register(
-                &[
-                    "Device.IP.Interface.{i}.TWAMPReflector.",
-                    "Device.IP.Interface.{i}.TWAMPReflectorNumberOfEntries",
-                ],
-                Box::new(TwampProvider {
-                    uci: uci.clone(),
-                    file: uci_dir.join(TWAMP_PACKAGE),
-                    rows: Vec::new(),
-                    stamp: None,
-                    interfaces: None,
-                    numbering: HashMap::new(),
-                    state: state.clone(),
-                    staged: Vec::new(),
-                }),
-            )?;
-            dm.register(
-                &["Device.IP.Diagnostics.UDPEchoConfig."],
-                Box::new(EchoProvider {
-                    uci,
-                    state: state.clone(),
-                    staged: Vec::new(),
-                    tr181: true,
-                }),
-            )?;
-        }
-        ModelKind::Tr098 => dm.register(
-            &["InternetGatewayDevice.UDPEchoConfig."],
-            Box::new(EchoProvider {
-                uci,
-                state: state.clone(),
-                staged: Vec::new(),
-                tr181: false,
-            }),
-        )?,
+    state: &SharedReflectorState,
+) -> Result<(), RegisterError> {
+    if dm.schema().kind() != ModelKind::Tr181 {
+        return Ok(());
     }
-    Ok(state)
+    dm.register(
+        &[
+            "Device.IP.Interface.{i}.TWAMPReflector.",
+            "Device.IP.Interface.{i}.TWAMPReflectorNumberOfEntries",
+        ],
+        Box::new(TwampProvider {
+            uci,
+            file: uci_dir.join(TWAMP_PACKAGE),
+            rows: Vec::new(),
+            stamp: None,
+            interfaces: None,
+            numbering: HashMap::new(),
+            state: state.clone(),
+            staged: Vec::new(),
+        }),
+    )
 }
 
 /// Splits `….Interface.<n>.TWAMPReflector<rest>` into n and rest.
@@ -384,14 +261,6 @@ const TWAMP_OPTIONS: [(&str, &str); 6] = [
     ("PortAllowedList", "port_list"),
 ];
 
-fn commit_package(uci: &SharedUci, package: &str) -> Result<ApplyStatus, Fault> {
-    uci.borrow_mut().commit(package).map_err(|e| {
-        log::error!("{package}: {e}");
-        Fault::new(FaultCode::InternalError)
-    })?;
-    Ok(ApplyStatus::Applied)
-}
-
 impl Provider for TwampProvider {
     fn get(&mut self, path: &str) -> Option<String> {
         let (interface, rest) = twamp_path(path)?;
@@ -541,126 +410,6 @@ impl Provider for TwampProvider {
     }
 }
 
-/// Serves `UDPEchoConfig.` (TR-181 `Device.IP.Diagnostics.`, TR-098 the root) from UCI `udpechoserver`.
-struct EchoProvider {
-    uci: SharedUci,
-    state: SharedReflectorState,
-    staged: Vec<(&'static str, String)>,
-    tr181: bool,
-}
-
-/// `YYYY-MM-DDThh:mm:ss.uuuuuuZ`, or the Unknown Time.
-fn micro_datetime(time: Option<(i64, u32)>) -> String {
-    match time {
-        None => datetime::format_utc(0).replace("1970-01-01", "0001-01-01"),
-        Some((secs, nanos)) => {
-            let whole = datetime::format_utc(secs);
-            let stem = whole.strip_suffix('Z').unwrap_or(&whole);
-            format!("{stem}.{:06}Z", nanos / 1_000)
-        }
-    }
-}
-
-const ECHO_OPTIONS: [(&str, &str); 5] = [
-    ("Enable", "enable"),
-    ("Interface", "interface"),
-    ("SourceIPAddress", "address"),
-    ("UDPPort", "server_port"),
-    ("EchoPlusEnabled", "plus"),
-];
-
-impl Provider for EchoProvider {
-    fn get(&mut self, path: &str) -> Option<String> {
-        let (_, param) = path.split_once(".UDPEchoConfig.")?;
-        let settings = echo_settings(&*self.uci.borrow());
-        let bool_text = |b: bool| if b { "1" } else { "0" }.to_owned();
-        let counters = self.state.borrow().echo;
-        Some(match param {
-            "Enable" => bool_text(settings.enable),
-            "Interface" => {
-                if settings.interface.is_empty() || !self.tr181 {
-                    settings.interface
-                } else {
-                    ip_interface_number(&settings.interface)
-                        .map(|n| format!("Device.IP.Interface.{n}"))
-                        .unwrap_or_default()
-                }
-            }
-            "SourceIPAddress" => settings.source.map(|a| a.to_string()).unwrap_or_default(),
-            "UDPPort" => settings.port.to_string(),
-            "EchoPlusEnabled" => bool_text(settings.echo_plus),
-            "EchoPlusSupported" => bool_text(true),
-            "PacketsReceived" => counters.packets_received.to_string(),
-            "PacketsResponded" => counters.packets_responded.to_string(),
-            "BytesReceived" => counters.bytes_received.to_string(),
-            "BytesResponded" => counters.bytes_responded.to_string(),
-            "TimeFirstPacketReceived" => micro_datetime(counters.first_received),
-            "TimeLastPacketReceived" => micro_datetime(counters.last_received),
-            _ => return None,
-        })
-    }
-
-    fn writable(&self, path: &str) -> bool {
-        path.split_once(".UDPEchoConfig.")
-            .is_some_and(|(_, p)| ECHO_OPTIONS.iter().any(|(name, _)| *name == p))
-    }
-
-    fn set(&mut self, path: &str, value: &str) -> Result<(), FaultCode> {
-        let (_, param) = path
-            .split_once(".UDPEchoConfig.")
-            .ok_or(FaultCode::InvalidParameterName)?;
-        let option = ECHO_OPTIONS
-            .iter()
-            .find(|(name, _)| *name == param)
-            .map(|(_, option)| *option)
-            .ok_or(FaultCode::NonWritableParameter)?;
-        let stored = match param {
-            // A reference to an IP interface (TR-181 only), stored as its Name.
-            "Interface" if value.is_empty() => String::new(),
-            "Interface" if self.tr181 => value
-                .trim_end_matches('.')
-                .strip_prefix("Device.IP.Interface.")
-                .and_then(|n| n.parse().ok())
-                .and_then(ip_interface_name)
-                .ok_or(FaultCode::InvalidParameterValue)?,
-            "Interface" => return Err(FaultCode::InvalidParameterValue),
-            "SourceIPAddress" if !value.is_empty() && value.parse::<IpAddr>().is_err() => {
-                return Err(FaultCode::InvalidParameterValue)
-            }
-            "UDPPort" if value.parse::<u16>().map_or(true, |p| p == 0) => {
-                return Err(FaultCode::InvalidParameterValue)
-            }
-            _ => value.to_owned(),
-        };
-        self.staged.push((option, stored));
-        Ok(())
-    }
-
-    fn commit(&mut self) -> Result<ApplyStatus, Fault> {
-        if self.staged.is_empty() {
-            return Ok(ApplyStatus::Applied);
-        }
-        {
-            let mut uci = self.uci.borrow_mut();
-            let section = match echo_section(&*uci) {
-                Some(section) => section,
-                None => uci
-                    .add_section(ECHO_PACKAGE, ECHO_SECTION)
-                    .map_err(|e| Fault::with_text(FaultCode::InternalError, e))?,
-            };
-            for (option, value) in std::mem::take(&mut self.staged) {
-                uci.set(ECHO_PACKAGE, &section, option, &value)
-                    .map_err(|e| Fault::with_text(FaultCode::InternalError, e))?;
-            }
-        }
-        commit_package(&self.uci, ECHO_PACKAGE)
-    }
-
-    fn abort(&mut self) {
-        self.staged.clear();
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -695,33 +444,5 @@ mod tests {
         assert!(!all[1].enable);
         assert_eq!(all[1].port, TWAMP_DEFAULT_PORT);
         assert!(all[1].allowed.is_err());
-
-        let mut uci = MemoryUci::default();
-        assert_eq!(echo_settings(&uci).port, ECHO_DEFAULT_PORT);
-        assert!(!echo_settings(&uci).enable);
-        uci.add(
-            ECHO_PACKAGE,
-            ECHO_SECTION,
-            ECHO_SECTION,
-            &[
-                ("enable", "1"),
-                ("address", "127.0.0.1"),
-                ("server_port", "7007"),
-                ("plus", "1"),
-            ],
-        );
-        let echo = echo_settings(&uci);
-        assert!(echo.enable && echo.echo_plus);
-        assert_eq!(echo.port, 7007);
-        assert_eq!(echo.source, Some("127.0.0.1".parse().expect("ip")));
-    }
-
-    #[test]
-    fn times_have_microseconds_and_an_unknown_form() {
-        assert_eq!(micro_datetime(None), "0001-01-01T00:00:00Z");
-        assert_eq!(
-            micro_datetime(Some((1_207_753_265, 123_456_789))),
-            "2008-04-09T15:01:05.123456Z"
-        );
     }
 }
