@@ -6,6 +6,7 @@ pub mod content_coding;
 pub mod digest;
 pub mod dns;
 pub mod ftp;
+pub mod http;
 pub mod icmp;
 pub mod lwn;
 pub mod md5;
