@@ -687,7 +687,7 @@ fn ethernet_interfaces() -> Vec<NetInterface> {
 /// number (one small read instead of a directory scan per parameter).
 #[derive(Debug, Default)]
 pub struct InterfaceCache {
-    known: std::collections::BTreeMap<u32, NetInterface>,
+    known: crate::vecmap::VecMap<u32, NetInterface>,
 }
 
 impl InterfaceCache {
