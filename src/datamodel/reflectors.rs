@@ -9,7 +9,6 @@
 //! after the session (or a reload).
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -23,6 +22,7 @@ use crate::datamodel::engine::{DataModel, RegisterError};
 use crate::datamodel::host;
 use crate::datamodel::provider::{ApplyStatus, Provider};
 use crate::datamodel::schema::ModelKind;
+use crate::vecmap::VecMap;
 use crate::wire::allowed_list::AllowedSources;
 
 pub const TWAMP_PACKAGE: &str = "twamp";
@@ -76,7 +76,7 @@ pub struct EchoCounters {
 #[derive(Debug, Default)]
 pub struct ReflectorState {
     /// TWAMP reflectors by UCI section name; absent: not running (Disabled).
-    pub twamp: HashMap<String, RunState>,
+    pub twamp: VecMap<String, RunState>,
     pub echo: EchoCounters,
 }
 
@@ -189,7 +189,7 @@ pub fn register(
                     rows: Vec::new(),
                     stamp: None,
                     interfaces: None,
-                    numbering: HashMap::new(),
+                    numbering: VecMap::new(),
                     state: state.clone(),
                     staged: Vec::new(),
                 }),
@@ -264,7 +264,7 @@ struct TwampProvider {
     stamp: Option<FileStamp>,
     interfaces: Option<(Instant, Vec<host::NetInterface>)>,
     /// `numbered` per IP interface, for the rows and interfaces as read now.
-    numbering: HashMap<u32, Vec<(u32, usize)>>,
+    numbering: VecMap<u32, Vec<(u32, usize)>>,
     state: SharedReflectorState,
     /// (section, option, value) to write on commit.
     staged: Vec<(String, String, String)>,
