@@ -5,6 +5,7 @@
 # qemu-user: --version, `-m 1 get_value Device.DeviceInfo.` and one BOOTSTRAP
 # session against the loopback test ACS.
 # Usage: tools/static.sh [--build-only] [target triple]...
+# STATIC_EXTRA_RUSTFLAGS adds rustc flags (for size experiments).
 # The stripped binaries land in $STATIC_DIR/bin/<target>/icwmpd.
 # Exit 3: no Rust toolchain with its library source (see tools/static-env.sh).
 set -eu
@@ -30,8 +31,13 @@ build() {
 	specs="-specs=$musl_prefix/lib/musl-gcc.specs"
 	rustflags="-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Zfmt-debug=none"
 	rustflags="$rustflags -Crelocation-model=static -Cforce-unwind-tables=no"
+	# No RELRO segment: GNU ld aligns its end to the maximum page size
+	# (64 KiB on MIPS and AArch64), which put up to 64 KiB of padding into
+	# the file, and a static (non-PIE) musl executable never write-protects
+	# it anyway (only musl's dynamic linker does).
+	rustflags="$rustflags -Clink-arg=-Wl,-z,norelro"
 	rustflags="$rustflags -Clink-self-contained=no -Ctarget-feature=+crt-static -Clink-arg=$specs"
-	rustflags="$rustflags $target_rustflags"
+	rustflags="$rustflags $target_rustflags ${STATIC_EXTRA_RUSTFLAGS:-}"
 	env RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR="$STATIC_DIR/$1" \
 		CARGO_PROFILE_RELEASE_STRIP=false \
 		"CC_$tl=${cross}gcc" "AR_$tl=${cross}ar" \
