@@ -1,4 +1,4 @@
-//! `VecMap`: a map kept as a vector sorted by key, for the small maps of the daemon.
+//! `VecMap` and `VecSet`: a map and a set kept as vectors sorted by key, for the small maps and sets of the daemon.
 //!
 //! It iterates in key order like `BTreeMap`, with the same method names, but
 //! each key and value type costs a few hundred bytes of code instead of the
@@ -157,6 +157,77 @@ impl<K, V> VecMap<K, V> {
     }
 }
 
+/// A set sorted by key, like `BTreeSet`; see the module documentation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VecSet<T> {
+    map: VecMap<T, ()>,
+}
+
+impl<T> Default for VecSet<T> {
+    fn default() -> Self {
+        VecSet {
+            map: VecMap::default(),
+        }
+    }
+}
+
+impl<T: Ord> VecSet<T> {
+    pub fn new() -> Self {
+        VecSet::default()
+    }
+
+    /// Adds `item`; `false` if it was there already.
+    pub fn insert(&mut self, item: T) -> bool {
+        self.map.insert(item, ()).is_none()
+    }
+
+    pub fn contains<Q>(&self, item: &Q) -> bool
+    where
+        T: Borrow<Q>,
+        Q: Ord + ?Sized,
+    {
+        self.map.contains_key(item)
+    }
+
+    /// Removes `item`; `false` if it was not there.
+    pub fn remove<Q>(&mut self, item: &Q) -> bool
+    where
+        T: Borrow<Q>,
+        Q: Ord + ?Sized,
+    {
+        self.map.remove(item).is_some()
+    }
+}
+
+impl<T> VecSet<T> {
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Items in order.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &T> {
+        self.map.keys()
+    }
+
+    /// Keeps the items for which `keep` says so.
+    pub fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
+        self.map.retain(|item, _| keep(item));
+    }
+}
+
+impl<'a, T> IntoIterator for &'a VecSet<T> {
+    type Item = &'a T;
+    type IntoIter = std::iter::Map<std::slice::Iter<'a, (T, ())>, fn(&'a (T, ())) -> &'a T>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.map.entries.iter().map(|(item, _)| item)
+    }
+}
+
 impl<K: Ord, V> FromIterator<(K, V)> for VecMap<K, V> {
     /// Like `BTreeMap`: of equal keys, the last value wins.
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
@@ -215,6 +286,19 @@ mod tests {
             map.into_iter().collect::<Vec<_>>(),
             [("a".to_string(), 11), ("d".to_string(), 4)]
         );
+    }
+
+    #[test]
+    fn sets_keep_items_sorted_and_unique() {
+        let mut set = VecSet::new();
+        assert!(set.insert("b".to_string()));
+        assert!(set.insert("a".to_string()));
+        assert!(!set.insert("b".to_string()));
+        assert!(set.contains("a") && !set.contains("c"));
+        assert_eq!(set.iter().collect::<Vec<_>>(), ["a", "b"]);
+        assert!(set.remove("a") && !set.remove("a"));
+        set.retain(|item| item != "b");
+        assert!(set.is_empty());
     }
 
     #[test]

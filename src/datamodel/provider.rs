@@ -94,7 +94,7 @@ pub trait Provider {
 pub struct MemoryProvider {
     schema: crate::datamodel::schema::Schema,
     values: crate::vecmap::VecMap<String, String>,
-    read_only: std::collections::BTreeSet<String>,
+    read_only: crate::vecmap::VecSet<String>,
     staged: Vec<(String, String)>,
 }
 
@@ -103,7 +103,7 @@ impl MemoryProvider {
         MemoryProvider {
             schema,
             values: crate::vecmap::VecMap::new(),
-            read_only: std::collections::BTreeSet::new(),
+            read_only: crate::vecmap::VecSet::new(),
             staged: Vec::new(),
         }
     }

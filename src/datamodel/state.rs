@@ -8,14 +8,13 @@
 //! instance Device.IP.Interface. 4
 //! ```
 
-use std::collections::BTreeSet;
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::cwmp::params::Notification;
 use crate::fsutil;
-use crate::vecmap::VecMap;
+use crate::vecmap::{VecMap, VecSet};
 
 const HEADER: &str = "icwmp-datamodel-state 1";
 
@@ -60,7 +59,7 @@ pub struct DmState {
     /// Notification values that differ from the parameter's default.
     pub notifications: VecMap<String, Notification>,
     /// Parameters whose AccessList is `Subscriber`.
-    pub subscriber: BTreeSet<String>,
+    pub subscriber: VecSet<String>,
     /// Highest instance number ever given out per table path.
     pub counters: VecMap<String, u32>,
 }
