@@ -5,13 +5,13 @@
 //! a GetParameterValues never waits on ubus.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Instant;
 
 use crate::datamodel::netifd::NetState;
 use crate::datamodel::wifi::WifiState;
 use crate::transport::ubus::{RequestId, UbusClient};
+use crate::vecmap::VecMap;
 use crate::wire::blobmsg::Value;
 use crate::wire::ubus::UbusStatus;
 
@@ -40,7 +40,7 @@ enum Asked {
 /// One refresh runs at a time.
 #[derive(Debug, Default)]
 pub struct RuntimeRefresh {
-    pending: HashMap<RequestId, Asked>,
+    pending: VecMap<RequestId, Asked>,
 }
 
 impl RuntimeRefresh {
