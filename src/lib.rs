@@ -26,4 +26,5 @@ pub mod store;
 pub mod sys;
 pub mod timer;
 pub mod transport;
+pub mod vecmap;
 pub mod wire;

@@ -353,7 +353,7 @@ mod tests {
         assert!(record("icwmp::cwmp::session", Level::Debug));
         assert!(record("icwmpd", Level::Info));
         assert!(!record("icwmp::x", Level::Trace));
-        assert!(!record("ureq_proto::client", Level::Debug));
+        assert!(!record("rustls::client", Level::Debug));
         assert!(record("rustls::conn", Level::Warn));
     }
 

@@ -1,30 +1,31 @@
 //! Keyed deadlines for the poll loop: each key is armed at most once, the earliest is served first.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
-use std::hash::Hash;
+use std::collections::BinaryHeap;
 use std::time::Instant;
+
+use crate::vecmap::VecMap;
 
 /// A min-heap of deadlines with one live deadline per key; re-arming a key
 /// replaces its deadline, cancelling removes it (stale heap entries are skipped).
 #[derive(Debug)]
-pub struct Timers<K: Copy + Eq + Hash + Ord> {
+pub struct Timers<K: Copy + Ord> {
     heap: BinaryHeap<Reverse<(Instant, u64, K)>>,
-    live: HashMap<K, (Instant, u64)>,
+    live: VecMap<K, (Instant, u64)>,
     generation: u64,
 }
 
-impl<K: Copy + Eq + Hash + Ord> Default for Timers<K> {
+impl<K: Copy + Ord> Default for Timers<K> {
     fn default() -> Self {
         Timers {
             heap: BinaryHeap::new(),
-            live: HashMap::new(),
+            live: VecMap::new(),
             generation: 0,
         }
     }
 }
 
-impl<K: Copy + Eq + Hash + Ord> Timers<K> {
+impl<K: Copy + Ord> Timers<K> {
     /// Arms `key` for `at`, replacing any earlier deadline of the same key.
     pub fn set(&mut self, key: K, at: Instant) {
         self.generation += 1;

@@ -10,6 +10,7 @@
 # The stripped binaries land in $STATIC_DIR/bin/<target>/icwmpd; those of
 # another feature set (FEATURES=, NO_DEFAULT_FEATURES=1, tools/static-env.sh)
 # in $STATIC_DIR/bin/<target>-<set>/icwmpd.
+# STATIC_EXTRA_RUSTFLAGS adds rustc flags (for size experiments).
 # Exit 3: no Rust toolchain with its library source (see tools/static-env.sh).
 set -eu
 cd "$(dirname "$0")/.."
@@ -35,8 +36,13 @@ build() {
 	specs="-specs=$musl_prefix/lib/musl-gcc.specs"
 	rustflags="-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Zfmt-debug=none"
 	rustflags="$rustflags -Crelocation-model=static -Cforce-unwind-tables=no"
-	rustflags="$rustflags -Clink-self-contained=no -Ctarget-feature=+crt-static -Clink-arg=$specs -Clink-arg=-Wl,-z,norelro"
-	rustflags="$rustflags $target_rustflags"
+	# No RELRO segment: GNU ld aligns its end to the maximum page size
+	# (64 KiB on MIPS and AArch64), which put up to 64 KiB of padding into
+	# the file, and a static (non-PIE) musl executable never write-protects
+	# it anyway (only musl's dynamic linker does).
+	rustflags="$rustflags -Clink-arg=-Wl,-z,norelro"
+	rustflags="$rustflags -Clink-self-contained=no -Ctarget-feature=+crt-static -Clink-arg=$specs"
+	rustflags="$rustflags $target_rustflags ${STATIC_EXTRA_RUSTFLAGS:-}"
 	# feature_args: cargo options, one word each.
 	# shellcheck disable=SC2086
 	env RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR="$STATIC_DIR/$1" \

@@ -10,7 +10,7 @@
 //! `PersistAcrossReboot` are kept in `<state_dir>/bulkdata_reports`.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -27,6 +27,7 @@ use crate::service::{Context, Service, Tokens};
 use crate::transport::http_client::{
     BodySink, HttpClient, HttpConfig, HttpOutcome, Method, Request, RequestBody,
 };
+use crate::vecmap::VecMap;
 use crate::wire::content_coding::Encoder;
 use crate::wire::digest::Credentials;
 
@@ -89,7 +90,7 @@ pub struct BulkDataCollector {
     store: Rc<RefCell<BulkStore>>,
     seen_generation: Option<u64>,
     enabled: bool,
-    runs: BTreeMap<u32, ProfileRun>,
+    runs: VecMap<u32, ProfileRun>,
     build: Option<Build>,
     packing: Option<Packing>,
     http: Option<HttpClient>,
@@ -108,7 +109,7 @@ impl BulkDataCollector {
             store,
             seen_generation: None,
             enabled: false,
-            runs: BTreeMap::new(),
+            runs: VecMap::new(),
             build: None,
             packing: None,
             http: None,
@@ -144,7 +145,7 @@ impl BulkDataCollector {
         self.seen_generation = Some(store.generation);
         self.enabled = profile::globally_enabled(&store);
         let numbers = store.instances("Profile.");
-        let mut runs = BTreeMap::new();
+        let mut runs = VecMap::new();
         for number in numbers {
             let profile = Profile::read(&store, number);
             if !profile.runnable() {

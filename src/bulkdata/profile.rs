@@ -10,7 +10,6 @@
 //! (a value's `\`, line feed and carriage return are written `\\`, `\n`, `\r`).
 //! The HTTP password is stored in clear: the state directory must stay root-only.
 
-use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -18,6 +17,7 @@ use super::report::{CsvFormat, Encoding, JsonFormat, Timestamp};
 use crate::cwmp::datetime;
 use crate::cwmp::fault::FaultCode;
 use crate::fsutil;
+use crate::vecmap::VecMap;
 use crate::wire::content_coding::ContentCoding;
 
 const HEADER: &str = "icwmp-bulkdata 1";
@@ -33,7 +33,7 @@ pub const MIN_REPORTING_INTERVAL: u32 = 1;
 #[derive(Debug, Default)]
 pub struct BulkStore {
     file: Option<PathBuf>,
-    values: BTreeMap<String, String>,
+    values: VecMap<String, String>,
     /// Bumped by every committed change, so the collector knows to reread.
     pub generation: u64,
     /// Set by the collector: a profile could not be collected or sent.
@@ -114,7 +114,7 @@ impl BulkStore {
     /// Every key under `prefix`, in order.
     pub fn keys_under<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = &'a str> + 'a {
         self.values
-            .range(prefix.to_owned()..)
+            .range_from(prefix)
             .take_while(move |(k, _)| k.starts_with(prefix))
             .map(|(k, _)| k.as_str())
     }
@@ -189,14 +189,14 @@ pub fn unescape(text: &str) -> Option<String> {
     Some(out)
 }
 
-fn parse(text: &str) -> Result<BTreeMap<String, String>, usize> {
+fn parse(text: &str) -> Result<VecMap<String, String>, usize> {
     let mut lines = text.lines().enumerate();
     match lines.next() {
-        None => return Ok(BTreeMap::new()),
+        None => return Ok(VecMap::new()),
         Some((_, HEADER)) => {}
         Some(_) => return Err(1),
     }
-    let mut values = BTreeMap::new();
+    let mut values = VecMap::new();
     for (index, line) in lines {
         if line.is_empty() {
             continue;

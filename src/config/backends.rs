@@ -5,7 +5,6 @@
 //! configuration as changed so it reloads after the session.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -13,6 +12,7 @@ use super::uci::UciFile;
 use super::ConfigFile;
 use crate::datamodel::config::{ConfigStore, UciBackend, UciSection};
 use crate::fsutil::atomic_write;
+use crate::vecmap::VecMap;
 
 /// `ConfigStore` over `/etc/config/cwmp` (or `--config DIR`).
 #[derive(Debug)]
@@ -123,20 +123,20 @@ pub fn stamp_of(path: &Path) -> Option<FileStamp> {
 pub struct UciDir {
     dir: PathBuf,
     /// Packages with uncommitted edits.
-    edited: HashMap<String, UciFile>,
+    edited: VecMap<String, UciFile>,
     /// Packages committed and not yet taken for reloading.
     committed: Vec<String>,
     /// Parsed packages and the file stamp they were read at.
-    parsed: RefCell<HashMap<String, (FileStamp, Rc<UciFile>)>>,
+    parsed: RefCell<VecMap<String, (FileStamp, Rc<UciFile>)>>,
 }
 
 impl UciDir {
     pub fn new(dir: &Path) -> UciDir {
         UciDir {
             dir: dir.to_path_buf(),
-            edited: HashMap::new(),
+            edited: VecMap::new(),
             committed: Vec::new(),
-            parsed: RefCell::new(HashMap::new()),
+            parsed: RefCell::new(VecMap::new()),
         }
     }
 
@@ -195,10 +195,10 @@ impl UciBackend for UciDir {
         let Some(uci) = self.load(package) else {
             return Vec::new();
         };
-        let mut counts: HashMap<String, usize> = HashMap::new();
+        let mut counts: VecMap<String, usize> = VecMap::new();
         uci.sections()
             .map(|s| {
-                let index = counts.entry(s.section_type.clone()).or_default();
+                let index = counts.get_or_insert_with(s.section_type.clone(), || 0);
                 let name = s
                     .name
                     .clone()

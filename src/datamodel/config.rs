@@ -1,8 +1,9 @@
 //! The configuration interfaces providers read and write through: the cwmp settings (`ConfigStore`) and UCI packages (`UciBackend`), with in-memory versions.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::rc::Rc;
+
+use crate::vecmap::VecMap;
 
 /// Options of `/etc/config/cwmp` by section and option name (`acs`, `url`).
 pub trait ConfigStore {
@@ -20,7 +21,7 @@ pub type SharedConfig = Rc<RefCell<dyn ConfigStore>>;
 /// A `ConfigStore` in memory.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MemoryConfig {
-    pub options: BTreeMap<(String, String), String>,
+    pub options: VecMap<(String, String), String>,
     /// How many times `commit` was called.
     pub commits: usize,
 }
@@ -112,13 +113,13 @@ pub type SharedUci = Rc<RefCell<dyn UciBackend>>;
 struct MemorySection {
     name: String,
     section_type: String,
-    options: BTreeMap<String, String>,
+    options: VecMap<String, String>,
 }
 
 /// A `UciBackend` in memory.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MemoryUci {
-    packages: BTreeMap<String, Vec<MemorySection>>,
+    packages: VecMap<String, Vec<MemorySection>>,
     next_anonymous: u32,
     /// Packages committed so far, in order.
     pub commits: Vec<String>,
@@ -133,8 +134,7 @@ impl MemoryUci {
             name.to_owned()
         };
         self.packages
-            .entry(package.to_owned())
-            .or_default()
+            .get_or_insert_with(package.to_owned(), Vec::new)
             .push(MemorySection {
                 name,
                 section_type: section_type.to_owned(),

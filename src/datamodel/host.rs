@@ -692,7 +692,7 @@ pub fn ethernet_ifname(ifindex: u32) -> Option<String> {
 /// number (one small read instead of a directory scan per parameter).
 #[derive(Debug, Default)]
 pub struct InterfaceCache {
-    known: std::collections::BTreeMap<u32, NetInterface>,
+    known: crate::vecmap::VecMap<u32, NetInterface>,
 }
 
 impl InterfaceCache {

@@ -5,7 +5,6 @@
 //! address netifd reported over ubus, so a GetParameterValues never waits
 //! on another process.
 
-use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -18,6 +17,7 @@ use crate::datamodel::ucimap::{
     assign_numbers, commit_staged_options, section_numbers, subnet, ALIAS_OPTION, INSTANCE_OPTION,
 };
 use crate::sys;
+use crate::vecmap::VecMap;
 
 /// dnsmasq's default lease file.
 const DEFAULT_LEASE_FILE: &str = "/tmp/dhcp.leases";
@@ -91,7 +91,7 @@ struct Host {
 pub struct HostsProvider {
     uci: SharedUci,
     arp_table: PathBuf,
-    numbers: BTreeMap<String, u32>,
+    numbers: VecMap<String, u32>,
     next: u32,
 }
 
@@ -111,7 +111,7 @@ impl HostsProvider {
         HostsProvider {
             uci,
             arp_table: arp_table.to_path_buf(),
-            numbers: BTreeMap::new(),
+            numbers: VecMap::new(),
             next: 0,
         }
     }
@@ -123,14 +123,14 @@ impl HostsProvider {
     }
 
     /// The hosts now known, by instance number.
-    fn hosts(&mut self) -> BTreeMap<u32, Host> {
+    fn hosts(&mut self) -> VecMap<u32, Host> {
         let leases = std::fs::read_to_string(self.lease_file())
             .map(|t| parse_leases(&t))
             .unwrap_or_default();
         let arp = std::fs::read_to_string(&self.arp_table)
             .map(|t| parse_arp(&t))
             .unwrap_or_default();
-        let mut by_mac: BTreeMap<String, Host> = BTreeMap::new();
+        let mut by_mac: VecMap<String, Host> = VecMap::new();
         for lease in leases {
             let seen = arp
                 .iter()
@@ -151,7 +151,7 @@ impl HostsProvider {
             );
         }
         for (ip, mac, device) in arp {
-            by_mac.entry(mac.clone()).or_insert(Host {
+            by_mac.get_or_insert_with(mac.clone(), || Host {
                 mac,
                 ip,
                 hostname: String::new(),
@@ -162,7 +162,7 @@ impl HostsProvider {
             });
         }
         self.numbers.retain(|mac, _| by_mac.contains_key(mac));
-        let mut out = BTreeMap::new();
+        let mut out = VecMap::new();
         for (mac, host) in by_mac {
             let number = match self.numbers.get(&mac) {
                 Some(n) => *n,

@@ -1,12 +1,12 @@
 //! netifd's view of the logical interfaces (`network.interface dump`): addresses, gateways and DNS servers of the WAN links, for PPP, DHCPv4 client and TR-098 WAN connection parameters.
 
-use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::datamodel::config::SharedUci;
 use crate::datamodel::provider::Provider;
 use crate::datamodel::runtime::SharedRuntime;
 use crate::datamodel::ucimap::section_numbers_where;
+use crate::vecmap::VecMap;
 use crate::wire::blobmsg::Value;
 
 /// At most this many interfaces are kept from one dump.
@@ -83,7 +83,7 @@ const NETIFD_KEYS: [&str; 3] = ["mask", "preferred", "valid"];
 /// The interfaces of the last dump, by UCI section name.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct NetState {
-    interfaces: BTreeMap<String, NetInterface>,
+    interfaces: VecMap<String, NetInterface>,
 }
 
 impl NetState {

@@ -103,8 +103,8 @@ pub trait Provider {
 /// get the schema's parameters with their default values.
 pub struct MemoryProvider {
     schema: crate::datamodel::schema::Schema,
-    values: std::collections::BTreeMap<String, String>,
-    read_only: std::collections::BTreeSet<String>,
+    values: crate::vecmap::VecMap<String, String>,
+    read_only: crate::vecmap::VecSet<String>,
     staged: Vec<(String, String)>,
 }
 
@@ -112,8 +112,8 @@ impl MemoryProvider {
     pub fn new(schema: crate::datamodel::schema::Schema) -> MemoryProvider {
         MemoryProvider {
             schema,
-            values: std::collections::BTreeMap::new(),
-            read_only: std::collections::BTreeSet::new(),
+            values: crate::vecmap::VecMap::new(),
+            read_only: crate::vecmap::VecSet::new(),
             staged: Vec::new(),
         }
     }
@@ -129,12 +129,12 @@ impl MemoryProvider {
     }
 
     /// Every committed value by path.
-    pub fn values(&self) -> &std::collections::BTreeMap<String, String> {
+    pub fn values(&self) -> &crate::vecmap::VecMap<String, String> {
         &self.values
     }
 
     /// Puts back values taken with `values` (undoing a change that could not be persisted).
-    pub fn replace_values(&mut self, values: std::collections::BTreeMap<String, String>) {
+    pub fn replace_values(&mut self, values: crate::vecmap::VecMap<String, String>) {
         self.values = values;
     }
 
@@ -179,7 +179,7 @@ impl Provider for MemoryProvider {
     fn instances(&mut self, table: &str) -> Vec<u32> {
         let mut numbers: Vec<u32> = self
             .values
-            .range(table.to_owned()..)
+            .range_from(table)
             .take_while(|(k, _)| k.starts_with(table))
             .filter_map(|(k, _)| k.get(table.len()..)?.split('.').next()?.parse().ok())
             .collect();

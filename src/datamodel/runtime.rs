@@ -5,7 +5,6 @@
 //! a GetParameterValues never waits on ubus.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -13,6 +12,7 @@ use crate::datamodel::dhcpv6::Dhcpv6State;
 use crate::datamodel::netifd::NetState;
 use crate::datamodel::wifi::WifiState;
 use crate::transport::ubus::{RequestId, UbusClient};
+use crate::vecmap::VecMap;
 use crate::wire::blobmsg::Value;
 use crate::wire::ubus::UbusStatus;
 
@@ -46,7 +46,7 @@ enum Asked {
 /// One refresh runs at a time.
 #[derive(Debug, Default)]
 pub struct RuntimeRefresh {
-    pending: HashMap<RequestId, Asked>,
+    pending: VecMap<RequestId, Asked>,
 }
 
 impl RuntimeRefresh {

@@ -8,13 +8,13 @@
 //! instance Device.IP.Interface. 4
 //! ```
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::cwmp::params::Notification;
 use crate::fsutil;
+use crate::vecmap::{VecMap, VecSet};
 
 const HEADER: &str = "icwmp-datamodel-state 1";
 
@@ -57,11 +57,11 @@ impl From<io::Error> for StateError {
 pub struct DmState {
     file: Option<PathBuf>,
     /// Notification values that differ from the parameter's default.
-    pub notifications: BTreeMap<String, Notification>,
+    pub notifications: VecMap<String, Notification>,
     /// Parameters whose AccessList is `Subscriber`.
-    pub subscriber: BTreeSet<String>,
+    pub subscriber: VecSet<String>,
     /// Highest instance number ever given out per table path.
-    pub counters: BTreeMap<String, u32>,
+    pub counters: VecMap<String, u32>,
 }
 
 impl DmState {

@@ -10,13 +10,13 @@
 //! start empty. Every commit, AddObject and DeleteObject rewrites the file
 //! atomically before it is acknowledged.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::cwmp::fault::{Fault, FaultCode};
 use crate::datamodel::provider::{ApplyStatus, MemoryProvider, Provider};
 use crate::datamodel::schema::{NodeKind, Schema, INSTANCE};
 use crate::fsutil;
+use crate::vecmap::VecMap;
 
 const HEADER: &str = "icwmp-tables 1";
 /// Instances one table may hold: the ACS cannot grow the file and the Inform without bound.
@@ -69,12 +69,12 @@ fn unescape(text: &str) -> Option<String> {
 }
 
 /// Parses the file text; `Err(line)` names the first bad line.
-fn parse(text: &str) -> Result<BTreeMap<String, String>, usize> {
+fn parse(text: &str) -> Result<VecMap<String, String>, usize> {
     let mut lines = text.lines();
     if lines.next() != Some(HEADER) {
         return Err(1);
     }
-    let mut values = BTreeMap::new();
+    let mut values = VecMap::new();
     for (i, line) in lines.enumerate() {
         let (path, value) = line.split_once('\t').ok_or(i + 2)?;
         values.insert(path.to_owned(), unescape(value).ok_or(i + 2)?);
@@ -82,7 +82,7 @@ fn parse(text: &str) -> Result<BTreeMap<String, String>, usize> {
     Ok(values)
 }
 
-fn render(values: &BTreeMap<String, String>) -> String {
+fn render(values: &VecMap<String, String>) -> String {
     let mut text = format!("{HEADER}\n");
     for (path, value) in values {
         text.push_str(path);
@@ -267,7 +267,7 @@ mod tests {
         for v in ["", "a\tb\nc\\d\re", "plain"] {
             assert_eq!(unescape(&escape(v)).as_deref(), Some(v));
         }
-        let mut values = BTreeMap::new();
+        let mut values = VecMap::new();
         values.insert("Device.X.1.A".to_owned(), "a\tb".to_owned());
         assert_eq!(parse(&render(&values)), Ok(values));
         assert_eq!(parse("nope\n"), Err(1));

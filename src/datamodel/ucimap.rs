@@ -28,7 +28,6 @@
 //! in option `cwmp_instance` and its Alias in `cwmp_alias`, so numbers stay
 //! stable across deletions and restarts.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::net::Ipv4Addr;
 
@@ -38,6 +37,7 @@ use crate::datamodel::engine::{DataModel, RegisterError};
 use crate::datamodel::ipconfig;
 use crate::datamodel::provider::{ApplyStatus, Provider};
 use crate::datamodel::schema::{NodeKind, Schema, INSTANCE};
+use crate::vecmap::VecMap;
 
 /// The option a table's section keeps its instance number in.
 pub const INSTANCE_OPTION: &str = "cwmp_instance";
@@ -284,11 +284,11 @@ impl std::error::Error for MapError {}
 /// The parsed mapping: schema path → UCI location.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct UciMap {
-    params: BTreeMap<String, Target>,
+    params: VecMap<String, Target>,
     /// Table schema path (`Device.WiFi.SSID.`) → its sections.
-    tables: BTreeMap<String, Table>,
+    tables: VecMap<String, Table>,
     /// `…NumberOfEntries` schema path → the table it counts.
-    counters: BTreeMap<String, String>,
+    counters: VecMap<String, String>,
 }
 
 /// `@type[N]`: the N-th section of a type, for packages whose main section is anonymous.
@@ -615,7 +615,7 @@ impl UciMap {
                 if schema.lookup(&table).map(|t| schema.node_kind(t)) != Some(NodeKind::Table) {
                     return Err(err(format!("{table} is not a table")));
                 }
-                let entry = map.tables.entry(table.clone()).or_insert_with(|| Table {
+                let entry = map.tables.get_or_insert_with(table.clone(), || Table {
                     package: package.to_owned(),
                     section_type: stype.clone(),
                     ..Table::default()

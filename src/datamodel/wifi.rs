@@ -7,13 +7,12 @@
 //! them, so `Device.WiFi.SSID.2.BSSID` is the BSSID of the same section as
 //! `Device.WiFi.SSID.2.SSID`.
 
-use std::collections::BTreeMap;
-
 use crate::cwmp::fault::{Fault, FaultCode};
 use crate::datamodel::config::SharedUci;
 use crate::datamodel::provider::{ApplyStatus, Provider};
 use crate::datamodel::runtime::SharedRuntime;
 use crate::datamodel::ucimap::{commit_staged_options, section_numbers};
+use crate::vecmap::VecMap;
 use crate::wire::blobmsg::Value;
 
 /// At most this many interfaces are followed (each costs two ubus calls per refresh).
@@ -35,21 +34,21 @@ pub struct Station {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct WifiState {
     /// `wifi-device` section → radio up.
-    radios: BTreeMap<String, bool>,
+    radios: VecMap<String, bool>,
     /// `wifi-iface` section → kernel interface name. netifd names an
     /// anonymous section `@wifi-iface[N]` (N-th of its type, from 0).
-    ifnames: BTreeMap<String, String>,
+    ifnames: VecMap<String, String>,
     /// `wifi-device` section → its kernel interfaces.
-    radio_ifnames: BTreeMap<String, Vec<String>>,
+    radio_ifnames: VecMap<String, Vec<String>>,
     /// Interface → noise floor (dBm) and channel bandwidth (`htmode`) from `iwinfo info`.
-    noise: BTreeMap<String, i64>,
-    htmodes: BTreeMap<String, String>,
+    noise: VecMap<String, i64>,
+    htmodes: VecMap<String, String>,
     /// Interface → BSSID from `iwinfo info`.
-    bssids: BTreeMap<String, String>,
+    bssids: VecMap<String, String>,
     /// Interface → the channel in use, from `iwinfo info`.
-    channels: BTreeMap<String, i64>,
+    channels: VecMap<String, i64>,
     /// Interface → stations from `hostapd.<ifname> get_clients`.
-    stations: BTreeMap<String, Vec<Station>>,
+    stations: VecMap<String, Vec<Station>>,
 }
 
 impl WifiState {
@@ -72,8 +71,7 @@ impl WifiState {
                     if self.ifnames.len() < MAX_INTERFACES {
                         self.ifnames.insert(section.to_owned(), ifname.to_owned());
                         self.radio_ifnames
-                            .entry(radio.clone())
-                            .or_default()
+                            .get_or_insert_with(radio.clone(), Vec::new)
                             .push(ifname.to_owned());
                     }
                 }
@@ -544,7 +542,7 @@ mod tests {
             )),
         );
         assert_eq!(state.noise.get("phy0-ap0"), Some(&-95));
-        assert_eq!(state.radio_ifnames["radio0"], ["phy0-ap0"]);
+        assert_eq!(state.radio_ifnames.get("radio0").unwrap(), &["phy0-ap0"]);
         assert_eq!(bandwidth("HE20"), Some("20MHz"));
         assert_eq!(bandwidth("VHT80+80"), Some("80+80MHz"));
         assert_eq!(bandwidth("NOHT"), None);
@@ -559,7 +557,7 @@ mod tests {
             state.bssids.get("phy0-ap0").map(String::as_str),
             Some("02:aa:00:00:00:01")
         );
-        let station = &state.stations["phy0-ap0"][0];
+        let station = &state.stations.get("phy0-ap0").unwrap()[0];
         assert_eq!(
             (station.signal, station.downlink_rate, station.uplink_rate),
             (-48, 286_700, 144_400)

@@ -18,7 +18,6 @@ pub mod trace;
 pub mod udpecho;
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -31,6 +30,7 @@ use mio::{Registry, Token};
 use crate::cwmp::events::{Event, EventCode};
 use crate::fsutil;
 use crate::service::{Context, Request, Service, Tokens};
+use crate::vecmap::VecMap;
 use state::{Board, Kind, Outcome, Test};
 
 /// Tokens each engine may use within the service's range.
@@ -127,7 +127,7 @@ struct Running {
 pub struct Diagnostics {
     tokens: Tokens,
     shared: SharedBoard,
-    running: BTreeMap<Kind, Running>,
+    running: VecMap<Kind, Running>,
     /// A restart interrupted a test: announce its failure once.
     announce: bool,
 }
@@ -137,7 +137,7 @@ impl Diagnostics {
         Diagnostics {
             tokens,
             shared,
-            running: BTreeMap::new(),
+            running: VecMap::new(),
             announce: interrupted,
         }
     }

@@ -1,9 +1,8 @@
 //! The diagnostics' data model state and its TR-069 semantics: inputs, DiagnosticsState transitions, results, and their state file.
 
-use std::collections::BTreeMap;
-
 use crate::cwmp::fault::FaultCode;
 use crate::records::{self, RecordError};
+use crate::vecmap::VecMap;
 
 /// The diagnostics this CPE runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -99,8 +98,8 @@ pub const STATE: &str = "DiagnosticsState";
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Test {
     pub state: String,
-    pub inputs: BTreeMap<String, String>,
-    pub results: BTreeMap<String, String>,
+    pub inputs: VecMap<String, String>,
+    pub results: VecMap<String, String>,
     /// Bumped by every request and cancellation: a running engine whose
     /// generation is no longer current has been cancelled.
     pub generation: u64,
@@ -133,7 +132,7 @@ impl Outcome {
 /// Every diagnostic's state, shared by the data model provider and the service.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Board {
-    tests: BTreeMap<Kind, Test>,
+    tests: VecMap<Kind, Test>,
 }
 
 const HEADER: &str = "icwmpd-diagnostics 1";
@@ -173,7 +172,7 @@ impl Board {
     /// writing any input, or `Canceled`, without it cancels a pending or
     /// running test and leaves the state `None`. Results go with either.
     pub fn apply(&mut self, kind: Kind, writes: &[(String, String)]) {
-        let test = self.tests.entry(kind).or_default();
+        let test = self.tests.get_or_insert_with(kind, Test::default);
         let mut requested = false;
         for (name, value) in writes {
             if name == STATE {
@@ -254,7 +253,7 @@ impl Board {
                 return Err(bad("expected 4 fields"));
             };
             let kind = Kind::from_name(kind).ok_or(bad("unknown diagnostic"))?;
-            let test = board.tests.entry(kind).or_default();
+            let test = board.tests.get_or_insert_with(kind, Test::default);
             match section.as_str() {
                 "s" => test.state = value.clone(),
                 "i" => {

@@ -1,6 +1,5 @@
 //! UDPEcho: numbered datagrams (the TR-143 UDP Echo Plus layout) to an RFC 862 echo server, each matched to its echo.
 
-use std::collections::BTreeMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsRawFd;
@@ -14,6 +13,7 @@ use super::resolve::{self, Family, Lookup, Resolution};
 use super::state::{Outcome, Test, COMPLETE, ERROR_INTERNAL};
 use super::{format_micros, number, source_address, Engine, WallClock};
 use crate::sys;
+use crate::vecmap::VecMap;
 
 /// Bytes of the UDP Echo Plus header: TestGenSN, TestRespSN, TestRespRecvTimeStamp,
 /// TestRespReplyTimeStamp, TestRespReplyFailureCount (32 bits each).
@@ -166,7 +166,7 @@ pub struct UdpEcho {
     address: Option<IpAddr>,
     packets: Vec<PacketResult>,
     /// Sequence numbers (1-based) awaiting their echo, with their deadlines.
-    in_flight: BTreeMap<u32, Instant>,
+    in_flight: VecMap<u32, Instant>,
     next_send: Instant,
     report: Option<EchoReport>,
 }
@@ -182,7 +182,7 @@ impl UdpEcho {
             socket: None,
             address: None,
             packets: Vec::new(),
-            in_flight: BTreeMap::new(),
+            in_flight: VecMap::new(),
             next_send: now,
             report: None,
         }
@@ -377,7 +377,8 @@ mod tests {
                 },
             ],
         };
-        let results: BTreeMap<_, _> = report.results(true, &clock).into_iter().collect();
+        let results: std::collections::BTreeMap<_, _> =
+            report.results(true, &clock).into_iter().collect();
         assert_eq!(results["SuccessCount"], "1");
         assert_eq!(results["FailureCount"], "1");
         assert_eq!(results["AverageResponseTime"], "2000");
@@ -392,7 +393,8 @@ mod tests {
         );
         assert_eq!(results["IndividualPacketResult.2.PacketSuccess"], "0");
         assert_eq!(results["IndividualPacketResult.2.TestGenSN"], "2");
-        let plain: BTreeMap<_, _> = report.results(false, &clock).into_iter().collect();
+        let plain: std::collections::BTreeMap<_, _> =
+            report.results(false, &clock).into_iter().collect();
         assert_eq!(plain["IndividualPacketResultNumberOfEntries"], "0");
     }
 }

@@ -35,6 +35,7 @@ use crate::config::backends::CwmpStore;
 use crate::cwmp::conn_request_limit::{ConnRequestLimit, TokenBucket};
 use crate::service::{Context, Request, Service, Tokens};
 use crate::wire::digest::{Credentials, DigestServer, Verdict};
+use crate::wire::http::{self, HeadError};
 
 /// Most headers accepted in a request head.
 const MAX_HEADERS: usize = 32;
@@ -213,34 +214,27 @@ impl CrAuthority {
         random: [u8; 16],
         limit: &ConnRequestLimit,
     ) -> CrReply {
-        let request = match ureq_proto::parser::try_parse_request::<MAX_HEADERS>(head) {
+        let request = match http::parse_request_head(head, MAX_HEADERS) {
             Ok(Some((_, request))) => request,
-            Err(ureq_proto::Error::HttpParseTooManyHeaders) => return CrReply::closing(431),
+            Err(HeadError::TooManyHeaders) => return CrReply::closing(431),
             _ => return CrReply::closing(400),
         };
-        let target = request
-            .uri()
-            .path_and_query()
-            .map(|pq| pq.as_str())
-            .unwrap_or("/");
-        let path = request.uri().path();
-        if request.method() != ureq_proto::http::Method::GET {
+        let target = request.target.as_str();
+        if request.method != "GET" {
             return CrReply::closing(405);
         }
-        if path != self.path {
+        if request.path() != self.path {
             return CrReply::closing(404);
         }
-        let headers = request.headers();
+        let headers = &request.headers;
         // A GET carrying a body would leave unread bytes before the next request.
-        let has_body = headers.contains_key(ureq_proto::http::header::TRANSFER_ENCODING)
-            || headers
-                .get(ureq_proto::http::header::CONTENT_LENGTH)
-                .is_some_and(|len| len.as_bytes() != b"0");
+        let has_body = headers.get("transfer-encoding").is_some()
+            || headers.get("content-length").is_some_and(|len| len != "0");
         if has_body {
             return CrReply::closing(400);
         }
-        let authorization = headers.get(ureq_proto::http::header::AUTHORIZATION);
-        let verdict = match authorization.and_then(|value| value.to_str().ok()) {
+        let authorization = headers.get("authorization");
+        let verdict = match authorization.filter(|value| value.is_ascii()) {
             Some(authorization) => {
                 self.digest
                     .verify(authorization, "GET", target, &self.credentials, now)

@@ -1,7 +1,7 @@
 //! Non-blocking HTTP/1.1 (+TLS) client for ACS sessions and file transfers, driven from the mio loop.
 //!
 //! One `HttpClient` owns at most one connection and one exchange at a time. The
-//! HTTP protocol is ureq-proto's sans-I/O `Call`; TLS is rustls over a mio
+//! HTTP protocol is the pure codec of [`crate::wire::http`]; TLS is rustls over a mio
 //! `TcpStream`, driven like rustls's `tlsclient-mio` example (interest follows what
 //! the TLS state wants). The client never blocks, except for host name resolution
 //! (see [`resolve`]). Work per call is bounded: when a socket has more data than
@@ -25,18 +25,13 @@ use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection};
-use ureq_proto::client::state::{Await100, RecvBody, RecvResponse, SendBody, SendRequest};
-use ureq_proto::client::{
-    Await100Result, Call, RecvBodyResult, RecvResponseResult, SendRequestResult,
-};
-use ureq_proto::http;
-use ureq_proto::BodyMode;
 
 use super::cookie_jar::CookieJar;
 use super::{random16, tls};
 use crate::redact;
 use crate::wire::content_coding::{self, CodingError, ContentCoding, Decoder};
 use crate::wire::digest::{self, Challenge, Credentials, DigestClient};
+use crate::wire::http::{self as wire, BodyReader, HeadError, ResponseHead, Url};
 
 /// Size of the output and body scratch buffers (one TLS record's worth).
 const CHUNK: usize = 16 * 1024;
@@ -259,8 +254,8 @@ impl fmt::Display for HttpError {
 
 impl std::error::Error for HttpError {}
 
-impl From<ureq_proto::Error> for HttpError {
-    fn from(err: ureq_proto::Error) -> Self {
+impl From<HeadError> for HttpError {
+    fn from(err: HeadError) -> Self {
         HttpError::Protocol(err.to_string())
     }
 }
@@ -307,53 +302,25 @@ struct Origin {
 #[derive(Debug, Clone)]
 struct Target {
     origin: Origin,
-    uri: http::Uri,
-    /// Request-target (path and query) as sent on the request line.
-    path: String,
+    url: Url,
+}
+
+impl Target {
+    /// The path without the query (for cookies).
+    fn cookie_path(&self) -> &str {
+        self.url.path.split('?').next().unwrap_or("/")
+    }
 }
 
 fn parse_url(url: &str) -> Result<Target, HttpError> {
-    let invalid = || HttpError::InvalidUrl(url.to_string());
-    let uri: http::Uri = url.parse().map_err(|_| invalid())?;
-    let https = match uri.scheme_str() {
-        Some(scheme) if scheme.eq_ignore_ascii_case("https") => true,
-        Some(scheme) if scheme.eq_ignore_ascii_case("http") => false,
-        _ => return Err(invalid()),
-    };
-    let host = uri.host().ok_or_else(invalid)?;
-    let host = host
-        .strip_prefix('[')
-        .and_then(|inner| inner.strip_suffix(']'))
-        .unwrap_or(host);
-    if host.is_empty() {
-        return Err(invalid());
-    }
-    // `Uri::port` hides a port out of range (`:99999`); read the authority's text.
-    let authority = uri.authority().map_or("", |a| a.as_str());
-    let host_and_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let port_text = match host_and_port.strip_prefix('[') {
-        Some(v6) => v6.split_once(']').map_or("", |(_, rest)| rest),
-        None => host_and_port.split_once(':').map_or("", |(_, port)| port),
-    };
-    let port = match port_text.strip_prefix(':').unwrap_or(port_text) {
-        "" if https => 443,
-        "" => 80,
-        digits => digits.parse::<u16>().map_err(|_| invalid())?,
-    };
-    let path = uri
-        .path_and_query()
-        .map(|pq| pq.as_str())
-        .filter(|pq| pq.starts_with('/'))
-        .unwrap_or("/")
-        .to_string();
+    let url = Url::parse(url).ok_or_else(|| HttpError::InvalidUrl(url.to_string()))?;
     Ok(Target {
         origin: Origin {
-            https,
-            host: host.to_ascii_lowercase(),
-            port,
+            https: url.https,
+            host: url.host.clone(),
+            port: url.port,
         },
-        uri,
-        path,
+        url,
     })
 }
 
@@ -375,18 +342,13 @@ fn join_location(base: &Target, location: &str) -> Result<Target, HttpError> {
     if let Some(rest) = location.strip_prefix("//") {
         return parse_url(&format!("{scheme}://{rest}"));
     }
-    let authority = base.uri.authority().map(|a| a.as_str()).unwrap_or("");
+    let authority = &base.url.authority;
     let path = if location.starts_with('/') {
         location.to_string()
     } else {
-        let dir_end = base
-            .path
-            .split('?')
-            .next()
-            .unwrap_or("/")
-            .rfind('/')
-            .unwrap_or(0);
-        format!("{}/{location}", base.path.get(..dir_end).unwrap_or(""))
+        let base_path = &base.url.path;
+        let dir_end = base.cookie_path().rfind('/').unwrap_or(0);
+        format!("{}/{location}", base_path.get(..dir_end).unwrap_or(""))
     };
     parse_url(&format!("{scheme}://{authority}{path}"))
 }
@@ -675,11 +637,14 @@ fn tls_session(config: &Arc<ClientConfig>, host: &str) -> Result<ClientConnectio
 
 /// The HTTP state of the exchange under way.
 enum Phase {
-    SendHead(Call<SendRequest>),
-    Await100(Call<Await100>),
-    SendBody(Call<SendBody>),
-    RecvHead(Call<RecvResponse>),
-    RecvBody(Call<RecvBody>),
+    /// The request head (`Exchange::head`) is to be written.
+    SendHead,
+    /// The head went out with `Expect: 100-continue`: waiting for the interim
+    /// response, or `continue_deadline`, before the body.
+    Await100,
+    SendBody,
+    RecvHead,
+    RecvBody(BodyReader),
 }
 
 /// What to do once the current response is fully read.
@@ -745,6 +710,14 @@ struct Exchange {
     body_offset: u64,
     body_file: Option<File>,
     body_len: u64,
+    /// The request head of this attempt, until it is written.
+    head: Vec<u8>,
+    /// The head asks for `100 Continue` before the body.
+    expect_continue: bool,
+    /// The server answered before the body was sent: the connection cannot be reused.
+    body_skipped: bool,
+    /// The response ends the connection (`Connection: close`, HTTP/1.0, close-delimited body).
+    must_close: bool,
     phase: Option<Phase>,
     status: u16,
     headers: Vec<(String, String)>,
@@ -857,6 +830,10 @@ impl HttpClient {
             body_offset: 0,
             body_file: None,
             body_len: 0,
+            head: Vec::new(),
+            expect_continue: false,
+            body_skipped: false,
+            must_close: false,
             phase: None,
             status: 0,
             headers: Vec::new(),
@@ -926,12 +903,8 @@ impl HttpClient {
         if let Some(deadline) = exchange.continue_deadline {
             if now >= deadline {
                 exchange.continue_deadline = None;
-                if let Some(Phase::Await100(call)) = exchange.phase.take() {
-                    exchange.phase = Some(match call.proceed() {
-                        Ok(Await100Result::SendBody(call)) => Phase::SendBody(call),
-                        Ok(Await100Result::RecvResponse(call)) => Phase::RecvHead(call),
-                        Err(err) => return self.fail(registry, now, err.into()),
-                    });
+                if let Some(Phase::Await100) = exchange.phase {
+                    exchange.phase = Some(Phase::SendBody);
                     self.run_again = true;
                 }
             }
@@ -943,7 +916,7 @@ impl HttpClient {
                 "connecting"
             } else {
                 match exchange.phase {
-                    Some(Phase::SendHead(_)) | Some(Phase::SendBody(_)) => "sending the request",
+                    Some(Phase::SendHead) | Some(Phase::SendBody) => "sending the request",
                     _ => "waiting for the response",
                 }
             };
@@ -1044,9 +1017,14 @@ impl HttpClient {
         exchange.sink = Sink::Discard(0);
         exchange.decoder = None;
         exchange.continue_deadline = None;
+        exchange.body_skipped = false;
+        exchange.must_close = false;
 
-        let call = build_call(&self.config, exchange, &self.cookies, self.auth.as_mut())?;
-        exchange.phase = Some(Phase::SendHead(call));
+        let (head, expect_continue) =
+            build_head(&self.config, exchange, &self.cookies, self.auth.as_mut())?;
+        exchange.head = head;
+        exchange.expect_continue = expect_continue;
+        exchange.phase = Some(Phase::SendHead);
         let connecting = self.conn.as_ref().is_some_and(|conn| conn.connecting);
         exchange.io_deadline = now
             + if connecting {
@@ -1238,10 +1216,10 @@ impl HttpClient {
             .and_then(|exchange| exchange.phase.as_ref())
         {
             None => 0,
-            Some(Phase::SendHead(_)) => 1,
-            Some(Phase::Await100(_)) => 2,
-            Some(Phase::SendBody(_)) => 3,
-            Some(Phase::RecvHead(_)) => 4,
+            Some(Phase::SendHead) => 1,
+            Some(Phase::Await100) => 2,
+            Some(Phase::SendBody) => 3,
+            Some(Phase::RecvHead) => 4,
             Some(Phase::RecvBody(_)) => 5,
         }
     }
@@ -1255,67 +1233,42 @@ impl HttpClient {
         let Some(exchange) = self.exchange.as_mut() else {
             return Ok(false);
         };
-        let Some(phase) = exchange.phase.take() else {
-            return Ok(false);
-        };
-        let mut produced = false;
-        let next = match phase {
-            Phase::SendHead(mut call) => {
-                self.out_buf.resize(CHUNK, 0);
-                let used = match call.write(&mut self.out_buf) {
-                    Ok(used) => used,
-                    Err(ureq_proto::Error::OutputOverflow) => {
-                        return Err(HttpError::Protocol("request header too long".to_string()))
+        match exchange.phase {
+            Some(Phase::SendHead) => {
+                self.out_buf.append(&mut exchange.head);
+                exchange.phase = Some(if exchange.body_len == 0 {
+                    Phase::RecvHead
+                } else if exchange.expect_continue {
+                    exchange.continue_deadline = Some(now + self.config.continue_timeout);
+                    Phase::Await100
+                } else {
+                    Phase::SendBody
+                });
+                Ok(!self.out_buf.is_empty())
+            }
+            Some(Phase::SendBody) => {
+                if exchange.body_offset >= exchange.body_len {
+                    exchange.phase = Some(Phase::RecvHead);
+                    return Ok(false);
+                }
+                let chunk_len = next_body_chunk(exchange, &mut self.scratch)?;
+                if chunk_len == 0 {
+                    return Err(HttpError::Io("request body shorter than its length".into()));
+                }
+                let input = match &exchange.request.body {
+                    RequestBody::Memory(data) => {
+                        let start = usize::try_from(exchange.body_offset).unwrap_or(usize::MAX);
+                        data.get(start..start.saturating_add(chunk_len))
+                            .unwrap_or(&[])
                     }
-                    Err(err) => return Err(err.into()),
+                    _ => self.scratch.get(..chunk_len).unwrap_or(&[]),
                 };
-                self.out_buf.truncate(used);
-                produced = used > 0;
-                if call.can_proceed() {
-                    match call.proceed()? {
-                        Some(SendRequestResult::Await100(call)) => {
-                            exchange.continue_deadline = Some(now + self.config.continue_timeout);
-                            Phase::Await100(call)
-                        }
-                        Some(SendRequestResult::SendBody(call)) => Phase::SendBody(call),
-                        Some(SendRequestResult::RecvResponse(call)) => Phase::RecvHead(call),
-                        None => return Err(HttpError::Protocol("request head incomplete".into())),
-                    }
-                } else {
-                    Phase::SendHead(call)
-                }
+                self.out_buf.extend_from_slice(input);
+                exchange.body_offset += input.len() as u64;
+                Ok(!input.is_empty())
             }
-            Phase::SendBody(mut call) => {
-                if call.can_proceed() {
-                    match call.proceed() {
-                        Some(call) => Phase::RecvHead(call),
-                        None => return Err(HttpError::Protocol("request body incomplete".into())),
-                    }
-                } else {
-                    let chunk_len = next_body_chunk(exchange, &mut self.scratch)?;
-                    if chunk_len == 0 {
-                        return Err(HttpError::Io("request body shorter than its length".into()));
-                    }
-                    self.out_buf.resize(CHUNK, 0);
-                    let input = match &exchange.request.body {
-                        RequestBody::Memory(data) => {
-                            let start = usize::try_from(exchange.body_offset).unwrap_or(usize::MAX);
-                            data.get(start..start.saturating_add(chunk_len))
-                                .unwrap_or(&[])
-                        }
-                        _ => self.scratch.get(..chunk_len).unwrap_or(&[]),
-                    };
-                    let (consumed, used) = call.write(input, &mut self.out_buf)?;
-                    self.out_buf.truncate(used);
-                    exchange.body_offset += consumed as u64;
-                    produced = used > 0;
-                    Phase::SendBody(call)
-                }
-            }
-            other => other,
-        };
-        exchange.phase = Some(next);
-        Ok(produced)
+            _ => Ok(false),
+        }
     }
 
     /// Write pending output. `true` if any byte went out.
@@ -1384,26 +1337,39 @@ impl HttpClient {
             return Ok(None);
         };
         let next = match phase {
-            Phase::Await100(mut call) => {
-                let used = call.try_read_100(&self.in_buf)?;
-                self.in_buf.drain(..used.min(self.in_buf.len()));
-                if call.can_keep_await_100() && !eof {
-                    Phase::Await100(call)
-                } else {
-                    exchange.continue_deadline = None;
-                    match call.proceed()? {
-                        Await100Result::SendBody(call) => Phase::SendBody(call),
-                        Await100Result::RecvResponse(call) => Phase::RecvHead(call),
+            Phase::Await100 => match wire::parse_response_head(&self.in_buf, wire::MAX_HEADERS)? {
+                Some((used, head)) if is_interim(&head) => {
+                    self.in_buf.drain(..used.min(self.in_buf.len()));
+                    if head.status == 100 {
+                        exchange.continue_deadline = None;
+                        Phase::SendBody
+                    } else {
+                        Phase::Await100
                     }
                 }
-            }
-            Phase::RecvHead(mut call) => {
-                // 1xx responses are consumed without a result: loop past a few of them.
+                Some(_) => {
+                    // A final answer before the body: the body is not sent.
+                    exchange.continue_deadline = None;
+                    exchange.body_skipped = true;
+                    Phase::RecvHead
+                }
+                None if eof => {
+                    exchange.continue_deadline = None;
+                    Phase::SendBody
+                }
+                None => Phase::Await100,
+            },
+            Phase::RecvHead => {
+                // Interim (1xx) responses are passed over: loop past a few of them.
                 let head = loop {
-                    let (used, response) = call.try_response(&self.in_buf, false)?;
+                    let Some((used, head)) =
+                        wire::parse_response_head(&self.in_buf, wire::MAX_HEADERS)?
+                    else {
+                        break None;
+                    };
                     self.in_buf.drain(..used.min(self.in_buf.len()));
-                    if response.is_some() || used == 0 {
-                        break response;
+                    if !is_interim(&head) {
+                        break Some(head);
                     }
                     exchange.interim_responses += 1;
                     if exchange.interim_responses > MAX_INTERIM_RESPONSES {
@@ -1412,51 +1378,50 @@ impl HttpClient {
                         )));
                     }
                 };
-                match head {
-                    None => {
-                        if self.in_buf.len() >= MAX_RESPONSE_HEAD {
-                            return Err(HttpError::Protocol("response head too large".into()));
-                        }
-                        if eof {
-                            return Err(HttpError::Io(
-                                "connection closed before the response".into(),
-                            ));
-                        }
-                        Phase::RecvHead(call)
+                let Some(head) = head else {
+                    if self.in_buf.len() >= MAX_RESPONSE_HEAD {
+                        return Err(HttpError::Protocol("response head too large".into()));
                     }
-                    Some(response) => {
-                        on_response_head(exchange, &response, &self.config, &mut self.cookies)?;
-                        match call.proceed() {
-                            Some(RecvResponseResult::RecvBody(call)) => {
-                                if let (BodyMode::LengthDelimited(len), Sink::Memory(buf)) =
-                                    (call.body_mode(), &mut exchange.sink)
-                                {
-                                    if len > self.config.max_response_body as u64 {
-                                        return Err(HttpError::ResponseTooLarge);
-                                    }
-                                    // One allocation up front: no copying regrowth mid-body.
-                                    buf.reserve_exact(usize::try_from(len).unwrap_or(0));
-                                }
-                                Phase::RecvBody(call)
-                            }
-                            Some(RecvResponseResult::Redirect(call)) => {
-                                let must_close = call.must_close_connection();
-                                return self.complete(registry, now, must_close);
-                            }
-                            Some(RecvResponseResult::Cleanup(call)) => {
-                                let must_close = call.must_close_connection();
-                                return self.complete(registry, now, must_close);
-                            }
-                            None => return Err(HttpError::Protocol("response incomplete".into())),
-                        }
+                    if eof {
+                        return Err(HttpError::Io(
+                            "connection closed before the response".into(),
+                        ));
                     }
+                    exchange.phase = Some(Phase::RecvHead);
+                    return Ok(None);
+                };
+                // 101 Switching Protocols: nothing of HTTP follows on this connection.
+                let reader = match head.status {
+                    101 => BodyReader::Empty,
+                    _ => BodyReader::for_response(&head).map_err(protocol_error)?,
+                };
+                let headers = &head.headers;
+                exchange.must_close = exchange.body_skipped
+                    || head.status == 101
+                    || headers.has_token("connection", "close")
+                    || (head.http10 && !headers.has_token("connection", "keep-alive"))
+                    || reader == BodyReader::UntilClose;
+                on_response_head(exchange, &head, &self.config, &mut self.cookies)?;
+                if reader.is_done() {
+                    let must_close = exchange.must_close;
+                    return self.complete(registry, now, must_close);
                 }
+                if let (BodyReader::Length(len), Sink::Memory(buf)) = (&reader, &mut exchange.sink)
+                {
+                    if *len > self.config.max_response_body as u64 {
+                        return Err(HttpError::ResponseTooLarge);
+                    }
+                    // One allocation up front: no copying regrowth mid-body.
+                    buf.reserve_exact(usize::try_from(*len).unwrap_or(0));
+                }
+                Phase::RecvBody(reader)
             }
-            Phase::RecvBody(mut call) => {
-                let close_delimited = matches!(call.body_mode(), BodyMode::CloseDelimited);
+            Phase::RecvBody(mut reader) => {
                 loop {
                     crate::slices::pause_point();
-                    let (used, produced) = call.read(&self.in_buf, &mut self.scratch)?;
+                    let (used, produced) = reader
+                        .read(&self.in_buf, &mut self.scratch)
+                        .map_err(protocol_error)?;
                     self.in_buf.drain(..used.min(self.in_buf.len()));
                     let data = self.scratch.get(..produced).unwrap_or(&[]);
                     accept_body(exchange, data, self.config.max_response_body)?;
@@ -1464,28 +1429,23 @@ impl HttpClient {
                         break;
                     }
                 }
-                let ended = if close_delimited {
-                    eof
-                } else {
-                    call.can_proceed()
+                let ended = match reader {
+                    BodyReader::UntilClose => eof,
+                    _ => reader.is_done(),
                 };
                 if ended {
                     if let Some(decoder) = &exchange.decoder {
                         decoder.finish()?;
                     }
-                    let must_close = match call.proceed() {
-                        Some(RecvBodyResult::Redirect(call)) => call.must_close_connection(),
-                        Some(RecvBodyResult::Cleanup(call)) => call.must_close_connection(),
-                        None => true,
-                    };
-                    return self.complete(registry, now, must_close || close_delimited);
+                    let must_close = exchange.must_close;
+                    return self.complete(registry, now, must_close);
                 }
                 if eof {
                     return Err(HttpError::Io(
                         "connection closed in the response body".into(),
                     ));
                 }
-                Phase::RecvBody(call)
+                Phase::RecvBody(reader)
             }
             other => other,
         };
@@ -1525,7 +1485,7 @@ impl HttpClient {
                     status: exchange.status,
                     headers: exchange.headers,
                     body,
-                    url: exchange.target.uri.to_string(),
+                    url: exchange.target.url.to_string(),
                 })))
             }
             AfterResponse::Authenticate(challenge) => {
@@ -1562,53 +1522,38 @@ impl HttpClient {
     }
 }
 
+/// Whether a response is interim (1xx), to be passed over; 101 ends HTTP on the connection instead.
+fn is_interim(head: &ResponseHead) -> bool {
+    head.status < 200 && head.status != 101
+}
+
+fn protocol_error(detail: &str) -> HttpError {
+    HttpError::Protocol(detail.to_string())
+}
+
 /// Decide from the status line and headers what the response is for.
 fn on_response_head(
     exchange: &mut Exchange,
-    response: &http::Response<()>,
+    head: &ResponseHead,
     config: &HttpConfig,
     cookies: &mut CookieJar,
 ) -> Result<(), HttpError> {
-    exchange.status = response.status().as_u16();
-    log::debug!(
-        "{} {} {}",
-        match response.version() {
-            http::Version::HTTP_10 => "HTTP/1.0",
-            _ => "HTTP/1.1",
-        },
-        exchange.status,
-        response.status().canonical_reason().unwrap_or("")
-    );
-    exchange.headers = response
-        .headers()
-        .iter()
-        .map(|(name, value)| {
-            (
-                name.as_str().to_string(),
-                String::from_utf8_lossy(value.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
+    exchange.status = head.status;
+    let version = if head.http10 { "HTTP/1.0" } else { "HTTP/1.1" };
+    log::debug!("{version} {} {}", head.status, head.reason);
+    exchange.headers = head.headers.0.clone();
+    // Fields this client interprets must be plain ASCII text.
+    let text_values = |name| head.headers.all(name).filter(|value| value.is_ascii());
     let target = &exchange.target;
-    for value in response.headers().get_all(http::header::SET_COOKIE) {
-        if let Ok(text) = value.to_str() {
-            cookies.store(
-                text,
-                &target.origin.host,
-                target.path.split('?').next().unwrap_or("/"),
-            );
-        }
+    for value in text_values("set-cookie") {
+        cookies.store(value, &target.origin.host, target.cookie_path());
     }
     let status = exchange.status;
     if status == 401 {
         if exchange.answered_challenge || config.credentials.is_none() {
             return Err(HttpError::AuthFailed);
         }
-        let challenges: Vec<Challenge> = response
-            .headers()
-            .get_all(http::header::WWW_AUTHENTICATE)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
+        let challenges: Vec<Challenge> = text_values("www-authenticate")
             .flat_map(digest::parse_www_authenticate)
             .collect();
         let challenge = digest::choose_challenge(&challenges).ok_or(HttpError::AuthFailed)?;
@@ -1617,11 +1562,7 @@ fn on_response_head(
         return Ok(());
     }
     if matches!(status, 301 | 302 | 303 | 307 | 308) {
-        if let Some(location) = response
-            .headers()
-            .get(http::header::LOCATION)
-            .and_then(|value| value.to_str().ok())
-        {
+        if let Some(location) = text_values("location").next() {
             if exchange.redirects >= config.max_redirects {
                 return Err(HttpError::TooManyRedirects);
             }
@@ -1631,8 +1572,8 @@ fn on_response_head(
         }
     }
     exchange.after = AfterResponse::Deliver;
-    let coding = match response.headers().get(http::header::CONTENT_ENCODING) {
-        Some(value) => ContentCoding::from_header(&String::from_utf8_lossy(value.as_bytes()))?,
+    let coding = match head.headers.get("content-encoding") {
+        Some(value) => ContentCoding::from_header(value)?,
         None => None,
     };
     exchange.decoder = coding.map(|coding| {
@@ -1654,53 +1595,42 @@ fn on_response_head(
     Ok(())
 }
 
-/// Build the ureq-proto call for the exchange's current target.
+/// The request head for the exchange's current target, and whether it asks
+/// for `100 Continue`.
 ///
 /// Redirects keep the method and body (TR-069 3.4.5: the CPE resends the
 /// message to the new URL; icwmp sets curl's POSTREDIR_ALL), unlike browsers.
-fn build_call(
+fn build_head(
     config: &HttpConfig,
     exchange: &Exchange,
     cookies: &CookieJar,
     auth: Option<&mut SessionAuth>,
-) -> Result<Call<SendRequest>, HttpError> {
+) -> Result<(Vec<u8>, bool), HttpError> {
     let request = &exchange.request;
     let target = &exchange.target;
-    let method = match request.method {
-        Method::Get => http::Method::GET,
-        Method::Post => http::Method::POST,
-        Method::Put => http::Method::PUT,
-    };
-    let http_request = http::Request::builder()
-        .method(method)
-        .uri(target.uri.clone())
-        .body(())
-        .map_err(|err| HttpError::InvalidUrl(err.to_string()))?;
-    let mut call = Call::new(http_request)?;
-    call.header("user-agent", config.user_agent.as_str())?;
+    let mut fields: Vec<(&str, String)> = vec![("user-agent", config.user_agent.clone())];
+    let expect_continue = request.method != Method::Get
+        && exchange.body_len > 0
+        && !config.http_disable_100continue
+        && exchange.body_len >= config.expect_continue_min_body;
     if request.method != Method::Get {
-        call.header("content-length", exchange.body_len.to_string())?;
+        fields.push(("content-length", exchange.body_len.to_string()));
         if let Some(content_type) = &request.content_type {
-            call.header("content-type", content_type.as_str())?;
+            fields.push(("content-type", content_type.clone()));
         }
-        if !config.http_disable_100continue && exchange.body_len >= config.expect_continue_min_body
-        {
-            call.header("expect", "100-continue")?;
+        if expect_continue {
+            fields.push(("expect", "100-continue".to_string()));
         }
     }
     if config.compression.is_some() {
-        call.header("accept-encoding", "gzip, deflate")?;
+        fields.push(("accept-encoding", "gzip, deflate".to_string()));
     }
     for (name, value) in &request.headers {
-        call.header(name.as_str(), value.as_str())?;
+        fields.push((name.as_str(), value.clone()));
     }
     let origin = &target.origin;
-    if let Some(cookie) = cookies.header_for(
-        &origin.host,
-        target.path.split('?').next().unwrap_or("/"),
-        origin.https,
-    ) {
-        call.header("cookie", cookie)?;
+    if let Some(cookie) = cookies.header_for(&origin.host, target.cookie_path(), origin.https) {
+        fields.push(("cookie", cookie));
     }
     if let (Some(auth), Some(credentials)) = (auth, config.credentials.as_ref()) {
         if auth.origin == *origin {
@@ -1713,26 +1643,39 @@ fn build_call(
                     client.authorization(
                         credentials,
                         request.method.as_str(),
-                        &target.path,
+                        &target.url.path,
                         &cnonce,
                     )
                 }
             };
-            call.header("authorization", value)?;
+            fields.push(("authorization", value));
         }
     }
-    let mut call = call.proceed();
+    if let Some((name, _)) = fields
+        .iter()
+        .find(|(name, value)| !wire::valid_field(name, value))
+    {
+        return Err(HttpError::Protocol(format!(
+            "invalid request header {name}"
+        )));
+    }
+    let method = request.method.as_str();
+    let pairs = || fields.iter().map(|(name, value)| (*name, value.as_str()));
+    let mut head = Vec::new();
+    wire::write_request_head(&mut head, method, &target.url, pairs());
+    if head.len() > CHUNK {
+        return Err(HttpError::Protocol("request header too long".to_string()));
+    }
     if log::log_enabled!(log::Level::Debug) {
-        if let Ok(headers) = call.headers_map() {
-            let headers = headers
-                .iter()
-                .map(|(name, value)| (name.as_str(), value.to_str().unwrap_or("(not text)")));
-            let head =
-                redact::request_head(call.method().as_str(), &call.uri().to_string(), headers);
-            log::debug!("{head}");
-        }
+        let host = [("host", target.url.host_header())];
+        let line = redact::request_head(
+            method,
+            &target.url.to_string(),
+            host.into_iter().chain(pairs()),
+        );
+        log::debug!("{line}");
     }
-    Ok(call)
+    Ok((head, expect_continue))
 }
 
 /// The request with its in-memory body compressed (and `Content-Encoding`
@@ -1807,11 +1750,11 @@ mod tests {
                 port: 8443
             }
         );
-        assert_eq!(target.path, "/acs?x=1");
+        assert_eq!(target.url.path, "/acs?x=1");
         let target = parse_url("http://ACS.example").unwrap();
         assert_eq!(target.origin.port, 80);
         assert_eq!(target.origin.host, "acs.example");
-        assert_eq!(target.path, "/");
+        assert_eq!(target.url.path, "/");
         for bad in [
             "",
             "ftp://x/",
@@ -1832,7 +1775,7 @@ mod tests {
     #[test]
     fn joins_locations() {
         let base = parse_url("http://a.example:8080/acs/main?q").unwrap();
-        let join = |loc: &str| join_location(&base, loc).unwrap().uri.to_string();
+        let join = |loc: &str| join_location(&base, loc).unwrap().url.to_string();
         assert_eq!(join("https://b.example/x"), "https://b.example/x");
         assert_eq!(join("//c.example/y"), "http://c.example/y");
         assert_eq!(join("/root"), "http://a.example:8080/root");

@@ -34,6 +34,7 @@ use crate::fsutil::{atomic_write, set_aside};
 use crate::service::{Context, Request, Service, Tokens};
 use crate::store::names;
 use crate::sys;
+use crate::wire::http::Url;
 use crate::wire::stun;
 use crate::wire::stun_binding::{Binding, BindingSettings, Outcome, Step};
 use crate::wire::udp_conn_request::{UdpRequestError, UdpRequestGuard, MAX_DATAGRAM};
@@ -99,10 +100,7 @@ impl Applied {
 
 /// The host of the ACS URL (brackets of an IPv6 literal removed).
 fn host_of(url: &str) -> String {
-    url.parse::<ureq_proto::http::Uri>()
-        .ok()
-        .and_then(|uri| uri.host().map(|h| h.trim_matches(['[', ']']).to_owned()))
-        .unwrap_or_default()
+    Url::parse(url).map(|url| url.host).unwrap_or_default()
 }
 
 /// Whether `mapped` is this host's own address and `port` (no NAT in between).

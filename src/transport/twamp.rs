@@ -8,7 +8,6 @@
 //! reflector sequence numbers, counted from 0.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -27,6 +26,7 @@ use crate::datamodel::reflectors::{
 use crate::service::{Context, Service, Tokens};
 use crate::slices::{SharedUrgent, Urgent};
 use crate::sys;
+use crate::vecmap::VecMap;
 use crate::wire::allowed_list::AllowedSources;
 use crate::wire::twamp::{self, NtpTimestamp, Reflection};
 
@@ -43,7 +43,7 @@ struct Reflector {
     socket: UdpSocket,
     allowed: AllowedSources,
     /// Next reflector sequence number per sender.
-    sequences: HashMap<SocketAddr, u32>,
+    sequences: VecMap<SocketAddr, u32>,
 }
 
 /// The sockets and buffers, shared with the urgent handler.
@@ -103,7 +103,7 @@ fn reflect(reflector: &mut Reflector, d: &sys::Datagram, bytes: &[u8], out: &mut
     if reflector.sequences.len() >= MAX_SENDERS && !reflector.sequences.contains_key(&d.from) {
         reflector.sequences.clear();
     }
-    let next = reflector.sequences.entry(d.from).or_insert(0);
+    let next = reflector.sequences.get_or_insert_with(d.from, || 0);
     let sequence = *next;
     *next = next.wrapping_add(1);
     let (rs, rn) = d.received.unwrap_or_else(clock::unix_now_precise);
@@ -196,7 +196,7 @@ impl TwampReflectors {
                 bound: address,
                 socket,
                 allowed,
-                sequences: HashMap::new(),
+                sequences: VecMap::new(),
             });
         }
         // Packets that came before registration raise no event: read them now.
@@ -213,7 +213,7 @@ impl Service for TwampReflectors {
     fn configure(&mut self, cx: &mut Context) {
         let wanted = self.wanted(cx.uci_dir);
         let mut core = self.core.borrow_mut();
-        let mut states = HashMap::new();
+        let mut states = VecMap::new();
         // Stop what changed or went away.
         for slot in core.slots.iter_mut() {
             let keep = slot.as_ref().is_some_and(|r| {

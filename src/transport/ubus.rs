@@ -376,7 +376,7 @@ pub struct CallHandle {
 }
 
 /// Identifies one interface status request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RequestId(u64);
 
 /// Why the client could not do what was asked.

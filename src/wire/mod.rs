@@ -12,6 +12,7 @@ pub mod digest;
 #[cfg(feature = "diagnostics")]
 pub mod dns;
 pub mod ftp;
+pub mod http;
 #[cfg(feature = "diagnostics")]
 pub mod icmp;
 pub mod lwn;

@@ -4,7 +4,6 @@
 //! after the session (or a reload).
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use crate::config::backends::UciDir;
@@ -13,6 +12,7 @@ use crate::datamodel::config::SharedUci;
 use crate::datamodel::engine::{DataModel, RegisterError};
 use crate::datamodel::host;
 use crate::datamodel::provider::ApplyStatus;
+use crate::vecmap::VecMap;
 
 #[cfg(feature = "udpecho")]
 mod echo;
@@ -68,7 +68,7 @@ pub struct EchoCounters {
 #[derive(Debug, Default)]
 pub struct ReflectorState {
     /// TWAMP reflectors by UCI section name; absent: not running (Disabled).
-    pub twamp: HashMap<String, RunState>,
+    pub twamp: VecMap<String, RunState>,
     pub echo: EchoCounters,
 }
 

@@ -5,7 +5,6 @@
 //! `twamp_inst` (instance number) and `twamp_alias`. `interface` holds the
 //! IP interface's Name.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -17,6 +16,7 @@ use crate::datamodel::engine::{DataModel, RegisterError};
 use crate::datamodel::host;
 use crate::datamodel::provider::{ApplyStatus, Provider};
 use crate::datamodel::schema::ModelKind;
+use crate::vecmap::VecMap;
 use crate::wire::allowed_list::AllowedSources;
 
 pub const TWAMP_PACKAGE: &str = "twamp";
@@ -87,7 +87,7 @@ pub(super) fn register(
             rows: Vec::new(),
             stamp: None,
             interfaces: None,
-            numbering: HashMap::new(),
+            numbering: VecMap::new(),
             state: state.clone(),
             staged: Vec::new(),
         }),
@@ -141,7 +141,7 @@ struct TwampProvider {
     stamp: Option<FileStamp>,
     interfaces: Option<(Instant, Vec<host::NetInterface>)>,
     /// `numbered` per IP interface, for the rows and interfaces as read now.
-    numbering: HashMap<u32, Vec<(u32, usize)>>,
+    numbering: VecMap<u32, Vec<(u32, usize)>>,
     state: SharedReflectorState,
     /// (section, option, value) to write on commit.
     staged: Vec<(String, String, String)>,
