@@ -253,7 +253,7 @@ impl Daemon {
         // Packages changed outside CWMP show up against the recorded inventory.
         self.software.refresh();
         for index in 0..self.services.len() {
-            self.serve(index, |service, cx| service.session_ended(cx));
+            self.serve(index, &mut |service, cx| service.session_ended(cx));
         }
         info!("Waiting the next session");
     }
