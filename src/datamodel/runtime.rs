@@ -5,7 +5,6 @@
 //! a GetParameterValues never waits on ubus.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -46,7 +45,9 @@ enum Asked {
 /// One refresh runs at a time.
 #[derive(Debug, Default)]
 pub struct RuntimeRefresh {
-    pending: HashMap<RequestId, Asked>,
+    /// The requests in flight: at most three plus two per Wi-Fi interface
+    /// (`wifi::MAX_INTERFACES`), so a list searched in order serves.
+    pending: Vec<(RequestId, Asked)>,
 }
 
 impl RuntimeRefresh {
@@ -61,9 +62,7 @@ impl RuntimeRefresh {
             ("network.wireless", "status", Asked::WirelessStatus),
         ] {
             match ubus.request_call(object, method, Vec::new(), now) {
-                Ok(request) => {
-                    self.pending.insert(request, asked);
-                }
+                Ok(request) => self.pending.push((request, asked)),
                 Err(e) => log::debug!("ubus: cannot call {object} {method}: {e}"),
             }
         }
@@ -84,9 +83,10 @@ impl RuntimeRefresh {
         result: Result<Vec<(String, Value)>, UbusStatus>,
         now: Instant,
     ) {
-        let Some(asked) = self.pending.remove(&request) else {
+        let Some(at) = self.pending.iter().position(|(id, _)| *id == request) else {
             return;
         };
+        let (_, asked) = self.pending.swap_remove(at);
         let reply = result.as_deref().ok();
         if let Err(status) = &result {
             log::debug!("ubus: {object}: {status}");
@@ -121,9 +121,7 @@ impl RuntimeRefresh {
                         ),
                     ] {
                         match ubus.request_call(object, method, args, now) {
-                            Ok(request) => {
-                                self.pending.insert(request, asked);
-                            }
+                            Ok(request) => self.pending.push((request, asked)),
                             Err(e) => log::debug!("ubus: cannot call {object} {method}: {e}"),
                         }
                     }
