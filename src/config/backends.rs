@@ -5,7 +5,6 @@
 //! configuration as changed so it reloads after the session.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -122,21 +121,22 @@ pub fn stamp_of(path: &Path) -> Option<FileStamp> {
 #[derive(Debug)]
 pub struct UciDir {
     dir: PathBuf,
-    /// Packages with uncommitted edits.
-    edited: HashMap<String, UciFile>,
+    /// Packages with uncommitted edits. These lists hold one entry per
+    /// package the data model uses (a few), so they are searched in order.
+    edited: Vec<(String, UciFile)>,
     /// Packages committed and not yet taken for reloading.
     committed: Vec<String>,
     /// Parsed packages and the file stamp they were read at.
-    parsed: RefCell<HashMap<String, (FileStamp, Rc<UciFile>)>>,
+    parsed: RefCell<Vec<(String, FileStamp, Rc<UciFile>)>>,
 }
 
 impl UciDir {
     pub fn new(dir: &Path) -> UciDir {
         UciDir {
             dir: dir.to_path_buf(),
-            edited: HashMap::new(),
+            edited: Vec::new(),
             committed: Vec::new(),
-            parsed: RefCell::new(HashMap::new()),
+            parsed: RefCell::new(Vec::new()),
         }
     }
 
@@ -152,41 +152,48 @@ impl UciDir {
     /// (parsed again only when its stamp changed, so a change made with
     /// `uci` or LuCI is seen at the next read).
     fn load(&self, package: &str) -> Option<Rc<UciFile>> {
-        if let Some(uci) = self.edited.get(package) {
+        if let Some((_, uci)) = self.edited.iter().find(|(p, _)| p == package) {
             return Some(Rc::new(uci.clone()));
         }
         let path = self.path(package)?;
         let stamp = stamp_of(&path)?;
-        if let Some((seen, uci)) = self.parsed.borrow().get(package) {
+        let mut parsed = self.parsed.borrow_mut();
+        let at = parsed.iter().position(|(p, _, _)| p == package);
+        if let Some((_, seen, uci)) = at.and_then(|at| parsed.get(at)) {
             if *seen == stamp {
                 return Some(uci.clone());
             }
         }
         let uci = Rc::new(read_uci(&path)?);
-        self.parsed
-            .borrow_mut()
-            .insert(package.to_owned(), (stamp, uci.clone()));
+        let entry = (package.to_owned(), stamp, uci.clone());
+        match at.and_then(|at| parsed.get_mut(at)) {
+            Some(slot) => *slot = entry,
+            None => parsed.push(entry),
+        }
         Some(uci)
     }
 
-    fn edit<T>(
-        &mut self,
-        package: &str,
-        f: impl FnOnce(&mut UciFile) -> Result<T, String>,
-    ) -> Result<T, String> {
-        if !self.edited.contains_key(package) {
-            let path = self
-                .path(package)
-                .ok_or_else(|| format!("invalid package '{package}'"))?;
-            let uci = if path.exists() {
-                read_uci(&path).ok_or_else(|| format!("{} does not parse", path.display()))?
-            } else {
-                UciFile::new()
-            };
-            self.edited.insert(package.to_owned(), uci);
-        }
-        let uci = self.edited.get_mut(package).ok_or("package vanished")?;
-        f(uci)
+    /// The package to edit: this session's copy, read from its file (or
+    /// empty) on the first edit.
+    fn editable(&mut self, package: &str) -> Result<&mut UciFile, String> {
+        let at = self.edited.iter().position(|(p, _)| p == package);
+        let at = match at {
+            Some(at) => at,
+            None => {
+                let path = self
+                    .path(package)
+                    .ok_or_else(|| format!("invalid package '{package}'"))?;
+                let uci = if path.exists() {
+                    read_uci(&path).ok_or_else(|| format!("{} does not parse", path.display()))?
+                } else {
+                    UciFile::new()
+                };
+                self.edited.push((package.to_owned(), uci));
+                self.edited.len() - 1
+            }
+        };
+        let (_, uci) = self.edited.get_mut(at).ok_or("package vanished")?;
+        Ok(uci)
     }
 }
 
@@ -195,15 +202,24 @@ impl UciBackend for UciDir {
         let Some(uci) = self.load(package) else {
             return Vec::new();
         };
-        let mut counts: HashMap<String, usize> = HashMap::new();
+        // Sections seen so far per type (a package has few types).
+        let mut counts: Vec<(&str, usize)> = Vec::new();
         uci.sections()
             .map(|s| {
-                let index = counts.entry(s.section_type.clone()).or_default();
+                let index = match counts.iter_mut().find(|(t, _)| *t == s.section_type) {
+                    Some((_, seen)) => {
+                        *seen += 1;
+                        *seen - 1
+                    }
+                    None => {
+                        counts.push((&s.section_type, 1));
+                        0
+                    }
+                };
                 let name = s
                     .name
                     .clone()
                     .unwrap_or_else(|| format!("@{}[{index}]", s.section_type));
-                *index += 1;
                 UciSection {
                     name,
                     section_type: s.section_type.clone(),
@@ -228,28 +244,25 @@ impl UciBackend for UciDir {
         option: &str,
         value: &str,
     ) -> Result<(), String> {
-        self.edit(package, |uci| {
-            uci.set(section, option, value)
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        })
+        let uci = self.editable(package)?;
+        uci.set(section, option, value)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 
     fn add_section(&mut self, package: &str, section_type: &str) -> Result<String, String> {
-        self.edit(package, |uci| {
-            uci.add_section(section_type, None)
-                .map_err(|e| e.to_string())
-        })
+        let uci = self.editable(package)?;
+        uci.add_section(section_type, None)
+            .map_err(|e| e.to_string())
     }
 
     fn delete_section(&mut self, package: &str, section: &str) -> Result<(), String> {
-        self.edit(package, |uci| {
-            if uci.delete_section(section) {
-                Ok(())
-            } else {
-                Err(format!("no section '{section}'"))
-            }
-        })
+        let uci = self.editable(package)?;
+        if uci.delete_section(section) {
+            Ok(())
+        } else {
+            Err(format!("no section '{section}'"))
+        }
     }
 
     fn set_list(
@@ -259,33 +272,32 @@ impl UciBackend for UciDir {
         option: &str,
         values: &[&str],
     ) -> Result<(), String> {
-        self.edit(package, |uci| {
-            if !uci.has_section(section) {
-                return Err(format!("no section '{section}'"));
-            }
-            uci.delete_option(section, option);
-            for value in values {
-                uci.add_list(section, option, value)
-                    .map_err(|e| e.to_string())?;
-            }
-            Ok(())
-        })
+        let uci = self.editable(package)?;
+        if !uci.has_section(section) {
+            return Err(format!("no section '{section}'"));
+        }
+        uci.delete_option(section, option);
+        for value in values {
+            uci.add_list(section, option, value)
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
     }
 
     fn delete_option(&mut self, package: &str, section: &str, option: &str) -> Result<(), String> {
-        self.edit(package, |uci| {
-            if !uci.has_section(section) {
-                return Err(format!("no section '{section}'"));
-            }
-            uci.delete_option(section, option);
-            Ok(())
-        })
+        let uci = self.editable(package)?;
+        if !uci.has_section(section) {
+            return Err(format!("no section '{section}'"));
+        }
+        uci.delete_option(section, option);
+        Ok(())
     }
 
     fn commit(&mut self, package: &str) -> Result<(), String> {
-        let Some(uci) = self.edited.remove(package) else {
+        let Some(at) = self.edited.iter().position(|(p, _)| p == package) else {
             return Ok(());
         };
+        let (_, uci) = self.edited.swap_remove(at);
         let path = self
             .path(package)
             .ok_or_else(|| format!("invalid package '{package}'"))?;
@@ -307,7 +319,7 @@ impl UciBackend for UciDir {
     }
 
     fn revert(&mut self, package: &str) {
-        self.edited.remove(package);
+        self.edited.retain(|(p, _)| p != package);
     }
 
     fn take_committed(&mut self) -> Vec<String> {
