@@ -57,9 +57,8 @@ fn first_of(candidates: &[Option<String>], fallback: &str) -> String {
 
 /// The MAC address of the first non-loopback interface with one.
 fn first_mac() -> Option<String> {
-    let mut names = net_interfaces();
-    names.sort_by_key(|n| n.ifindex);
-    names
+    // In ifindex order, as net_interfaces() returns them.
+    net_interfaces()
         .iter()
         .filter(|n| n.name != "lo")
         .filter_map(|n| read(&format!("/sys/class/net/{}/address", n.name)))
@@ -661,7 +660,8 @@ pub fn net_interfaces() -> Vec<NetInterface> {
             })
         })
         .collect();
-    out.sort_by_key(|i| i.ifindex);
+    // Unstable sorting does: an ifindex is unique.
+    out.sort_unstable_by_key(|i| i.ifindex);
     out
 }
 
