@@ -5,6 +5,7 @@
 //! configuration as changed so it reloads after the session.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -121,22 +122,21 @@ pub fn stamp_of(path: &Path) -> Option<FileStamp> {
 #[derive(Debug)]
 pub struct UciDir {
     dir: PathBuf,
-    /// Packages with uncommitted edits. These lists hold one entry per
-    /// package the data model uses (a few), so they are searched in order.
-    edited: Vec<(String, UciFile)>,
+    /// Packages with uncommitted edits.
+    edited: HashMap<String, UciFile>,
     /// Packages committed and not yet taken for reloading.
     committed: Vec<String>,
     /// Parsed packages and the file stamp they were read at.
-    parsed: RefCell<Vec<(String, FileStamp, Rc<UciFile>)>>,
+    parsed: RefCell<HashMap<String, (FileStamp, Rc<UciFile>)>>,
 }
 
 impl UciDir {
     pub fn new(dir: &Path) -> UciDir {
         UciDir {
             dir: dir.to_path_buf(),
-            edited: Vec::new(),
+            edited: HashMap::new(),
             committed: Vec::new(),
-            parsed: RefCell::new(Vec::new()),
+            parsed: RefCell::new(HashMap::new()),
         }
     }
 
@@ -152,48 +152,40 @@ impl UciDir {
     /// (parsed again only when its stamp changed, so a change made with
     /// `uci` or LuCI is seen at the next read).
     fn load(&self, package: &str) -> Option<Rc<UciFile>> {
-        if let Some((_, uci)) = self.edited.iter().find(|(p, _)| p == package) {
+        if let Some(uci) = self.edited.get(package) {
             return Some(Rc::new(uci.clone()));
         }
         let path = self.path(package)?;
         let stamp = stamp_of(&path)?;
-        let mut parsed = self.parsed.borrow_mut();
-        let at = parsed.iter().position(|(p, _, _)| p == package);
-        if let Some((_, seen, uci)) = at.and_then(|at| parsed.get(at)) {
+        if let Some((seen, uci)) = self.parsed.borrow().get(package) {
             if *seen == stamp {
                 return Some(uci.clone());
             }
         }
         let uci = Rc::new(read_uci(&path)?);
-        let entry = (package.to_owned(), stamp, uci.clone());
-        match at.and_then(|at| parsed.get_mut(at)) {
-            Some(slot) => *slot = entry,
-            None => parsed.push(entry),
-        }
+        self.parsed
+            .borrow_mut()
+            .insert(package.to_owned(), (stamp, uci.clone()));
         Some(uci)
     }
 
     /// The package to edit: this session's copy, read from its file (or
     /// empty) on the first edit.
     fn editable(&mut self, package: &str) -> Result<&mut UciFile, String> {
-        let at = self.edited.iter().position(|(p, _)| p == package);
-        let at = match at {
-            Some(at) => at,
-            None => {
-                let path = self
-                    .path(package)
-                    .ok_or_else(|| format!("invalid package '{package}'"))?;
-                let uci = if path.exists() {
-                    read_uci(&path).ok_or_else(|| format!("{} does not parse", path.display()))?
-                } else {
-                    UciFile::new()
-                };
-                self.edited.push((package.to_owned(), uci));
-                self.edited.len() - 1
-            }
-        };
-        let (_, uci) = self.edited.get_mut(at).ok_or("package vanished")?;
-        Ok(uci)
+        if !self.edited.contains_key(package) {
+            let path = self
+                .path(package)
+                .ok_or_else(|| format!("invalid package '{package}'"))?;
+            let uci = if path.exists() {
+                read_uci(&path).ok_or_else(|| format!("{} does not parse", path.display()))?
+            } else {
+                UciFile::new()
+            };
+            self.edited.insert(package.to_owned(), uci);
+        }
+        self.edited
+            .get_mut(package)
+            .ok_or_else(|| "package vanished".to_owned())
     }
 }
 
@@ -202,24 +194,15 @@ impl UciBackend for UciDir {
         let Some(uci) = self.load(package) else {
             return Vec::new();
         };
-        // Sections seen so far per type (a package has few types).
-        let mut counts: Vec<(&str, usize)> = Vec::new();
+        let mut counts: HashMap<String, usize> = HashMap::new();
         uci.sections()
             .map(|s| {
-                let index = match counts.iter_mut().find(|(t, _)| *t == s.section_type) {
-                    Some((_, seen)) => {
-                        *seen += 1;
-                        *seen - 1
-                    }
-                    None => {
-                        counts.push((&s.section_type, 1));
-                        0
-                    }
-                };
+                let index = counts.entry(s.section_type.clone()).or_default();
                 let name = s
                     .name
                     .clone()
                     .unwrap_or_else(|| format!("@{}[{index}]", s.section_type));
+                *index += 1;
                 UciSection {
                     name,
                     section_type: s.section_type.clone(),
@@ -294,10 +277,9 @@ impl UciBackend for UciDir {
     }
 
     fn commit(&mut self, package: &str) -> Result<(), String> {
-        let Some(at) = self.edited.iter().position(|(p, _)| p == package) else {
+        let Some(uci) = self.edited.remove(package) else {
             return Ok(());
         };
-        let (_, uci) = self.edited.swap_remove(at);
         let path = self
             .path(package)
             .ok_or_else(|| format!("invalid package '{package}'"))?;
@@ -319,7 +301,7 @@ impl UciBackend for UciDir {
     }
 
     fn revert(&mut self, package: &str) {
-        self.edited.retain(|(p, _)| p != package);
+        self.edited.remove(package);
     }
 
     fn take_committed(&mut self) -> Vec<String> {

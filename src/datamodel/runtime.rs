@@ -5,6 +5,7 @@
 //! a GetParameterValues never waits on ubus.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -45,9 +46,7 @@ enum Asked {
 /// One refresh runs at a time.
 #[derive(Debug, Default)]
 pub struct RuntimeRefresh {
-    /// The requests in flight: at most three plus two per Wi-Fi interface
-    /// (`wifi::MAX_INTERFACES`), so a list searched in order serves.
-    pending: Vec<(RequestId, Asked)>,
+    pending: HashMap<RequestId, Asked>,
 }
 
 impl RuntimeRefresh {
@@ -62,7 +61,9 @@ impl RuntimeRefresh {
             ("network.wireless", "status", Asked::WirelessStatus),
         ] {
             match ubus.request_call(object, method, Vec::new(), now) {
-                Ok(request) => self.pending.push((request, asked)),
+                Ok(request) => {
+                    self.pending.insert(request, asked);
+                }
                 Err(e) => log::debug!("ubus: cannot call {object} {method}: {e}"),
             }
         }
@@ -83,10 +84,9 @@ impl RuntimeRefresh {
         result: Result<Vec<(String, Value)>, UbusStatus>,
         now: Instant,
     ) {
-        let Some(at) = self.pending.iter().position(|(id, _)| *id == request) else {
+        let Some(asked) = self.pending.remove(&request) else {
             return;
         };
-        let (_, asked) = self.pending.swap_remove(at);
         let reply = result.as_deref().ok();
         if let Err(status) = &result {
             log::debug!("ubus: {object}: {status}");
@@ -121,7 +121,9 @@ impl RuntimeRefresh {
                         ),
                     ] {
                         match ubus.request_call(object, method, args, now) {
-                            Ok(request) => self.pending.push((request, asked)),
+                            Ok(request) => {
+                                self.pending.insert(request, asked);
+                            }
                             Err(e) => log::debug!("ubus: cannot call {object} {method}: {e}"),
                         }
                     }
