@@ -165,12 +165,13 @@ impl Daemon {
     /// Hands every service the running configuration (at start and after a reload).
     fn configure_services(&mut self) {
         for index in 0..self.services.len() {
-            self.serve(index, |service, cx| service.configure(cx));
+            self.serve(index, &mut |service, cx| service.configure(cx));
         }
     }
 
     /// Calls service `index` with a context, then carries out what it asked for.
-    fn serve(&mut self, index: usize, call: impl FnOnce(&mut dyn Service, &mut Context)) {
+    /// (`call` is a trait object so one copy of this serves every caller.)
+    fn serve(&mut self, index: usize, call: &mut dyn FnMut(&mut dyn Service, &mut Context)) {
         let mut requests = Vec::new();
         if let Some(service) = self.services.get_mut(index) {
             let mut cx = Context::new(
@@ -217,7 +218,9 @@ impl Daemon {
                     }
                     token if self.transfers.owns(token) => self.drive_transfers(Some(event), now),
                     token => match Tokens::service_of(token) {
-                        Some(index) => self.serve(index, |service, cx| service.ready(cx, event)),
+                        Some(index) => {
+                            self.serve(index, &mut |service, cx| service.ready(cx, event))
+                        }
                         None => warn!("event for unknown token {}", token.0),
                     },
                 }
@@ -274,7 +277,7 @@ impl Daemon {
                 .and_then(|s| s.poll_at())
                 .is_some_and(|t| t <= now);
             if due {
-                self.serve(index, |service, cx| service.run_due(cx));
+                self.serve(index, &mut |service, cx| service.run_due(cx));
             }
         }
         if self.ubus.poll_at().is_some_and(|t| t <= now) {

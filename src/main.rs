@@ -33,31 +33,45 @@ Usage: icwmpd [OPTIONS]
      --dhcp-option43 <hex>                           Store the ACS settings of DHCP option 43 and have the daemon reload
 ";
 
+/// The options without a value (short, long name), as in USAGE.
+const FLAGS: [(&str, &str); 12] = [
+    ("b", "boot-event"),
+    ("g", "get-rpc-methods"),
+    ("c", "command-input"),
+    ("a", "alias-based-addressing"),
+    ("N", "instance-mode-number"),
+    ("A", "instance-mode-alias"),
+    ("U", "upnp"),
+    ("t", "time-tracking"),
+    ("E", "evaluating-test"),
+    ("h", "help"),
+    ("v", "version"),
+    ("", "kicked"),
+];
+
+/// The options taking a value (short, long name, value name), as in USAGE.
+const VALUED: [(&str, &str, &str); 8] = [
+    ("m", "shell-cli", "RPC"),
+    ("M", "amendment", "VERSION"),
+    ("u", "user-acl", "ACL"),
+    ("f", "file", "PATH"),
+    ("w", "wep", "STRENGTH"),
+    ("", "config", "DIR"),
+    ("", "request-download", "FILETYPE"),
+    ("", "dhcp-option43", "HEX"),
+];
+
 fn options() -> getopts::Options {
     let mut opts = getopts::Options::new();
     // Everything after the first free word (the data model command, the
     // Kicked arguments) is taken as it is: `set_value Device.X -5` sets -5.
-    opts.parsing_style(getopts::ParsingStyle::StopAtFirstFree)
-        .optflag("b", "boot-event", "")
-        .optflag("g", "get-rpc-methods", "")
-        .optflag("c", "command-input", "")
-        .optopt("m", "shell-cli", "", "RPC")
-        .optflag("a", "alias-based-addressing", "")
-        .optflag("N", "instance-mode-number", "")
-        .optflag("A", "instance-mode-alias", "")
-        .optopt("M", "amendment", "", "VERSION")
-        .optflag("U", "upnp", "")
-        .optopt("u", "user-acl", "", "ACL")
-        .optflag("t", "time-tracking", "")
-        .optflag("E", "evaluating-test", "")
-        .optopt("f", "file", "", "PATH")
-        .optopt("w", "wep", "", "STRENGTH")
-        .optflag("h", "help", "")
-        .optflag("v", "version", "")
-        .optopt("", "config", "", "DIR")
-        .optflag("", "kicked", "")
-        .optopt("", "request-download", "", "FILETYPE")
-        .optopt("", "dhcp-option43", "", "HEX");
+    opts.parsing_style(getopts::ParsingStyle::StopAtFirstFree);
+    for (short, long) in FLAGS {
+        opts.optflag(short, long, "");
+    }
+    for (short, long, hint) in VALUED {
+        opts.optopt(short, long, "", hint);
+    }
     opts
 }
 

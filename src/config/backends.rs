@@ -169,11 +169,9 @@ impl UciDir {
         Some(uci)
     }
 
-    fn edit<T>(
-        &mut self,
-        package: &str,
-        f: impl FnOnce(&mut UciFile) -> Result<T, String>,
-    ) -> Result<T, String> {
+    /// The package to edit: this session's copy, read from its file (or
+    /// empty) on the first edit.
+    fn editable(&mut self, package: &str) -> Result<&mut UciFile, String> {
         if !self.edited.contains_key(package) {
             let path = self
                 .path(package)
@@ -185,8 +183,9 @@ impl UciDir {
             };
             self.edited.insert(package.to_owned(), uci);
         }
-        let uci = self.edited.get_mut(package).ok_or("package vanished")?;
-        f(uci)
+        self.edited
+            .get_mut(package)
+            .ok_or_else(|| "package vanished".to_owned())
     }
 }
 
@@ -228,28 +227,25 @@ impl UciBackend for UciDir {
         option: &str,
         value: &str,
     ) -> Result<(), String> {
-        self.edit(package, |uci| {
-            uci.set(section, option, value)
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        })
+        let uci = self.editable(package)?;
+        uci.set(section, option, value)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 
     fn add_section(&mut self, package: &str, section_type: &str) -> Result<String, String> {
-        self.edit(package, |uci| {
-            uci.add_section(section_type, None)
-                .map_err(|e| e.to_string())
-        })
+        let uci = self.editable(package)?;
+        uci.add_section(section_type, None)
+            .map_err(|e| e.to_string())
     }
 
     fn delete_section(&mut self, package: &str, section: &str) -> Result<(), String> {
-        self.edit(package, |uci| {
-            if uci.delete_section(section) {
-                Ok(())
-            } else {
-                Err(format!("no section '{section}'"))
-            }
-        })
+        let uci = self.editable(package)?;
+        if uci.delete_section(section) {
+            Ok(())
+        } else {
+            Err(format!("no section '{section}'"))
+        }
     }
 
     fn set_list(
@@ -259,27 +255,25 @@ impl UciBackend for UciDir {
         option: &str,
         values: &[&str],
     ) -> Result<(), String> {
-        self.edit(package, |uci| {
-            if !uci.has_section(section) {
-                return Err(format!("no section '{section}'"));
-            }
-            uci.delete_option(section, option);
-            for value in values {
-                uci.add_list(section, option, value)
-                    .map_err(|e| e.to_string())?;
-            }
-            Ok(())
-        })
+        let uci = self.editable(package)?;
+        if !uci.has_section(section) {
+            return Err(format!("no section '{section}'"));
+        }
+        uci.delete_option(section, option);
+        for value in values {
+            uci.add_list(section, option, value)
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
     }
 
     fn delete_option(&mut self, package: &str, section: &str, option: &str) -> Result<(), String> {
-        self.edit(package, |uci| {
-            if !uci.has_section(section) {
-                return Err(format!("no section '{section}'"));
-            }
-            uci.delete_option(section, option);
-            Ok(())
-        })
+        let uci = self.editable(package)?;
+        if !uci.has_section(section) {
+            return Err(format!("no section '{section}'"));
+        }
+        uci.delete_option(section, option);
+        Ok(())
     }
 
     fn commit(&mut self, package: &str) -> Result<(), String> {

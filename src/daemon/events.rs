@@ -32,9 +32,7 @@ impl Daemon {
                 error!("event queue full: a transfer event was dropped");
             }
         }
-        if let Err(e) = self.store.save_events(self.agent.queue()) {
-            error!("cannot persist events after a transfer: {e}");
-        }
+        self.persist_events(" after a transfer");
     }
 
     /// Queues the Inform events of software results and autonomous changes.
@@ -47,9 +45,7 @@ impl Daemon {
                 warn!("event queue full, software event dropped");
             }
         }
-        if let Err(e) = self.store.save_events(self.agent.queue()) {
-            error!("cannot persist events: {e}");
-        }
+        self.persist_events("");
     }
 
     /// Takes up Kicked/RequestDownload files the command line left (SIGUSR1, start).
@@ -59,9 +55,7 @@ impl Daemon {
                 warn!("event queue full, CPE request event dropped");
             }
         }
-        if let Err(e) = self.store.save_events(self.agent.queue()) {
-            error!("cannot persist events: {e}");
-        }
+        self.persist_events("");
     }
 
     pub(super) fn on_connection_request(&mut self, source: &str) {
@@ -82,13 +76,19 @@ impl Daemon {
         }
     }
 
+    /// Writes the event queue to the state directory; a failure is logged
+    /// (`when` completes the message: "" or " after a transfer" …).
+    pub(super) fn persist_events(&self, when: &str) {
+        if let Err(e) = self.store.save_events(self.agent.queue()) {
+            error!("cannot persist events{when}: {e}");
+        }
+    }
+
     /// Queues an event a service asked for, persisted at once.
     pub(super) fn queue_event(&mut self, event: Event) {
         if !self.agent.trigger(event) {
             warn!("event queue full, a service's event was dropped");
         }
-        if let Err(e) = self.store.save_events(self.agent.queue()) {
-            error!("cannot persist events: {e}");
-        }
+        self.persist_events("");
     }
 }

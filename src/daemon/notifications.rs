@@ -59,9 +59,7 @@ impl Daemon {
     /// after the event queue that holds their `4 VALUE CHANGE`.
     pub(super) fn persist_notified_values(&mut self) {
         self.dm.take_baseline_changed();
-        if let Err(e) = self.store.save_events(self.agent.queue()) {
-            error!("cannot persist events: {e}");
-        }
+        self.persist_events("");
         let record = NotifiedValues {
             baseline: self.dm.notification_baseline().clone(),
             pending: self.changed_values.clone(),

@@ -49,9 +49,7 @@ impl Daemon {
         self.configure_services();
         self.arm_value_check(clock::now());
         self.arm_lightweight_trigger(clock::now(), unix);
-        if let Err(e) = self.store.save_events(self.agent.queue()) {
-            error!("cannot persist events: {e}");
-        }
+        self.persist_events("");
         info!("icwmpd config reloaded");
     }
 }

@@ -40,9 +40,7 @@ impl Daemon {
         info!("ACS url: {}", redact::url(&url));
         let events = self.agent.begin_session(unix);
         self.conn_request_limit.borrow_mut().session_started();
-        if let Err(e) = self.store.save_events(self.agent.queue()) {
-            error!("cannot persist events before the session: {e}");
-        }
+        self.persist_events(" before the session");
         self.refresh_runtime();
         info!("Preparing the Inform RPC message to send to the ACS");
         let codes: Vec<&str> = events.iter().map(|e| e.code.as_str()).collect();
@@ -140,9 +138,7 @@ impl Daemon {
         if !self.agent.take_schedule_changed() {
             return;
         }
-        if let Err(e) = self.store.save_events(self.agent.queue()) {
-            error!("cannot persist events: {e}");
-        }
+        self.persist_events("");
         if let Err(e) = self
             .store
             .save_scheduled_informs(self.agent.scheduled_informs())
@@ -197,9 +193,7 @@ impl Daemon {
                 self.announce(owed);
             }
         }
-        if let Err(e) = self.store.save_events(self.agent.queue()) {
-            error!("cannot persist events after an acknowledgement: {e}");
-        }
+        self.persist_events(" after an acknowledgement");
     }
 
     pub(super) fn end_session(&mut self, result: Result<(), String>, unix: i64) {
@@ -228,9 +222,7 @@ impl Daemon {
                 }
             }
         }
-        if let Err(e) = self.store.save_events(self.agent.queue()) {
-            error!("cannot persist events after the session: {e}");
-        }
+        self.persist_events(" after the session");
         // Values the ACS set became the baseline as it set them; what else
         // changed during the session (outside CWMP) is a change to report.
         self.check_value_changes(unix);
@@ -253,7 +245,7 @@ impl Daemon {
         // Packages changed outside CWMP show up against the recorded inventory.
         self.software.refresh();
         for index in 0..self.services.len() {
-            self.serve(index, |service, cx| service.session_ended(cx));
+            self.serve(index, &mut |service, cx| service.session_ended(cx));
         }
         info!("Waiting the next session");
     }

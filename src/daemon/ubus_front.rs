@@ -1,7 +1,7 @@
 //! The ubus front: the `tr069` object's calls and status report, and the WAN
 //! address and run-time state asked from ubus.
 
-use log::{error, info, warn};
+use log::{info, warn};
 
 use crate::clock;
 use crate::cwmp::agent::SessionResult;
@@ -121,9 +121,7 @@ impl Daemon {
                 if !self.agent.trigger(Event::new(code)) {
                     warn!("event queue full, ubus inform event dropped");
                 }
-                if let Err(e) = self.store.save_events(self.agent.queue()) {
-                    error!("cannot persist events: {e}");
-                }
+                self.persist_events("");
                 self.inform_accepted()
             }
             Tr069Call::Command(Tr069Command::Reload) => {

@@ -72,17 +72,7 @@ impl BulkDataProvider {
 
     /// The schema path (`{i}` for instance numbers) of a relative key.
     fn schema_path(key: &str) -> String {
-        let generic: Vec<&str> = key
-            .split('.')
-            .map(|s| {
-                if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
-                    INSTANCE
-                } else {
-                    s
-                }
-            })
-            .collect();
-        format!("{ROOT}{}", generic.join("."))
+        format!("{ROOT}{}", crate::datamodel::path::schema_path(key))
     }
 
     /// Every parameter (and sub-object parameter) of a new instance with its default value.

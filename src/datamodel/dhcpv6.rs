@@ -7,6 +7,7 @@ use crate::datamodel::config::{SharedUci, UciBackend};
 use crate::datamodel::host::net_interfaces;
 use crate::datamodel::ipconfig::kernel_device;
 use crate::datamodel::netifd::{timed_addresses, NetState, TimedAddress};
+use crate::datamodel::path::instance_below;
 use crate::datamodel::provider::Provider;
 use crate::datamodel::runtime::SharedRuntime;
 use crate::datamodel::ucimap::section_numbers_where;
@@ -140,13 +141,6 @@ fn contains(outer: &TimedAddress, inner: &TimedAddress) -> bool {
         && u128::from(outer.address) & mask == u128::from(inner.address) & mask
 }
 
-/// (instance number, rest) of a path below `marker`.
-fn split<'a>(path: &'a str, marker: &str) -> Option<(u32, &'a str)> {
-    let (_, tail) = path.split_once(marker)?;
-    let (n, rest) = tail.split_once('.')?;
-    Some((n.parse().ok()?, rest))
-}
-
 /// Item `n` (from 1) of a list.
 fn nth<T>(list: &[T], n: u32) -> Option<&T> {
     list.get(usize::try_from(n).ok()?.checked_sub(1)?)
@@ -195,7 +189,7 @@ impl Dhcpv6Provider {
         if rest == "ClientNumberOfEntries" {
             return Some(self.pool_leases(pool).len().to_string());
         }
-        let (client, field) = split(rest, "Client.")?;
+        let (client, field) = instance_below(rest, "Client.")?;
         let leases = self.pool_leases(pool);
         let lease = nth(&leases, client)?;
         let at = self.state.borrow().dhcpv6.received_at;
@@ -210,7 +204,7 @@ impl Dhcpv6Provider {
                 } else {
                     (&lease.prefixes, "IPv6Prefix.")
                 };
-                let (k, name) = split(field, marker)?;
+                let (k, name) = instance_below(field, marker)?;
                 let entry = nth(list, k)?;
                 match name {
                     "IPAddress" if entry.length.is_none() => entry.address.to_string(),
@@ -230,7 +224,7 @@ impl Dhcpv6Provider {
         if rest == "IPv6PrefixNumberOfEntries" {
             return Some(prefixes.len().to_string());
         }
-        let (k, field) = split(rest, "IPv6Prefix.")?;
+        let (k, field) = instance_below(rest, "IPv6Prefix.")?;
         let DevicePrefix {
             prefix,
             delegated,
@@ -277,10 +271,10 @@ impl Dhcpv6Provider {
 
 impl Provider for Dhcpv6Provider {
     fn get(&mut self, path: &str) -> Option<String> {
-        if let Some((pool, rest)) = split(path, ".DHCPv6.Server.Pool.") {
+        if let Some((pool, rest)) = instance_below(path, ".DHCPv6.Server.Pool.") {
             return self.pool_client(pool, rest);
         }
-        if let Some((client, "Interface")) = split(path, ".DHCPv6.Client.") {
+        if let Some((client, "Interface")) = instance_below(path, ".DHCPv6.Client.") {
             let uci = self.uci.borrow();
             let (_, section) =
                 section_numbers_where(&*uci, "network", "interface", "proto", &["dhcpv6"])
@@ -289,14 +283,14 @@ impl Provider for Dhcpv6Provider {
             let device = device_of(&*uci, &self.state.borrow().net, &section);
             return Some(device.map(|d| ip_interface(&d)).unwrap_or_default());
         }
-        let (interface, rest) = split(path, ".IP.Interface.")?;
+        let (interface, rest) = instance_below(path, ".IP.Interface.")?;
         self.prefix(interface, rest)
     }
 
     fn instances(&mut self, table: &str) -> Vec<u32> {
-        let count = if let Some((pool, rest)) = split(table, ".DHCPv6.Server.Pool.") {
+        let count = if let Some((pool, rest)) = instance_below(table, ".DHCPv6.Server.Pool.") {
             let leases = self.pool_leases(pool);
-            match split(rest, "Client.") {
+            match instance_below(rest, "Client.") {
                 None => leases.len(),
                 Some((client, "IPv6Address.")) => {
                     nth(&leases, client).map_or(0, |l| l.addresses.len())
@@ -306,7 +300,7 @@ impl Provider for Dhcpv6Provider {
                 }
                 Some(_) => 0,
             }
-        } else if let Some((interface, "IPv6Prefix.")) = split(table, ".IP.Interface.") {
+        } else if let Some((interface, "IPv6Prefix.")) = instance_below(table, ".IP.Interface.") {
             Self::kernel_name(interface)
                 .map_or(0, |d| device_prefixes(&self.state.borrow().net, &d).len())
         } else {

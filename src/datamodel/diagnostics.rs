@@ -3,6 +3,7 @@
 use crate::cwmp::fault::{Fault, FaultCode};
 use crate::cwmp::params::XsdType;
 use crate::datamodel::engine::{DataModel, RegisterError};
+use crate::datamodel::path::schema_path;
 use crate::datamodel::provider::{ApplyStatus, Provider};
 use crate::datamodel::schema::{ModelKind, Schema, INSTANCE};
 use crate::diagnostics::state::{Board, Kind, COMPLETE, STATE};
@@ -163,20 +164,6 @@ fn capability(kind: Kind, name: &str) -> Option<String> {
         _ => return None,
     };
     Some(value)
-}
-
-/// `RouteHops.3.Host` → `RouteHops.{i}.Host`.
-fn schema_path(path: &str) -> String {
-    path.split('.')
-        .map(|s| {
-            if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
-                INSTANCE
-            } else {
-                s
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(".")
 }
 
 impl Provider for DiagnosticsProvider {

@@ -309,7 +309,7 @@ impl DnsRelayProvider {
                 .iter()
                 .map(|p| (p.number, Row::Pending(p.clone()))),
         );
-        rows.sort_by_key(|(n, _)| *n);
+        rows.sort_unstable_by_key(|(n, _)| *n); // instance numbers are unique
         let mut next = rows.last().map_or(0, |(n, _)| *n);
         for forwarder in self.learnt() {
             next += 1;

@@ -12,6 +12,7 @@ use crate::cwmp::datetime;
 use crate::cwmp::fault::{Fault, FaultCode};
 use crate::datamodel::config::{ConfigStore, SharedConfig, SharedUci};
 use crate::datamodel::ipconfig::{static_section, Ipv4AddressTable};
+use crate::datamodel::path::instance_below;
 use crate::datamodel::provider::{ApplyStatus, Provider};
 use crate::sys;
 
@@ -56,9 +57,8 @@ fn first_of(candidates: &[Option<String>], fallback: &str) -> String {
 
 /// The MAC address of the first non-loopback interface with one.
 fn first_mac() -> Option<String> {
-    let mut names = net_interfaces();
-    names.sort_by_key(|n| n.ifindex);
-    names
+    // In ifindex order, as net_interfaces() returns them.
+    net_interfaces()
         .iter()
         .filter(|n| n.name != "lo")
         .filter_map(|n| read(&format!("/sys/class/net/{}/address", n.name)))
@@ -273,13 +273,6 @@ fn sensor_value(n: u32, field: &str) -> Option<String> {
     })
 }
 
-/// The instance number and the rest of a path below `marker` (`….Process.` + `12.PID`).
-fn instance_rest<'a>(path: &'a str, marker: &str) -> Option<(u32, &'a str)> {
-    let (_, tail) = path.split_once(marker)?;
-    let (number, rest) = tail.split_once('.')?;
-    Some((number.parse().ok()?, rest))
-}
-
 /// Serves `<root>.DeviceInfo.`.
 pub struct DeviceInfoProvider {
     config: SharedConfig,
@@ -345,11 +338,11 @@ impl Provider for DeviceInfoProvider {
             }
             _ => {
                 if let Some((n, field)) =
-                    instance_rest(path, ".TemperatureStatus.TemperatureSensor.")
+                    instance_below(path, ".TemperatureStatus.TemperatureSensor.")
                 {
                     return sensor_value(n, field);
                 }
-                let (pid, field) = instance_rest(path, ".ProcessStatus.Process.")?;
+                let (pid, field) = instance_below(path, ".ProcessStatus.Process.")?;
                 return process_value(pid, field);
             }
         })
@@ -667,7 +660,8 @@ pub fn net_interfaces() -> Vec<NetInterface> {
             })
         })
         .collect();
-    out.sort_by_key(|i| i.ifindex);
+    // Unstable sorting does: an ifindex is unique.
+    out.sort_unstable_by_key(|i| i.ifindex);
     out
 }
 
@@ -783,7 +777,7 @@ impl Provider for EthernetProvider {
         if path.ends_with(".Ethernet.InterfaceNumberOfEntries") {
             return Some(ethernet_interfaces().len().to_string());
         }
-        let (n, field) = instance_rest(path, ".Ethernet.Interface.")?;
+        let (n, field) = instance_below(path, ".Ethernet.Interface.")?;
         let iface = match self.cache.get(n) {
             Some(i) if i.link_type == 1 => i,
             // Loopback stands in only when there is no Ethernet interface.
@@ -867,7 +861,7 @@ impl IpProvider {
 
     /// The kernel name of interface `n` and the rest of a path inside it.
     fn device(path: &str) -> Option<(String, &str)> {
-        let (n, rest) = instance_rest(path, ".IP.Interface.")?;
+        let (n, rest) = instance_below(path, ".IP.Interface.")?;
         let list = net_interfaces();
         Some((by_index(&list, n)?.name.clone(), rest))
     }
@@ -885,7 +879,7 @@ impl Provider for IpProvider {
         if path.ends_with(".IP.IPv6Capable") || path.ends_with(".IP.IPv6Enable") {
             return Some(flag(fs::metadata("/proc/net/if_inet6").is_ok()));
         }
-        let (n, field) = instance_rest(path, ".IP.Interface.")?;
+        let (n, field) = instance_below(path, ".IP.Interface.")?;
         let iface = self.cache.get(n)?;
         let iface = &iface;
         let name = iface.name.as_str();
@@ -997,7 +991,7 @@ impl Provider for IpProvider {
         if table.ends_with(".IP.Interface.") {
             return net_interfaces().iter().map(|i| i.ifindex).collect();
         }
-        let Some((n, rest)) = instance_rest(table, ".IP.Interface.") else {
+        let Some((n, rest)) = instance_below(table, ".IP.Interface.") else {
             return Vec::new();
         };
         let list = net_interfaces();
@@ -1054,7 +1048,7 @@ impl Provider for DnsProvider {
             "Status" => "Enabled".to_owned(),
             "ServerNumberOfEntries" => dns_servers().len().to_string(),
             _ => {
-                let (n, field) = instance_rest(path, ".DNS.Client.Server.")?;
+                let (n, field) = instance_below(path, ".DNS.Client.Server.")?;
                 let server = dns_servers()
                     .into_iter()
                     .nth((n as usize).checked_sub(1)?)?;

@@ -379,7 +379,7 @@ impl Ipv4AddressTable {
                     .map(|a| Ipv4Row::Kernel(a.address, a.netmask, "Static")),
             ),
         );
-        rows.sort_by_key(|(k, _)| *k);
+        rows.sort_unstable_by_key(|(k, _)| *k); // instance numbers are unique
         rows
     }
 

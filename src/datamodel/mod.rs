@@ -131,6 +131,23 @@ pub fn register_standard_providers(
     Ok(())
 }
 
+/// Registers a provider whose objects the schema or the UCI map may lack;
+/// `what` names them in the debug line when they are not served. True when registered.
+fn register_optional(
+    dm: &mut DataModel,
+    paths: &[&str],
+    provider: Box<dyn provider::Provider>,
+    what: &str,
+) -> bool {
+    match dm.register(paths, provider) {
+        Ok(()) => true,
+        Err(e) => {
+            log::debug!("{what} not served: {e}");
+            false
+        }
+    }
+}
+
 /// Registers the run-time providers of TR-098 objects whose tables the UCI
 /// map serves (`LANDevice.1.Hosts.`, the WAN connection's address and
 /// status); without those tables in the map there is nothing to add to.
@@ -142,19 +159,22 @@ pub fn register_tr098_runtime(dm: &mut DataModel, config: SharedConfig, uci: Sha
         "InternetGatewayDevice.LANDevice.{i}.Hosts.Host.",
         "InternetGatewayDevice.LANDevice.{i}.Hosts.HostNumberOfEntries",
     ];
-    if let Err(e) = dm.register(&hosts, Box::new(lan::HostsProvider::new(uci.clone()))) {
-        log::debug!("LANDevice hosts not served: {e}");
-    }
+    register_optional(
+        dm,
+        &hosts,
+        Box::new(lan::HostsProvider::new(uci.clone())),
+        "LANDevice hosts",
+    );
     let ethernet = [
         "InternetGatewayDevice.LANDevice.{i}.LANEthernetInterfaceConfig.",
         "InternetGatewayDevice.LANDevice.{i}.LANEthernetInterfaceNumberOfEntries",
     ];
-    if let Err(e) = dm.register(
+    register_optional(
+        dm,
         &ethernet,
         Box::new(lan::LanEthernetProvider::new(uci.clone())),
-    ) {
-        log::debug!("LANDevice Ethernet interfaces not served: {e}");
-    }
+        "LANDevice Ethernet interfaces",
+    );
     let wan = "InternetGatewayDevice.WANDevice.{i}.WANConnectionDevice.{i}.WANIPConnection.{i}.";
     let wan_params = [
         format!("{wan}ExternalIPAddress"),
@@ -162,9 +182,12 @@ pub fn register_tr098_runtime(dm: &mut DataModel, config: SharedConfig, uci: Sha
         format!("{wan}MACAddress"),
     ];
     let refs: Vec<&str> = wan_params.iter().map(String::as_str).collect();
-    if let Err(e) = dm.register(&refs, Box::new(lan::WanProvider::new(config, uci))) {
-        log::debug!("WAN connection state not served: {e}");
-    }
+    register_optional(
+        dm,
+        &refs,
+        Box::new(lan::WanProvider::new(config, uci)),
+        "WAN connection state",
+    );
 }
 
 /// Registers the providers that serve inside the uci-map's tables: TR-181
@@ -177,57 +200,65 @@ pub fn register_map_runtime(dm: &mut DataModel, uci: SharedUci) {
     let state = runtime::SharedRuntime::default();
     let mut fed = false;
     if dm.schema().kind() == ModelKind::Tr181 {
-        if let Err(e) = dm.register(
+        register_optional(
+            dm,
             &lan::POOL_CHILD_PATHS,
             Box::new(lan::PoolChildrenProvider::new(uci.clone())),
-        ) {
-            log::debug!("DHCPv4 pool clients and static addresses not served: {e}");
-        }
-        if let Err(e) = dm.register(
+            "DHCPv4 pool clients and static addresses",
+        );
+        register_optional(
+            dm,
             &bridging::PATHS,
             Box::new(bridging::BridgePortsProvider::new(
                 uci.clone(),
                 state.clone(),
             )),
-        ) {
-            log::debug!("bridge ports not served: {e}");
-        }
+            "bridge ports",
+        );
         let provider = wifi::WifiRuntimeProvider::new(uci.clone(), state.clone());
-        match dm.register(&wifi::RUNTIME_PATHS, Box::new(provider)) {
-            Ok(()) => fed = true,
-            Err(e) => log::debug!("Wi-Fi run-time state not served: {e}"),
-        }
+        fed |= register_optional(
+            dm,
+            &wifi::RUNTIME_PATHS,
+            Box::new(provider),
+            "Wi-Fi run-time state",
+        );
         let provider = firewall::FirewallRulesProvider::new(uci.clone(), state.clone());
-        if let Err(e) = dm.register(&firewall::PATHS, Box::new(provider)) {
-            log::debug!("firewall rule zones not served: {e}");
-        }
+        register_optional(
+            dm,
+            &firewall::PATHS,
+            Box::new(provider),
+            "firewall rule zones",
+        );
         let provider = dhcpv6::Dhcpv6Provider::new(uci.clone(), state.clone());
-        match dm.register(&dhcpv6::PATHS, Box::new(provider)) {
-            Ok(()) => fed = true,
-            Err(e) => log::debug!("DHCPv6 leases and IPv6 prefixes not served: {e}"),
-        }
+        fed |= register_optional(
+            dm,
+            &dhcpv6::PATHS,
+            Box::new(provider),
+            "DHCPv6 leases and IPv6 prefixes",
+        );
         let provider = dnsrelay::DnsRelayProvider::new(uci.clone(), state.clone());
-        match dm.register(&dnsrelay::PATHS, Box::new(provider)) {
-            Ok(()) => fed = true,
-            Err(e) => log::debug!("DNS relay forwarders not served: {e}"),
-        }
+        fed |= register_optional(
+            dm,
+            &dnsrelay::PATHS,
+            Box::new(provider),
+            "DNS relay forwarders",
+        );
     }
     if dm.schema().kind() == ModelKind::Tr098 {
         let provider = wifi::WifiRuntimeProvider::new(uci.clone(), state.clone());
-        match dm.register(&wifi::TR098_PATHS, Box::new(provider)) {
-            Ok(()) => fed = true,
-            Err(e) => log::debug!("WLANConfiguration channels not served: {e}"),
-        }
+        fed |= register_optional(
+            dm,
+            &wifi::TR098_PATHS,
+            Box::new(provider),
+            "WLANConfiguration channels",
+        );
     }
     let paths: &[&str] = match dm.schema().kind() {
         ModelKind::Tr181 => &netifd::TR181_PATHS,
         ModelKind::Tr098 => &netifd::TR098_PATHS,
     };
     let provider = netifd::NetRuntimeProvider::new(uci, state.clone());
-    match dm.register(paths, Box::new(provider)) {
-        Ok(()) => fed = true,
-        Err(e) => log::debug!("netifd run-time state not served: {e}"),
-    }
+    fed |= register_optional(dm, paths, Box::new(provider), "netifd run-time state");
     if fed {
         dm.attach_runtime(state);
     }

@@ -3,6 +3,7 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::datamodel::config::SharedUci;
+use crate::datamodel::path::instance_below;
 use crate::datamodel::provider::Provider;
 use crate::datamodel::runtime::SharedRuntime;
 use crate::datamodel::ucimap::section_numbers_where;
@@ -230,13 +231,6 @@ impl NetRuntimeProvider {
     }
 }
 
-/// (instance number, rest) of a path below `marker`.
-fn split<'a>(path: &'a str, marker: &str) -> Option<(u32, &'a str)> {
-    let (_, tail) = path.split_once(marker)?;
-    let (n, rest) = tail.split_once('.')?;
-    Some((n.parse().ok()?, rest))
-}
-
 impl Provider for NetRuntimeProvider {
     fn get(&mut self, path: &str) -> Option<String> {
         let address = |i: &NetInterface| i.ipv4.map_or_else(String::new, |(a, _)| a.to_string());
@@ -248,7 +242,7 @@ impl Provider for NetRuntimeProvider {
             }
             .to_owned()
         };
-        if let Some((n, field)) = split(path, ".PPP.Interface.") {
+        if let Some((n, field)) = instance_below(path, ".PPP.Interface.") {
             let i = self.interface(&PPP_PROTOCOLS, n)?;
             return Some(match field {
                 "Status" => if i.up { "Up" } else { "Down" }.to_owned(),
@@ -260,7 +254,7 @@ impl Provider for NetRuntimeProvider {
                 _ => return None,
             });
         }
-        if let Some((n, field)) = split(path, ".DHCPv4.Client.") {
+        if let Some((n, field)) = instance_below(path, ".DHCPv4.Client.") {
             let i = self.interface(&["dhcp"], n)?;
             return Some(match field {
                 "DHCPStatus" => if i.ipv4.is_some() { "Bound" } else { "Init" }.to_owned(),
@@ -273,7 +267,7 @@ impl Provider for NetRuntimeProvider {
                 _ => return None,
             });
         }
-        let (n, field) = split(path, ".WANPPPConnection.")?;
+        let (n, field) = instance_below(path, ".WANPPPConnection.")?;
         let i = self.interface(&["pppoe"], n)?;
         Some(match field {
             "ConnectionStatus" => connected(&i),

@@ -113,6 +113,29 @@ pub fn instance_of(rest: &str, table: &str) -> Option<u32> {
         .ok()
 }
 
+/// The schema path of an instance path: each instance number becomes `{i}`
+/// (`Device.X.T.3.Name` → `Device.X.T.{i}.Name`).
+pub fn schema_path(path: &str) -> String {
+    path.split('.')
+        .map(|s| {
+            if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+                crate::datamodel::schema::INSTANCE
+            } else {
+                s
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// The instance number and the rest of a path below `marker`
+/// (`Device.WiFi.SSID.2.BSSID` below `.SSID.` → `(2, "BSSID")`).
+pub fn instance_below<'a>(path: &'a str, marker: &str) -> Option<(u32, &'a str)> {
+    let (_, tail) = path.split_once(marker)?;
+    let (number, rest) = tail.split_once('.')?;
+    Some((number.parse().ok()?, rest))
+}
+
 /// Whether a value is an acceptable Alias (TR-069 3.6.1): not empty, starting
 /// with a letter, and usable inside `[…]` in a path.
 pub fn is_valid_alias(alias: &str) -> bool {

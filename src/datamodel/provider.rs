@@ -142,19 +142,6 @@ impl MemoryProvider {
     pub fn value(&self, path: &str) -> Option<&str> {
         self.values.get(path).map(String::as_str)
     }
-
-    fn schema_path(path: &str) -> String {
-        path.split('.')
-            .map(|s| {
-                if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
-                    crate::datamodel::schema::INSTANCE
-                } else {
-                    s
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(".")
-    }
 }
 
 /// A parameter's schema default in canonical form (`false` is `0`, an
@@ -220,7 +207,10 @@ impl Provider for MemoryProvider {
     ) -> Result<ApplyStatus, FaultCode> {
         let schema = self.schema;
         let template = schema
-            .lookup(&format!("{}{{i}}.", Self::schema_path(table)))
+            .lookup(&format!(
+                "{}{{i}}.",
+                crate::datamodel::path::schema_path(table)
+            ))
             .ok_or(FaultCode::InvalidParameterName)?;
         let instance = format!("{table}{number}.");
         for child in schema.children(template) {

@@ -13,8 +13,9 @@
 use std::path::{Path, PathBuf};
 
 use crate::cwmp::fault::{Fault, FaultCode};
+use crate::datamodel::path::schema_path;
 use crate::datamodel::provider::{ApplyStatus, MemoryProvider, Provider};
-use crate::datamodel::schema::{NodeKind, Schema, INSTANCE};
+use crate::datamodel::schema::{NodeKind, Schema};
 use crate::fsutil;
 use crate::vecmap::VecMap;
 
@@ -91,20 +92,6 @@ fn render(values: &VecMap<String, String>) -> String {
         text.push('\n');
     }
     text
-}
-
-/// `Device.X.T.3.Name` → `Device.X.T.{i}.Name`.
-fn schema_path(path: &str) -> String {
-    path.split('.')
-        .map(|s| {
-            if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
-                INSTANCE
-            } else {
-                s
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(".")
 }
 
 impl StoredTables {

@@ -9,6 +9,7 @@
 
 use crate::cwmp::fault::{Fault, FaultCode};
 use crate::datamodel::config::SharedUci;
+use crate::datamodel::path::instance_below;
 use crate::datamodel::provider::{ApplyStatus, Provider};
 use crate::datamodel::runtime::SharedRuntime;
 use crate::datamodel::ucimap::{commit_staged_options, section_numbers};
@@ -237,10 +238,10 @@ impl WifiRuntimeProvider {
             "AutoChannelEnable" => Some("AutoChannelEnable"),
             _ => None,
         };
-        if let Some((n, f)) = split(path, ".WiFi.Radio.") {
+        if let Some((n, f)) = instance_below(path, ".WiFi.Radio.") {
             return Some((self.section("wifi-device", n)?, field(f)?));
         }
-        let (n, f) = split(path, ".WLANConfiguration.")?;
+        let (n, f) = instance_below(path, ".WLANConfiguration.")?;
         let f = field(f)?;
         let iface = self.section("wifi-iface", n)?;
         let radio = self.uci.borrow().get("wireless", &iface, "device")?;
@@ -327,13 +328,6 @@ fn bandwidth(htmode: &str) -> Option<&'static str> {
     })
 }
 
-/// (instance number, rest) of a path below `marker` (`.SSID.` → `2`, `BSSID`).
-fn split<'a>(path: &'a str, marker: &str) -> Option<(u32, &'a str)> {
-    let (_, tail) = path.split_once(marker)?;
-    let (n, rest) = tail.split_once('.')?;
-    Some((n.parse().ok()?, rest))
-}
-
 impl Provider for WifiRuntimeProvider {
     fn get(&mut self, path: &str) -> Option<String> {
         if let Some((radio, field)) = self.channel_radio(path) {
@@ -347,7 +341,7 @@ impl Provider for WifiRuntimeProvider {
                 _ => Some(if self.auto_channel(&radio) { "1" } else { "0" }.to_owned()),
             };
         }
-        if let Some((n, field)) = split(path, ".WiFi.Radio.") {
+        if let Some((n, field)) = instance_below(path, ".WiFi.Radio.") {
             let section = self.section("wifi-device", n)?;
             let state = self.state.borrow();
             let up = state.wifi.radios.get(&section).copied();
@@ -378,7 +372,7 @@ impl Provider for WifiRuntimeProvider {
                 }
             };
         }
-        if let Some((n, field)) = split(path, ".WiFi.SSID.") {
+        if let Some((n, field)) = instance_below(path, ".WiFi.SSID.") {
             let ifname = self.ifname(n);
             let bssid = ifname
                 .as_ref()
@@ -393,7 +387,7 @@ impl Provider for WifiRuntimeProvider {
                 }
             };
         }
-        let (n, field) = split(path, ".WiFi.AccessPoint.")?;
+        let (n, field) = instance_below(path, ".WiFi.AccessPoint.")?;
         if field == "Status" {
             let up = self
                 .ifname(n)
@@ -403,7 +397,7 @@ impl Provider for WifiRuntimeProvider {
         if field == "AssociatedDeviceNumberOfEntries" {
             return Some(self.stations(n).len().to_string());
         }
-        let (k, field) = split(path, ".AssociatedDevice.")?;
+        let (k, field) = instance_below(path, ".AssociatedDevice.")?;
         let station = self
             .stations(n)
             .into_iter()
@@ -485,7 +479,7 @@ impl Provider for WifiRuntimeProvider {
     }
 
     fn instances(&mut self, table: &str) -> Vec<u32> {
-        match split(table, ".WiFi.AccessPoint.") {
+        match instance_below(table, ".WiFi.AccessPoint.") {
             Some((n, "AssociatedDevice.")) => (1..=self.stations(n).len() as u32).collect(),
             _ => Vec::new(),
         }
