@@ -162,6 +162,31 @@ fn measured_rate(results: &BTreeMap<String, String>) -> f64 {
     bytes / seconds
 }
 
+/// Prints our 1-connection `direction` rate against curl's (its `-w`
+/// printing its own rate in bytes/s).
+fn print_against_curl(
+    direction: &str,
+    theirs_name: &str,
+    ours: f64,
+    curl: io::Result<std::process::Output>,
+) {
+    match curl {
+        Ok(out) if out.status.success() => {
+            let theirs: f64 = String::from_utf8_lossy(&out.stdout)
+                .trim()
+                .parse()
+                .unwrap_or(0.0);
+            println!(
+                "diagnostics: 1-connection {direction} diagnostic throughput {:.0} MB/s, {:.2}x {theirs_name} {:.0} MB/s of the same size",
+                ours / 1e6,
+                ours / theirs.max(1.0),
+                theirs / 1e6
+            );
+        }
+        _ => println!("diagnostics: {direction} throughput vs curl: skipped (install curl)"),
+    }
+}
+
 fn main() {
     let server = FileServer::start(FileServerOptions::default());
     server.add("/big.bin", vec![0x5a; FILE_SIZE]);
@@ -199,21 +224,7 @@ fn main() {
     let curl = Command::new("curl")
         .args(["-s", "-o", "/dev/null", "-w", "%{speed_download}", &url])
         .output();
-    match curl {
-        Ok(out) if out.status.success() => {
-            let theirs: f64 = String::from_utf8_lossy(&out.stdout)
-                .trim()
-                .parse()
-                .unwrap_or(0.0);
-            println!(
-                "diagnostics: 1-connection download diagnostic throughput {:.0} MB/s, {:.2}x curl's {:.0} MB/s of the same file",
-                ours / 1e6,
-                ours / theirs.max(1.0),
-                theirs / 1e6
-            );
-        }
-        _ => println!("diagnostics: download throughput vs curl: skipped (install curl)"),
-    }
+    print_against_curl("download", "curl's", ours, curl);
 
     let up_url = server.url("/up.bin");
     let rates: Vec<f64> = (0..UPLOAD_RUNS)
@@ -225,25 +236,11 @@ fn main() {
     let ours = rates.iter().sum::<f64>() / rates.len() as f64;
     let file = std::env::temp_dir().join(format!("icwmp-bench-upload-{}", std::process::id()));
     std::fs::write(&file, vec![0u8; UPLOAD_SIZE]).unwrap();
-    let curl = Command::new("curl")
-        .args(["-s", "-o", "/dev/null", "-w", "%{speed_upload}", "-T"])
+    let mut curl = Command::new("curl");
+    curl.args(["-s", "-o", "/dev/null", "-w", "%{speed_upload}", "-T"])
         .arg(&file)
-        .arg(&up_url)
-        .output();
+        .arg(&up_url);
+    let curl_ran = curl.output();
     let _ = std::fs::remove_file(&file);
-    match curl {
-        Ok(out) if out.status.success() => {
-            let theirs: f64 = String::from_utf8_lossy(&out.stdout)
-                .trim()
-                .parse()
-                .unwrap_or(0.0);
-            println!(
-                "diagnostics: 1-connection upload diagnostic throughput {:.0} MB/s, {:.2}x curl -T's {:.0} MB/s of the same size",
-                ours / 1e6,
-                ours / theirs.max(1.0),
-                theirs / 1e6
-            );
-        }
-        _ => println!("diagnostics: upload throughput vs curl: skipped (install curl)"),
-    }
+    print_against_curl("upload", "curl -T's", ours, curl_ran);
 }

@@ -5,8 +5,6 @@
 //! one output chunk beyond what its caller has taken, and refuses a stream
 //! that expands past its limit (a "zip bomb") as soon as the limit is crossed.
 
-use std::fmt;
-
 use miniz_oxide::deflate::core::CompressorOxide;
 use miniz_oxide::deflate::stream::deflate;
 use miniz_oxide::inflate::stream::{inflate, InflateState};
@@ -70,28 +68,7 @@ impl ContentCoding {
 /// `…CompressionSupported` parameters.
 pub const SUPPORTED_NAMES: &str = "GZIP,Deflate";
 
-/// Why a body could not be decoded.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum CodingError {
-    /// A `Content-Encoding` we do not implement.
-    Unsupported(String),
-    /// The compressed data is malformed or truncated.
-    Corrupt(&'static str),
-    /// It expands past the decoder's limit.
-    TooLarge,
-}
-
-impl fmt::Display for CodingError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CodingError::Unsupported(coding) => write!(f, "unsupported Content-Encoding {coding}"),
-            CodingError::Corrupt(why) => write!(f, "corrupt compressed body: {why}"),
-            CodingError::TooLarge => write!(f, "compressed body expands past the size limit"),
-        }
-    }
-}
-
-impl std::error::Error for CodingError {}
+pub use super::coding_error::CodingError;
 
 /// CRC-32 (IEEE 802.3, reflected, as gzip uses it) lookup table, built at compile time.
 const CRC_TABLE: [u32; 256] = {

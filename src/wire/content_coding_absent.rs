@@ -6,8 +6,6 @@
 //! as unsupported. The encoder and decoder exist only as types; nothing can
 //! make one.
 
-use std::fmt;
-
 /// A content coding the CPE understands: none in this build.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ContentCoding {}
@@ -36,28 +34,7 @@ impl ContentCoding {
 /// The data model names of the codings this build has: none.
 pub const SUPPORTED_NAMES: &str = "";
 
-/// Why a body could not be decoded.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum CodingError {
-    /// A `Content-Encoding` we do not implement.
-    Unsupported(String),
-    /// The compressed data is malformed or truncated.
-    Corrupt(&'static str),
-    /// It expands past the decoder's limit.
-    TooLarge,
-}
-
-impl fmt::Display for CodingError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CodingError::Unsupported(coding) => write!(f, "unsupported Content-Encoding {coding}"),
-            CodingError::Corrupt(why) => write!(f, "corrupt compressed body: {why}"),
-            CodingError::TooLarge => write!(f, "compressed body expands past the size limit"),
-        }
-    }
-}
-
-impl std::error::Error for CodingError {}
+pub use super::coding_error::CodingError;
 
 /// A streaming compressor of a coding; none can be made in this build.
 pub struct Encoder(ContentCoding);

@@ -3,6 +3,7 @@
 #[cfg(any(feature = "twamp", feature = "udpecho"))]
 pub mod allowed_list;
 pub mod blobmsg;
+pub mod coding_error;
 #[cfg(feature = "compression")]
 pub mod content_coding;
 #[cfg(not(feature = "compression"))]
