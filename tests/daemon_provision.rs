@@ -672,51 +672,24 @@ fn tr098_mirror_serves_lan_and_wan_and_informs_the_external_address() {
     assert!(informed, "{sessions:#?}");
 
     let responses = &sessions[0].responses;
+    assert_values(
+        &responses[0],
+        &lan,
+        "LANHostConfigManagement.MinAddress=192.168.1.100 \
+         LANHostConfigManagement.MaxAddress=192.168.1.249 \
+         LANHostConfigManagement.DHCPServerEnable=1 \
+         LANHostConfigManagement.DHCPStaticAddress.2.Yiaddr=192.168.1.11 \
+         LANEthernetInterfaceConfig.2.Name=lan2 \
+         LANEthernetInterfaceNumberOfEntries=3 \
+         LANWLANConfigurationNumberOfEntries=3 \
+         WLANConfiguration.2.SSID=OpenWrt-Home-5G \
+         WLANConfiguration.1.BeaconType=11i \
+         WLANConfiguration.1.KeyPassphrase= \
+         WLANConfiguration.1.Channel=1 \
+         WLANConfiguration.1.AutoChannelEnable=0 \
+         WLANConfiguration.2.AutoChannelEnable=1",
+    );
     let got = values_of(&responses[0]);
-    let host = format!("{lan}LANHostConfigManagement.");
-    assert_eq!(value(&got, &format!("{host}MinAddress")), "192.168.1.100");
-    assert_eq!(value(&got, &format!("{host}MaxAddress")), "192.168.1.249");
-    assert_eq!(value(&got, &format!("{host}DHCPServerEnable")), "1");
-    assert_eq!(
-        value(&got, &format!("{host}DHCPStaticAddress.2.Yiaddr")),
-        "192.168.1.11"
-    );
-    assert_eq!(
-        value(&got, &format!("{lan}LANEthernetInterfaceConfig.2.Name")),
-        "lan2"
-    );
-    assert_eq!(
-        value(&got, &format!("{lan}LANEthernetInterfaceNumberOfEntries")),
-        "3"
-    );
-    assert_eq!(
-        value(&got, &format!("{lan}LANWLANConfigurationNumberOfEntries")),
-        "3"
-    );
-    assert_eq!(
-        value(&got, &format!("{lan}WLANConfiguration.2.SSID")),
-        "OpenWrt-Home-5G"
-    );
-    assert_eq!(
-        value(&got, &format!("{lan}WLANConfiguration.1.BeaconType")),
-        "11i"
-    );
-    assert_eq!(
-        value(&got, &format!("{lan}WLANConfiguration.1.KeyPassphrase")),
-        ""
-    );
-    assert_eq!(
-        value(&got, &format!("{lan}WLANConfiguration.1.Channel")),
-        "1"
-    );
-    assert_eq!(
-        value(&got, &format!("{lan}WLANConfiguration.1.AutoChannelEnable")),
-        "0"
-    );
-    assert_eq!(
-        value(&got, &format!("{lan}WLANConfiguration.2.AutoChannelEnable")),
-        "1"
-    );
     // radio1 picks its channel and iwinfo is not there to say which.
     assert!(!got
         .iter()
@@ -724,27 +697,17 @@ fn tr098_mirror_serves_lan_and_wan_and_informs_the_external_address() {
     assert!(got
         .iter()
         .any(|(n, v)| n.starts_with(&format!("{lan}Hosts.Host.")) && v == "printer"));
-    assert_eq!(
-        value(&got, &format!("{wan}WANPPPConnection.1.Username")),
-        "subscriber@isp.example"
+    assert_values(
+        &responses[0],
+        &wan,
+        "WANPPPConnection.1.Username=subscriber@isp.example \
+         WANIPConnection.1.PortMapping.1.ExternalPort=8080",
     );
-    assert_eq!(
-        value(
-            &got,
-            &format!("{wan}WANIPConnection.1.PortMapping.1.ExternalPort")
-        ),
-        "8080"
-    );
-    assert_eq!(
-        value(
-            &got,
-            &format!("{igd}.Layer3Forwarding.Forwarding.1.GatewayIPAddress")
-        ),
-        "192.168.1.254"
-    );
-    assert_eq!(
-        value(&got, &format!("{igd}.Time.NTPServer2")),
-        "1.openwrt.pool.ntp.org"
+    assert_values(
+        &responses[0],
+        igd,
+        ".Layer3Forwarding.Forwarding.1.GatewayIPAddress=192.168.1.254 \
+         .Time.NTPServer2=1.openwrt.pool.ntp.org",
     );
     assert!(
         matches!(
