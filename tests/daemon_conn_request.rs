@@ -2,81 +2,22 @@
 
 mod support;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::time::Duration;
 
-use icwmp::wire::digest::{parse_www_authenticate, Challenge, Credentials, DigestClient};
 use icwmp::wire::soap::Rpc;
 use support::acs::{AcsOptions, SessionScript, TestAcs};
+use support::conn_request::{digest_connection_request, port_of_first_inform};
 use support::daemon::{temp_dir, write_config, TestDaemon};
 
 const WAIT: Duration = Duration::from_secs(20);
 
-fn read_head(stream: &mut TcpStream) -> Option<(u16, String)> {
-    let mut buf = Vec::new();
-    let mut byte = [0u8; 1];
-    while !buf.ends_with(b"\r\n\r\n") {
-        match stream.read(&mut byte) {
-            Ok(1) => buf.push(byte[0]),
-            _ => return None,
-        }
-    }
-    let text = String::from_utf8_lossy(&buf).into_owned();
-    Some((text.split(' ').nth(1)?.parse().ok()?, text))
-}
-
 /// GET, 401 challenge, GET with Digest credentials: the final status.
 fn connection_request(port: u16, user: &str, password: &str) -> u16 {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    stream
-        .write_all(b"GET / HTTP/1.1\r\nHost: cpe\r\n\r\n")
-        .expect("write");
-    let (status, head) = read_head(&mut stream).expect("challenge");
-    assert_eq!(status, 401);
-    let challenge = head
-        .lines()
-        .filter_map(|l| l.strip_prefix("WWW-Authenticate: "))
-        .flat_map(parse_www_authenticate)
-        .find_map(|c| match c {
-            Challenge::Digest(d) => Some(d),
-            Challenge::Basic { .. } => None,
-        })
-        .expect("a Digest challenge");
-    let creds = Credentials {
-        username: user.into(),
-        password: password.into(),
-    };
-    let auth = DigestClient::new(challenge).authorization(&creds, "GET", "/", "c0ffee");
-    stream
-        .write_all(
-            format!("GET / HTTP/1.1\r\nHost: cpe\r\nAuthorization: {auth}\r\n\r\n").as_bytes(),
-        )
-        .expect("write");
-    read_head(&mut stream).map_or(0, |(status, _)| status)
-}
-
-/// The connection-request port from the ConnectionRequestURL of the first session's Inform.
-fn port_of_first_inform(acs: &TestAcs) -> u16 {
-    let url = acs.sessions()[0]
-        .inform()
-        .and_then(|i| {
-            i.parameter_list
-                .iter()
-                .find(|p| p.name == "Device.ManagementServer.ConnectionRequestURL")
-        })
-        .map(|p| p.value.clone())
-        .expect("ConnectionRequestURL in the Inform");
-    let port: u16 = url
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.trim_end_matches('/').parse().ok())
-        .expect("a port in ConnectionRequestURL");
-    assert_ne!(port, 0, "the URL names the bound port: {url}");
-    port
+    let (challenge, status) = digest_connection_request(port, user, password);
+    assert_eq!(challenge, 401);
+    status
 }
 
 fn start_with_credentials(acs: &TestAcs, tag: &str) -> TestDaemon {

@@ -4,17 +4,16 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::net::{TcpStream, UdpSocket};
+use std::net::UdpSocket;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use icwmp::cwmp::params::{ParameterValue, XsdType};
-use icwmp::wire::digest::{parse_www_authenticate, Challenge, Credentials, DigestClient};
 use icwmp::wire::soap::Rpc;
 use icwmp::wire::twamp::{self, NtpTimestamp};
 use icwmp::wire::udp_echo::{self, EchoPlusHeader};
 use support::acs::{AcsOptions, SessionScript, TestAcs};
+use support::conn_request::{digest_connection_request, port_of_first_inform};
 use support::daemon::{temp_dir, wait_until, write_config, TestDaemon};
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -83,71 +82,14 @@ fn reload_and_wait(daemon: &TestDaemon, what: &str, count: usize) {
     );
 }
 
-fn read_head(stream: &mut TcpStream) -> Option<(u16, String)> {
-    let mut buf = Vec::new();
-    let mut byte = [0u8; 1];
-    while !buf.ends_with(b"\r\n\r\n") {
-        match stream.read(&mut byte) {
-            Ok(1) => buf.push(byte[0]),
-            _ => return None,
-        }
-    }
-    let text = String::from_utf8_lossy(&buf).into_owned();
-    Some((text.split(' ').nth(1)?.parse().ok()?, text))
-}
-
 /// A Digest-authenticated connection request; the status of the answer.
 fn connection_request(port: u16) -> u16 {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    stream
-        .write_all(b"GET / HTTP/1.1\r\nHost: cpe\r\n\r\n")
-        .expect("write");
-    let (_, head) = read_head(&mut stream).expect("challenge");
-    let challenge = head
-        .lines()
-        .filter_map(|l| l.strip_prefix("WWW-Authenticate: "))
-        .flat_map(parse_www_authenticate)
-        .find_map(|c| match c {
-            Challenge::Digest(d) => Some(d),
-            Challenge::Basic { .. } => None,
-        })
-        .expect("a Digest challenge");
-    let creds = Credentials {
-        username: CR_USER.into(),
-        password: CR_PASS.into(),
-    };
-    let auth = DigestClient::new(challenge).authorization(&creds, "GET", "/", "c0ffee");
-    stream
-        .write_all(
-            format!("GET / HTTP/1.1\r\nHost: cpe\r\nAuthorization: {auth}\r\n\r\n").as_bytes(),
-        )
-        .expect("write");
-    read_head(&mut stream).map_or(0, |(s, _)| s)
-}
-
-/// The connection-request port from the first session's Inform.
-fn cr_port(acs: &TestAcs) -> u16 {
-    let url = acs.sessions()[0]
-        .inform()
-        .and_then(|i| {
-            i.parameter_list
-                .iter()
-                .find(|p| p.name == "Device.ManagementServer.ConnectionRequestURL")
-        })
-        .map(|p| p.value.clone())
-        .expect("ConnectionRequestURL");
-    url.rsplit(':')
-        .next()
-        .and_then(|p| p.trim_end_matches('/').parse().ok())
-        .expect("port in the URL")
+    digest_connection_request(port, CR_USER, CR_PASS).1
 }
 
 /// Runs session `number` (1-based) by connection request; returns its responses.
 fn run_session(acs: &TestAcs, number: usize) -> Vec<Rpc> {
-    let port = cr_port(acs);
+    let port = port_of_first_inform(acs);
     // The daemon honours one connection request per 5 s: ask until it does.
     assert!(wait_until(WAIT, || connection_request(port) == 200));
     assert!(acs.wait_sessions(number, WAIT), "session {number}");

@@ -23,7 +23,7 @@
 mod support;
 
 use std::collections::{BTreeSet, HashMap};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -33,6 +33,7 @@ use icwmp::cwmp::params::SetParameterAttribute;
 use icwmp::wire::digest::{parse_www_authenticate, Challenge, Credentials, DigestClient};
 use icwmp::wire::soap::{ChangeDuState, Download, DuOperation, InstallOp, Rpc, Status};
 use support::acs::{AcsOptions, RecordedSession, ScriptGenerator, SessionScript, TestAcs};
+use support::conn_request::read_head;
 use support::daemon::{temp_dir, wait_until, TestDaemon};
 use support::files::{FileServer, FileServerOptions};
 use support::opkg::FAKE_OPKG;
@@ -193,19 +194,6 @@ fn connection_request(port: u16) -> Option<u16> {
         )
         .ok()?;
     read_head(&mut stream).map(|(status, _)| status)
-}
-
-fn read_head(stream: &mut TcpStream) -> Option<(u16, String)> {
-    let mut buf = Vec::new();
-    let mut byte = [0u8; 1];
-    while !buf.ends_with(b"\r\n\r\n") && buf.len() < 16_384 {
-        match stream.read(&mut byte) {
-            Ok(1) => buf.push(byte[0]),
-            _ => return None,
-        }
-    }
-    let text = String::from_utf8_lossy(&buf).into_owned();
-    Some((text.split(' ').nth(1)?.parse().ok()?, text))
 }
 
 /// A port free on 127.0.0.1 for the connection-request listener.

@@ -3,6 +3,7 @@
 
 pub mod acs;
 pub mod collector;
+pub mod conn_request;
 #[cfg(feature = "stun")]
 pub mod coturn;
 pub mod daemon;
