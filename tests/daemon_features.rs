@@ -2,23 +2,9 @@
 
 mod support;
 
-use std::path::Path;
 use std::time::Duration;
 
-use support::daemon::{temp_dir, wait_until, write_config, TestDaemon};
-
-/// `icwmpd --config dir -m 1 ARGS`: its standard output.
-fn cli(dir: &Path, args: &[&str]) -> String {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_icwmpd"))
-        .arg("--config")
-        .arg(dir)
-        .arg("-m")
-        .arg("1")
-        .args(args)
-        .output()
-        .expect("run icwmpd -m");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use support::daemon::{cli, temp_dir, wait_until, write_config, TestDaemon};
 
 #[test]
 fn the_data_model_has_the_parameters_of_the_services_built_in_only() {

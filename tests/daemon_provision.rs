@@ -8,7 +8,7 @@ use std::time::Duration;
 use icwmp::cwmp::params::{ParameterValue, XsdType};
 use icwmp::wire::soap::{Rpc, Status};
 use support::acs::{AcsOptions, SessionScript, TestAcs};
-use support::daemon::{temp_dir, write_config, TestDaemon};
+use support::daemon::{cli, temp_dir, write_config, TestDaemon};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -1171,19 +1171,6 @@ fn run_time_state_comes_from_netifd_iwinfo_and_hostapd_over_ubus() {
             "option channel '36'\n\toption band '5g'",
         );
     assert_eq!(wireless, expected);
-}
-
-/// `icwmpd --config dir -m 1 <args>`: the data model CLI of the real binary.
-fn cli(dir: &std::path::Path, args: &[&str]) -> String {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_icwmpd"))
-        .arg("--config")
-        .arg(dir)
-        .arg("-m")
-        .arg("1")
-        .args(args)
-        .output()
-        .expect("run icwmpd -m");
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[test]

@@ -120,3 +120,16 @@ pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> boo
     }
     condition()
 }
+
+/// `icwmpd --config dir -m 1 <args>`: the data model CLI of the real binary.
+pub fn cli(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_icwmpd"))
+        .arg("--config")
+        .arg(dir)
+        .arg("-m")
+        .arg("1")
+        .args(args)
+        .output()
+        .expect("run icwmpd -m");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
