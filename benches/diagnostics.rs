@@ -107,12 +107,13 @@ impl BenchLoop {
     }
 }
 
-fn download(url: &str, connections: u32) -> Throughput {
+/// A throughput test in `direction` with these inputs, started now.
+fn start(direction: Direction, inputs: [(&str, String); 2]) -> Throughput {
     let mut test = Test::default();
-    test.inputs.insert("DownloadURL".into(), url.into());
-    test.inputs
-        .insert("NumberOfConnections".into(), connections.to_string());
-    let settings = ThroughputSettings::from_test(Direction::Download, &test, None);
+    for (name, value) in inputs {
+        test.inputs.insert(name.into(), value);
+    }
+    let settings = ThroughputSettings::from_test(direction, &test, None);
     let now = Instant::now();
     Throughput::start(
         settings,
@@ -122,18 +123,23 @@ fn download(url: &str, connections: u32) -> Throughput {
     )
 }
 
+fn download(url: &str, connections: u32) -> Throughput {
+    start(
+        Direction::Download,
+        [
+            ("DownloadURL", url.into()),
+            ("NumberOfConnections", connections.to_string()),
+        ],
+    )
+}
+
 fn upload(url: &str) -> Throughput {
-    let mut test = Test::default();
-    test.inputs.insert("UploadURL".into(), url.into());
-    test.inputs
-        .insert("TestFileLength".into(), UPLOAD_SIZE.to_string());
-    let settings = ThroughputSettings::from_test(Direction::Upload, &test, None);
-    let now = Instant::now();
-    Throughput::start(
-        settings,
-        Token(0),
-        now,
-        WallClock::new(now, icwmp::clock::unix_micros()),
+    start(
+        Direction::Upload,
+        [
+            ("UploadURL", url.into()),
+            ("TestFileLength", UPLOAD_SIZE.to_string()),
+        ],
     )
 }
 
