@@ -328,30 +328,9 @@ fn init_script_starts_reloads_and_stops_through_procd() {
     let _ = fs::remove_dir_all(&dir);
 }
 
-/// `make` of openwrt/Makefile against an empty stand-in of the buildroot,
-/// printing where it takes the source from.
-fn makefile_source(package_dir: &Path, topdir: &Path) -> Output {
-    Command::new("make")
-        .arg("-s")
-        .arg("-C")
-        .arg(package_dir)
-        .arg(format!("TOPDIR={}", topdir.display()))
-        .arg(format!("INCLUDE_DIR={}/include", topdir.display()))
-        .arg("--eval=print-source: ; @echo $(ICWMP_RS_SRC)")
-        .arg("print-source")
-        .env_remove("MAKEFLAGS")
-        .env_remove("MFLAGS")
-        .env_remove("MAKELEVEL")
-        .output()
-        .expect("run make")
-}
-
-#[test]
-fn openwrt_makefile_finds_its_source_in_place_and_when_copied() {
-    if !have_tools("openwrt makefile", &["make"]) {
-        return;
-    }
-    let dir = scratch("makefile");
+/// An empty stand-in of an OpenWrt buildroot under `dir`: the files
+/// openwrt/Makefile includes, empty.
+fn stub_buildroot(dir: &Path) -> PathBuf {
     let topdir = dir.join("buildroot");
     for stub in [
         "rules.mk",
@@ -362,6 +341,40 @@ fn openwrt_makefile_finds_its_source_in_place_and_when_copied() {
         fs::create_dir_all(path.parent().expect("parent")).expect("stub dir");
         fs::write(&path, "").expect("stub");
     }
+    topdir
+}
+
+/// `make` of the Makefile in `package_dir` against the stub buildroot
+/// `topdir`, with `args`, printing `expression`.
+fn makefile_print(package_dir: &Path, topdir: &Path, args: &[String], expression: &str) -> Output {
+    Command::new("make")
+        .arg("-s")
+        .arg("-C")
+        .arg(package_dir)
+        .arg(format!("TOPDIR={}", topdir.display()))
+        .arg(format!("INCLUDE_DIR={}/include", topdir.display()))
+        .args(args)
+        .arg(format!("--eval=print: ; @echo {expression}"))
+        .arg("print")
+        .env_remove("MAKEFLAGS")
+        .env_remove("MFLAGS")
+        .env_remove("MAKELEVEL")
+        .output()
+        .expect("run make")
+}
+
+/// Where openwrt/Makefile in `package_dir` takes the source from.
+fn makefile_source(package_dir: &Path, topdir: &Path) -> Output {
+    makefile_print(package_dir, topdir, &[], "$(ICWMP_RS_SRC)")
+}
+
+#[test]
+fn openwrt_makefile_finds_its_source_in_place_and_when_copied() {
+    if !have_tools("openwrt makefile", &["make"]) {
+        return;
+    }
+    let dir = scratch("makefile");
+    let topdir = stub_buildroot(&dir);
 
     let in_place = makefile_source(&project().join("openwrt"), &topdir);
     assert!(in_place.status.success(), "{in_place:?}");
@@ -414,20 +427,13 @@ fn openwrt_makefile_finds_its_source_in_place_and_when_copied() {
 /// `make` of openwrt/Makefile (in place, stub buildroot) printing
 /// RUST_PKG_FEATURES with the given package configuration.
 fn makefile_features(topdir: &Path, config: &[&str]) -> String {
-    let output = Command::new("make")
-        .arg("-s")
-        .arg("-C")
-        .arg(project().join("openwrt"))
-        .arg(format!("TOPDIR={}", topdir.display()))
-        .arg(format!("INCLUDE_DIR={}/include", topdir.display()))
-        .args(config.iter().map(|c| format!("{c}=y")))
-        .arg("--eval=print-features: ; @echo '$(RUST_PKG_FEATURES)|$(PKG_CONFIG_DEPENDS)'")
-        .arg("print-features")
-        .env_remove("MAKEFLAGS")
-        .env_remove("MFLAGS")
-        .env_remove("MAKELEVEL")
-        .output()
-        .expect("run make");
+    let config: Vec<String> = config.iter().map(|c| format!("{c}=y")).collect();
+    let output = makefile_print(
+        &project().join("openwrt"),
+        topdir,
+        &config,
+        "'$(RUST_PKG_FEATURES)|$(PKG_CONFIG_DEPENDS)'",
+    );
     assert!(output.status.success(), "{output:?}");
     text(&output).trim().to_owned()
 }
@@ -438,16 +444,7 @@ fn openwrt_makefile_builds_the_services_the_package_config_chooses() {
         return;
     }
     let dir = scratch("makefile-features");
-    let topdir = dir.join("buildroot");
-    for stub in [
-        "rules.mk",
-        "include/package.mk",
-        "feeds/packages/lang/rust/rust-package.mk",
-    ] {
-        let path = topdir.join(stub);
-        fs::create_dir_all(path.parent().expect("parent")).expect("stub dir");
-        fs::write(&path, "").expect("stub");
-    }
+    let topdir = stub_buildroot(&dir);
     // Every default feature of Cargo.toml has its config option, in the same order.
     let cargo = fs::read_to_string(project().join("Cargo.toml")).expect("Cargo.toml");
     let defaults: Vec<&str> = cargo
