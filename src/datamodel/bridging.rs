@@ -8,7 +8,7 @@
 //! Ethernet interface or an SSID; only then is the device added to `ports`.
 
 use crate::cwmp::fault::{Fault, FaultCode};
-use crate::datamodel::config::{SharedUci, UciBackend};
+use crate::datamodel::config::{commit_or_revert, SharedUci, UciBackend};
 use crate::datamodel::host::ethernet_ifname;
 use crate::datamodel::lan::sysfs;
 use crate::datamodel::path::instance_of;
@@ -262,10 +262,7 @@ impl Provider for BridgePortsProvider {
         for (_, bridge) in &changed {
             result = result.and_then(|()| write_ports(&mut *uci, bridge));
         }
-        if let Err(e) = result.and_then(|()| uci.commit("network")) {
-            uci.revert("network");
-            return Err(Fault::with_text(FaultCode::RequestDenied, e));
-        }
+        commit_or_revert(&mut *uci, "network", result)?;
         self.pending.retain(|p| !done.contains(p));
         Ok(ApplyStatus::Pending)
     }
@@ -309,11 +306,8 @@ impl Provider for BridgePortsProvider {
             return Err(FaultCode::InvalidParameterName);
         }
         let mut uci = self.uci.borrow_mut();
-        let result = write_ports(&mut *uci, &bridge).and_then(|()| uci.commit("network"));
-        if result.is_err() {
-            uci.revert("network");
-            return Err(FaultCode::RequestDenied);
-        }
+        let written = write_ports(&mut *uci, &bridge);
+        commit_or_revert(&mut *uci, "network", written).map_err(|f| f.code)?;
         Ok(ApplyStatus::Pending)
     }
 }

@@ -3,6 +3,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use crate::cwmp::fault::{Fault, FaultCode};
 use crate::vecmap::VecMap;
 
 /// Options of `/etc/config/cwmp` by section and option name (`acs`, `url`).
@@ -69,6 +70,21 @@ impl ConfigStore for MemoryConfig {
 pub struct UciSection {
     pub name: String,
     pub section_type: String,
+}
+
+/// Commits `package` once `written` (the changes made to it) succeeded;
+/// otherwise, or when the commit fails, reverts it and denies the request
+/// (9001) with the reason.
+pub fn commit_or_revert(
+    uci: &mut dyn UciBackend,
+    package: &str,
+    written: Result<(), String>,
+) -> Result<(), Fault> {
+    if let Err(e) = written.and_then(|()| uci.commit(package)) {
+        uci.revert(package);
+        return Err(Fault::with_text(FaultCode::RequestDenied, e));
+    }
+    Ok(())
 }
 
 /// Read and write access to UCI packages (`/etc/config/<package>`).

@@ -13,7 +13,7 @@
 use std::net::IpAddr;
 
 use crate::cwmp::fault::{Fault, FaultCode};
-use crate::datamodel::config::{SharedUci, UciBackend};
+use crate::datamodel::config::{commit_or_revert, SharedUci, UciBackend};
 use crate::datamodel::ipconfig::{device_of_path, device_path};
 use crate::datamodel::path::instance_of;
 use crate::datamodel::provider::{ApplyStatus, Provider};
@@ -452,10 +452,8 @@ impl Provider for DnsRelayProvider {
         }
         if written {
             let mut uci = self.uci.borrow_mut();
-            if let Err(e) = statics.write(&mut *uci).and_then(|()| uci.commit("dhcp")) {
-                uci.revert("dhcp");
-                return Err(denied(e));
-            }
+            let written = statics.write(&mut *uci);
+            commit_or_revert(&mut *uci, "dhcp", written)?;
         }
         self.pending = pending;
         Ok(ApplyStatus::after_writing(written))
@@ -501,14 +499,8 @@ impl Provider for DnsRelayProvider {
         }
         statics.remove(number);
         let mut uci = self.uci.borrow_mut();
-        if statics
-            .write(&mut *uci)
-            .and_then(|()| uci.commit("dhcp"))
-            .is_err()
-        {
-            uci.revert("dhcp");
-            return Err(FaultCode::RequestDenied);
-        }
+        let written = statics.write(&mut *uci);
+        commit_or_revert(&mut *uci, "dhcp", written).map_err(|f| f.code)?;
         Ok(ApplyStatus::Pending)
     }
 }

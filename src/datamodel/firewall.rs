@@ -10,7 +10,7 @@
 //! moving a section would reorder the file the operator wrote).
 
 use crate::cwmp::fault::{Fault, FaultCode};
-use crate::datamodel::config::{SharedUci, UciBackend};
+use crate::datamodel::config::{commit_or_revert, SharedUci, UciBackend};
 use crate::datamodel::ipconfig::{device_of_path, device_path};
 use crate::datamodel::provider::{ApplyStatus, Provider};
 use crate::datamodel::runtime::SharedRuntime;
@@ -174,10 +174,7 @@ impl Provider for FirewallRulesProvider {
                 zone => uci.set("firewall", section, option, zone),
             });
         }
-        if let Err(e) = result.and_then(|()| uci.commit("firewall")) {
-            uci.revert("firewall");
-            return Err(Fault::with_text(FaultCode::RequestDenied, e));
-        }
+        commit_or_revert(&mut *uci, "firewall", result)?;
         Ok(ApplyStatus::Pending)
     }
 

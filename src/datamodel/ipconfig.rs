@@ -3,7 +3,7 @@
 use std::net::Ipv4Addr;
 
 use crate::cwmp::fault::{Fault, FaultCode};
-use crate::datamodel::config::UciBackend;
+use crate::datamodel::config::{commit_or_revert, UciBackend};
 use crate::datamodel::host::{ipv4_of, net_interfaces};
 use crate::datamodel::lan::sysfs;
 use crate::datamodel::provider::ApplyStatus;
@@ -311,15 +311,6 @@ fn store(
     Ok(())
 }
 
-/// Commits the network package, or reverts it and denies the request.
-fn commit_network(uci: &mut dyn UciBackend, result: Result<(), String>) -> Result<(), Fault> {
-    if let Err(e) = result.and_then(|()| uci.commit("network")) {
-        uci.revert("network");
-        return Err(Fault::with_text(FaultCode::RequestDenied, e));
-    }
-    Ok(())
-}
-
 /// The AddressingType of a kernel address on a device no static section configures.
 fn addressing_type(uci: &dyn UciBackend, device: &str, address: Ipv4Addr) -> &'static str {
     if address.is_link_local() {
@@ -518,7 +509,7 @@ impl Ipv4AddressTable {
             let result = changed
                 .iter()
                 .try_for_each(|(s, before, after)| store(uci, s, before, after));
-            commit_network(uci, result)?;
+            commit_or_revert(uci, "network", result)?;
         }
         self.pending = pending;
         // netifd applies the addresses when the network service reloads after the session.
@@ -565,7 +556,7 @@ impl Ipv4AddressTable {
         let mut after = loaded.clone();
         after.remove(number);
         let result = store(uci, &section, &loaded, &after);
-        commit_network(uci, result).map_err(|_| FaultCode::RequestDenied)?;
+        commit_or_revert(uci, "network", result).map_err(|f| f.code)?;
         Ok(ApplyStatus::Pending)
     }
 }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::cwmp::fault::{Fault, FaultCode};
-use crate::datamodel::config::{SharedConfig, SharedUci};
+use crate::datamodel::config::{commit_or_revert, SharedConfig, SharedUci};
 use crate::datamodel::path::instance_of;
 use crate::datamodel::provider::{ApplyStatus, Provider};
 use crate::datamodel::ucimap::{
@@ -480,12 +480,9 @@ impl Provider for PoolChildrenProvider {
             if let Some(alias) = alias {
                 uci.set("dhcp", &host, ALIAS_OPTION, alias)?;
             }
-            uci.commit("dhcp")
+            Ok(())
         });
-        if result.is_err() {
-            self.uci.borrow_mut().revert("dhcp");
-            return Err(FaultCode::RequestDenied);
-        }
+        commit_or_revert(&mut *self.uci.borrow_mut(), "dhcp", result).map_err(|f| f.code)?;
         Ok(ApplyStatus::Pending)
     }
 
@@ -497,13 +494,9 @@ impl Provider for PoolChildrenProvider {
                 .static_section(pool, n)
                 .ok_or_else(|| "no such static address".to_owned())?;
             let mut uci = self.uci.borrow_mut();
-            uci.delete_section("dhcp", &section)?;
-            uci.commit("dhcp")
+            uci.delete_section("dhcp", &section)
         });
-        if result.is_err() {
-            self.uci.borrow_mut().revert("dhcp");
-            return Err(FaultCode::RequestDenied);
-        }
+        commit_or_revert(&mut *self.uci.borrow_mut(), "dhcp", result).map_err(|f| f.code)?;
         Ok(ApplyStatus::Pending)
     }
 }

@@ -32,7 +32,7 @@ use std::fmt;
 use std::net::Ipv4Addr;
 
 use crate::cwmp::fault::{Fault, FaultCode};
-use crate::datamodel::config::{SharedUci, UciBackend};
+use crate::datamodel::config::{commit_or_revert, SharedUci, UciBackend};
 use crate::datamodel::engine::{DataModel, RegisterError};
 use crate::datamodel::ipconfig;
 use crate::datamodel::provider::{ApplyStatus, Provider};
@@ -826,10 +826,7 @@ pub fn commit_staged_options(
     for (section, option, value) in staged {
         result = result.and_then(|()| uci.set(package, section, option, value));
     }
-    if let Err(e) = result.and_then(|()| uci.commit(package)) {
-        uci.revert(package);
-        return Err(Fault::with_text(FaultCode::RequestDenied, e));
-    }
+    commit_or_revert(&mut *uci, package, result)?;
     Ok(ApplyStatus::Pending)
 }
 
@@ -1411,7 +1408,7 @@ impl Provider for UciMapProvider {
         self.materialize(&table)?;
         let mut uci = self.uci.borrow_mut();
         let package = table.package.as_str();
-        let mut result = uci
+        let result = uci
             .add_section(package, &table.section_type)
             .and_then(|section| {
                 for (option, value) in &table.initial {
@@ -1423,11 +1420,7 @@ impl Provider for UciMapProvider {
                 }
                 Ok(())
             });
-        result = result.and_then(|()| uci.commit(package));
-        if result.is_err() {
-            uci.revert(package);
-            return Err(FaultCode::RequestDenied);
-        }
+        commit_or_revert(&mut *uci, package, result).map_err(|f| f.code)?;
         Ok(ApplyStatus::Pending)
     }
 
@@ -1451,13 +1444,8 @@ impl Provider for UciMapProvider {
             .1;
         let mut uci = self.uci.borrow_mut();
         let package = table.package.as_str();
-        let result = uci
-            .delete_section(package, &section)
-            .and_then(|()| uci.commit(package));
-        if result.is_err() {
-            uci.revert(package);
-            return Err(FaultCode::RequestDenied);
-        }
+        let deleted = uci.delete_section(package, &section);
+        commit_or_revert(&mut *uci, package, deleted).map_err(|f| f.code)?;
         Ok(ApplyStatus::Pending)
     }
 }
